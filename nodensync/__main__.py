@@ -1,0 +1,5 @@
+import sys
+
+from nodensync.cli import main
+
+sys.exit(main())

@@ -1,0 +1,130 @@
+"""Entry point: ``nodensync`` / ``python -m nodensync``.
+
+gevent's monkey patching runs first, before anything else is imported.
+"""
+from gevent import monkey
+
+monkey.patch_all()
+
+import logging  # noqa: E402
+import os  # noqa: E402
+import signal  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+
+import gevent  # noqa: E402
+from gevent.event import Event  # noqa: E402
+
+log = logging.getLogger("nodensync")
+
+_LEVELS = {"debug": logging.DEBUG, "verbose": logging.INFO, "notice": logging.INFO,
+           "warning": logging.WARNING, "nothing": logging.CRITICAL + 10}
+_MARKS = {logging.DEBUG: ".", logging.INFO: "*", logging.WARNING: "#", logging.ERROR: "#",
+          logging.CRITICAL: "#"}
+
+
+class RedisStyleFormatter(logging.Formatter):
+    """``pid:M 26 Nov 2026 13:13:37.123 * message``, as Redis logs."""
+
+    def format(self, record):
+        t = time.localtime(record.created)
+        stamp = time.strftime("%d %b %Y %H:%M:%S", t) + ".%03d" % record.msecs
+        text = "%d:M %s %s %s" % (os.getpid(), stamp, _MARKS.get(record.levelno, "*"),
+                                  record.getMessage())
+        if record.exc_info:
+            text += "\n" + self.formatException(record.exc_info)
+        return text
+
+
+def setup_logging(config):
+    root = logging.getLogger()
+    for h in list(root.handlers):
+        root.removeHandler(h)
+    path = config["logFile"]
+    handler = logging.FileHandler(path) if path else logging.StreamHandler(sys.stderr)
+    handler.setFormatter(RedisStyleFormatter())
+    root.addHandler(handler)
+    root.setLevel(_LEVELS[config["logLevel"]])
+    config.on_change("logLevel", lambda v: root.setLevel(_LEVELS[v]))
+
+
+def build_node(config):
+    """Create the node and load every command module and subsystem."""
+    from .node import Node
+    from . import commands  # noqa: F401  (registers every command)
+    from . import subsystems
+    node = Node(config)
+    subsystems.attach(node)
+    return node
+
+
+def main(argv=None):
+    from . import config as cfg
+    from . import commands  # noqa: F401  so every subsystem's settings are declared
+    from . import subsystems  # noqa: F401
+    args = list(sys.argv[1:] if argv is None else argv)
+    if "--gen-docs" in args:
+        from .docs import write_docs
+        write_docs(os.getcwd())
+        return 0
+    try:
+        config = cfg.load(args)
+    except cfg.ConfigError as e:
+        sys.stderr.write("nodensync: %s\n" % e)
+        return 1
+    setup_logging(config)
+    node = build_node(config)
+    from .server.listener import Listener
+    host, port = config["listenAddr"]
+    try:
+        listener = Listener(node, (host, port))
+        listener.start()
+    except OSError as e:
+        log.error("Could not listen on %s:%d: %s", host, port, e)
+        return 1
+    node.listener = listener
+    node.tcp_port = listener.server_port
+    for hook in node.start_hooks:
+        hook()
+    log.info("NodeNsync %s (Redis %s compatible) ready to accept connections on %s:%d, pid %d",
+             node.version, node.redis_version, host, listener.server_port, os.getpid())
+    stopped = Event()
+    exit_code = [0]
+
+    def request_stop(signame):
+        log.info("Received %s, shutting down.", signame)
+        gevent.spawn(shutdown, node, None, stopped, exit_code)
+
+    gevent.signal_handler(signal.SIGTERM, request_stop, "SIGTERM")
+    gevent.signal_handler(signal.SIGINT, request_stop, "SIGINT")
+    node.request_shutdown = lambda save: gevent.spawn(shutdown, node, save, stopped, exit_code)
+    stopped.wait()
+    logging.shutdown()
+    return exit_code[0]
+
+
+def shutdown(node, save, stopped, exit_code):
+    """Graceful stop: no new connections, run shutdown hooks (final save),
+    let queued replies go out, close clients, exit."""
+    if node.shutting_down:
+        return
+    node.shutting_down = True
+    try:
+        if node.listener is not None:
+            node.listener.close()
+        for hook in node.shutdown_hooks:
+            hook(save)
+    except Exception:
+        log.exception("error during shutdown")
+        exit_code[0] = 1
+    for c in list(node.clients.values()):
+        c.wait_drained(1.0)
+        c.close()
+    for g in node.background:
+        g.kill(block=False)
+    log.info("NodeNsync is now ready to exit, bye bye...")
+    stopped.set()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

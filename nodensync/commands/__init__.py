@@ -1,0 +1,2 @@
+"""Importing this package registers every command (one module per group)."""
+from . import connection, server, keys, strings, hashes  # noqa: F401

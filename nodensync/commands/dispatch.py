@@ -1,0 +1,131 @@
+"""The single command pipeline, in Redis's ``processCommand`` order.
+
+lookup + arity -> authenticated -> ACL -> rate limit -> cluster slot ->
+read-only replica -> maxmemory -> pub/sub context -> MULTI queueing ->
+handler -> stats, slow log, MONITOR -> propagation (AOF + replicas).
+
+Each step is a cheap attribute test when its feature is off.  Subsystems
+plug in by setting the attributes this module reads (``node.acl``,
+``node.cluster``, ``node.memory``, ``client.rate_limiter`` ...).
+"""
+import time
+
+from .. import errors
+from ..errors import CommandError
+from ..protocol.resp import QUEUED
+from .registry import (LOOKUP, WRITE, DENYOOM, NO_AUTH, PUBSUB, NO_MULTI,
+                       lookup)
+
+_perf_ns = time.perf_counter_ns
+
+# Commands run at once even inside MULTI (everything else is queued).
+_MULTI_IMMEDIATE = frozenset(["exec", "discard", "multi", "watch", "quit", "reset"])
+# Allowed for a RESP2 client in subscribed mode.
+_SUBSCRIBED_OK = frozenset(["subscribe", "ssubscribe", "unsubscribe", "sunsubscribe",
+                            "psubscribe", "punsubscribe", "ping", "quit", "reset"])
+
+
+def resolve(argv):
+    """argv -> (spec, handler args); raises unknown command / subcommand /
+    wrong arity errors with Redis's texts."""
+    spec = LOOKUP.get(argv[0])
+    if spec is None:
+        spec = lookup(argv[0])
+        if spec is None:
+            raise errors.unknown_command(argv)
+    if spec.subcommands is not None:
+        if len(argv) < 2:
+            if spec.handler is not None:   # COMMAND alone
+                return spec, ()
+            raise errors.wrong_arity(spec.name)
+        sub = argv[1].lower().decode("utf-8", "replace")
+        subspec = spec.subcommands.get(sub)
+        if subspec is None:
+            raise errors.unknown_subcommand(argv[1], spec.name)
+        if not subspec.check_arity(len(argv)):
+            raise errors.wrong_arity(subspec.fullname)
+        return subspec, argv[2:]
+    arity = spec.arity
+    n = len(argv)
+    if (n != arity) if arity > 0 else (n < -arity):
+        raise errors.wrong_arity(spec.name)
+    return spec, argv[1:]
+
+
+def dispatch(client, argv):
+    """Run one command for ``client`` and return its reply value.  Raises
+    CommandError for an error reply."""
+    node = client.node
+    try:
+        spec, args = resolve(argv)
+    except CommandError:
+        node.stats.rejected_calls += 1
+        if client.multi is not None:
+            client.multi_error = True
+        raise
+    flags = spec.flags
+    try:
+        if not client.authenticated and not flags & NO_AUTH:
+            raise CommandError(errors.NOAUTH)
+        if client.acl_restricted:
+            node.acl.check(client, spec, argv)
+        if client.rate_limiter is not None:
+            client.rate_limiter.take(client)
+        if node.cluster is not None:
+            node.cluster.route(client, spec, argv)
+        if flags & WRITE:
+            if node.replica_read_only and not client.is_master:
+                raise CommandError(errors.READONLY)
+            if node.write_guard is not None:
+                node.write_guard(client, spec)
+        if flags & DENYOOM and node.memory is not None:
+            node.memory.ensure(client, spec)
+        if client.subscribed and not client.resp3 and spec.name not in _SUBSCRIBED_OK:
+            raise CommandError(
+                "ERR Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / "
+                "QUIT / RESET are allowed in this context" % spec.fullname)
+        if client.multi is not None:
+            root = spec.parent.name if spec.parent else spec.name
+            if root not in _MULTI_IMMEDIATE:
+                if flags & NO_MULTI:
+                    raise CommandError("ERR Command not allowed inside a transaction")
+                client.multi.append((spec, argv, args))
+                return QUEUED
+    except CommandError:
+        spec.stats[2] += 1
+        node.stats.rejected_calls += 1
+        if client.multi is not None:
+            client.multi_error = True
+        raise
+    return call(client, spec, argv, args)
+
+
+def call(client, spec, argv, args):
+    """Execute a resolved command: handler, stats, slow log, MONITOR and
+    propagation of the change it made (if any)."""
+    node = client.node
+    ks = node.keyspace
+    dirty_before = ks.dirty
+    client.propagate_as = None
+    client.cmd = spec
+    started = _perf_ns()
+    try:
+        return spec.handler(client, *args)
+    except CommandError:
+        spec.stats[3] += 1
+        raise
+    finally:
+        elapsed_us = (_perf_ns() - started) // 1000
+        st = spec.stats
+        st[0] += 1
+        st[1] += elapsed_us
+        node.stats.commands += 1
+        if elapsed_us >= node.slowlog_threshold_us >= 0:
+            node.slowlog_add(client, argv, elapsed_us)
+        if node.monitors:
+            node.feed_monitors(client, argv, spec)
+        if ks.dirty != dirty_before and node.propagators:
+            node.propagate(client.db.id, client.propagate_as or [argv])
+        if node.command_listeners:
+            for fn in node.command_listeners:
+                fn(client, spec, argv, elapsed_us)

@@ -1,0 +1,2 @@
+"""Hash commands."""
+G = "hash"

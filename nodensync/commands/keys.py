@@ -1,0 +1,2 @@
+"""Generic key commands (DEL, EXISTS, EXPIRE family, TTL, SCAN, ...)."""
+G = "generic"

@@ -1,0 +1,228 @@
+"""The command table: one declaration per command, the single source of truth.
+
+``@command`` records name, arity, flags, key positions and documentation.
+Dispatch, ``COMMAND``/``COMMAND INFO|DOCS``, ``HELP``, ACL categories,
+cluster key extraction and the generated docs all read these specs and
+never a command's name.
+
+Arity follows Redis: positive means exactly that many arguments, negative
+means at least that many; the command name (and, for a subcommand, the
+container name) counts.
+"""
+
+# Flags (bit mask for the hot path; names for COMMAND INFO).
+WRITE = 1 << 0
+READONLY = 1 << 1
+DENYOOM = 1 << 2
+ADMIN = 1 << 3
+PUBSUB = 1 << 4
+NOSCRIPT = 1 << 5
+BLOCKING = 1 << 6
+LOADING = 1 << 7
+STALE = 1 << 8
+SKIP_MONITOR = 1 << 9
+SKIP_SLOWLOG = 1 << 10
+FAST = 1 << 11
+NO_AUTH = 1 << 12
+MAY_REPLICATE = 1 << 13
+NO_MULTI = 1 << 14
+ALLOW_BUSY = 1 << 15
+NO_ASYNC_LOADING = 1 << 16
+MOVABLE_KEYS = 1 << 17
+SENTINEL = 1 << 18
+NO_MANDATORY_KEYS = 1 << 19
+
+FLAG_NAMES = [
+    (WRITE, "write"), (READONLY, "readonly"), (DENYOOM, "denyoom"),
+    (ADMIN, "admin"), (PUBSUB, "pubsub"), (NOSCRIPT, "noscript"),
+    (BLOCKING, "blocking"), (LOADING, "loading"), (STALE, "stale"),
+    (SKIP_MONITOR, "skip_monitor"), (SKIP_SLOWLOG, "skip_slowlog"),
+    (FAST, "fast"), (NO_AUTH, "no_auth"), (MAY_REPLICATE, "may_replicate"),
+    (NO_MULTI, "no_multi"), (ALLOW_BUSY, "allow_busy"),
+    (NO_MANDATORY_KEYS, "no_mandatory_keys"), (MOVABLE_KEYS, "movablekeys"),
+]
+
+# Redis's command groups and the ACL category each implies.
+GROUP_CATEGORY = {
+    "string": "string", "generic": "keyspace", "hash": "hash", "list": "list",
+    "set": "set", "sorted_set": "sortedset", "pubsub": "pubsub",
+    "transactions": "transaction", "connection": "connection",
+    "server": None, "cluster": None, "scripting": "scripting",
+    "bitmap": "bitmap", "hyperloglog": "hyperloglog", "geo": "geo", "stream": "stream",
+}
+
+ALL_CATEGORIES = [
+    "keyspace", "read", "write", "set", "sortedset", "list", "hash", "string",
+    "bitmap", "hyperloglog", "geo", "stream", "pubsub", "admin", "fast", "slow",
+    "blocking", "dangerous", "connection", "transaction", "scripting",
+]
+
+
+class CommandSpec:
+    """Everything the server knows about one command or subcommand."""
+
+    __slots__ = ("name", "fullname", "handler", "arity", "flags", "first_key",
+                 "last_key", "key_step", "keys_fn", "group", "summary", "syntax",
+                 "since", "complexity", "categories", "subcommands", "parent",
+                 "propagate", "stats", "doc_flags")
+
+    def __init__(self, name, handler, arity, flags, keys, group, summary, syntax,
+                 since, complexity, categories, parent):
+        self.name = name
+        self.parent = parent
+        self.fullname = "%s|%s" % (parent.name, name) if parent else name
+        self.handler = handler
+        self.arity = arity
+        self.flags = flags
+        self.keys_fn = None
+        if callable(keys):
+            self.keys_fn = keys
+            self.flags |= MOVABLE_KEYS
+            keys = (0, 0, 0)
+        self.first_key, self.last_key, self.key_step = keys
+        self.group = group
+        self.summary = summary
+        self.syntax = syntax
+        self.since = since
+        self.complexity = complexity
+        self.categories = _categories(flags, group, categories)
+        self.subcommands = None
+        self.propagate = True
+        # [calls, usec, rejected_calls, failed_calls]: kept here so the hot
+        # path updates a list it already holds instead of looking one up.
+        self.stats = [0, 0, 0, 0]
+
+    def flag_names(self):
+        return [n for bit, n in FLAG_NAMES if self.flags & bit]
+
+    def key_positions(self, argv):
+        """Indices in argv (argv[0] is the command, or the container for a
+        subcommand) of every key argument."""
+        if self.keys_fn is not None:
+            return self.keys_fn(argv)
+        first = self.first_key
+        if first == 0:
+            return []
+        last = self.last_key
+        if last < 0:
+            last = len(argv) + last
+        return list(range(first, min(last, len(argv) - 1) + 1, self.key_step))
+
+    def keys(self, argv):
+        return [argv[i] for i in self.key_positions(argv)]
+
+    def check_arity(self, argc):
+        arity = self.arity
+        return argc == arity if arity > 0 else argc >= -arity
+
+    def usage(self):
+        words = (self.parent.name + " " + self.name) if self.parent else self.name
+        return ("%s %s" % (words.upper(), self.syntax)).strip()
+
+
+def _categories(flags, group, extra):
+    cats = []
+    cat = GROUP_CATEGORY.get(group)
+    if cat:
+        cats.append(cat)
+    if flags & WRITE:
+        cats.append("write")
+    if flags & READONLY and group != "scripting":
+        cats.append("read")
+    if flags & ADMIN:
+        cats.extend(["admin", "dangerous"])
+    if flags & PUBSUB:
+        cats.append("pubsub")
+    if flags & FAST:
+        cats.append("fast")
+    if flags & BLOCKING:
+        cats.append("blocking")
+    if not flags & FAST:
+        cats.append("slow")
+    for c in extra or ():
+        if c not in cats:
+            cats.append(c)
+    return cats
+
+
+COMMANDS = {}   # lowercase name (str) -> CommandSpec
+LOOKUP = {}     # name as bytes, lower and upper case -> CommandSpec (hot path)
+
+
+def command(name, arity, flags=0, keys=(0, 0, 0), group="generic", syntax="",
+            since="1.0.0", complexity=None, categories=(), summary=None):
+    """Declare a command (``"get"``) or a subcommand (``"config|get"``).
+
+    The handler's docstring's first line is the command's summary.
+    """
+    def register(fn):
+        doc = summary or (fn.__doc__ or "").strip().split("\n")[0]
+        if "|" in name:
+            parent_name, sub = name.split("|", 1)
+            parent = COMMANDS[parent_name]
+            spec = CommandSpec(sub, fn, arity, flags, keys, group, doc, syntax,
+                               since, complexity, categories, parent)
+            parent.subcommands[sub] = spec
+        else:
+            spec = CommandSpec(name, fn, arity, flags, keys, group, doc, syntax,
+                               since, complexity, categories, None)
+            _install(spec)
+        fn.spec = spec
+        return fn
+    return register
+
+
+def container(name, group="server", since="2.0.0", summary="", flags=0):
+    """Declare a command that only has subcommands (CONFIG, CLIENT, ...)."""
+    spec = CommandSpec(name, None, -2, flags, (0, 0, 0), group, summary, "<subcommand> [args]",
+                       since, None, (), None)
+    spec.subcommands = {}
+    _install(spec)
+    return spec
+
+
+def _install(spec):
+    if spec.name in COMMANDS:
+        raise ValueError("command %s declared twice" % spec.name)
+    COMMANDS[spec.name] = spec
+    b = spec.name.encode()
+    LOOKUP[b] = spec
+    LOOKUP[b.upper()] = spec
+
+
+def alias(name, target):
+    """Register another name for an existing spec (SLAVEOF -> REPLICAOF style
+    aliases are separate commands in Redis, so this is only for internal use)."""
+    LOOKUP[name.encode()] = COMMANDS[target]
+    LOOKUP[name.encode().upper()] = COMMANDS[target]
+
+
+def lookup(name):
+    """The spec for a command name given by a client (any case), or None."""
+    spec = LOOKUP.get(name)
+    if spec is None and type(name) is bytes:
+        spec = LOOKUP.get(name.lower())
+    return spec
+
+
+def all_specs(include_subcommands=False):
+    for spec in COMMANDS.values():
+        yield spec
+        if include_subcommands and spec.subcommands:
+            yield from spec.subcommands.values()
+
+
+def keys_after_numkeys(numkeys_index, step=1, extra_first=None):
+    """Key finder for commands shaped ``CMD [dest] numkeys key [key ...]``.
+
+    ``numkeys_index`` is the argv index of numkeys; ``extra_first`` an argv
+    index of a key before it (a destination key), if any."""
+    def find(argv):
+        out = [extra_first] if extra_first is not None else []
+        try:
+            n = int(argv[numkeys_index])
+        except (ValueError, IndexError):
+            return out
+        start = numkeys_index + 1
+        return out + list(range(start, min(start + n * step, len(argv)), step))
+    return find

@@ -1,0 +1,209 @@
+"""One NodeNsync process: settings, keyspace, clients, stats and the hooks
+that subsystems (persistence, replication, cluster, security, metrics)
+attach to."""
+import binascii
+import logging
+import os
+import random
+import time
+from collections import deque
+
+import gevent
+
+from . import __version__, REDIS_VERSION
+from .protocol.resp import encode_command
+from .storage.keyspace import Keyspace
+
+log = logging.getLogger("nodensync")
+
+
+class Stats:
+    """Counters reported by INFO stats; CONFIG RESETSTAT zeroes them."""
+
+    def __init__(self):
+        self.reset()
+
+    def reset(self):
+        self.commands = 0
+        self.connections_received = 0
+        self.rejected_connections = 0
+        self.rejected_calls = 0
+        self.error_replies = 0
+        self.errors_by_kind = {}
+        self.net_input_bytes = 0
+        self.net_output_bytes = 0
+        self.keyspace_hits = 0
+        self.keyspace_misses = 0
+        self.pubsub_channels_published = 0
+        self.client_query_buffer_limit_disconnections = 0
+        self.client_output_buffer_limit_disconnections = 0
+
+    def error(self, message):
+        self.error_replies += 1
+        kind = message.split(" ", 1)[0]
+        self.errors_by_kind[kind] = self.errors_by_kind.get(kind, 0) + 1
+
+
+class Node:
+    def __init__(self, config):
+        self.config = config
+        self.keyspace = Keyspace(config["databases"])
+        self.keyspace.notify_flags = config["notifyKeyspaceEvents"]
+        self.stats = Stats()
+        self.clients = {}                 # id -> Client
+        self.next_client_id = 1
+        self.run_id = binascii.hexlify(os.urandom(20)).decode()
+        self.started = time.time()
+        self.started_monotonic = time.monotonic()
+        self.rng = random.Random()
+        self.version = __version__
+        self.redis_version = REDIS_VERSION
+        self.start_hooks = []             # fn() once listening
+        self.request_shutdown = None      # set by cli: fn(save) -> stops the process
+        self.loading = False
+        self.shutting_down = False
+        self.listener = None              # server.listener.Listener
+        self.tcp_port = config["listenAddr"][1]
+        # Hooks read by dispatch; None/empty means the feature is off.
+        self.acl = None
+        self.cluster = None
+        self.memory = None
+        self.write_guard = None           # fn(client, spec): MISCONF, min-replicas ...
+        self.replica_read_only = False
+        self.monitors = []
+        self.propagators = []             # fn(dbid, [argv, ...])
+        self.command_listeners = []       # fn(client, spec, argv, usec)
+        self.client_open_hooks = []       # fn(client) when a connection starts
+        self.client_close_hooks = []      # fn(client) when a connection ends
+        # client kind -> (hard bytes, soft bytes, soft seconds); 0 = no limit
+        self.output_limits = {"pubsub": (32 * 1024 ** 2, 8 * 1024 ** 2, 60),
+                              "replica": (256 * 1024 ** 2, 64 * 1024 ** 2, 60)}
+        self.shutdown_hooks = []          # fn(save) during graceful stop
+        self.shutdown_checks = []         # fn(save): raise CommandError to refuse SHUTDOWN
+        self.reset_hooks = []             # fn(client) on RESET
+        self.resetstat_hooks = []         # fn() on CONFIG RESETSTAT
+        self.flushall_hooks = []          # fn() after FLUSHALL          # fn(save: bool|None) before exit
+        self.info_sections = {}           # name -> fn() -> [(field, value)]
+        self.slowlog = deque(maxlen=128)
+        self.slowlog_next_id = 0
+        self.slowlog_threshold_us = 10000
+        self.background = []              # greenlets to kill at shutdown
+
+    def role_name(self):
+        return "replica" if self.replica_read_only or getattr(self, "is_replica_node", False) else "master"
+
+    # -- clients -------------------------------------------------------------
+    def new_client_id(self):
+        cid = self.next_client_id
+        self.next_client_id += 1
+        return cid
+
+    # -- propagation ---------------------------------------------------------
+    def propagate(self, dbid, argvs):
+        """Send the deterministic form of a write to the AOF and replicas."""
+        for fn in self.propagators:
+            fn(dbid, argvs)
+
+    # -- monitor / slowlog ----------------------------------------------------
+    def feed_monitors(self, client, argv, spec):
+        from .commands.registry import SKIP_MONITOR, ADMIN
+        if spec.flags & (SKIP_MONITOR | ADMIN):
+            return
+        line = monitor_line(client, argv, spec)
+        for m in list(self.monitors):
+            m.send_push_line(line)
+
+    def slowlog_add(self, client, argv, elapsed_us):
+        args = []
+        for a in argv[:32]:
+            args.append(a if len(a) <= 128 else a[:128] + b"... (%d more bytes)" % (len(a) - 128))
+        if len(argv) > 32:
+            args[-1] = b"... (%d more arguments)" % (len(argv) - 31)
+        self.slowlog.appendleft((self.slowlog_next_id, int(time.time()), elapsed_us, args,
+                                 client.addr_text.encode(), (client.name or b"")))
+        self.slowlog_next_id += 1
+
+    # -- background tasks -----------------------------------------------------
+    def spawn_background(self, fn, *args):
+        g = gevent.spawn(fn, *args)
+        self.background.append(g)
+        return g
+
+    def expire_loop(self):
+        """Active expiry: hz times a second, a time-bounded pass over the
+        deadline heaps (25% of one cycle at most, like Redis)."""
+        while True:
+            hz = self.config["hz"]
+            try:
+                self.keyspace.expire_cycle(budget_s=0.25 / hz)
+            except Exception:
+                log.exception("active expire cycle failed")
+            gevent.sleep(1.0 / hz)
+
+    def clients_cron(self):
+        """Close clients idle past ``timeout`` (never replicas, masters,
+        blocked or subscribed clients, as Redis)."""
+        while True:
+            gevent.sleep(1.0)
+            timeout = self.config["timeout"]
+            if not timeout:
+                continue
+            now = time.monotonic()
+            for c in list(self.clients.values()):
+                if (now - c.last_interaction > timeout and not c.is_replica and not c.is_master
+                        and not c.subscribed and not c.blocked):
+                    log.info("Closing idle client %s", c.addr_text)
+                    c.close()
+
+
+def _quote_monitor(arg):
+    # Redis's sdscatrepr: printable bytes as is, \n \r \t \a \b and \" \\
+    # escaped, others as \xHH.
+    out = ['"']
+    for b in arg:
+        ch = chr(b)
+        if ch in '\\"':
+            out.append("\\" + ch)
+        elif ch == "\n":
+            out.append("\\n")
+        elif ch == "\r":
+            out.append("\\r")
+        elif ch == "\t":
+            out.append("\\t")
+        elif ch == "\a":
+            out.append("\\a")
+        elif ch == "\b":
+            out.append("\\b")
+        elif 32 <= b < 127:
+            out.append(ch)
+        else:
+            out.append("\\x%02x" % b)
+    out.append('"')
+    return "".join(out)
+
+
+def monitor_line(client, argv, spec):
+    """One MONITOR line: ``+1700000000.123456 [0 127.0.0.1:5000] "set" "k" "v"``;
+    secrets redacted as Redis does."""
+    now = time.time()
+    if client.is_master:
+        origin = "%d master" % client.db.id
+    else:
+        origin = "%d %s" % (client.db.id, client.addr_text)
+    name = spec.parent.name if spec.parent else spec.name
+    shown = list(argv)
+    if name == "auth":
+        shown = shown[:1] + [b"(redacted)"] * (len(shown) - 1)
+    elif name == "hello":
+        for i, a in enumerate(shown):
+            if a.lower() == b"auth" and i + 2 < len(shown):
+                shown[i + 1] = shown[i + 2] = b"(redacted)"
+    elif name == "acl" and len(shown) > 1 and shown[1].lower() == b"setuser":
+        shown = shown[:3] + [b"(redacted)"] * (len(shown) - 3)
+    elif name in ("migrate",) or (name == "config" and len(shown) > 2 and
+                                  shown[2].lower() in (b"masterauth", b"requirepass")):
+        shown = shown[:3] + [b"(redacted)"] * (len(shown) - 3)
+    return "+%.6f [%s] %s" % (now, origin, " ".join(_quote_monitor(a) for a in shown))
+
+
+__all__ = ["Node", "Stats", "encode_command", "monitor_line"]

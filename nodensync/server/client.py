@@ -1,0 +1,425 @@
+"""One connection: its greenlet's read loop, pipelining and per-client state.
+
+Reading: the greenlet waits for readability on the socket's read watcher,
+then reads the underlying non-blocking socket directly (no speculative
+recv raising EAGAIN, see GUIDE section 4).  Whole reads go to
+``hiredis.Reader``; reads that are not plain multibulk on command
+boundaries go to the exact Python parser (``protocol.request``), which
+enforces Redis's limits and gives its protocol errors.
+
+Writing: all replies produced by one read are joined and sent with one
+``send``.  Bytes the kernel does not take are queued and written by a
+drain greenlet, so other clients (publishers, MONITOR) never block on a
+slow reader; the owner waits for its queue to drain before reading more
+input, which bounds a normal client's output buffer.
+"""
+import logging
+import socket
+import time
+from collections import deque
+
+import gevent
+import hiredis
+from gevent.event import Event
+
+from ..commands.dispatch import dispatch
+from ..errors import CommandError, ProtocolError
+from ..protocol import resp
+from ..protocol.request import RequestParser
+
+log = logging.getLogger("nodensync.client")
+
+READ_SIZE = 64 * 1024
+_encode = resp.encode
+_perf = time.perf_counter
+
+
+class Client:
+    # Plain attributes (no __slots__): subsystems attach their own state.
+    kind = "normal"
+
+    def __init__(self, node, sock, address, tls=False):
+        self.node = node
+        self.id = node.new_client_id()
+        self.sock = sock
+        self.tls = tls
+        self.address = address
+        if isinstance(address, tuple):
+            self.addr_text = "%s:%d" % (address[0], address[1]) if ":" not in address[0] \
+                else "[%s]:%d" % (address[0], address[1])
+        else:
+            self.addr_text = str(address)
+        try:
+            la = sock.getsockname()
+            self.laddr_text = "%s:%d" % (la[0], la[1])
+        except OSError:
+            self.laddr_text = ""
+        self.db = node.keyspace.dbs[0]
+        self.resp3 = False
+        self.name = None
+        self.lib_name = None
+        self.lib_ver = None
+        self.created = time.time()
+        self.last_interaction = time.monotonic()
+        self.closing = False
+        self.close_after_reply = False
+        self.greenlet = None
+        # auth / ACL
+        self.authenticated = node.acl is None or not node.acl.auth_required()
+        self.user = "default"
+        self.acl_restricted = False
+        self.rate_limiter = None
+        # transactions
+        self.multi = None
+        self.multi_error = False
+        self.watch_dirty = False
+        self.watched = []
+        # pub/sub, blocking, replication roles
+        self.subscribed = 0
+        self.channels = set()
+        self.patterns = set()
+        self.shard_channels = set()
+        self.blocked = False
+        self.is_replica = False
+        self.is_master = False
+        self.is_monitor = False
+        self.no_evict = False
+        self.no_touch = False
+        self.asking = False
+        self.readonly_cluster = False
+        # output
+        self.out_queue = deque()
+        self.out_bytes = 0
+        self.out_limit_soft_since = None
+        self.drainer = None
+        self.drained = Event()
+        self.drained.set()
+        self.cmd = None
+        self.reply_mode = None            # CLIENT REPLY: None, b"off", b"skip"
+        self.propagate_as = None
+        self.qbuf_len = 0
+        self.tot_net_in = 0
+        self.tot_net_out = 0
+        self.tot_cmds = 0
+
+    # -- the read loop ----------------------------------------------------------
+    def serve(self):
+        node = self.node
+        sock = self.sock
+        fast_io = not self.tls
+        raw = sock._sock if fast_io else sock
+        if fast_io:
+            hub = gevent.get_hub()
+            watcher = hub.loop.io(sock.fileno(), 1)
+            wait = hub.wait
+        reader = hiredis.Reader()
+        slow = None
+        try:
+            while not self.closing:
+                if fast_io:
+                    wait(watcher)
+                    try:
+                        data = raw.recv(READ_SIZE)
+                    except (BlockingIOError, InterruptedError):
+                        continue
+                else:
+                    data = raw.recv(READ_SIZE)
+                if not data:
+                    break
+                self.last_interaction = time.monotonic()
+                node.stats.net_input_bytes += len(data)
+                self.tot_net_in += len(data)
+                out = []
+                if slow is None and data[0] == 0x2A:  # '*': fast path
+                    reader.feed(data)
+                    done = 0
+                    try:
+                        while True:
+                            argv = reader.gets()
+                            if argv is False:
+                                break
+                            done += 1
+                            if argv:
+                                self.execute(argv, out)
+                                if self.closing or self.close_after_reply:
+                                    break
+                        if reader.has_data() and not (self.closing or self.close_after_reply):
+                            slow = self._to_slow(data, done)
+                            reader = hiredis.Reader()
+                    except hiredis.ProtocolError:
+                        slow = self._to_slow(data, done)
+                        reader = hiredis.Reader()
+                else:
+                    if slow is None:
+                        slow = self._new_parser()
+                    slow.feed(data)
+                if slow is not None and not (self.closing or self.close_after_reply):
+                    self._run_slow(slow, out)
+                    if slow.at_boundary():
+                        slow = None
+                    elif slow.pending_bytes() > node.config["clientQueryBufferLimit"]:
+                        log.warning("Closing client that reached max query buffer length: %s",
+                                    self.addr_text)
+                        node.stats.client_query_buffer_limit_disconnections += 1
+                        self.close_after_reply = True
+                    else:
+                        self.qbuf_len = slow.pending_bytes()
+                if out:
+                    self.write(b"".join(out) if len(out) > 1 else out[0])
+                if self.close_after_reply:
+                    self.wait_drained(5.0)
+                    break
+        except (ConnectionError, OSError):
+            pass
+        except gevent.GreenletExit:
+            pass
+        except Exception:
+            log.exception("client %s: unexpected error", self.addr_text)
+        finally:
+            if fast_io:
+                watcher.stop()
+                watcher.close()
+            self.release()
+
+    def _new_parser(self):
+        return RequestParser(self.node.config["protoMaxBulkLen"],
+                             auth_required=not self.authenticated)
+
+    def _to_slow(self, data, done):
+        """Hand this read to the exact parser after the ``done`` commands the
+        fast path already ran."""
+        slow = self._new_parser()
+        slow.auth_required = False  # the fast path already accepted these
+        slow.feed(data)
+        for _ in range(done):
+            slow.gets()
+        slow.auth_required = not self.authenticated
+        return slow
+
+    def _run_slow(self, slow, out):
+        try:
+            while True:
+                argv = slow.gets()
+                if argv is None:
+                    return
+                if argv:
+                    self.execute(argv, out)
+                if self.closing or self.close_after_reply:
+                    return
+                slow.auth_required = not self.authenticated
+        except ProtocolError as e:
+            out.append(b"-ERR Protocol error: %s\r\n" % str(e).encode())
+            self.node.stats.error("ERR")
+            log.info("Protocol error (%s) from client: %s", e, self.addr_text)
+            self.close_after_reply = True
+
+    def execute(self, argv, out):
+        """Dispatch one command and append its encoded reply to ``out``."""
+        self.tot_cmds += 1
+        try:
+            result = dispatch(self, argv)
+        except CommandError as e:
+            self.node.stats.error(e.message)
+            if self.reply_mode is None:
+                out.append(resp.encode_error(e.message))
+            return
+        except (gevent.GreenletExit, ConnectionError):
+            raise
+        except Exception:
+            log.exception("command %r failed", argv[:1])
+            self.node.stats.error("ERR")
+            out.append(b"-ERR internal error while executing the command (see the server log)\r\n")
+            return
+        if self.reply_mode is not None:
+            # CLIENT REPLY OFF|SKIP: SKIP drops only the next reply.
+            if self.reply_mode == b"skip-next":
+                self.reply_mode = None
+            elif self.reply_mode == b"skip":
+                self.reply_mode = b"skip-next"
+            return
+        if result is not resp.NO_REPLY:
+            out.append(_encode(result, self.resp3))
+        if self.out_bytes:
+            # Something else (a pub/sub message) is queued: keep order by
+            # queueing our replies behind it.
+            self.write(b"".join(out))
+            out.clear()
+
+    # -- output -------------------------------------------------------------------
+    def write(self, data):
+        """Send ``data`` now (owner greenlet): waits for the queue to drain
+        if the socket is full."""
+        self.send(data)
+        if self.out_bytes:
+            self.wait_drained()
+
+    def send(self, data):
+        """Queue ``data`` for this client without ever blocking the caller."""
+        if self.closing:
+            return
+        n = len(data)
+        self.node.stats.net_output_bytes += n
+        self.tot_net_out += n
+        if not self.out_bytes:
+            if self.tls:
+                self.out_queue.append(data)
+                self.out_bytes = n
+            else:
+                try:
+                    sent = self.sock._sock.send(data)
+                except (BlockingIOError, InterruptedError):
+                    sent = 0
+                except OSError:
+                    self.close()
+                    return
+                if sent == n:
+                    return
+                data = data[sent:]
+                self.out_queue.append(data)
+                self.out_bytes = len(data)
+        else:
+            self.out_queue.append(data)
+            self.out_bytes += n
+        self.drained.clear()
+        if self.check_output_limits():
+            return
+        if self.drainer is None:
+            self.drainer = gevent.spawn(self._drain)
+
+    def check_output_limits(self):
+        """Close a pub/sub or replica client whose queued output passed its
+        hard limit, or its soft limit for too long. True if closed."""
+        limits = self.node.output_limits.get(self.kind)
+        if not limits:
+            return False
+        hard, soft, soft_seconds = limits
+        if hard and self.out_bytes > hard:
+            return self._over_limit()
+        if soft and self.out_bytes > soft:
+            now = time.monotonic()
+            if self.out_limit_soft_since is None:
+                self.out_limit_soft_since = now
+            elif now - self.out_limit_soft_since > soft_seconds:
+                return self._over_limit()
+        else:
+            self.out_limit_soft_since = None
+        return False
+
+    def _over_limit(self):
+        log.warning("Client %s closed for overcoming of output buffer limits.", self.addr_text)
+        self.node.stats.client_output_buffer_limit_disconnections += 1
+        self.out_queue.clear()
+        self.out_bytes = 0
+        self.close()
+        return True
+
+    def _drain(self):
+        try:
+            while self.out_queue and not self.closing:
+                if len(self.out_queue) > 1:
+                    chunk = b"".join(self.out_queue)
+                    self.out_queue.clear()
+                    self.out_queue.append(chunk)
+                chunk = self.out_queue[0]
+                self.sock.sendall(chunk)
+                if self.out_queue and self.out_queue[0] is chunk:
+                    self.out_queue.popleft()
+                self.out_bytes = max(0, self.out_bytes - len(chunk))
+        except (OSError, ConnectionError):
+            self.close()
+        finally:
+            self.out_bytes = 0 if not self.out_queue else self.out_bytes
+            self.drainer = None
+            self.drained.set()
+
+    def wait_drained(self, timeout=None):
+        if self.out_bytes:
+            self.drained.wait(timeout)
+
+    def send_push_line(self, line):
+        """MONITOR output: a status line."""
+        self.send(line.encode("utf-8", "surrogateescape") + b"\r\n")
+
+    def close_soon(self, requester):
+        """CLIENT KILL: a client killing itself gets its reply first."""
+        if requester is self:
+            self.close_after_reply = True
+        else:
+            self.close()
+
+    # -- closing --------------------------------------------------------------------
+    def close(self):
+        """Close from any greenlet; the read loop ends and releases state."""
+        if self.closing:
+            return
+        self.closing = True
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        g = self.greenlet
+        if g is not None and g is not gevent.getcurrent() and not g.dead:
+            g.kill(block=False)
+
+    def release(self):
+        """Forget every trace of this client (called once, by its greenlet)."""
+        self.closing = True
+        node = self.node
+        node.clients.pop(self.id, None)
+        for fn in node.client_close_hooks:
+            try:
+                fn(self)
+            except Exception:
+                log.exception("close hook failed")
+        if self.drainer is not None:
+            self.drainer.kill(block=False)
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    # -- introspection ------------------------------------------------------------------
+    def flags_text(self):
+        f = ""
+        if self.is_replica:
+            f += "S"
+        if self.is_master:
+            f += "M"
+        if self.is_monitor:
+            f += "O"
+        if self.subscribed:
+            f += "P"
+        if self.multi is not None:
+            f += "x"
+        if self.blocked:
+            f += "b"
+        if self.close_after_reply:
+            f += "c"
+        if self.no_evict:
+            f += "e"
+        if self.no_touch:
+            f += "T"
+        return f or "N"
+
+    def info_line(self):
+        now = time.time()
+        cmd = self.cmd.fullname if self.cmd else "NULL"
+        return ("id=%d addr=%s laddr=%s fd=%d name=%s age=%d idle=%d flags=%s db=%d sub=%d "
+                "psub=%d ssub=%d multi=%d qbuf=%d qbuf-free=%d argv-mem=0 multi-mem=0 rbs=%d "
+                "rbp=0 obl=0 oll=%d omem=%d tot-mem=%d events=r cmd=%s user=%s redir=-1 resp=%d "
+                "lib-name=%s lib-ver=%s") % (
+            self.id, self.addr_text, self.laddr_text, self._fd(),
+            (self.name or b"").decode("utf-8", "replace"), int(now - self.created),
+            int(time.monotonic() - self.last_interaction), self.flags_text(), self.db.id,
+            len(self.channels), len(self.patterns), len(self.shard_channels),
+            len(self.multi) if self.multi is not None else -1, self.qbuf_len, 0, READ_SIZE,
+            len(self.out_queue), self.out_bytes, self.out_bytes + READ_SIZE, cmd, self.user,
+            3 if self.resp3 else 2, (self.lib_name or b"").decode("utf-8", "replace"),
+            (self.lib_ver or b"").decode("utf-8", "replace"))
+
+    def _fd(self):
+        try:
+            return self.sock.fileno()
+        except OSError:
+            return -1
+
