@@ -1,13 +1,19 @@
-"""Wires every subsystem into a Node.  Each module listed here has an
-``attach(node)`` that installs its hooks, settings listeners and background
-greenlets; the order is the order of start-up."""
+"""Wires every subsystem into a Node.
+
+Each module listed here has an ``attach(node)`` that installs its hooks,
+settings listeners and background greenlets.  The modules are imported when
+this module is imported, so every setting they ``declare`` exists before the
+command line and conf file are parsed; ``attach`` runs in list order.
+"""
 import importlib
 
 MODULES = [
     "nodensync.server.core",
 ]
 
+_loaded = [importlib.import_module(name) for name in MODULES]
+
 
 def attach(node):
-    for name in MODULES:
-        importlib.import_module(name).attach(node)
+    for module in _loaded:
+        module.attach(node)
