@@ -17,6 +17,45 @@ from .storage.keyspace import Keyspace
 log = logging.getLogger("nodensync")
 
 
+class GateList(list):
+    """A list of per-command observers (MONITOR clients, listeners): while it
+    is non-empty, clients skip the inline fast path so observers see every
+    command."""
+
+    def __init__(self, node):
+        super().__init__()
+        self._node = node
+        self._reason = "observers-%d" % id(self)
+
+    def _changed(self):
+        self._node.set_gate_all(bool(self), self._reason)
+
+    def append(self, item):
+        super().append(item)
+        self._changed()
+
+    def remove(self, item):
+        super().remove(item)
+        self._changed()
+
+    def clear(self):
+        super().clear()
+        self._changed()
+
+    def extend(self, items):
+        super().extend(items)
+        self._changed()
+
+    def pop(self, *a):
+        item = super().pop(*a)
+        self._changed()
+        return item
+
+    def __delitem__(self, i):
+        super().__delitem__(i)
+        self._changed()
+
+
 class Stats:
     """Counters reported by INFO stats; CONFIG RESETSTAT zeroes them."""
 
@@ -65,14 +104,21 @@ class Node:
         self.listener = None              # server.listener.Listener
         self.tcp_port = config["listenAddr"][1]
         # Hooks read by dispatch; None/empty means the feature is off.
+        # A subsystem that needs dispatch's checks for every client (cluster
+        # routing, CLIENT PAUSE) calls set_gate_all(True).
+        self.gate_all = False
+        self.gate_reasons = set()
         self.acl = None
         self.cluster = None
-        self.memory = None
-        self.write_guard = None           # fn(client, spec): MISCONF, min-replicas ...
-        self.replica_read_only = False
-        self.monitors = []
+        self.write_gated = False          # any of the three below is set
+        self._memory = None
+        self._write_guard = None          # fn(client, spec): MISCONF, min-replicas ...
+        self._replica_read_only = False
+        # Per-command observers.  While MONITOR clients or command listeners
+        # exist, the client loop's inline fast path is off.
+        self.monitors = GateList(self)
         self.propagators = []             # fn(dbid, [argv, ...])
-        self.command_listeners = []       # fn(client, spec, argv, usec)
+        self.command_listeners = GateList(self)  # fn(client, spec, argv, usec)
         self.client_open_hooks = []       # fn(client) when a connection starts
         self.client_close_hooks = []      # fn(client) when a connection ends
         # client kind -> (hard bytes, soft bytes, soft seconds); 0 = no limit
@@ -91,6 +137,34 @@ class Node:
 
     def role_name(self):
         return "replica" if self.replica_read_only or getattr(self, "is_replica_node", False) else "master"
+
+    def _write_gate(name):
+        private = "_" + name
+
+        def get(self):
+            return getattr(self, private)
+
+        def set(self, value):
+            setattr(self, private, value)
+            self.write_gated = bool(self._memory is not None or self._write_guard is not None
+                                    or self._replica_read_only)
+        return property(get, set)
+
+    # Checks dispatch runs for write/denyoom commands only when one is set.
+    memory = _write_gate("memory")
+    write_guard = _write_gate("write_guard")
+    replica_read_only = _write_gate("replica_read_only")
+
+    def set_gate_all(self, on, reason="explicit"):
+        """Send every client's commands through dispatch's full checks while
+        any reason (cluster, pause, monitors, listeners) is active."""
+        if on:
+            self.gate_reasons.add(reason)
+        else:
+            self.gate_reasons.discard(reason)
+        self.gate_all = bool(self.gate_reasons)
+        for c in self.clients.values():
+            c.regate()
 
     # -- clients -------------------------------------------------------------
     def new_client_id(self):

@@ -64,7 +64,7 @@ class CommandSpec:
     __slots__ = ("name", "fullname", "handler", "arity", "flags", "first_key",
                  "last_key", "key_step", "keys_fn", "group", "summary", "syntax",
                  "since", "complexity", "categories", "subcommands", "parent",
-                 "propagate", "stats", "doc_flags")
+                 "propagate", "stats", "doc_flags", "inline")
 
     def __init__(self, name, handler, arity, flags, keys, group, summary, syntax,
                  since, complexity, categories, parent):
@@ -87,6 +87,9 @@ class CommandSpec:
         self.complexity = complexity
         self.categories = _categories(flags, group, categories)
         self.subcommands = None
+        # True when the client loop may run it on its inline fast path:
+        # a plain command (no subcommands) with a handler.
+        self.inline = handler is not None
         self.propagate = True
         # [calls, usec, rejected_calls, failed_calls]: kept here so the hot
         # path updates a list it already holds instead of looking one up.
@@ -177,6 +180,7 @@ def container(name, group="server", since="2.0.0", summary="", flags=0):
     spec = CommandSpec(name, None, -2, flags, (0, 0, 0), group, summary, "<subcommand> [args]",
                        since, None, (), None)
     spec.subcommands = {}
+    spec.inline = False
     _install(spec)
     return spec
 

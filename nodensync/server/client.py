@@ -15,6 +15,7 @@ input, which bounds a normal client's output buffer.
 """
 import logging
 import socket
+import sys
 import time
 from collections import deque
 
@@ -22,7 +23,8 @@ import gevent
 import hiredis
 from gevent.event import Event
 
-from ..commands.dispatch import dispatch
+from ..commands.dispatch import dispatch, _GATED_FLAGS
+from ..commands.registry import LOOKUP
 from ..errors import CommandError, ProtocolError
 from ..protocol import resp
 from ..protocol.request import RequestParser
@@ -32,11 +34,44 @@ log = logging.getLogger("nodensync.client")
 READ_SIZE = 64 * 1024
 _encode = resp.encode
 _perf = time.perf_counter
+_perf_ns = time.perf_counter_ns
+NO_REPLY = resp.NO_REPLY
+OK = resp.OK
+_BULK_HDR = resp._BULK_HDR
+
+
+def _gating(name):
+    """A client attribute whose change re-evaluates ``client.gated``."""
+    private = "_" + name
+
+    def get(self):
+        return getattr(self, private)
+
+    def set(self, value):
+        setattr(self, private, value)
+        self.regate()
+    return property(get, set)
 
 
 class Client:
     # Plain attributes (no __slots__): subsystems attach their own state.
     kind = "normal"
+
+    authenticated = _gating("authenticated")
+    acl_restricted = _gating("acl_restricted")
+    rate_limiter = _gating("rate_limiter")
+    multi = _gating("multi")
+    subscribed = _gating("subscribed")
+    reply_mode = _gating("reply_mode")     # CLIENT REPLY: None, b"off", b"skip"
+
+    def regate(self):
+        """Dispatch runs its full check list only for gated clients: not
+        authenticated, ACL-restricted, rate-limited, in MULTI, subscribed,
+        or a node-wide condition (cluster mode, CLIENT PAUSE ...)."""
+        self.gated = bool(not self._authenticated or self._acl_restricted
+                          or self._rate_limiter is not None or self._multi is not None
+                          or self._subscribed or self._reply_mode is not None
+                          or self.node.gate_all)
 
     def __init__(self, node, sock, address, tls=False):
         self.node = node
@@ -51,7 +86,7 @@ class Client:
             self.addr_text = str(address)
         try:
             la = sock.getsockname()
-            self.laddr_text = "%s:%d" % (la[0], la[1])
+            self.laddr_text = "%s:%d" % (la[0], la[1]) if isinstance(la, tuple) else str(la)
         except OSError:
             self.laddr_text = ""
         self.db = node.keyspace.dbs[0]
@@ -64,18 +99,23 @@ class Client:
         self.closing = False
         self.close_after_reply = False
         self.greenlet = None
+        # Gating state (see the properties below): while all of these are in
+        # their default state dispatch skips its per-command checks.
+        self.gated = False
+        self._authenticated = True
+        self._acl_restricted = False
+        self._rate_limiter = None
+        self._multi = None
+        self._subscribed = 0
+        self._reply_mode = None
         # auth / ACL
         self.authenticated = node.acl is None or not node.acl.auth_required()
         self.user = "default"
-        self.acl_restricted = False
-        self.rate_limiter = None
         # transactions
-        self.multi = None
         self.multi_error = False
         self.watch_dirty = False
         self.watched = []
         # pub/sub, blocking, replication roles
-        self.subscribed = 0
         self.channels = set()
         self.patterns = set()
         self.shard_channels = set()
@@ -95,12 +135,10 @@ class Client:
         self.drained = Event()
         self.drained.set()
         self.cmd = None
-        self.reply_mode = None            # CLIENT REPLY: None, b"off", b"skip"
         self.propagate_as = None
         self.qbuf_len = 0
         self.tot_net_in = 0
         self.tot_net_out = 0
-        self.tot_cmds = 0
 
     # -- the read loop ----------------------------------------------------------
     def serve(self):
@@ -132,21 +170,11 @@ class Client:
                 out = []
                 if slow is None and data[0] == 0x2A:  # '*': fast path
                     reader.feed(data)
-                    done = 0
-                    try:
-                        while True:
-                            argv = reader.gets()
-                            if argv is False:
-                                break
-                            done += 1
-                            if argv:
-                                self.execute(argv, out)
-                                if self.closing or self.close_after_reply:
-                                    break
-                        if reader.has_data() and not (self.closing or self.close_after_reply):
-                            slow = self._to_slow(data, done)
-                            reader = hiredis.Reader()
-                    except hiredis.ProtocolError:
+                    done = self._run_batch(reader, out)
+                    if done < 0:  # malformed: let the exact parser explain
+                        slow = self._to_slow(data, -done - 1)
+                        reader = hiredis.Reader()
+                    elif reader.has_data() and not (self.closing or self.close_after_reply):
                         slow = self._to_slow(data, done)
                         reader = hiredis.Reader()
                 else:
@@ -180,6 +208,101 @@ class Client:
                 watcher.stop()
                 watcher.close()
             self.release()
+
+    def _run_batch(self, reader, out):
+        """Run every complete command hiredis has parsed from this read.
+
+        Returns how many commands were taken from the reader, or -(n+1) when
+        the n+1-th is malformed (hiredis error or a non-bulk element).  The
+        common case -- a known command with the right arity, for a client
+        with no gating state, with no MONITOR/propagation/listeners active --
+        runs inline here: it is ``dispatch()`` + ``call()`` without their
+        frames (the per-command cost matters for pipelined clients).  Any
+        other case goes through ``execute()`` -> ``dispatch()``.
+        """
+        node = self.node
+        ks = node.keyspace
+        lookup_get = LOOKUP.get
+        perf = _perf_ns
+        encode = _encode
+        done = 0
+        while True:
+            try:
+                argv = reader.gets()
+            except hiredis.ProtocolError:
+                return -(done + 1)
+            if argv is False:
+                return done
+            if type(argv) is not list:
+                done += 1      # *-1 / *0: an empty command, ignored like Redis
+                continue
+            for a in argv:
+                if type(a) is not bytes:
+                    return -(done + 1)
+            done += 1
+            spec = lookup_get(argv[0])
+            if (spec is None or not spec.inline or self.gated
+                    or (spec.flags & _GATED_FLAGS and node.write_gated)):
+                self.execute(argv, out)
+                if self.closing or self.close_after_reply:
+                    return done
+                continue
+            arity = spec.arity
+            n = len(argv)
+            if (n != arity) if arity > 0 else (n < -arity):
+                self.execute(argv, out)
+                continue
+            dirty_before = ks.dirty
+            self.cmd = spec
+            started = perf()
+            try:
+                result = spec.handler(self, *argv[1:])
+            except CommandError:
+                self._inline_error(spec, argv, started, dirty_before, out)
+                continue
+            except (gevent.GreenletExit, ConnectionError):
+                raise
+            except Exception:
+                log.exception("command %r failed", argv[:1])
+                node.stats.error("ERR")
+                out.append(b"-ERR internal error while executing the command (see the server log)\r\n")
+                continue
+            elapsed_us = (perf() - started) // 1000
+            st = spec.stats
+            st[0] += 1
+            st[1] += elapsed_us
+            if elapsed_us >= node.slowlog_threshold_us >= 0:
+                node.slowlog_add(self, argv, elapsed_us)
+            if ks.dirty != dirty_before and node.propagators:
+                node.propagate(self.db.id, self.propagate_as or [argv])
+            if self.propagate_as is not None:
+                self.propagate_as = None
+            # The frequent replies encoded inline; everything else by resp.encode.
+            if result is OK:
+                out.append(b"+OK\r\n")
+            elif type(result) is bytes and len(result) <= 1024:
+                out.append(_BULK_HDR[len(result)] + result + b"\r\n")
+            elif result is not NO_REPLY:
+                out.append(encode(result, self.resp3))
+            if self.out_bytes:
+                self.write(b"".join(out))
+                out.clear()
+            if self.closing or self.close_after_reply:
+                return done
+
+    def _inline_error(self, spec, argv, started, dirty_before, out):
+        """Bookkeeping for a CommandError raised on the inline path."""
+        e = sys.exc_info()[1]
+        node = self.node
+        spec.stats[3] += 1
+        elapsed_us = (_perf_ns() - started) // 1000
+        spec.stats[0] += 1
+        spec.stats[1] += elapsed_us
+        if node.keyspace.dirty != dirty_before and node.propagators:
+            node.propagate(self.db.id, self.propagate_as or [argv])
+        self.propagate_as = None
+        node.stats.error(e.message)
+        out.append(resp.encode_error(e.message))
 
     def _new_parser(self):
         return RequestParser(self.node.config["protoMaxBulkLen"],
@@ -215,7 +338,6 @@ class Client:
 
     def execute(self, argv, out):
         """Dispatch one command and append its encoded reply to ``out``."""
-        self.tot_cmds += 1
         try:
             result = dispatch(self, argv)
         except CommandError as e:
