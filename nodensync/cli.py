@@ -73,6 +73,11 @@ def main(argv=None):
         sys.stderr.write("nodensync: %s\n" % e)
         return 1
     setup_logging(config)
+    try:
+        os.makedirs(config["dataDir"], exist_ok=True)
+    except OSError as e:
+        log.error("Cannot create the data directory %s: %s", config["dataDir"], e)
+        return 1
     node = build_node(config)
     from .server.listener import Listener
     host, port = config["listenAddr"]

@@ -1,0 +1,321 @@
+#!/usr/bin/env python3
+"""Side-by-side benchmark: NodeNsync and a real redis-server, same machine, same run.
+
+Starts both servers on free loopback ports (default configuration, nothing
+turned off), pins each server and redis-benchmark to separate cores when
+there are several, runs redis-benchmark against both, and prints ops/s, p99
+latency and the ratio NodeNsync / redis-server.  With --write it also
+writes docs/benchmarks.md (with the exact command) and a PNG plot.
+
+    python3 scripts/benchmark.py --write            # the full set
+    python3 scripts/benchmark.py --quick            # a short smoke run
+"""
+import argparse
+import csv
+import io
+import os
+import platform
+import selectors
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+HOST = "127.0.0.1"
+
+CORE_TESTS = ["set", "get", "incr", "hset", "mset"]
+ISSUE3_TESTS = ["lpush", "lpop", "sadd", "zadd", "lrange_100"]
+DEFAULT_SET = ["ping_inline", "ping_mbulk", "set", "get", "incr", "lpush", "rpush", "lpop",
+               "rpop", "sadd", "hset", "spop", "zadd", "zpopmin", "lrange_100", "lrange_300",
+               "mset"]
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+def wait_ping(port, timeout=30):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((HOST, port), timeout=1) as s:
+                s.sendall(b"PING\r\n")
+                if s.recv(64).startswith(b"+PONG"):
+                    return
+        except OSError:
+            pass
+        time.sleep(0.05)
+    raise RuntimeError("no PING answer on port %d" % port)
+
+
+def pin(core):
+    if shutil.which("taskset") and os.cpu_count() and os.cpu_count() > 1:
+        return ["taskset", "-c", str(core)]
+    return []
+
+
+class Server:
+    def __init__(self, kind, workdir, extra=()):
+        self.kind = kind
+        self.port = free_port()
+        self.dir = tempfile.mkdtemp(prefix="bench-%s-" % kind, dir=workdir)
+        if kind == "redis":
+            cmd = ["redis-server", "--port", str(self.port), "--bind", HOST, "--dir", self.dir,
+                   "--save", "", "--appendonly", "no", "--logfile", os.path.join(self.dir, "log")]
+        else:
+            cmd = [sys.executable, "-m", "nodensync", "--listenAddr", "%s:%d" % (HOST, self.port),
+                   "--dataDir", self.dir, "--logLevel", "warning"]
+        cmd = pin(0) + cmd + list(extra)
+        env = dict(os.environ, PYTHONPATH=ROOT)
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                     env=env, cwd=self.dir)
+        wait_ping(self.port)
+
+    def rss(self):
+        with open("/proc/%d/status" % self.proc.pid) as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+        return 0
+
+    def call(self, *args):
+        with socket.create_connection((HOST, self.port)) as s:
+            s.sendall(encode(args))
+            return s.recv(1 << 16)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def encode(args):
+    out = [b"*%d\r\n" % len(args)]
+    for a in args:
+        a = a if isinstance(a, bytes) else str(a).encode()
+        out.append(b"$%d\r\n%s\r\n" % (len(a), a))
+    return b"".join(out)
+
+
+def redis_benchmark(port, tests, clients, requests, pipeline, extra=()):
+    """{test: (rps, p99_ms)} parsed from redis-benchmark --csv."""
+    cmd = pin(1) + ["redis-benchmark", "-h", HOST, "-p", str(port), "-c", str(clients),
+                    "-n", str(requests), "-P", str(pipeline), "--csv", "-r", "100000"]
+    if tests:
+        cmd += ["-t", ",".join(tests)]
+    cmd += list(extra)
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=1800).stdout
+    res = {}
+    for row in csv.reader(io.StringIO(out)):
+        if len(row) >= 7 and row[0] != "test":
+            name = row[0].split(" ")[0].lower()
+            if name.startswith("lrange"):
+                name = row[0].lower().replace(" (first ", "_").split(" ")[0]
+                name = "lrange_" + row[0].split("first ")[1].split(" ")[0] if "first" in row[0] else name
+            res[name] = (float(row[1]), float(row[6]))
+    return res
+
+
+def load_keys(port, n, key_len=16, value_len=32, batch=1000):
+    """n distinct string keys (key_len-byte keys, value_len-byte values)."""
+    value = b"v" * value_len
+    with socket.create_connection((HOST, port)) as s:
+        pending = 0
+        for start in range(0, n, batch):
+            args = [b"MSET"]
+            for i in range(start, min(n, start + batch)):
+                args += [(b"k%0*d" % (key_len - 1, i)), value]
+            s.sendall(encode(args))
+            pending += 1
+            if pending >= 20:
+                _drain(s, pending)
+                pending = 0
+        _drain(s, pending)
+
+
+def _drain(sock, replies):
+    got = 0
+    buf = b""
+    while got < replies:
+        buf += sock.recv(1 << 16)
+        got = buf.count(b"+OK\r\n")
+
+
+def memory_per_key(server, n):
+    server.call("FLUSHALL")
+    time.sleep(0.5)
+    before = server.rss()
+    load_keys(server.port, n)
+    time.sleep(1.0)
+    after = server.rss()
+    return (after - before) / n
+
+
+def pubsub_fanout(port, subscribers, messages, size):
+    """Messages/s PUBLISHed to `subscribers` subscribers that all read, and
+    total deliveries/s."""
+    socks = []
+    for _ in range(subscribers):
+        s = socket.create_connection((HOST, port))
+        s.sendall(encode(["SUBSCRIBE", "bench"]))
+        socks.append(s)
+    for s in socks:
+        s.recv(1024)
+    stop = threading.Event()
+    received = [0]
+
+    def reader():
+        sel = selectors.DefaultSelector()
+        for s in socks:
+            s.setblocking(False)
+            sel.register(s, selectors.EVENT_READ)
+        while not stop.is_set():
+            for key, _ in sel.select(0.2):
+                try:
+                    data = key.fileobj.recv(1 << 20)
+                except BlockingIOError:
+                    continue
+                received[0] += data.count(b"$7\r\nmessage\r\n")
+    t = threading.Thread(target=reader, daemon=True)
+    t.start()
+    payload = "x" * size
+    started = time.monotonic()
+    r = redis_benchmark(port, None, 10, messages, 1, extra=["PUBLISH", "bench", payload])
+    deadline = time.monotonic() + 60
+    while received[0] < messages * subscribers and time.monotonic() < deadline:
+        time.sleep(0.05)
+    elapsed = time.monotonic() - started
+    stop.set()
+    t.join(5)
+    for s in socks:
+        s.close()
+    rps = list(r.values())[0][0] if r else 0.0
+    return rps, received[0] / elapsed, received[0] == messages * subscribers
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="short run (smoke test)")
+    ap.add_argument("--write", action="store_true", help="write docs/benchmarks.md and docs/benchmarks.png")
+    ap.add_argument("--keys", type=int, default=1000000, help="keys for the memory test")
+    ap.add_argument("--sections", default="core,issue3,default,pipeline,latency,memory,pubsub",
+                    help="comma-separated sections to run")
+    args = ap.parse_args()
+    sections = set(args.sections.split(","))
+    n_np = 20000 if args.quick else 200000
+    n_p = 100000 if args.quick else 1000000
+    workdir = tempfile.mkdtemp(prefix="nodensync-bench-")
+    servers = {"redis": Server("redis", workdir), "nodensync": Server("nodensync", workdir)}
+    rows = []   # (section, test, redis_rps, node_rps, redis_p99, node_p99)
+    extra_lines = []
+    try:
+        def run(section, tests, clients, requests, pipeline):
+            res = {k: redis_benchmark(s.port, tests, clients, requests, pipeline)
+                   for k, s in servers.items()}
+            for t in tests:
+                r = res["redis"].get(t)
+                n = res["nodensync"].get(t)
+                if r and n:
+                    rows.append((section, t, r[0], n[0], r[1], n[1]))
+                    print("%-28s %-12s redis %11.0f  nodensync %11.0f  ratio %.2f  p99 %.3f / %.3f ms"
+                          % (section, t, r[0], n[0], n[0] / r[0], r[1], n[1]), flush=True)
+        if "core" in sections:
+            run("-c 50", CORE_TESTS, 50, n_np, 1)
+        if "issue3" in sections:
+            run("-c 50", ISSUE3_TESTS, 50, n_np, 1)
+        if "pipeline" in sections:
+            run("-c 50 -P 16", CORE_TESTS + ISSUE3_TESTS, 50, n_p, 16)
+        if "default" in sections:
+            run("-c 50 (default set)", [t for t in DEFAULT_SET if t not in CORE_TESTS + ISSUE3_TESTS],
+                50, n_np, 1)
+        if "latency" in sections:
+            run("-c 1", ["set", "get"], 1, n_np // 4, 1)
+        if "memory" in sections:
+            n = 100000 if args.quick else args.keys
+            mem = {k: memory_per_key(s, n) for k, s in servers.items()}
+            line = ("RSS per key, %d string keys (16-byte keys, 32-byte values): redis-server %.0f B, "
+                    "NodeNsync %.0f B, ratio %.2f" % (n, mem["redis"], mem["nodensync"],
+                                                     mem["nodensync"] / mem["redis"]))
+            print(line, flush=True)
+            extra_lines.append(line)
+            for s in servers.values():
+                s.call("FLUSHALL")
+        if "pubsub" in sections:
+            msgs = 2000 if args.quick else 20000
+            for k, s in servers.items():
+                rps, deliveries, complete = pubsub_fanout(s.port, 100, msgs, 64)
+                line = ("PUBLISH fan-out to 100 subscribers (%s): %.0f PUBLISH/s, %.0f deliveries/s%s"
+                        % (k, rps, deliveries, "" if complete else " (incomplete delivery!)"))
+                print(line, flush=True)
+                extra_lines.append(line)
+    finally:
+        for s in servers.values():
+            s.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+    if args.write:
+        write_docs(rows, extra_lines, " ".join(["python3"] + sys.argv))
+
+
+def write_docs(rows, extra_lines, command):
+    docs = os.path.join(ROOT, "docs")
+    os.makedirs(docs, exist_ok=True)
+    lines = ["# Benchmarks", "",
+             "Measured by `scripts/benchmark.py`: a real `redis-server` and NodeNsync started side by side "
+             "in the same run on free loopback ports, each with its default configuration, driven by "
+             "`redis-benchmark` (server pinned to core 0, redis-benchmark to core 1).", "",
+             "Command: `%s`" % command, "",
+             "Machine: %s, %d cores, Python %s, %s, %s." % (
+                 platform.machine(), os.cpu_count(), platform.python_version(),
+                 subprocess.run(["redis-server", "--version"], capture_output=True, text=True).stdout.split()[2],
+                 time.strftime("%Y-%m-%d")), "",
+             "| load | test | redis-server ops/s | NodeNsync ops/s | ratio | p99 redis ms | p99 NodeNsync ms |",
+             "|---|---|---:|---:|---:|---:|---:|"]
+    for section, test, r, n, rp, npp in rows:
+        lines.append("| %s | %s | %.0f | %.0f | **%.2f** | %.3f | %.3f |" % (section, test, r, n, n / r, rp, npp))
+    lines.append("")
+    for line in extra_lines:
+        lines.append("- " + line)
+    lines.append("")
+    plot = _plot(rows, os.path.join(docs, "benchmarks.png"))
+    if plot:
+        lines += ["![ratios](benchmarks.png)", ""]
+    with open(os.path.join(docs, "benchmarks.md"), "w") as f:
+        f.write("\n".join(lines))
+    print("wrote docs/benchmarks.md")
+
+
+def _plot(rows, path):
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    labels = ["%s\n%s" % (t, s.replace(" (default set)", "")) for s, t, *_ in rows]
+    ratios = [n / r for _, _, r, n, _, _ in rows]
+    fig, ax = plt.subplots(figsize=(max(8, len(rows) * 0.45), 4.5))
+    ax.bar(range(len(rows)), ratios, color=["#2a7" if x >= 0.7 else "#d84" for x in ratios])
+    ax.axhline(1.0, color="black", linewidth=0.8)
+    ax.set_xticks(range(len(rows)))
+    ax.set_xticklabels(labels, rotation=90, fontsize=7)
+    ax.set_ylabel("NodeNsync / redis-server ops/s")
+    ax.set_title("Throughput ratio (same machine, same run)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    return True
+
+
+if __name__ == "__main__":
+    main()
