@@ -13,7 +13,7 @@ import time
 from .. import errors
 from ..errors import CommandError
 from ..protocol.resp import QUEUED
-from .registry import (LOOKUP, WRITE, DENYOOM, NO_AUTH, PUBSUB, NO_MULTI,
+from .registry import (LOOKUP, WRITE, DENYOOM, NO_AUTH, PUBSUB, NO_MULTI, BLOCKING,
                        lookup)
 
 _perf_ns = time.perf_counter_ns
@@ -133,8 +133,12 @@ def call(client, spec, argv, args):
         result = spec.handler(client, *args)
     except CommandError:
         spec.stats[3] += 1
+        if spec.flags & BLOCKING:
+            started, dirty_before = _unblocked(client, started, dirty_before)
         _after(client, node, ks, spec, argv, started, dirty_before)
         raise
+    if spec.flags & BLOCKING:
+        started, dirty_before = _unblocked(client, started, dirty_before)
     # The bookkeeping below is _after() inlined: this is the hot path.
     elapsed_us = (_perf_ns() - started) // 1000
     st = spec.stats
@@ -152,6 +156,16 @@ def call(client, spec, argv, args):
         for fn in node.command_listeners:
             fn(client, spec, argv, elapsed_us)
     return result
+
+
+def _unblocked(client, started, dirty_before):
+    """A blocking command that waited (server/blocking.py): the wait is not
+    execution time, and what other clients changed meanwhile is not its
+    change -- count from the moment it was served or gave up."""
+    waited = client.__dict__.pop("block_wait_ns", 0)
+    if waited:
+        return started + waited, client.block_dirty
+    return started, dirty_before
 
 
 def _after(client, node, ks, spec, argv, started, dirty_before):

@@ -88,8 +88,9 @@ class CommandSpec:
         self.categories = _categories(flags, group, categories)
         self.subcommands = None
         # True when the client loop may run it on its inline fast path:
-        # a plain command (no subcommands) with a handler.
-        self.inline = handler is not None
+        # a plain command (no subcommands) with a handler.  Blocking commands
+        # go through dispatch.call, which discounts their wait (server/blocking.py).
+        self.inline = handler is not None and not flags & BLOCKING
         self.propagate = True
         # [calls, usec, rejected_calls, failed_calls]: kept here so the hot
         # path updates a list it already holds instead of looking one up.
