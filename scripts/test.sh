@@ -1,21 +1,23 @@
 #!/usr/bin/env bash
-# Install everything the test suite needs, then run the whole suite.
-# Used by README's second command and by .ci/run.
+# Install everything the test suite needs, then run the whole suite:
+# redis-server/redis-tools (the reference the differential tests compare
+# with), openssl (test certificates), systemd-analyze (unit check) from apt
+# when missing; Python requirements into .venv.  Arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-
-need_apt=()
-command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
-command -v redis-cli >/dev/null 2>&1 || need_apt+=(redis-tools)
-command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
-command -v systemd-analyze >/dev/null 2>&1 || need_apt+=(systemd)
-if [ ${#need_apt[@]} -gt 0 ]; then
-    SUDO=""
-    [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-    $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
+need=()
+command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+command -v redis-cli >/dev/null 2>&1 || need+=(redis-tools)
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
+command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
+command -v taskset >/dev/null 2>&1 || need+=(util-linux)
+if [ ${#need[@]} -gt 0 ]; then
+    sudo_=""
+    [ "$(id -u)" -ne 0 ] && sudo_="sudo"
+    $sudo_ apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive $sudo_ apt-get install -y -qq "${need[@]}" >/dev/null
 fi
-# A Debian package may start its own redis-server; tests start their own.
-python3 -m pip install -q -r requirements-test.txt
-python3 -m pip install -q -e . --no-deps
-exec python3 -m pytest "$@"
+# Debian's redis-server package may start a service on 6379; the tests use
+# their own servers on free ports and never touch it.
+source scripts/bootstrap.sh requirements-test.txt
+exec "$PY" -m pytest "$@"
