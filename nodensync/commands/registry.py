@@ -64,7 +64,7 @@ class CommandSpec:
     __slots__ = ("name", "fullname", "handler", "arity", "flags", "first_key",
                  "last_key", "key_step", "keys_fn", "group", "summary", "syntax",
                  "since", "complexity", "categories", "subcommands", "parent",
-                 "propagate", "stats", "doc_flags", "inline")
+                 "propagate", "stats", "doc_flags", "inline", "hist")
 
     def __init__(self, name, handler, arity, flags, keys, group, summary, syntax,
                  since, complexity, categories, parent):
@@ -95,6 +95,10 @@ class CommandSpec:
         # [calls, usec, rejected_calls, failed_calls]: kept here so the hot
         # path updates a list it already holds instead of looking one up.
         self.stats = [0, 0, 0, 0]
+        # Latency histogram counts (observability/metrics.py) while
+        # latency-tracking is on, else None: index us < 32, else
+        # hist_bucket(us).
+        self.hist = None
 
     def flag_names(self):
         return [n for bit, n in FLAG_NAMES if self.flags & bit]
@@ -122,6 +126,15 @@ class CommandSpec:
     def usage(self):
         words = (self.parent.name + " " + self.name) if self.parent else self.name
         return ("%s %s" % (words.upper(), self.syntax)).strip()
+
+
+def hist_bucket(us):
+    """Index in ``CommandSpec.hist`` of a latency of ``us`` >= 32 microseconds:
+    16 log-linear buckets per power of two (under 32 us the index is ``us``)."""
+    if us >= 1 << 36:
+        us = (1 << 36) - 1
+    b = us.bit_length()
+    return ((b - 4) << 4) | ((us >> (b - 5)) & 15)
 
 
 def _categories(flags, group, extra):
