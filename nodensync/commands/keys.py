@@ -1,2 +1,787 @@
-"""Generic key commands (DEL, EXISTS, EXPIRE family, TTL, SCAN, ...)."""
+"""Generic key commands: DEL, UNLINK, EXISTS, TYPE, the EXPIRE family, TTL,
+PERSIST, KEYS, SCAN, RANDOMKEY, RENAME, COPY, MOVE, TOUCH and OBJECT.
+
+Expire commands are propagated as ``PEXPIREAT key <absolute ms>`` (options
+kept), an expiry already in the past as ``DEL key``, exactly as Redis
+rewrites them, so replicas and the AOF never see a relative time.
+"""
+import copy as _copy
+import re
+from collections import deque
+from functools import lru_cache
+
+from .. import config as cfg
+from .. import errors
+from ..errors import CommandError
+from ..protocol.resp import OK, Status
+from ..storage.keyspace import TYPE_NAMES, now_ms, release, type_name
+from ..storage.zset import ZSet
+from .registry import (command, container, WRITE, READONLY, DENYOOM, FAST, LOADING,
+                       STALE)
+from .util import parse_int
+
 G = "generic"
+_INT64_MIN = -(1 << 63)
+_INT64_MAX = (1 << 63) - 1
+_INT32_MIN = -(1 << 31)
+_INT32_MAX = (1 << 31) - 1
+_SYNTAX = CommandError(errors.SYNTAX)
+_NO_SUCH_KEY = CommandError(errors.NO_SUCH_KEY)
+_SAME_OBJECT = CommandError("ERR source and destination objects are the same")
+_DB_RANGE = CommandError(errors.DB_INDEX)
+_INVALID_CURSOR = CommandError("ERR invalid cursor")
+_INT_RANGE = CommandError("ERR value is out of range, value must between -2147483648 and "
+                          "2147483647")
+
+
+def _live(db, key):
+    """The value at key (None when absent), expiring it if its time has come."""
+    value = db.data.get(key)
+    if value is not None and db.expires and key in db.expires:
+        return db.get(key)
+    return value
+
+
+def _count_lookup(ctx, found):
+    # keyspace_hits / keyspace_misses, as Redis's lookupKeyRead counts them
+    stats = ctx.node.stats
+    if found:
+        stats.keyspace_hits += 1
+    else:
+        stats.keyspace_misses += 1
+
+
+# -- DEL / UNLINK / EXISTS / TOUCH / TYPE ----------------------------------------
+def _delete(ctx, keys, lazy):
+    db = ctx.db
+    data = db.data
+    removed = 0
+    for key in keys:
+        if key not in data or _live(db, key) is None:
+            continue
+        value = data.pop(key)
+        if db.expires:
+            db.expires.pop(key, None)
+        if lazy:
+            release(value)
+        db.modified(key, "del", "g")
+        removed += 1
+    return removed
+
+
+@command("del", arity=-2, flags=WRITE, keys=(1, -1, 1), group=G, since="1.0.0",
+         syntax="key [key ...]",
+         complexity="O(N) where N is the number of keys that will be removed.")
+def del_(ctx, *keys):
+    """Delete a key"""
+    return _delete(ctx, keys, False)
+
+
+@command("unlink", arity=-2, flags=WRITE | FAST, keys=(1, -1, 1), group=G, since="4.0.0",
+         syntax="key [key ...]",
+         complexity="O(1) for each key removed regardless of its size.")
+def unlink(ctx, *keys):
+    """Delete a key asynchronously in another thread. Otherwise it is just as DEL, but non blocking."""
+    return _delete(ctx, keys, True)
+
+
+@command("exists", arity=-2, flags=READONLY | FAST, keys=(1, -1, 1), group=G, since="1.0.0",
+         syntax="key [key ...]", complexity="O(N) where N is the number of keys to check.")
+def exists(ctx, *keys):
+    """Determine if a key exists"""
+    db = ctx.db
+    n = 0
+    for key in keys:
+        found = _live(db, key) is not None
+        _count_lookup(ctx, found)
+        n += found
+    return n
+
+
+@command("touch", arity=-2, flags=READONLY | FAST, keys=(1, -1, 1), group=G, since="3.2.1",
+         syntax="key [key ...]",
+         complexity="O(N) where N is the number of keys that will be touched.")
+def touch(ctx, *keys):
+    """Alters the last access time of a key(s). Returns the number of existing keys specified."""
+    db = ctx.db
+    n = 0
+    for key in keys:
+        found = _live(db, key) is not None
+        _count_lookup(ctx, found)
+        n += found
+    return n
+
+
+_TYPE_REPLY = {}
+
+
+@command("type", arity=2, flags=READONLY | FAST, keys=(1, 1, 1), group=G, since="1.0.0",
+         syntax="key", complexity="O(1)")
+def type_(ctx, key):
+    """Determine the type stored at key"""
+    value = _live(ctx.db, key)
+    _count_lookup(ctx, value is not None)
+    name = type_name(value) if value is not None else "none"
+    reply = _TYPE_REPLY.get(name)
+    if reply is None:
+        reply = _TYPE_REPLY[name] = Status(name.encode())
+    return reply
+
+
+# -- EXPIRE family ---------------------------------------------------------------
+_NX, _XX, _GT, _LT = 1, 2, 4, 8
+
+
+def _expire_flags(options):
+    flags = 0
+    for opt in options:
+        o = opt.lower()
+        if o == b"nx":
+            flags |= _NX
+        elif o == b"xx":
+            flags |= _XX
+        elif o == b"gt":
+            flags |= _GT
+        elif o == b"lt":
+            flags |= _LT
+        else:
+            # Redis prints the option as a C string: it ends at a NUL byte.
+            text = opt.split(b"\0", 1)[0].decode("utf-8", "replace")
+            raise CommandError("ERR Unsupported option %s" % text)
+    if flags & _NX and flags & (_XX | _GT | _LT):
+        raise CommandError("ERR NX and XX, GT or LT options at the same time are not compatible")
+    if flags & _GT and flags & _LT:
+        raise CommandError("ERR GT and LT options at the same time are not compatible")
+    return flags
+
+
+def _expire(ctx, name, key, param, options, relative, seconds):
+    """Redis's expireGenericCommand: options, then the time, then the key."""
+    flags = _expire_flags(options) if options else 0
+    when = parse_int(param)
+    invalid = CommandError("ERR invalid expire time in '%s' command" % name)
+    if seconds:
+        # C's LLONG_MAX / 1000 and LLONG_MIN / 1000 truncate toward zero
+        if when > _INT64_MAX // 1000 or when < -(_INT64_MAX // 1000):
+            raise invalid
+        when *= 1000
+    if relative:
+        base = now_ms()
+        if when > _INT64_MAX - base:
+            raise invalid
+        when += base
+    db = ctx.db
+    if _live(db, key) is None:
+        return 0
+    if flags:
+        current = db.expires.get(key, -1)
+        if flags & _NX and current != -1:
+            return 0
+        if flags & _XX and current == -1:
+            return 0
+        if flags & _GT and (current == -1 or when <= current):
+            return 0
+        if flags & _LT and current != -1 and when >= current:
+            return 0
+    ks = db.keyspace
+    if when <= now_ms() and ks.active_expire_enabled and not ctx.node.loading:
+        # Already in the past: delete now, propagated as a DEL.
+        value = db.data.pop(key)
+        db.expires.pop(key, None)
+        release(value)
+        ctx.propagate_as = [[b"del", key]]
+        db.modified(key, "del", "g")
+        return 1
+    db.set_expire(key, when)
+    if name != "pexpireat" or relative or seconds:
+        ctx.propagate_as = [[b"pexpireat", key, b"%d" % when] + list(options)]
+    db.modified(key, "expire", "g")
+    return 1
+
+
+_EXPIRE_SYNTAX = "key %s [NX | XX | GT | LT]"
+
+
+@command("expire", arity=-3, flags=WRITE | FAST, keys=(1, 1, 1), group=G, since="1.0.0",
+         syntax=_EXPIRE_SYNTAX % "seconds", complexity="O(1)")
+def expire(ctx, key, seconds, *options):
+    """Set a key's time to live in seconds"""
+    return _expire(ctx, "expire", key, seconds, options, True, True)
+
+
+@command("pexpire", arity=-3, flags=WRITE | FAST, keys=(1, 1, 1), group=G, since="2.6.0",
+         syntax=_EXPIRE_SYNTAX % "milliseconds", complexity="O(1)")
+def pexpire(ctx, key, milliseconds, *options):
+    """Set a key's time to live in milliseconds"""
+    return _expire(ctx, "pexpire", key, milliseconds, options, True, False)
+
+
+@command("expireat", arity=-3, flags=WRITE | FAST, keys=(1, 1, 1), group=G, since="1.2.0",
+         syntax=_EXPIRE_SYNTAX % "unix-time-seconds", complexity="O(1)")
+def expireat(ctx, key, timestamp, *options):
+    """Set the expiration for a key as a UNIX timestamp"""
+    return _expire(ctx, "expireat", key, timestamp, options, False, True)
+
+
+@command("pexpireat", arity=-3, flags=WRITE | FAST, keys=(1, 1, 1), group=G, since="2.6.0",
+         syntax=_EXPIRE_SYNTAX % "unix-time-milliseconds", complexity="O(1)")
+def pexpireat(ctx, key, timestamp, *options):
+    """Set the expiration for a key as a UNIX timestamp specified in milliseconds"""
+    return _expire(ctx, "pexpireat", key, timestamp, options, False, False)
+
+
+def _ttl(ctx, key, in_ms, absolute):
+    db = ctx.db
+    value = _live(db, key)
+    _count_lookup(ctx, value is not None)
+    if value is None:
+        return -2
+    when = db.expires.get(key) if db.expires else None
+    if when is None:
+        return -1
+    ttl = when if absolute else when - now_ms()
+    if ttl < 0:
+        ttl = 0
+    return ttl if in_ms else (ttl + 500) // 1000
+
+
+@command("ttl", arity=2, flags=READONLY | FAST, keys=(1, 1, 1), group=G, since="1.0.0",
+         syntax="key", complexity="O(1)")
+def ttl(ctx, key):
+    """Get the time to live for a key in seconds"""
+    return _ttl(ctx, key, False, False)
+
+
+@command("pttl", arity=2, flags=READONLY | FAST, keys=(1, 1, 1), group=G, since="2.6.0",
+         syntax="key", complexity="O(1)")
+def pttl(ctx, key):
+    """Get the time to live for a key in milliseconds"""
+    return _ttl(ctx, key, True, False)
+
+
+@command("expiretime", arity=2, flags=READONLY | FAST, keys=(1, 1, 1), group=G, since="7.0.0",
+         syntax="key", complexity="O(1)")
+def expiretime(ctx, key):
+    """Get the expiration Unix timestamp for a key"""
+    return _ttl(ctx, key, False, True)
+
+
+@command("pexpiretime", arity=2, flags=READONLY | FAST, keys=(1, 1, 1), group=G, since="7.0.0",
+         syntax="key", complexity="O(1)")
+def pexpiretime(ctx, key):
+    """Get the expiration Unix timestamp for a key in milliseconds"""
+    return _ttl(ctx, key, True, True)
+
+
+@command("persist", arity=2, flags=WRITE | FAST, keys=(1, 1, 1), group=G, since="2.2.0",
+         syntax="key", complexity="O(1)")
+def persist(ctx, key):
+    """Remove the expiration from a key"""
+    db = ctx.db
+    if _live(db, key) is None or not db.persist(key):
+        return 0
+    db.modified(key, "persist", "g")
+    return 1
+
+
+# -- KEYS / SCAN / RANDOMKEY -----------------------------------------------------
+_SIGNED = [v if v < 128 else v - 256 for v in range(256)]
+
+
+@lru_cache(maxsize=256)
+def _glob_regex(pattern):
+    """A regex equivalent to Redis's stringmatchlen() for ``pattern``.
+
+    Every token but ``*`` consumes exactly one byte, so the translation is
+    exact: ``*`` -> ``.*``, ``?`` -> ``.``, ``\\x`` -> x (a trailing lone
+    backslash is literal), ``[...]`` -> the set of bytes Redis's class loop
+    accepts: ``^`` negates, ``\\x`` escapes, ``a-z`` is a range whenever two
+    more bytes follow the start (``]`` included, ends swapped when reversed,
+    bytes compared as signed C chars), ``]`` right after ``[`` closes an
+    empty class, an unclosed class ends the pattern."""
+    out = []
+    i, n = 0, len(pattern)
+    while i < n:
+        c = pattern[i]
+        if c == 0x2A:                       # *
+            while i + 1 < n and pattern[i + 1] == 0x2A:
+                i += 1
+            out.append(b".*")
+        elif c == 0x3F:                     # ?
+            out.append(b".")
+        elif c == 0x5B:                     # [
+            i += 1
+            negate = i < n and pattern[i] == 0x5E
+            if negate:
+                i += 1
+            members = set()
+            while True:
+                if i < n and pattern[i] == 0x5C and n - i >= 2:
+                    i += 1
+                    members.add(pattern[i])
+                elif i < n and pattern[i] == 0x5D:
+                    break
+                elif i >= n:
+                    i -= 1                  # unclosed: the class ends the pattern
+                    break
+                elif n - i >= 3 and pattern[i + 1] == 0x2D:
+                    # C compares (signed) chars: 0x80-0xff sort below 0x00
+                    lo, hi = _SIGNED[pattern[i]], _SIGNED[pattern[i + 2]]
+                    if lo > hi:
+                        lo, hi = hi, lo
+                    members.update(v & 0xFF for v in range(lo, hi + 1))
+                    i += 2
+                else:
+                    members.add(pattern[i])
+                i += 1
+            if negate:
+                members = set(range(256)) - members
+            if not members:
+                out.append(b"(?!)")
+            elif len(members) == 256:
+                out.append(b".")
+            else:
+                out.append(b"[" + b"".join(b"\\x%02x" % m for m in sorted(members)) + b"]")
+        else:
+            if c == 0x5C and i + 1 < n:     # backslash escape
+                i += 1
+                c = pattern[i]
+            out.append(b"\\x%02x" % c)
+        i += 1
+    return re.compile(b"".join(out), re.DOTALL).fullmatch
+
+
+def redis_glob_matcher(pattern):
+    """A predicate ``subject -> bool`` with Redis's glob rules exactly
+    (stringmatchlen), including that a non-empty pattern never matches the
+    empty string (callers treat a lone ``*`` as "everything" first)."""
+    if not pattern:
+        return lambda s: not s
+    match = _glob_regex(pattern)
+    return lambda s: bool(s) and match(s) is not None
+
+
+@command("keys", arity=2, flags=READONLY, group=G, since="1.0.0", syntax="pattern",
+         categories=("dangerous",),
+         complexity="O(N) with N being the number of keys in the database, under the "
+                    "assumption that the key names in the database and the given pattern "
+                    "have limited length.")
+def keys(ctx, pattern):
+    """Find all keys matching the given pattern"""
+    db = ctx.db
+    data = db.data
+    if pattern == b"*":
+        found = list(data)
+    else:
+        match = redis_glob_matcher(pattern)
+        found = [k for k in data if match(k)]
+    expires = db.expires
+    if expires and found:
+        # Logically expired keys are skipped (not deleted), as Redis does.
+        now = now_ms()
+        found = [k for k in found if expires.get(k, now + 1) > now]
+    return found
+
+
+def parse_scan_cursor(raw):
+    """Redis's parseScanCursorOrReply: strtoul() of the text (up to a NUL),
+    refusing a leading space, trailing garbage and overflow; '-n' wraps."""
+    text = raw.split(b"\0", 1)[0]
+    if not text:
+        return 0
+    if text[:1].isspace():
+        raise _INVALID_CURSOR
+    sign = 1
+    body = text
+    if body[:1] in (b"+", b"-"):
+        sign = -1 if body[:1] == b"-" else 1
+        body = body[1:]
+    if not body.isdigit():
+        raise _INVALID_CURSOR
+    value = int(body)
+    if value > 0xFFFFFFFFFFFFFFFF:
+        raise _INVALID_CURSOR
+    return value if sign > 0 else (-value) & 0xFFFFFFFFFFFFFFFF
+
+
+@command("scan", arity=-2, flags=READONLY, group=G, since="2.8.0",
+         syntax="cursor [MATCH pattern] [COUNT count] [TYPE type]",
+         complexity="O(1) for every call. O(N) for a complete iteration, including enough "
+                    "command calls for the cursor to return back to 0. N is the number of "
+                    "elements inside the collection.")
+def scan(ctx, cursor, *options):
+    """Incrementally iterate the keys space"""
+    cur = parse_scan_cursor(cursor)
+    count = 10
+    match = None
+    typename = None
+    i = 0
+    n = len(options)
+    while i < n:
+        opt = options[i].lower()
+        if opt == b"count" and i + 1 < n:
+            count = parse_int(options[i + 1])
+            if count < 1:
+                raise _SYNTAX
+        elif opt == b"match" and i + 1 < n:
+            pattern = options[i + 1]
+            match = None if pattern == b"*" else redis_glob_matcher(pattern)
+        elif opt == b"type" and i + 1 < n:
+            typename = options[i + 1].lower()
+        else:
+            raise _SYNTAX
+        i += 2
+    db = ctx.db
+    data = db.data
+    next_cursor, candidates = db.keyspace.scans.scan(data, cur, count)
+    out = []
+    for key in candidates:
+        if match is not None and not match(key):
+            continue
+        value = _live(db, key)
+        if value is None:
+            continue
+        if typename is not None and type_name(value).encode() != typename:
+            continue
+        out.append(key)
+    return [b"%d" % next_cursor, out]
+
+
+@command("randomkey", arity=1, flags=READONLY, group=G, since="1.0.0", syntax="",
+         complexity="O(1)")
+def randomkey(ctx):
+    """Return a random key from the keyspace"""
+    return ctx.db.random_key(ctx.node.rng)
+
+
+# -- RENAME / COPY / MOVE --------------------------------------------------------
+def _rename(ctx, src, dst, nx):
+    db = ctx.db
+    value = _live(db, src)
+    if value is None:
+        raise _NO_SUCH_KEY
+    if src == dst:
+        return 0 if nx else OK
+    when = db.expires.get(src) if db.expires else None
+    old = _live(db, dst)
+    if old is not None:
+        if nx:
+            return 0
+        release(old)
+    db.data.pop(src)
+    if when is not None:
+        db.expires.pop(src, None)
+    db.set(dst, value)
+    if when is not None:
+        db.set_expire(dst, when)
+    db.modified(src, "rename_from", "g", dirty=0)
+    db.modified(dst, "rename_to", "g")
+    return 1 if nx else OK
+
+
+@command("rename", arity=3, flags=WRITE, keys=(1, 2, 1), group=G, since="1.0.0",
+         syntax="key newkey", complexity="O(1)")
+def rename(ctx, key, newkey):
+    """Rename a key"""
+    return _rename(ctx, key, newkey, False)
+
+
+@command("renamenx", arity=3, flags=WRITE | FAST, keys=(1, 2, 1), group=G, since="1.0.0",
+         syntax="key newkey", complexity="O(1)")
+def renamenx(ctx, key, newkey):
+    """Rename a key, only if the new key does not exist"""
+    return _rename(ctx, key, newkey, True)
+
+
+def _db_index(ctx, raw):
+    """A database number as getIntFromObjectOrReply + selectDb check it."""
+    index = parse_int(raw)
+    if not _INT32_MIN <= index <= _INT32_MAX:
+        raise _INT_RANGE
+    dbs = ctx.node.keyspace.dbs
+    if not 0 <= index < len(dbs):
+        raise _DB_RANGE
+    return dbs[index]
+
+
+def copy_value(value):
+    """A deep copy of a stored value (containers never share state)."""
+    t = type(value)
+    if t is bytes or t is int:
+        return value
+    if t is dict:
+        return dict(value)
+    if t is deque:
+        return deque(value)
+    if t is set:
+        return set(value)
+    if t is ZSet:
+        return value.copy()
+    return _copy.deepcopy(value)
+
+
+@command("copy", arity=-3, flags=WRITE | DENYOOM, keys=(1, 2, 1), group=G, since="6.2.0",
+         syntax="source destination [DB destination-db] [REPLACE]",
+         complexity="O(N) worst case for collections, where N is the number of nested "
+                    "items. O(1) for string values.")
+def copy(ctx, source, destination, *options):
+    """Copy a key"""
+    src_db = dst_db = ctx.db
+    replace = False
+    i = 0
+    n = len(options)
+    while i < n:
+        opt = options[i].lower()
+        if opt == b"replace":
+            replace = True
+        elif opt == b"db" and i + 1 < n:
+            dst_db = _db_index(ctx, options[i + 1])
+            i += 1
+        else:
+            raise _SYNTAX
+        i += 1
+    if ctx.node.cluster is not None and (src_db.id != 0 or dst_db.id != 0):
+        raise CommandError("ERR Copying to another database is not allowed in cluster mode")
+    if src_db is dst_db and source == destination:
+        raise _SAME_OBJECT
+    value = _live(src_db, source)
+    if value is None:
+        return 0
+    when = src_db.expires.get(source) if src_db.expires else None
+    old = _live(dst_db, destination)
+    if old is not None:
+        if not replace:
+            return 0
+        release(old)
+    dst_db.set(destination, copy_value(value))
+    if when is not None:
+        dst_db.set_expire(destination, when)
+    dst_db.modified(destination, "copy_to", "g")
+    return 1
+
+
+@command("move", arity=3, flags=WRITE | FAST, keys=(1, 1, 1), group=G, since="1.0.0",
+         syntax="key db", complexity="O(1)")
+def move(ctx, key, db):
+    """Move a key to another database"""
+    if ctx.node.cluster is not None:
+        raise CommandError("ERR MOVE is not allowed in cluster mode")
+    src = ctx.db
+    dst = _db_index(ctx, db)
+    if src is dst:
+        raise _SAME_OBJECT
+    value = _live(src, key)
+    if value is None:
+        return 0
+    when = src.expires.get(key) if src.expires else None
+    if _live(dst, key) is not None:
+        return 0
+    dst.set(key, value)
+    if when is not None:
+        dst.set_expire(key, when)
+    src.data.pop(key)
+    if when is not None:
+        src.expires.pop(key, None)
+    src.modified(key, "move_from", "g")
+    dst.modified(key, "move_to", "g", dirty=0)
+    return 1
+
+
+# -- OBJECT ----------------------------------------------------------------------
+container("object", group=G, since="2.2.3",
+          summary="A container for object introspection commands")
+
+OBJ_SHARED_REFCOUNT = _INT32_MAX
+OBJ_SHARED_INTEGERS = 10000
+LFU_INIT_VAL = 5
+_LFU_IDLE_ERR = ("ERR An LFU maxmemory policy is selected, idle time not tracked. Please note "
+                 "that when switching between policies at runtime LRU and LFU data will take "
+                 "some time to adjust.")
+_LFU_FREQ_ERR = ("ERR An LFU maxmemory policy is not selected, access frequency not tracked. "
+                 "Please note that when switching between policies at runtime LRU and LFU "
+                 "data will take some time to adjust.")
+# Redis 7.0's defaults for the settings that choose compact encodings.
+_ENCODING_DEFAULTS = {
+    "hash-max-listpack-entries": 512, "hash-max-listpack-value": 64,
+    "set-max-intset-entries": 512,
+    "zset-max-listpack-entries": 128, "zset-max-listpack-value": 64,
+    "maxmemory-policy": "noeviction", "maxmemory": 0,
+}
+
+
+def _setting(ctx, redis_name):
+    """A setting's value by its Redis name, or Redis's default when no
+    module declares it."""
+    s = cfg.find(redis_name)
+    if s is not None and s.name in ctx.node.config.values:
+        return ctx.node.config.values[s.name]
+    return _ENCODING_DEFAULTS[redis_name]
+
+
+def _policy(ctx):
+    policy = _setting(ctx, "maxmemory-policy")
+    return policy.decode() if isinstance(policy, bytes) else str(policy)
+
+
+def _canonical_int(b):
+    """Redis's string2l on a string value (the 'int' encoding test)."""
+    if not 0 < len(b) <= 20:
+        return None
+    try:
+        v = int(b)
+    except ValueError:
+        return None
+    if _INT64_MIN <= v <= _INT64_MAX and b"%d" % v == b:
+        return v
+    return None
+
+
+def _is_intset_member(m):
+    return _canonical_int(m) is not None
+
+
+def encoding_of(ctx, value):
+    """The encoding Redis 7.0 reports for a value of this size and content.
+
+    Redis converts a compact encoding to the general one when a limit is
+    crossed and never back; this reports the encoding the current content
+    would have, which is the same unless the value once grew past a limit
+    and shrank again (or was grown by APPEND/SETRANGE, which Redis keeps
+    'raw')."""
+    t = type(value)
+    if t is int:
+        return b"int"
+    if t is bytes:
+        if _canonical_int(value) is not None:
+            return b"int"
+        return b"embstr" if len(value) <= 44 else b"raw"
+    if t is dict:
+        if len(value) > _setting(ctx, "hash-max-listpack-entries"):
+            return b"hashtable"
+        limit = _setting(ctx, "hash-max-listpack-value")
+        for f, v in value.items():
+            if len(f) > limit or len(v) > limit:
+                return b"hashtable"
+        return b"listpack"
+    if t is deque:
+        return b"quicklist"   # Redis 7.0 has no listpack-encoded lists
+    if t is set:
+        if len(value) > _setting(ctx, "set-max-intset-entries"):
+            return b"hashtable"
+        for m in value:
+            if not _is_intset_member(m):
+                return b"hashtable"
+        return b"intset"
+    if t is ZSet:
+        if len(value) > _setting(ctx, "zset-max-listpack-entries"):
+            return b"skiplist"
+        limit = _setting(ctx, "zset-max-listpack-value")
+        for m in value.scores:
+            if len(m) > limit:
+                return b"skiplist"
+        return b"listpack"
+    name = TYPE_NAMES.get(t)
+    if name == "stream":
+        return b"stream"
+    encoding = getattr(value, "redis_encoding", None)
+    if encoding is not None:
+        return encoding() if callable(encoding) else encoding
+    return b"raw"
+
+
+def _refcount(ctx, value):
+    """Small integers are shared objects in Redis (refcount INT_MAX) unless
+    an LRU/LFU policy with maxmemory needs per-object access data."""
+    t = type(value)
+    if t is int:
+        v = value
+    elif t is bytes:
+        v = _canonical_int(value)
+    else:
+        return 1
+    if v is None or not 0 <= v < OBJ_SHARED_INTEGERS:
+        return 1
+    policy = _policy(ctx)
+    if _setting(ctx, "maxmemory") and ("lru" in policy or "lfu" in policy):
+        return 1
+    return OBJ_SHARED_REFCOUNT
+
+
+def _object_value(ctx, key):
+    value = _live(ctx.db, key)
+    _count_lookup(ctx, value is not None)
+    return value
+
+
+@command("object|encoding", arity=3, flags=READONLY, keys=(2, 2, 1), group=G, since="2.2.3",
+         syntax="key", complexity="O(1)")
+def object_encoding(ctx, key):
+    """Inspect the internal encoding of a Redis object"""
+    value = _object_value(ctx, key)
+    if value is None:
+        return None
+    return encoding_of(ctx, value)
+
+
+@command("object|refcount", arity=3, flags=READONLY, keys=(2, 2, 1), group=G, since="2.2.3",
+         syntax="key", complexity="O(1)")
+def object_refcount(ctx, key):
+    """Get the number of references to the value of the key"""
+    value = _object_value(ctx, key)
+    if value is None:
+        return None
+    return _refcount(ctx, value)
+
+
+@command("object|idletime", arity=3, flags=READONLY, keys=(2, 2, 1), group=G, since="2.2.3",
+         syntax="key", complexity="O(1)")
+def object_idletime(ctx, key):
+    """Get the time since a Redis object was last accessed"""
+    value = _object_value(ctx, key)
+    if value is None:
+        return None
+    if "lfu" in _policy(ctx):
+        raise CommandError(_LFU_IDLE_ERR)
+    # No per-key access time is kept (it would cost memory on every key);
+    # a memory subsystem that tracks access may answer instead.
+    tracker = getattr(ctx.node.memory, "idle_seconds", None)
+    return tracker(ctx.db, key) if tracker is not None else 0
+
+
+@command("object|freq", arity=3, flags=READONLY, keys=(2, 2, 1), group=G, since="4.0.0",
+         syntax="key", complexity="O(1)")
+def object_freq(ctx, key):
+    """Get the logarithmic access frequency counter of a Redis object"""
+    value = _object_value(ctx, key)
+    if value is None:
+        return None
+    if "lfu" not in _policy(ctx):
+        raise CommandError(_LFU_FREQ_ERR)
+    tracker = getattr(ctx.node.memory, "access_frequency", None)
+    return tracker(ctx.db, key) if tracker is not None else LFU_INIT_VAL
+
+
+_OBJECT_HELP = [
+    "OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "ENCODING <key>",
+    "    Return the kind of internal representation used in order to store the value",
+    "    associated with a <key>.",
+    "FREQ <key>",
+    "    Return the access frequency index of the <key>. The returned integer is",
+    "    proportional to the logarithm of the recent access frequency of the key.",
+    "IDLETIME <key>",
+    "    Return the idle time of the <key>, that is the approximated number of",
+    "    seconds elapsed since the last access to the key.",
+    "REFCOUNT <key>",
+    "    Return the number of references of the value associated with the specified",
+    "    <key>.",
+    "HELP",
+    "    Prints this help.",
+]
+
+
+@command("object|help", arity=2, flags=LOADING | STALE, group=G, since="6.2.0", syntax="",
+         complexity="O(1)")
+def object_help(ctx):
+    """Show helpful text about the different subcommands"""
+    return [Status(line.encode()) for line in _OBJECT_HELP]

@@ -23,9 +23,10 @@ event)``; it counts the change (dirty), invalidates WATCHes and sends the
 keyspace notification.
 """
 import heapq
-import itertools
+import random
 import time
-from collections import deque
+from collections import OrderedDict, deque
+from itertools import compress
 
 from ..errors import CommandError, WRONGTYPE
 from .zset import ZSet
@@ -46,9 +47,78 @@ def type_name(value):
     return TYPE_NAMES.get(type(value), "none")
 
 
+# -- lazy free -----------------------------------------------------------------
+# Freeing a container with millions of elements takes tens of milliseconds
+# in CPython (every element is decref'd).  Values removed by UNLINK, by
+# active expiry or overwritten by RENAME are handed to ``release``: small
+# ones are simply dropped, big ones are emptied by one background greenlet
+# in slices, so clients are not stalled (Redis's lazyfree).
+LAZYFREE_THRESHOLD = 1024     # elements; smaller values are freed at once
+LAZYFREE_SLICE = 4096         # elements freed between two yields
+_lazy_queue = deque()
+_lazy_state = {"worker": None, "pending": 0}
+
+
+def lazyfree_pending():
+    """How many values wait to be freed (INFO lazyfree_pending_objects)."""
+    return _lazy_state["pending"]
+
+
+def release(value):
+    """Drop a value that is no longer in the keyspace without stalling."""
+    t = type(value)
+    if t is bytes or t is int or value is None:
+        return
+    try:
+        if len(value) < LAZYFREE_THRESHOLD:
+            return
+    except TypeError:
+        return
+    _lazy_queue.append(value)
+    _lazy_state["pending"] += 1
+    worker = _lazy_state["worker"]
+    if worker is None or worker.dead:
+        import gevent
+        _lazy_state["worker"] = gevent.spawn(_lazyfree_run)
+
+
+def _lazyfree_run():
+    import gevent
+    while _lazy_queue:
+        value = _lazy_queue.popleft()
+        try:
+            for _ in _drain(value):
+                gevent.sleep(0)
+        except Exception:   # a value of an unexpected shape: just drop it
+            pass
+        del value
+        _lazy_state["pending"] -= 1
+        gevent.sleep(0)
+
+
+def _drain(value):
+    """Empty ``value`` LAZYFREE_SLICE elements at a time (a generator that
+    yields between slices)."""
+    if isinstance(value, ZSet):
+        parts = [value.scores, value.index]
+    else:
+        parts = [value]
+    for part in parts:
+        if isinstance(part, dict):
+            pop = part.popitem
+        elif hasattr(part, "pop") and not isinstance(part, (bytes, str)):
+            pop = part.pop
+        else:
+            continue
+        while part:
+            for _ in range(min(LAZYFREE_SLICE, len(part))):
+                pop()
+            yield
+
+
 class Database:
     __slots__ = ("id", "keyspace", "data", "expires", "heap", "watchers",
-                 "avg_ttl")
+                 "avg_ttl", "rk_pool", "rk_source", "rk_dirty", "rk_picks")
 
     def __init__(self, keyspace, index):
         self.id = index
@@ -58,6 +128,11 @@ class Database:
         self.heap = []          # (when_ms, key); may hold stale entries
         self.watchers = {}      # key -> set of clients WATCHing it
         self.avg_ttl = 0
+        # RANDOMKEY's pool of candidate keys (see random_key)
+        self.rk_pool = None
+        self.rk_source = 0
+        self.rk_dirty = 0
+        self.rk_picks = 0
 
     def __len__(self):
         return len(self.data)
@@ -101,9 +176,7 @@ class Database:
             if ks.serving_master_stream:
                 return self.data.get(key)
             return None
-        self.delete(key)
-        ks.stat_expired_keys += 1
-        ks.on_expired(self, key)
+        self.drop_expired(key)
         return None
 
     # -- writing -----------------------------------------------------------
@@ -143,6 +216,11 @@ class Database:
                 c.watch_dirty = True
 
     # -- expiry ------------------------------------------------------------
+    # ``expires`` maps key -> absolute deadline (ms).  ``heap`` holds
+    # (deadline, key) pairs for the active cycle; an entry is stale when
+    # ``expires`` no longer has that exact deadline for the key (TTL changed,
+    # PERSIST, key deleted): stale entries are skipped when popped, and the
+    # heap is rebuilt when they outnumber the live ones.
     def set_expire(self, key, when_ms):
         self.expires[key] = when_ms
         heapq.heappush(self.heap, (when_ms, key))
@@ -160,42 +238,149 @@ class Database:
         self.heap = [(w, k) for k, w in self.expires.items()]
         heapq.heapify(self.heap)
 
+    def drop_expired(self, key):
+        """Remove a key whose time has come: count it, tell the listeners
+        (DEL to replicas and the AOF) and send the "expired" notification,
+        exactly once.  Returns False when the key was not there."""
+        value = self.data.pop(key, None)
+        if value is None:
+            self.expires.pop(key, None)
+            return False
+        self.expires.pop(key, None)
+        ks = self.keyspace
+        ks.stat_expired_keys += 1
+        ks.on_expired(self, key)
+        release(value)
+        return True
+
     def expire_due(self, now, deadline):
         """Delete keys whose time has come, until ``deadline`` (perf counter
         seconds).  Returns how many were expired."""
         heap, expires = self.heap, self.expires
-        count = 0
+        heappop = heapq.heappop
+        perf = time.perf_counter
+        count = popped = 0
         while heap and heap[0][0] <= now:
-            when, key = heapq.heappop(heap)
-            if expires.get(key) != when:
-                continue  # stale heap entry: TTL changed or key gone
-            self.delete(key)
-            self.keyspace.stat_expired_keys += 1
-            self.keyspace.on_expired(self, key)
-            count += 1
-            if (count & 31) == 0 and time.perf_counter() > deadline:
+            when, key = heappop(heap)
+            popped += 1
+            if expires.get(key) == when and self.drop_expired(key):
+                count += 1
+            if (popped & 31) == 0 and perf() > deadline:
                 break
         return count
+
+    def sample_avg_ttl(self, now, samples=16):
+        """Refresh ``avg_ttl`` (INFO keyspace) from a few random deadlines,
+        as a running average like Redis's active expire cycle."""
+        heap, expires = self.heap, self.expires
+        if not expires:
+            self.avg_ttl = 0
+            return
+        if not heap:
+            return
+        total = count = 0
+        rnd = random.random
+        n = len(heap)
+        for _ in range(samples):
+            when, key = heap[int(rnd() * n)]
+            if when > now and expires.get(key) == when:
+                total += when - now
+                count += 1
+        if count:
+            avg = total // count
+            self.avg_ttl = avg if not self.avg_ttl else (self.avg_ttl // 50) * 49 + avg // 50
 
     def flush(self):
         self.touch_all()
         self.data = {}
         self.expires = {}
         self.heap = []
+        self.avg_ttl = 0
+        self.rk_pool = None
+
+    # -- random keys -------------------------------------------------------
+    RK_SAMPLE = 65536
 
     def random_key(self, rng):
-        """A random existing (non-expired) key or None."""
-        for _ in range(100):
-            if not self.data:
+        """A random existing (non-expired) key or None, O(1) amortized.
+
+        Python dicts have no random access, so picks come from a pool: the
+        whole key list of a small database, a random sample of about
+        RK_SAMPLE keys of a big one.  The pool is rebuilt when the dict was
+        replaced, when the writes since it was built reach half the database
+        (so new keys get their chance), after RK_SAMPLE/4 picks from a
+        sample, or when it runs dry; keys found deleted or expired leave it
+        in O(1).  Expired keys met on the way are deleted (as Redis does);
+        the work per call is bounded, then a linear pass finds a live key.
+        """
+        data = self.data
+        if not data:
+            return None
+        ks = self.keyspace
+        expires = self.expires
+        active = ks.active_expire_enabled
+        now = now_ms()
+        rebuilds = 0
+        last_expired = None
+        for _ in range(128):
+            if not data:
                 return None
-            n = len(self.data)
-            # islice is O(k): good enough for the sampled positions used here,
-            # bounded below so RANDOMKEY on a huge db stays cheap.
-            k = rng.randrange(min(n, 4096))
-            key = next(itertools.islice(self.data, k, None))
-            if self.get(key) is not None:
+            pool = self.rk_pool
+            if (not pool or self.rk_source != id(data)
+                    or ks.dirty - self.rk_dirty > (len(data) >> 1) + 64
+                    or (self.rk_picks >= 0 and self.rk_picks > (len(pool) >> 2) + 64)):
+                if rebuilds == 2:
+                    break
+                rebuilds += 1
+                pool = self._rk_rebuild(rng)
+            if self.rk_picks >= 0:
+                self.rk_picks += 1
+            i = rng.randrange(len(pool))
+            key = pool[i]
+            if key in data:
+                when = expires.get(key) if expires else None
+                if when is None or when > now:
+                    return key
+                if active:
+                    self.drop_expired(key)
+                else:
+                    last_expired = key
+            # gone or expired: remove it from the pool (swap with the last)
+            last = pool.pop()
+            if i < len(pool):
+                pool[i] = last
+        for key in data:
+            when = expires.get(key)
+            if when is None or when > now:
                 return key
+        # Only logically expired keys are left: a replica (which waits for
+        # the master's DEL) answers one of them, as Redis does.
+        if not active and data:
+            return last_expired if last_expired in data else next(iter(data))
         return None
+
+    def _rk_rebuild(self, rng):
+        data = self.data
+        n = len(data)
+        if n <= self.RK_SAMPLE:
+            pool = list(data)
+            self.rk_picks = -1          # the whole key list: no pick limit
+        else:
+            # Select each key with probability ~RK_SAMPLE/n, at C speed:
+            # random bytes mapped to 1 (below a threshold) or 0, used as
+            # selectors over the dict.
+            t = max(1, min(255, (256 * self.RK_SAMPLE) // n))
+            table = bytes([1] * t + [0] * (256 - t))
+            randbytes = getattr(rng, "randbytes", None)
+            noise = randbytes(n) if randbytes else random.randbytes(n)
+            pool = list(compress(data, noise.translate(table)))
+            if not pool:
+                pool = [next(iter(data))]
+            self.rk_picks = 0
+        self.rk_pool = pool
+        self.rk_source = id(data)
+        self.rk_dirty = self.keyspace.dirty
+        return pool
 
 
 class Keyspace:
@@ -213,25 +398,48 @@ class Keyspace:
         self.notify = lambda klass, event, key, dbid: None
         self.expired_listeners = []           # fn(db, key) -> propagate DEL etc.
         self.scans = ScanCursors()
+        self._expire_next = 0                 # database the next expire cycle starts at
 
     def on_expired(self, db, key):
+        """A key expired (lazily or actively) and is gone: runs once per key."""
         for fn in self.expired_listeners:
             fn(db, key)
+        if db.watchers:
+            clients = db.watchers.get(key)
+            if clients:
+                for c in clients:
+                    c.watch_dirty = True
         if self.notify_flags:
             self.notify("x", "expired", key, db.id)
 
     def expire_cycle(self, budget_s=0.001):
-        """One active-expiry pass over every database within a time budget."""
+        """One active-expiry pass over the databases within a time budget.
+
+        Each database pops its heap of deadlines; the pass starts after the
+        database where the previous one ran out of time, so one database
+        with a flood of expiring keys cannot starve the others."""
         if not self.active_expire_enabled:
             return 0
         now = now_ms()
-        deadline = time.perf_counter() + budget_s
+        perf = time.perf_counter
+        deadline = perf() + budget_s
+        dbs = self.dbs
+        n = len(dbs)
+        first = self._expire_next % n
         total = 0
-        for db in self.dbs:
+        for i in range(n):
+            db = dbs[(first + i) % n]
+            if not db.expires:
+                if db.heap:
+                    db.heap = []        # only stale entries left
+                db.avg_ttl = 0
+                continue
             if db.heap and db.heap[0][0] <= now:
                 total += db.expire_due(now, deadline)
-                if time.perf_counter() > deadline:
-                    break
+            db.sample_avg_ttl(now)
+            if perf() > deadline:
+                self._expire_next = (first + i + 1) % n
+                break
         return total
 
     def swap(self, a, b):
@@ -239,52 +447,97 @@ class Keyspace:
         da.data, db.data = db.data, da.data
         da.expires, db.expires = db.expires, da.expires
         da.heap, db.heap = db.heap, da.heap
+        da.avg_ttl, db.avg_ttl = db.avg_ttl, da.avg_ttl
+        da.rk_pool = db.rk_pool = None
         da.touch_all()
         db.touch_all()
 
 
 class ScanCursors:
-    """Stable SCAN cursors over a changing dict.
+    """Stable SCAN cursors over a changing dict (or set, or any sized
+    iterable of keys).
 
     SCAN must return every key present for the whole iteration.  Python dicts
-    offer no stable bucket cursor, so a scan of a large collection iterates a
-    snapshot of its keys taken at cursor 0 (8 bytes per key); later calls
-    skip keys deleted since.  Snapshots are kept LRU-bounded; the cursor
-    encodes the snapshot id and the position.
+    offer no stable bucket cursor (a position shifts when earlier keys are
+    deleted), so a scan of a large collection iterates a snapshot of its
+    keys taken at cursor 0 (8 bytes per key); callers skip keys deleted
+    since.  The cursor encodes the position and the snapshot id.
+
+    A cursor whose snapshot is unknown (evicted, already finished, made up,
+    or for another collection: FLUSHDB, SWAPDB, a key deleted and created
+    again) restarts the iteration from a fresh snapshot: keys may come
+    twice, which SCAN allows, but none is missed.
+
+    Snapshots are bounded in number and in total size.  Snapshots unused for
+    IDLE_SECONDS are dropped; when room is needed the most recently
+    *created* snapshot goes first and the oldest one is never dropped for
+    room, so even with more concurrent scans than fit, the oldest scan
+    always finishes, then the next: every scan completes.
     """
-    SMALL = 512      # collections this small are returned whole, cursor 0
-    MAX_SNAPSHOTS = 64
-    ID_BITS = 20
+    SMALL = 512              # collections this small are returned whole, cursor 0
+    MAX_SNAPSHOTS = 1024
+    MAX_ENTRIES = 16 << 20   # keys held by all snapshots together (128 MB of pointers)
+    IDLE_SECONDS = 600.0
+    ID_BITS = 24
+    _ID_MASK = (1 << ID_BITS) - 1
+    _MAX_POS = (1 << (64 - ID_BITS)) - 1
 
     def __init__(self):
-        self.snapshots = {}
+        # sid -> [keys, id(source), last used], in creation order
+        self.snapshots = OrderedDict()
+        self.entries = 0
         self.next_id = 1
 
+    def __len__(self):
+        return len(self.snapshots)
+
     def scan(self, source, cursor, count):
-        """Return (next_cursor, keys) from ``source`` (an iterable of keys
-        supporting len())."""
-        if cursor == 0:
+        """Return (next_cursor, keys) from ``source``; ``cursor`` is 0 to
+        start or a value this method returned.  The keys may include some
+        that were deleted since the scan started."""
+        count = max(1, count)
+        snap = None
+        if cursor:
+            sid = cursor & self._ID_MASK
+            pos = cursor >> self.ID_BITS
+            rec = self.snapshots.get(sid)
+            if rec is not None and rec[1] == id(source) and pos <= len(rec[0]):
+                snap = rec[0]
+                rec[2] = time.monotonic()
+        if snap is None:
             if len(source) <= max(self.SMALL, count):
                 return 0, list(source)
-            sid = self.next_id
-            self.next_id = self.next_id % ((1 << self.ID_BITS) - 1) + 1
-            snap = list(source)
-            self.snapshots[sid] = snap
-            while len(self.snapshots) > self.MAX_SNAPSHOTS:
-                self.snapshots.pop(next(iter(self.snapshots)))
+            sid, snap = self._new_snapshot(source)
             pos = 0
-        else:
-            sid = cursor & ((1 << self.ID_BITS) - 1)
-            pos = cursor >> self.ID_BITS
-            snap = self.snapshots.pop(sid, None)
-            if snap is None:
-                # Unknown or evicted cursor: start a fresh snapshot at the
-                # same position, the best that can be done.
-                snap = list(source)
-            self.snapshots[sid] = snap  # most recently used last
         end = pos + count
         chunk = snap[pos:end]
-        if end >= len(snap):
-            self.snapshots.pop(sid, None)
+        if end >= len(snap) or end > self._MAX_POS:
+            self._drop(sid)
             return 0, chunk
         return (end << self.ID_BITS) | sid, chunk
+
+    def _new_snapshot(self, source):
+        snap = list(source)
+        now = time.monotonic()
+        snapshots = self.snapshots
+        for old_sid in [s for s, rec in snapshots.items() if now - rec[2] > self.IDLE_SECONDS]:
+            self._drop(old_sid)
+        while len(snapshots) > 1 and (len(snapshots) >= self.MAX_SNAPSHOTS or
+                                      self.entries + len(snap) > self.MAX_ENTRIES):
+            self._drop(next(reversed(snapshots)))     # the newest, never the oldest
+        sid = self.next_id
+        while sid in snapshots:          # never hand out a live id twice
+            sid = sid % self._ID_MASK + 1
+        self.next_id = sid % self._ID_MASK + 1
+        snapshots[sid] = [snap, id(source), now]
+        self.entries += len(snap)
+        return sid, snap
+
+    def _drop(self, sid):
+        rec = self.snapshots.pop(sid, None)
+        if rec is not None:
+            self.entries -= len(rec[0])
+
+    def clear(self):
+        self.snapshots.clear()
+        self.entries = 0
