@@ -14,6 +14,7 @@ slow reader; the owner waits for its queue to drain before reading more
 input, which bounds a normal client's output buffer.
 """
 import logging
+import re
 import socket
 import sys
 import time
@@ -24,7 +25,7 @@ import hiredis
 from gevent.event import Event
 
 from ..commands.dispatch import dispatch, _GATED_FLAGS
-from ..commands.registry import LOOKUP
+from ..commands.registry import LOOKUP, hist_bucket
 from ..errors import CommandError, ProtocolError
 from ..protocol import resp
 from ..protocol.request import RequestParser
@@ -32,6 +33,10 @@ from ..protocol.request import RequestParser
 log = logging.getLogger("nodensync.client")
 
 READ_SIZE = 64 * 1024
+# Reads the fast path must not take: a huge array count (hiredis would
+# preallocate a list that size: a trivial memory attack) or a simple/verbatim
+# string element, which hiredis returns as bytes where Redis requires a bulk.
+_NOT_FOR_HIREDIS = re.compile(rb"\*[0-9]{6}|\r\n[+=]").search
 _encode = resp.encode
 _perf = time.perf_counter
 _perf_ns = time.perf_counter_ns
@@ -115,6 +120,7 @@ class Client:
         self.multi_error = False
         self.watch_dirty = False
         self.watched = []
+        self.in_exec = False              # EXEC is running the queue
         # pub/sub, blocking, replication roles
         self.channels = set()
         self.patterns = set()
@@ -134,6 +140,12 @@ class Client:
         self.drainer = None
         self.drained = Event()
         self.drained.set()
+        # While this client's greenlet runs one of its commands, what is sent
+        # to it (a message to itself, a keyspace notification) joins the
+        # replies of that read in order; its own MONITOR lines follow the
+        # command's reply (see send, send_push_line).
+        self.batch = None
+        self.after_reply = []
         self.cmd = None
         self.propagate_as = None
         self.qbuf_len = 0
@@ -168,13 +180,14 @@ class Client:
                 node.stats.net_input_bytes += len(data)
                 self.tot_net_in += len(data)
                 out = []
-                if slow is None and data[0] == 0x2A:  # '*': fast path
+                # Fast path: hiredis, for reads starting with a multibulk.
+                if slow is None and data[0] == 0x2A and not _NOT_FOR_HIREDIS(data):
                     reader.feed(data)
                     done = self._run_batch(reader, out)
                     if done < 0:  # malformed: let the exact parser explain
                         slow = self._to_slow(data, -done - 1)
                         reader = hiredis.Reader()
-                    elif reader.has_data() and not (self.closing or self.close_after_reply):
+                    elif not (self.closing or self.close_after_reply) and self._mid_command(reader):
                         slow = self._to_slow(data, done)
                         reader = hiredis.Reader()
                 else:
@@ -233,7 +246,7 @@ class Client:
                 return -(done + 1)
             if argv is False:
                 return done
-            if type(argv) is not list:
+            if type(argv) is not list or not argv:
                 done += 1      # *-1 / *0: an empty command, ignored like Redis
                 continue
             for a in argv:
@@ -271,6 +284,9 @@ class Client:
             st = spec.stats
             st[0] += 1
             st[1] += elapsed_us
+            h = spec.hist
+            if h is not None:
+                h[elapsed_us if elapsed_us < 32 else hist_bucket(elapsed_us)] += 1
             if elapsed_us >= node.slowlog_threshold_us >= 0:
                 node.slowlog_add(self, argv, elapsed_us)
             if ks.dirty != dirty_before and node.propagators:
@@ -298,11 +314,34 @@ class Client:
         elapsed_us = (_perf_ns() - started) // 1000
         spec.stats[0] += 1
         spec.stats[1] += elapsed_us
+        if spec.hist is not None:
+            spec.hist[elapsed_us if elapsed_us < 32 else hist_bucket(elapsed_us)] += 1
+        if elapsed_us >= node.slowlog_threshold_us >= 0:
+            node.slowlog_add(self, argv, elapsed_us)
         if node.keyspace.dirty != dirty_before and node.propagators:
             node.propagate(self.db.id, self.propagate_as or [argv])
         self.propagate_as = None
         node.stats.error(e.message)
         out.append(resp.encode_error(e.message))
+
+    @staticmethod
+    def _mid_command(reader):
+        """True when hiredis holds part of a command after a read.
+
+        ``has_data()`` only reports unconsumed bytes: a reader that consumed
+        a header like ``*3\r\n`` is mid-command with nothing left to read.
+        An empty multibulk fed as a probe comes back as ``[]`` only when the
+        reader was at a command boundary (and is ignored like Redis ignores
+        ``*0``); otherwise the read ended inside a command and the exact
+        parser takes over from the last boundary.
+        """
+        if reader.has_data():
+            return True
+        reader.feed(b"*0\r\n")
+        try:
+            return reader.gets() != []
+        except hiredis.ProtocolError:
+            return True
 
     def _new_parser(self):
         return RequestParser(self.node.config["protoMaxBulkLen"],
@@ -338,6 +377,7 @@ class Client:
 
     def execute(self, argv, out):
         """Dispatch one command and append its encoded reply to ``out``."""
+        self.batch = out
         try:
             result = dispatch(self, argv)
         except CommandError as e:
@@ -352,15 +392,21 @@ class Client:
             self.node.stats.error("ERR")
             out.append(b"-ERR internal error while executing the command (see the server log)\r\n")
             return
-        if self.reply_mode is not None:
-            # CLIENT REPLY OFF|SKIP: SKIP drops only the next reply.
-            if self.reply_mode == b"skip-next":
-                self.reply_mode = None
-            elif self.reply_mode == b"skip":
-                self.reply_mode = b"skip-next"
-            return
-        if result is not resp.NO_REPLY:
-            out.append(_encode(result, self.resp3))
+        else:
+            if self.reply_mode is not None:
+                # CLIENT REPLY OFF|SKIP: SKIP drops only the next reply.
+                if self.reply_mode == b"skip-next":
+                    self.reply_mode = None
+                elif self.reply_mode == b"skip":
+                    self.reply_mode = b"skip-next"
+                return
+            if result is not resp.NO_REPLY:
+                out.append(_encode(result, self.resp3))
+        finally:
+            self.batch = None
+            if self.after_reply:
+                out.extend(self.after_reply)
+                self.after_reply.clear()
         if self.out_bytes:
             # Something else (a pub/sub message) is queued: keep order by
             # queueing our replies behind it.
@@ -378,6 +424,9 @@ class Client:
     def send(self, data):
         """Queue ``data`` for this client without ever blocking the caller."""
         if self.closing:
+            return
+        if self.batch is not None and gevent.getcurrent() is self.greenlet:
+            self.batch.append(data)   # sent with the replies of this read
             return
         n = len(data)
         self.node.stats.net_output_bytes += n
@@ -460,7 +509,11 @@ class Client:
 
     def send_push_line(self, line):
         """MONITOR output: a status line."""
-        self.send(line.encode("utf-8", "surrogateescape") + b"\r\n")
+        data = line.encode("utf-8", "surrogateescape") + b"\r\n"
+        if self.batch is not None and gevent.getcurrent() is self.greenlet:
+            self.after_reply.append(data)   # Redis shows a command after its reply
+            return
+        self.send(data)
 
     def close_soon(self, requester):
         """CLIENT KILL: a client killing itself gets its reply first."""
