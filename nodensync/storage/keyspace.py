@@ -118,7 +118,7 @@ def _drain(value):
 
 class Database:
     __slots__ = ("id", "keyspace", "data", "expires", "heap", "watchers",
-                 "avg_ttl", "rk_pool", "rk_source", "rk_dirty", "rk_picks")
+                 "avg_ttl", "rk_pool", "rk_source", "rk_dirty", "rk_picks", "rk_len")
 
     def __init__(self, keyspace, index):
         self.id = index
@@ -133,6 +133,7 @@ class Database:
         self.rk_source = 0
         self.rk_dirty = 0
         self.rk_picks = 0
+        self.rk_len = 0
 
     def __len__(self):
         return len(self.data)
@@ -209,11 +210,15 @@ class Database:
                 klass = TYPE_CLASS.get(type(self.data.get(key)), "g")
             ks.notify(klass, event, key, self.id)
 
-    def touch_all(self):
-        """Invalidate every WATCH on this database (FLUSHDB, SWAPDB)."""
-        for clients in self.watchers.values():
-            for c in clients:
-                c.watch_dirty = True
+    def touch_all(self, replaced_with=None):
+        """Invalidate the WATCHes FLUSHDB/SWAPDB affect: as Redis, a watched
+        key that exists here or (SWAPDB) in the database ``replaced_with``."""
+        other = replaced_with.data if replaced_with is not None else ()
+        data = self.data
+        for key, clients in self.watchers.items():
+            if key in data or key in other:
+                for c in clients:
+                    c.watch_dirty = True
 
     # -- expiry ------------------------------------------------------------
     # ``expires`` maps key -> absolute deadline (ms).  ``heap`` holds
@@ -307,8 +312,8 @@ class Database:
         Python dicts have no random access, so picks come from a pool: the
         whole key list of a small database, a random sample of about
         RK_SAMPLE keys of a big one.  The pool is rebuilt when the dict was
-        replaced, when the writes since it was built reach half the database
-        (so new keys get their chance), after RK_SAMPLE/4 picks from a
+        replaced, when the writes since it was built reach a quarter of the
+        database's size then (so new keys get their chance), after RK_SAMPLE/4 picks from a
         sample, or when it runs dry; keys found deleted or expired leave it
         in O(1).  Expired keys met on the way are deleted (as Redis does);
         the work per call is bounded, then a linear pass finds a live key.
@@ -327,7 +332,7 @@ class Database:
                 return None
             pool = self.rk_pool
             if (not pool or self.rk_source != id(data)
-                    or ks.dirty - self.rk_dirty > (len(data) >> 1) + 64
+                    or ks.dirty - self.rk_dirty > (self.rk_len >> 2) + 64
                     or (self.rk_picks >= 0 and self.rk_picks > (len(pool) >> 2) + 64)):
                 if rebuilds == 2:
                     break
@@ -380,6 +385,7 @@ class Database:
         self.rk_pool = pool
         self.rk_source = id(data)
         self.rk_dirty = self.keyspace.dirty
+        self.rk_len = n
         return pool
 
 
@@ -449,8 +455,8 @@ class Keyspace:
         da.heap, db.heap = db.heap, da.heap
         da.avg_ttl, db.avg_ttl = db.avg_ttl, da.avg_ttl
         da.rk_pool = db.rk_pool = None
-        da.touch_all()
-        db.touch_all()
+        da.touch_all(db)
+        db.touch_all(da)
 
 
 class ScanCursors:
