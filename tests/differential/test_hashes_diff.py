@@ -3,6 +3,8 @@ and RESP3 through the ``diff`` fixture).  Small hashes list their fields in
 insertion order in both servers; bigger ones are compared unordered."""
 import random
 
+from servers import RawClient
+
 BIN = b"f\x00g\r\nh\xff"
 BIG = str(2 ** 63 - 1)
 SMALL = str(-2 ** 63)
@@ -352,3 +354,40 @@ def test_random_hash_ops(diff):
             diff.check("HGETALL", "h")
         else:
             diff.check("HMGET", "h", *fields)
+
+
+HASH_EVENT_COMMANDS = [
+    ("HSET", "h", "a", "1", "b", "2"), ("HSET", "h", "a", "1"), ("HMSET", "h", "c", "3"),
+    ("HSETNX", "h", "a", "x"), ("HSETNX", "h", "d", "4"), ("HDEL", "h", "zz"),
+    ("HDEL", "h", "a", "b"), ("HINCRBY", "h", "n", "5"), ("HINCRBY", "h", "c", "x"),
+    ("HINCRBYFLOAT", "h", "f", "1.5"), ("HDEL", "h", "c", "d", "n", "f"),
+    ("HINCRBY", "h2", "n", "1"), ("HINCRBYFLOAT", "h3", "n", "1"), ("HDEL", "h3", "n"),
+]
+
+
+def keyspace_events(port, commands):
+    """Every keyspace/keyevent notification the commands produce, in order."""
+    sub = RawClient(port)
+    c = RawClient(port)
+    try:
+        c.call("CONFIG", "SET", "notify-keyspace-events", "KEA")
+        sub.call("PSUBSCRIBE", "__key*__:*")
+        for cmd in commands:
+            c.call(*cmd)
+        sub.sock.sendall(sub.encode(["PING"]))    # a barrier: replies come after the events
+        events = []
+        for _ in range(10000):
+            m = sub.read_reply()
+            if m[0] == b"pong":
+                return events
+            events.append(m)
+        raise AssertionError("too many events")
+    finally:
+        sub.close()
+        c.close()
+
+
+def test_keyspace_events(server_factory, redis_factory):
+    node, ref = server_factory(), redis_factory()
+    assert keyspace_events(node.port, HASH_EVENT_COMMANDS) == \
+        keyspace_events(ref.port, HASH_EVENT_COMMANDS)

@@ -4,6 +4,8 @@ import random
 
 import pytest
 
+from servers import RawClient
+
 BIN = b"a\x00b\r\nc\xff"          # binary-safe payload: NUL, CR LF, high byte
 BIG = str(2 ** 63 - 1)
 SMALL = str(-2 ** 63)
@@ -489,3 +491,45 @@ def test_arity_errors(diff):
                 "DECRBY", "INCRBYFLOAT", "GETRANGE", "SUBSTR", "SETRANGE", "LCS"]:
         diff.check(cmd)
         diff.check(cmd.lower(), "k", "a", "b", "c", "d", "e")
+
+
+def keyspace_events(port, commands):
+    """Every keyspace/keyevent notification the commands produce, in order."""
+    sub = RawClient(port)
+    c = RawClient(port)
+    try:
+        c.call("CONFIG", "SET", "notify-keyspace-events", "KEA")
+        sub.call("PSUBSCRIBE", "__key*__:*")
+        for cmd in commands:
+            c.call(*cmd)
+        sub.sock.sendall(sub.encode(["PING"]))    # a barrier: replies come after the events
+        events = []
+        for _ in range(10000):
+            m = sub.read_reply()
+            if m[0] == b"pong":
+                return events
+            events.append(m)
+        raise AssertionError("too many events")
+    finally:
+        sub.close()
+        c.close()
+
+
+STRING_EVENT_COMMANDS = [
+    ("SET", "k", "v"), ("SET", "k", "v", "NX"), ("SET", "k", "v2", "XX", "EX", "100"),
+    ("SET", "k", "v3", "KEEPTTL", "GET"), ("SETNX", "k", "x"), ("SETNX", "n", "1"),
+    ("SETEX", "k", "100", "v"), ("PSETEX", "k", "100000", "v"), ("MSET", "a", "1", "b", "2"),
+    ("MSETNX", "a", "1", "c", "2"), ("MSETNX", "c", "1", "d", "2"), ("GETSET", "a", "9"),
+    ("GETDEL", "b"), ("GETDEL", "b"), ("GETEX", "a", "EX", "100"), ("GETEX", "a", "PERSIST"),
+    ("GETEX", "a", "PERSIST"), ("GETEX", "a"), ("GETEX", "c", "EXAT", "1"),
+    ("APPEND", "k", "x"), ("APPEND", "new", "x"), ("SETRANGE", "k", "1", "yy"),
+    ("SETRANGE", "k", "1", ""), ("SETRANGE", "z", "2", "q"), ("INCR", "n"), ("DECR", "n"),
+    ("INCRBY", "n", "5"), ("DECRBY", "n", "2"), ("INCRBYFLOAT", "n", "1.5"),
+    ("INCR", "k"), ("SET", "e", "v", "EXAT", "1"), ("GET", "e"),
+]
+
+
+def test_keyspace_events(server_factory, redis_factory):
+    node, ref = server_factory(), redis_factory()
+    assert keyspace_events(node.port, STRING_EVENT_COMMANDS) == \
+        keyspace_events(ref.port, STRING_EVENT_COMMANDS)
