@@ -144,9 +144,10 @@ def command_list(ctx, *args):
     return [n.encode() for n in names]
 
 
-def _getkeys(argv):
-    if not argv:
-        raise CommandError("ERR Invalid command specified")
+def _getkeys(argv, fullname="command|getkeys"):
+    if len(argv) < 2:
+        # Redis declares arity -3 but requires a command and an argument.
+        raise errors.wrong_arity(fullname)
     spec = registry.lookup(argv[0])
     if spec is None:
         raise CommandError("ERR Invalid command specified")
@@ -174,7 +175,7 @@ def command_getkeys(ctx, *argv):
          syntax="command [arg [arg ...]]")
 def command_getkeysandflags(ctx, *argv):
     """Extract keys and access flags given a full Redis command."""
-    spec, pos = _getkeys(argv)
+    spec, pos = _getkeys(argv, "command|getkeysandflags")
     flags = _key_specs(spec)[0][b"flags"] if _key_specs(spec) else []
     return [[argv[i], set(flags)] for i in pos]
 

@@ -1,0 +1,92 @@
+"""The command registry against real Redis's COMMAND INFO: every command
+NodeNsync shares with Redis 7.0 must have the same arity, key positions,
+main flags and ACL categories, because clients (redis-py's cluster client,
+redis-cli, ACL rules) rely on them."""
+import pytest
+import redis
+
+from nodensync import commands  # noqa: F401  (registers every command)
+from nodensync.commands import registry
+
+# Flags whose meaning clients and ACL rules depend on.
+CHECKED_FLAGS = {"write", "readonly", "denyoom", "admin", "pubsub", "noscript", "blocking",
+                 "fast", "no_auth", "loading", "stale", "movablekeys"}
+# NodeNsync-only commands (no Redis counterpart).
+OURS_ONLY = {"help"}
+
+
+def _redis_table(port):
+    c = redis.Redis(host="127.0.0.1", port=port)
+    raw = c.execute_command("COMMAND")
+    c.close()
+    table = {}
+
+    def add(entry):
+        name = entry[0].decode() if isinstance(entry[0], bytes) else entry[0]
+        table[name] = entry
+        for sub in entry[9] if len(entry) > 9 else []:
+            add(sub)
+    for e in raw:
+        add(e)
+    return table
+
+
+def _specs():
+    for spec in registry.all_specs(include_subcommands=True):
+        if spec.name in OURS_ONLY:
+            continue
+        yield spec
+
+
+@pytest.fixture(scope="module")
+def redis_table(redis_server):
+    return _redis_table(redis_server.port)
+
+
+def _flags(entry):
+    return {f.decode() if isinstance(f, bytes) else f for f in entry[2]} & CHECKED_FLAGS
+
+
+def _cats(entry):
+    return {c.decode() if isinstance(c, bytes) else c for c in entry[6]}
+
+
+def test_every_spec_is_consistent():
+    for spec in _specs():
+        assert spec.arity != 0, spec.fullname
+        assert spec.summary, "%s has no summary" % spec.fullname
+        if spec.subcommands is None:
+            assert spec.handler is not None, spec.fullname
+        if spec.first_key:
+            assert spec.key_step >= 1 and (spec.last_key < 0 or spec.last_key >= spec.first_key), spec.fullname
+        for cat in spec.categories:
+            assert cat in registry.ALL_CATEGORIES, (spec.fullname, cat)
+
+
+def test_matches_redis_command_info(redis_table):
+    mismatches = []
+    for spec in _specs():
+        entry = redis_table.get(spec.fullname)
+        if entry is None:
+            continue  # a command newer than Redis 7.0 (e.g. CLIENT SETINFO)
+        ours = (spec.arity, spec.first_key, spec.last_key, spec.key_step)
+        theirs = (entry[1], entry[3], entry[4], entry[5])
+        if ours != theirs:
+            mismatches.append("%s arity/keys ours %s redis %s" % (spec.fullname, ours, theirs))
+        of = set(spec.flag_names()) & CHECKED_FLAGS
+        if of != _flags(entry):
+            mismatches.append("%s flags ours %s redis %s" % (spec.fullname, sorted(of),
+                                                            sorted(_flags(entry))))
+        oc = {"@" + c for c in spec.categories}
+        if oc != _cats(entry):
+            mismatches.append("%s categories ours %s redis %s" % (spec.fullname, sorted(oc),
+                                                                 sorted(_cats(entry))))
+    assert not mismatches, "\n".join(mismatches)
+
+
+def test_command_getkeys_matches_redis(diff):
+    cases = [["SET", "k", "v"], ["MSET", "a", "1", "b", "2"], ["GET", "x"], ["GET"],
+             ["HSET", "h", "f", "v"], ["DEL", "a", "b", "c"], ["PING"], ["NOSUCH", "x"],
+             ["ZUNIONSTORE", "d", "2", "a", "b"], ["LMPOP", "2", "a", "b", "LEFT"]]
+    for argv in cases:
+        diff.check("COMMAND", "GETKEYS", *argv)
