@@ -236,7 +236,7 @@ def mget(ctx, *keys):
 
 
 @command("mset", arity=-3, flags=WRITE | DENYOOM, keys=(1, -1, 2), group=G,
-         syntax="key value [key value ...]")
+         syntax="key value [key value ...]", since="1.0.1")
 def mset(ctx, *pairs):
     """Set multiple keys to multiple values."""
     if len(pairs) % 2:
