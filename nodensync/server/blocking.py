@@ -32,10 +32,12 @@ How a blocking command uses this module::
 ``block_on_keys`` first calls ``try_serve(key)`` for each key in argument order
 (the non-blocking attempt, errors included, exactly as Redis checks them).  If
 none served, it returns None at once when the client may not block (inside
-MULTI/EXEC or a script: the command behaves as its non-blocking form);
-otherwise the client blocks.  It returns None on timeout or
-``CLIENT UNBLOCK id TIMEOUT`` and raises ``-UNBLOCKED`` on ``CLIENT UNBLOCK id
-ERROR``.
+MULTI/EXEC or a script: the command replies as its non-blocking form would,
+e.g. BLMOVE a null bulk, BLPOP/BZPOPMIN a null array); otherwise the client
+blocks.  After blocking it returns ``try_serve``'s reply, or ``NULL_ARRAY``
+on timeout and ``CLIENT UNBLOCK id TIMEOUT`` (Redis's timed-out reply for
+every key-blocking command, BLMOVE included), and raises ``-UNBLOCKED`` on
+``CLIENT UNBLOCK id ERROR``.
 
 Semantics (Redis 7.0):
 
@@ -79,6 +81,7 @@ from ..commands import connection as _connection  # noqa: F401  (declares CLIENT
 from ..commands.registry import (command, all_specs, BLOCKING, ADMIN, NOSCRIPT,
                                  LOADING, STALE)
 from ..errors import CommandError
+from ..protocol.resp import NULL_ARRAY
 
 __all__ = ["parse_timeout", "block_on_keys", "may_block", "signal_key_ready",
            "signal_db_ready", "unblock_client", "blocked_count"]
@@ -202,6 +205,9 @@ class Waiter:
         self.event.set()
 
 
+_waiting = [0]   # waiters in the process: writers' signals are free while 0
+
+
 class _State:
     """Blocking bookkeeping of one keyspace (one node)."""
 
@@ -217,6 +223,7 @@ class _State:
             self.remove(w)
 
     def add(self, w):
+        _waiting[0] += 1
         self.by_client[w.client.id] = w
         dbid = w.db.id
         for key in w.keys:
@@ -228,6 +235,7 @@ class _State:
         another key or took less) goes to the next waiters."""
         if self.by_client.get(w.client.id) is w:
             del self.by_client[w.client.id]
+            _waiting[0] -= 1
         dbid = w.db.id
         for key in w.keys:
             q = self.queues.get((dbid, key))
@@ -314,8 +322,8 @@ def may_block(ctx):
 def block_on_keys(ctx, keys, timeout_ms, try_serve, kind=deque):
     """Serve the command from the first of ``keys`` that can (argument order),
     else block until one can; see the module docstring.  Returns the reply of
-    ``try_serve`` or None (timeout, not allowed to block, CLIENT UNBLOCK
-    TIMEOUT)."""
+    ``try_serve``, None when the client may not block, or NULL_ARRAY (timed
+    out, CLIENT UNBLOCK TIMEOUT)."""
     for key in keys:
         result = try_serve(key)
         if result is not None:
@@ -344,7 +352,7 @@ def _wait(ctx, keys, timeout_ms, try_serve, kind):
         while True:
             wait = None if deadline is None else deadline - time.monotonic()
             if wait is not None and wait <= 0:
-                return None
+                return NULL_ARRAY
             if poll is not None:
                 wait = poll if wait is None else min(wait, poll)
             w.event.wait(wait)
@@ -353,10 +361,10 @@ def _wait(ctx, keys, timeout_ms, try_serve, kind):
             if w.unblocked is not None:
                 if w.unblocked == "error":
                     raise CommandError(UNBLOCKED)
-                return None
+                return NULL_ARRAY
             if (w.readable or poll is not None) and _hung_up(ctx):
                 ctx.close()
-                return None
+                return NULL_ARRAY
             if w.readable:
                 # Commands pipelined behind the blocking one: stop watching
                 # (they stay in the socket) and check for a hang-up now and then.
@@ -432,9 +440,10 @@ def signal_key_ready(db, key):
     """Tell clients blocked on ``key`` that it may have data: wakes, in
     arrival order, as many of the waiters for the key's type as it has
     elements.  Call after storing the value."""
-    st = getattr(db.keyspace, "blocking_state", None)
-    if st is not None and st.queues:
-        st.key_changed(db, key)
+    if _waiting[0]:
+        st = getattr(db.keyspace, "blocking_state", None)
+        if st is not None and st.queues:
+            st.key_changed(db, key)
 
 
 def signal_db_ready(db):
