@@ -240,7 +240,7 @@ def hincrbyfloat(ctx, key, field, increment):
     h[field] = text
     db.modified(key, "hincrbyfloat", "h")
     # The printed value, not the addition, goes to replicas and the AOF.
-    ctx.propagate_as = [[b"hset", key, field, text]]
+    ctx.propagate_as = [[b"HSET", key, field, text]]
     return text
 
 

@@ -158,10 +158,10 @@ def set_(ctx, key, value, *options):
     if expire_at is not None:
         db.set_expire(key, expire_at)
         # Propagate an absolute time so replicas and the AOF agree.
-        ctx.propagate_as = [[b"set", key, value, b"PXAT", b"%d" % expire_at]]
+        ctx.propagate_as = [[b"SET", key, value, b"PXAT", b"%d" % expire_at]]
     elif want_get:
         # Replicas need no reply: propagate without GET (as Redis does).
-        ctx.propagate_as = [[b"set", key, value] + [o for o in options if _opt(o) != b"GET"]]
+        ctx.propagate_as = [[b"SET", key, value] + [o for o in options if _opt(o) != b"GET"]]
     db.modified(key, "set", "$")
     if expire_at is not None:
         _notify(db, "g", "expire", key)
@@ -281,7 +281,7 @@ def _setex(ctx, key, expire, value, flag, name):
     when = _expire_at_ms(expire, flag, name)
     db.set(key, value)
     db.set_expire(key, when)
-    ctx.propagate_as = [[b"set", key, value, b"PXAT", b"%d" % when]]
+    ctx.propagate_as = [[b"SET", key, value, b"PXAT", b"%d" % when]]
     db.modified(key, "set", "$")
     _notify(db, "g", "expire", key)
     return OK
@@ -309,7 +309,7 @@ def getset(ctx, key, value):
     old = _as_bytes(db.get(key))
     db.set(key, value)
     db.modified(key, "set", "$")
-    ctx.propagate_as = [[b"set", key, value]]
+    ctx.propagate_as = [[b"SET", key, value]]
     return old
 
 
@@ -321,6 +321,7 @@ def getdel(ctx, key):
     value = _as_bytes(db.get(key))
     if value is not None:
         db.delete(key)
+        ctx.propagate_as = [[b"DEL", key]]
         db.modified(key, "del", "g")
     return value
 
@@ -342,15 +343,15 @@ def getex(ctx, key, *options):
                 and not ks.serving_master_stream:
             # An absolute time already past: the key goes now.
             db.delete(key)
-            ctx.propagate_as = [[b"del", key]]
+            ctx.propagate_as = [[b"DEL", key]]
             db.modified(key, "del", "g")
         else:
             db.set_expire(key, when)
-            ctx.propagate_as = [[b"pexpireat", key, b"%d" % when]]
+            ctx.propagate_as = [[b"PEXPIREAT", key, b"%d" % when]]
             db.modified(key, "expire", "g")
     elif flags & _PERSIST:
         if db.persist(key):
-            ctx.propagate_as = [[b"persist", key]]
+            ctx.propagate_as = [[b"PERSIST", key]]
             db.modified(key, "persist", "g")
     return value
 
@@ -489,7 +490,7 @@ def incrbyfloat(ctx, key, increment):
         db.data[key] = text              # keeps the TTL
     db.modified(key, "incrbyfloat", "$")
     # The printed value, not the addition, goes to replicas and the AOF.
-    ctx.propagate_as = [[b"set", key, text, b"KEEPTTL"]]
+    ctx.propagate_as = [[b"SET", key, text, b"KEEPTTL"]]
     return text
 
 

@@ -533,3 +533,29 @@ def test_keyspace_events(server_factory, redis_factory):
     node, ref = server_factory(), redis_factory()
     assert keyspace_events(node.port, STRING_EVENT_COMMANDS) == \
         keyspace_events(ref.port, STRING_EVENT_COMMANDS)
+
+
+def test_size_limits_follow_proto_max_bulk_len(server_factory, redis_factory):
+    """APPEND, SETRANGE and LCS obey a proto-max-bulk-len lowered at run time."""
+    from difftools import Differ
+    node, ref = server_factory(), redis_factory()
+    d = Differ(node.port, ref.port)
+    try:
+        d.check("CONFIG", "SET", "proto-max-bulk-len", "1mb")
+        d.check("SET", "k", "x" * 600000)
+        d.check("APPEND", "k", "y" * 448576)             # exactly 1mb: allowed
+        d.check("APPEND", "k", "z")
+        d.check("STRLEN", "k")
+        d.check("APPEND", "new", "q" * 1000)
+        d.check("SETRANGE", "s", str(1048575), "x")
+        d.check("SETRANGE", "s", str(1048575), "xy")
+        d.check("SETRANGE", "t", str(1048576), "x")
+        d.check("SETRANGE", "s", "0", "")
+        d.check("STRLEN", "s")
+        d.check("MSET", "a", "x" * 600, "b", "y" * 600)
+        d.check("LCS", "a", "b")
+        d.check("MSET", "a", "x" * 400, "b", "y" * 400)
+        d.check("LCS", "a", "b", "LEN")
+        d.check("LCS", "a", "b", "LEN", "IDX")           # option errors come first
+    finally:
+        d.close()

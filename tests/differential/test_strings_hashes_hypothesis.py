@@ -164,3 +164,42 @@ def test_propagated_stream_replays_identically(ref, commands):
         assert _state(value) == theirs, (k, stream)
         ours_ttl = db.get_expire(kb) if value is not None else -2
         assert ours_ttl == ref.execute_command("PEXPIRETIME", k), (k, stream)
+
+
+def test_propagated_forms():
+    """Non-deterministic or relative-time writes go out in Redis's rewritten,
+    deterministic form."""
+    from nodensync.commands.dispatch import dispatch
+    node, client, socks = _in_process_node()
+    stream = []
+    node.propagators.append(lambda dbid, argvs: stream.extend(argvs))
+
+    def run(*args):
+        del stream[:]
+        dispatch(client, [a.encode() if isinstance(a, str) else a for a in args])
+        return list(stream)
+
+    try:
+        assert run("INCRBYFLOAT", "f", "1.5") == [[b"SET", b"f", b"1.5", b"KEEPTTL"]]
+        assert run("HINCRBYFLOAT", "h", "x", "0.25") == [[b"HSET", b"h", b"x", b"0.25"]]
+        assert run("SET", "k", "v", "PXAT", "4000000000000", "GET") == \
+            [[b"SET", b"k", b"v", b"PXAT", b"4000000000000"]]
+        assert run("SET", "k", "v", "NX", "GET") == []          # nothing changed
+        assert run("SET", "k", "w", "XX", "GET", "KEEPTTL") == \
+            [[b"SET", b"k", b"w", b"XX", b"KEEPTTL"]]
+        out = run("SETEX", "k", "100", "v")
+        assert out[0][:3] == [b"SET", b"k", b"v"] and out[0][3] == b"PXAT"
+        assert abs(int(out[0][4]) - node.keyspace.dbs[0].get_expire(b"k")) == 0
+        out = run("GETEX", "k", "EX", "100")
+        assert out[0][:2] == [b"PEXPIREAT", b"k"]
+        assert run("GETEX", "k", "PERSIST") == [[b"PERSIST", b"k"]]
+        assert run("GETEX", "k", "PERSIST") == []
+        assert run("GETEX", "k", "EXAT", "1") == [[b"DEL", b"k"]]
+        assert run("SET", "k", "v") == [[b"SET", b"k", b"v"]]
+        assert run("GETSET", "k", "w") == [[b"SET", b"k", b"w"]]
+        assert run("GETDEL", "k") == [[b"DEL", b"k"]]
+        assert run("GETDEL", "k") == []
+        assert run("HSET", "h", "a", "1") == [[b"HSET", b"h", b"a", b"1"]]
+    finally:
+        for s in socks:
+            s.close()
