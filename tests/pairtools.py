@@ -10,6 +10,8 @@ the next ``n`` replies and keeps whatever follows for the next read.
 import socket
 import time
 
+import hiredis
+
 HOST = "127.0.0.1"
 
 
@@ -132,6 +134,28 @@ class Mismatch(AssertionError):
     pass
 
 
+def _normalize(value):
+    if isinstance(value, list):
+        return ("list", tuple(sorted((_normalize(v) for v in value), key=repr)))
+    if isinstance(value, dict):
+        return ("map", tuple(sorted(((_normalize(k), _normalize(v)) for k, v in value.items()),
+                                    key=repr)))
+    if isinstance(value, Exception):
+        return ("err", str(value))
+    return value
+
+
+def _unordered(data):
+    """Replies compared with the order of every collection (and of the
+    replies themselves) set aside; the reply types are kept."""
+    out = []
+    for r in split_replies(data):
+        reader = hiredis.Reader()
+        reader.feed(r)
+        out.append((r[:1], _normalize(reader.gets())))
+    return sorted(out, key=repr)
+
+
 class Pair:
     """One connection to each server; every call goes to both and the exact
     reply bytes must be equal."""
@@ -158,7 +182,7 @@ class Pair:
         b = self.ref.read(n)
         if compare:
             if unordered:
-                same = sorted(split_replies(a)) == sorted(split_replies(b))
+                same = _unordered(a) == _unordered(b)
             else:
                 same = a == b
             if not same:
