@@ -18,7 +18,7 @@ from gevent.event import Event  # noqa: E402
 log = logging.getLogger("nodensync")
 
 _LEVELS = {"debug": logging.DEBUG, "verbose": logging.INFO, "notice": logging.INFO,
-           "warning": logging.WARNING, "nothing": logging.CRITICAL + 10}
+           "warning": logging.WARNING}
 _MARKS = {logging.DEBUG: ".", logging.INFO: "*", logging.WARNING: "#", logging.ERROR: "#",
           logging.CRITICAL: "#"}
 
@@ -42,10 +42,36 @@ def setup_logging(config):
         root.removeHandler(h)
     path = config["logFile"]
     handler = logging.FileHandler(path) if path else logging.StreamHandler(sys.stderr)
-    handler.setFormatter(RedisStyleFormatter())
+    from .observability import make_formatter
+    handler.setFormatter(make_formatter(config, RedisStyleFormatter()))
     root.addHandler(handler)
     root.setLevel(_LEVELS[config["logLevel"]])
     config.on_change("logLevel", lambda v: root.setLevel(_LEVELS[v]))
+
+
+def reopen_logs():
+    """SIGHUP: reopen the log file (logrotate moved it away)."""
+    for h in logging.getLogger().handlers:
+        if isinstance(h, logging.FileHandler):
+            h.acquire()
+            try:
+                if h.stream is not None:
+                    h.stream.close()
+                h.stream = h._open()
+            finally:
+                h.release()
+
+
+def reload(node):
+    """SIGHUP: reopen the log file, then run the subsystems' reload hooks
+    (ACL file, TLS certificates ...)."""
+    reopen_logs()
+    log.info("Received SIGHUP, log file reopened, reloading.")
+    for hook in list(node.reload_hooks):
+        try:
+            hook()
+        except Exception:
+            log.exception("reload hook failed")
 
 
 def build_node(config):
@@ -82,7 +108,8 @@ def main(argv=None):
     from .server.listener import Listener
     host, port = config["listenAddr"]
     try:
-        listener = Listener(node, (host, port))
+        listener = Listener(node, (host, port),
+                            ssl_context=getattr(node, "main_ssl_context", None))
         listener.start()
     except OSError as e:
         log.error("Could not listen on %s:%d: %s", host, port, e)
@@ -102,6 +129,7 @@ def main(argv=None):
 
     gevent.signal_handler(signal.SIGTERM, request_stop, "SIGTERM")
     gevent.signal_handler(signal.SIGINT, request_stop, "SIGINT")
+    gevent.signal_handler(signal.SIGHUP, lambda: gevent.spawn(reload, node))
     node.request_shutdown = lambda save: gevent.spawn(shutdown, node, save, stopped, exit_code)
     stopped.wait()
     logging.shutdown()

@@ -175,7 +175,7 @@ declare("tcpKeepalive", "int", 300, "TCP keepalive interval in seconds (0 = off)
 declare("tcpBacklog", "int", 511, "Listen backlog.", redis="tcp-backlog", minimum=0,
         maximum=65535, group="network")
 declare("logLevel", "enum", "notice", "Log verbosity.", redis="loglevel", mutable=True,
-        choices=["debug", "verbose", "notice", "warning", "nothing"], group="logging")
+        choices=["debug", "verbose", "notice", "warning"], group="logging")
 declare("logFile", "path", "", "Log file ('' logs to standard error).", redis="logfile",
         group="logging")
 declare("protoMaxBulkLen", "memory", 512 * 1024 ** 2, "Largest bulk string a client may send.",
@@ -341,7 +341,7 @@ def load(argv=None):
         except ConfigError as e:
             raise ConfigError("bad value %r for setting %s (%s): %s"
                               % (raw, s.name, " / ".join(s.flags), e)) from None
-    return Config(values, path=getattr(ns, "config", None))
+    return Config(values, path=getattr(ns, "config_file", None))
 
 
 def settings_markdown():

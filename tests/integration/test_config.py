@@ -1,0 +1,140 @@
+"""Settings: conf file, flags, environment, CONFIG GET/SET/REWRITE/RESETSTAT."""
+import os
+import subprocess
+import sys
+
+import pytest
+import redis
+
+from servers import ROOT, free_port
+
+
+def run_server(args, env=None, timeout=15):
+    """Start nodensync expecting it to refuse to start; return (code, output)."""
+    e = dict(os.environ, PYTHONPATH=ROOT)
+    e.update(env or {})
+    p = subprocess.run([sys.executable, "-m", "nodensync"] + args, capture_output=True,
+                       text=True, timeout=timeout, env=e)
+    return p.returncode, p.stdout + p.stderr
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["--maxclients", "abc"], "maxclients"),
+    (["--listenAddr", "localhost"], "listenAddr"),
+    (["--listenAddr", "127.0.0.1:99999"], "listenAddr"),
+    (["--timeout", "-5"], "timeout"),
+    (["--logLevel", "loud"], "logLevel"),
+    (["--databases", "0"], "databases"),
+    (["--protoMaxBulkLen", "12zb"], "protoMaxBulkLen"),
+])
+def test_bad_flag_refuses_to_start(args, needle):
+    code, out = run_server(args)
+    assert code != 0
+    assert needle in out
+
+
+def test_bad_value_in_conf_file_refuses_to_start(tmp_path):
+    conf = tmp_path / "n.conf"
+    conf.write_text("# a comment\nmaxclients lots\n")
+    code, out = run_server(["--config", str(conf), "--dataDir", str(tmp_path)])
+    assert code != 0 and "maxclients" in out
+
+
+def test_unknown_key_in_conf_file_refuses_to_start(tmp_path):
+    conf = tmp_path / "n.conf"
+    conf.write_text("nosuchsetting 5\n")
+    code, out = run_server(["--config", str(conf), "--dataDir", str(tmp_path)])
+    assert code != 0
+
+
+def test_conf_file_env_and_flags_priority(tmp_path, server_factory):
+    conf = tmp_path / "n.conf"
+    conf.write_text("# test conf\nmaxclients 111\ntimeout 7\nhz 20\n")
+    s = server_factory("--config", str(conf), "--hz", "30",
+                       env={"NODENSYNC_TIMEOUT": "9"})
+    c = redis.Redis(port=s.port)
+    cfg = c.config_get("*")
+    assert cfg["maxclients"] == "111"      # from the file
+    assert cfg["timeout"] == "9"           # environment beats the file
+    assert cfg["hz"] == "30"               # flag beats both
+    c.close()
+
+
+def test_config_get_set_resetstat_rewrite(tmp_path, server_factory):
+    conf = tmp_path / "n.conf"
+    conf.write_text("# keep this comment\nmaxclients 500\n# and this one\n")
+    s = server_factory("--config", str(conf))
+    c = redis.Redis(port=s.port, decode_responses=True)
+    assert c.config_get("maxcl*") == {"maxclients": "500"}
+    assert c.config_set("maxclients", "600") is True
+    c.execute_command("CONFIG", "SET", "timeout", "30", "hz", "15")
+    assert c.config_get("timeout")["timeout"] == "30"
+    # all or nothing: the bad pair makes the good one not applied
+    with pytest.raises(redis.ResponseError, match="maxclients"):
+        c.execute_command("CONFIG", "SET", "timeout", "40", "maxclients", "x")
+    assert c.config_get("timeout")["timeout"] == "30"
+    c.set("a", 1)
+    c.get("a")
+    assert c.info("stats")["total_commands_processed"] > 0
+    assert c.config_resetstat() is True
+    assert "cmdstat_set" not in c.info("commandstats")
+    assert c.config_rewrite() in (True, "OK")
+    text = conf.read_text()
+    assert "# keep this comment" in text and "# and this one" in text
+    assert "maxclients 600" in text and "timeout 30" in text and "hz 15" in text
+    c.close()
+    s.restart()
+    c = redis.Redis(port=s.port, decode_responses=True)
+    assert c.config_get("maxclients")["maxclients"] == "600"
+    c.close()
+
+
+def test_config_errors_match_redis(diff):
+    diff.check("CONFIG", "SET", "maxclients", "abc")
+    diff.check("CONFIG", "SET", "nosuch", "1")
+    diff.check("CONFIG", "SET", "databases", "3")
+    diff.check("CONFIG", "SET", "maxclients", "5", "maxclients", "6")
+    diff.check("CONFIG", "SET", "loglevel", "loud")
+    diff.check("CONFIG", "SET", "timeout", "-1")
+    diff.check("CONFIG", "SET", "maxclients")
+    diff.check("CONFIG", "GET")
+    diff.check("CONFIG", "GET", "timeout")
+    diff.check("CONFIG", "GET", "nosuch*")
+    diff.check("CONFIG", "SET", "timeout", "0")
+
+
+def test_maxclients_refuses_extra_client(server_factory):
+    s = server_factory("--maxclients", "2")
+    a = redis.Redis(port=s.port)
+    b = redis.Redis(port=s.port)
+    a.ping()
+    b.ping()
+    c = redis.Redis(port=s.port)
+    with pytest.raises(redis.ConnectionError, match="max number of clients"):
+        c.ping()
+    a.close()
+    b.close()
+
+
+def test_idle_timeout_closes_client(server_factory):
+    import socket
+    import time
+    s = server_factory("--timeout", "1")
+    sock = socket.create_connection(("127.0.0.1", s.port), timeout=5)
+    sock.sendall(b"PING\r\n")
+    assert sock.recv(100) == b"+PONG\r\n"
+    deadline = time.monotonic() + 6
+    closed = False
+    while time.monotonic() < deadline:
+        if sock.recv(100) == b"":
+            closed = True
+            break
+    assert closed
+
+
+def test_sigterm_exits_cleanly(server_factory):
+    s = server_factory()
+    c = redis.Redis(port=s.port)
+    c.set("x", "1")
+    assert s.stop() == 0
+    assert "Traceback" not in s.log()
