@@ -133,6 +133,8 @@ class Node:
         self.slowlog = deque(maxlen=128)
         self.slowlog_next_id = 0
         self.slowlog_threshold_us = 10000
+        self.client_pause = None          # fn(client, spec) while CLIENT PAUSE is active
+        self.reload_hooks = []            # fn() on SIGHUP (after the log file is reopened)
         self.background = []              # greenlets to kill at shutdown
 
     def role_name(self):

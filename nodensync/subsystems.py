@@ -9,6 +9,7 @@ import importlib
 
 MODULES = [
     "nodensync.server.core",
+    "nodensync.observability",
 ]
 
 _loaded = [importlib.import_module(name) for name in MODULES]

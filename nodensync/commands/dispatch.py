@@ -14,7 +14,7 @@ from .. import errors
 from ..errors import CommandError
 from ..protocol.resp import QUEUED
 from .registry import (LOOKUP, WRITE, DENYOOM, NO_AUTH, PUBSUB, NO_MULTI, BLOCKING,
-                       lookup)
+                       lookup, hist_bucket)
 
 _perf_ns = time.perf_counter_ns
 
@@ -113,6 +113,8 @@ def _checks(client, spec, argv):
                 "QUIT / RESET are allowed in this context" % spec.fullname)
         if client.multi is not None and flags & NO_MULTI:
             raise CommandError("ERR Command not allowed inside a transaction")
+        if node.client_pause is not None:   # CLIENT PAUSE: waits while it covers this command
+            node.client_pause(client, spec)
     except CommandError:
         spec.stats[2] += 1
         node.stats.rejected_calls += 1
@@ -144,6 +146,9 @@ def call(client, spec, argv, args):
     st = spec.stats
     st[0] += 1
     st[1] += elapsed_us
+    h = spec.hist
+    if h is not None:
+        h[elapsed_us if elapsed_us < 32 else hist_bucket(elapsed_us)] += 1
     if elapsed_us >= node.slowlog_threshold_us >= 0:
         node.slowlog_add(client, argv, elapsed_us)
     if node.monitors:
@@ -173,6 +178,9 @@ def _after(client, node, ks, spec, argv, started, dirty_before):
     st = spec.stats
     st[0] += 1
     st[1] += elapsed_us
+    h = spec.hist
+    if h is not None:
+        h[elapsed_us if elapsed_us < 32 else hist_bucket(elapsed_us)] += 1
     if elapsed_us >= node.slowlog_threshold_us >= 0:
         node.slowlog_add(client, argv, elapsed_us)
     if node.monitors:
