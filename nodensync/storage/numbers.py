@@ -56,85 +56,72 @@ class CtypesLongDouble:
         libc = ctypes.CDLL(None, use_errno=True)
         libm_path = ctypes.util.find_library("m")
         libm = ctypes.CDLL(libm_path) if libm_path else libc
+        # strtold(const char *, char **): the end pointer comes back as a
+        # char* whose value is the unparsed rest of the text.
         self._strtold = libc.strtold
         self._strtold.restype = _LD
-        self._strtold.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_void_p)]
+        self._strtold.argtypes = [ctypes.c_char_p, ctypes.POINTER(ctypes.c_char_p)]
         self._fmal = libm.fmal
         self._fmal.restype = _LD
         self._fmal.argtypes = [_LD, _LD, _LD]
         self._fmt_buf = ctypes.create_string_buffer(MAX_LONG_DOUBLE_CHARS)
         strfroml = getattr(libc, "strfroml", None)
         if strfroml is not None:
+            # Not variadic, so no reliance on how ctypes passes a long
+            # double through "...".
             strfroml.restype = ctypes.c_int
             strfroml.argtypes = [ctypes.c_char_p, ctypes.c_size_t, ctypes.c_char_p, _LD]
-            self._format = self._format_strfroml
             self._strfroml = strfroml
+            self._fmt_f, self._fmt_e = b"%.17f", b"%.3e"
         else:
-            self._snprintf = libc.snprintf
-            self._snprintf.restype = ctypes.c_int
-            self._format = self._format_snprintf
-        self._one = self._parse_raw(b"1")[0]
-        # Self-check: the long double must really be wider than a double
-        # or at least print like one; refuse a broken ctypes setup.
-        if self.human(self.add(self.parse(b"0.1"), self.parse(b"0.2"))) is None:
-            raise OSError("long double formatting does not work")
+            self._strfroml = libc.snprintf
+            self._strfroml.restype = ctypes.c_int
+            self._fmt_f, self._fmt_e = b"%.17Lf", b"%.3Le"
+        self._one = self.from_int(1)
+        # Self-check: refuse a ctypes setup that cannot really compute.
+        if self.human(self.add(self.parse(b"0.1"), self.parse(b"0.2"))) != b"0.3":
+            raise OSError("long double arithmetic or formatting does not work")
 
-    def _parse_raw(self, data):
-        buf = ctypes.create_string_buffer(data, len(data) + 1)
-        start = ctypes.addressof(buf)
-        end = ctypes.c_void_p()
-        ctypes.set_errno(0)
-        value = self._strtold(start, ctypes.byref(end))
-        return value, (end.value or start) - start, ctypes.get_errno()
+    def _format(self, value, fmt):
+        buf = self._fmt_buf
+        self._strfroml(buf, MAX_LONG_DOUBLE_CHARS, fmt, value)
+        return buf.value
 
     def parse(self, data):
         """string2ld(): the value, or None when Redis refuses the text."""
         n = len(data)
-        if n == 0 or n >= MAX_LONG_DOUBLE_CHARS or data[0] in _SPACE:
+        if n == 0 or n >= MAX_LONG_DOUBLE_CHARS or data[0] in _SPACE or b"\0" in data:
             return None
-        value, used, err = self._parse_raw(data)
-        if used != n:
+        end = ctypes.c_char_p()
+        ctypes.set_errno(0)
+        value = self._strtold(data, ctypes.byref(end))
+        if end.value:                # not all of the text was a number
             return None
-        text = self._format_e(value).lstrip(b"-+")
-        if text.startswith(b"nan"):
-            return None
-        if err == 34:  # ERANGE: refuse overflow to HUGE_VAL and underflow to 0
-            if text.startswith(b"inf") or text.startswith(b"0.0"):
-                return None
+        f = value.value              # as a double: cheap screening
+        if f != f:
+            return None              # NaN
+        if f == 0.0 or f == _INF or f == -_INF:
+            # Zero, subnormal, out of double range or infinite: Redis refuses
+            # only overflow to HUGE_VAL and underflow to zero (ERANGE).
+            if ctypes.get_errno() == 34:
+                text = self._format(value, self._fmt_e).lstrip(b"-+")
+                if text.startswith(b"inf") or text.startswith(b"0.0"):
+                    return None
         return value
 
     def from_int(self, i):
-        return self._parse_raw(b"%d" % i)[0]
+        return self._strtold(b"%d" % i, None)
 
     def add(self, a, b):
         return self._fmal(a, self._one, b)
 
-    def _format_strfroml(self, value):
-        buf = self._fmt_buf
-        n = self._strfroml(buf, MAX_LONG_DOUBLE_CHARS, b"%.17f", value)
-        return buf.raw[:n]
-
-    def _format_snprintf(self, value):
-        buf = self._fmt_buf
-        n = self._snprintf(buf, MAX_LONG_DOUBLE_CHARS, b"%.17Lf", value)
-        return buf.raw[:n]
-
-    def _format_e(self, value):
-        """A short "%.3Le" text: tells zero, subnormals, inf and nan apart."""
-        buf = self._fmt_buf
-        if self._format == self._format_strfroml:
-            n = self._strfroml(buf, MAX_LONG_DOUBLE_CHARS, b"%.3e", value)
-        else:
-            n = self._snprintf(buf, MAX_LONG_DOUBLE_CHARS, b"%.3Le", value)
-        return buf.raw[:n]
-
     def is_finite(self, value):
-        text = self._format(value)
+        text = self._format(value, self._fmt_e)
         return not (b"inf" in text or b"nan" in text)
 
     def human(self, value):
         """"%.17Lf" with trailing zeros trimmed; None for NaN or infinity."""
-        text = self._format(value)
+        text = self._format(value, self._fmt_f)
         if b"inf" in text or b"nan" in text:
             return None
         return _trim_human(text)
