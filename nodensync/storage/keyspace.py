@@ -56,7 +56,7 @@ def type_name(value):
 LAZYFREE_THRESHOLD = 1024     # elements; smaller values are freed at once
 LAZYFREE_SLICE = 4096         # elements freed between two yields
 _lazy_queue = deque()
-_lazy_state = {"worker": None, "pending": 0}
+_lazy_state = {"worker": None, "pending": 0, "freed": 0}
 
 
 def lazyfree_pending():
@@ -93,6 +93,7 @@ def _lazyfree_run():
             pass
         del value
         _lazy_state["pending"] -= 1
+        _lazy_state["freed"] += 1
         gevent.sleep(0)
 
 
@@ -405,6 +406,19 @@ class Keyspace:
         self.expired_listeners = []           # fn(db, key) -> propagate DEL etc.
         self.scans = ScanCursors()
         self._expire_next = 0                 # database the next expire cycle starts at
+
+    # INFO memory's lazyfree fields (values freed by the background freer)
+    @property
+    def lazyfree_pending_objects(self):
+        return _lazy_state["pending"]
+
+    @property
+    def lazyfreed_objects(self):
+        return _lazy_state["freed"]
+
+    @lazyfreed_objects.setter
+    def lazyfreed_objects(self, value):      # CONFIG RESETSTAT
+        _lazy_state["freed"] = value
 
     def on_expired(self, db, key):
         """A key expired (lazily or actively) and is gone: runs once per key."""

@@ -628,3 +628,31 @@ def test_keyspace_events(diff):
         for c in subs:
             c.close()
         diff.check("CONFIG", "SET", "notify-keyspace-events", "", compare=False)
+
+
+def test_object_under_lfu_and_lru_policies(diff):
+    diff.check("SET", "k", "v")
+    diff.check("SET", "n", "100")
+    try:
+        diff.check("CONFIG", "SET", "maxmemory-policy", "allkeys-lfu")
+        diff.check("SET", "k2", "v")
+        diff.check("OBJECT", "FREQ", "k2")
+        diff.check("OBJECT", "IDLETIME", "k2")
+        diff.check("OBJECT", "IDLETIME", "nokey")
+        diff.check("OBJECT", "FREQ", "nokey")
+        diff.check("SET", "n2", "100")
+        diff.check("OBJECT", "REFCOUNT", "n2")       # maxmemory 0: still shared
+        diff.check("CONFIG", "SET", "maxmemory", "1gb")
+        diff.check("SET", "n3", "100")
+        diff.check("OBJECT", "REFCOUNT", "n3")       # LFU needs its own object
+        diff.check("OBJECT", "ENCODING", "n3")
+        diff.check("CONFIG", "SET", "maxmemory-policy", "volatile-lru")
+        diff.check("SET", "n4", "100")
+        diff.check("OBJECT", "REFCOUNT", "n4")
+        diff.check("OBJECT", "FREQ", "n4")
+        diff.check("CONFIG", "SET", "maxmemory-policy", "allkeys-random")
+        diff.check("SET", "n5", "100")
+        diff.check("OBJECT", "REFCOUNT", "n5")
+    finally:
+        diff.check("CONFIG", "SET", "maxmemory", "0", compare=False)
+        diff.check("CONFIG", "SET", "maxmemory-policy", "noeviction", compare=False)
