@@ -36,8 +36,13 @@ MULTI/EXEC or a script: the command replies as its non-blocking form would,
 e.g. BLMOVE a null bulk, BLPOP/BZPOPMIN a null array); otherwise the client
 blocks.  After blocking it returns ``try_serve``'s reply, or ``NULL_ARRAY``
 on timeout and ``CLIENT UNBLOCK id TIMEOUT`` (Redis's timed-out reply for
-every key-blocking command, BLMOVE included), and raises ``-UNBLOCKED`` on
-``CLIENT UNBLOCK id ERROR``.
+every key-blocking command, BLMOVE included; ``timeout_reply=`` changes it),
+and raises ``-UNBLOCKED`` on ``CLIENT UNBLOCK id ERROR``.  Waits that are not
+about keys (WAIT-like) pass no keys and are woken by ``wake_client(client)``.
+
+Sorted sets (BZPOPMIN, BZPOPMAX, BZMPOP) use the same call with
+``kind=ZSet`` and a ``try_serve`` built on ``pop_zset``; their writers (ZADD,
+ZINCRBY, Z*STORE) call ``signal_key_ready(db, key)`` after storing.
 
 Semantics (Redis 7.0):
 
@@ -84,7 +89,7 @@ from ..errors import CommandError
 from ..protocol.resp import NULL_ARRAY
 
 __all__ = ["parse_timeout", "block_on_keys", "may_block", "signal_key_ready",
-           "signal_db_ready", "unblock_client", "blocked_count"]
+           "signal_db_ready", "wake_client", "unblock_client", "blocked_count"]
 
 UNBLOCKED = "UNBLOCKED client unblocked via CLIENT UNBLOCK"
 
@@ -319,18 +324,28 @@ def may_block(ctx):
 
 
 # -- blocking -----------------------------------------------------------------------------
-def block_on_keys(ctx, keys, timeout_ms, try_serve, kind=deque):
+def block_on_keys(ctx, keys, timeout_ms, try_serve, kind=deque, timeout_reply=NULL_ARRAY):
     """Serve the command from the first of ``keys`` that can (argument order),
     else block until one can; see the module docstring.  Returns the reply of
-    ``try_serve``, None when the client may not block, or NULL_ARRAY (timed
-    out, CLIENT UNBLOCK TIMEOUT)."""
+    ``try_serve``, None when the client may not block, or ``timeout_reply``
+    (timed out, CLIENT UNBLOCK TIMEOUT; called if callable).
+
+    A wait that is not about keys (WAIT-like commands) passes ``keys=()``; its
+    waker calls ``wake_client(client)``, which makes it call
+    ``try_serve(None)``."""
     for key in keys:
         result = try_serve(key)
         if result is not None:
             return result
     if not may_block(ctx):
         return None
-    return _wait(ctx, list(dict.fromkeys(keys)), timeout_ms, try_serve, kind)
+    result = _wait(ctx, list(dict.fromkeys(keys)), timeout_ms, try_serve, kind)
+    if result is _TIMED_OUT:
+        return timeout_reply() if callable(timeout_reply) else timeout_reply
+    return result
+
+
+_TIMED_OUT = object()
 
 
 def _wait(ctx, keys, timeout_ms, try_serve, kind):
@@ -352,7 +367,7 @@ def _wait(ctx, keys, timeout_ms, try_serve, kind):
         while True:
             wait = None if deadline is None else deadline - time.monotonic()
             if wait is not None and wait <= 0:
-                return NULL_ARRAY
+                return _TIMED_OUT
             if poll is not None:
                 wait = poll if wait is None else min(wait, poll)
             w.event.wait(wait)
@@ -361,7 +376,7 @@ def _wait(ctx, keys, timeout_ms, try_serve, kind):
             if w.unblocked is not None:
                 if w.unblocked == "error":
                     raise CommandError(UNBLOCKED)
-                return NULL_ARRAY
+                return _TIMED_OUT
             if (w.readable or poll is not None) and _hung_up(ctx):
                 ctx.close()
                 return NULL_ARRAY
@@ -375,9 +390,10 @@ def _wait(ctx, keys, timeout_ms, try_serve, kind):
             ready, w.ready = w.ready, []
             db = w.db
             for key in ready:
-                value = db.get(key)
-                if value is None or type(value) is not kind:
-                    continue
+                if key is not None:          # None: wake_client()
+                    value = db.get(key)
+                    if value is None or type(value) is not kind:
+                        continue
                 ctx.block_dirty = ks.dirty
                 result = try_serve(key)
                 if result is not None:
@@ -454,6 +470,19 @@ def signal_db_ready(db):
     for dbid, key in list(st.queues):
         if dbid == db.id:
             st.key_changed(db, key)
+
+
+def wake_client(client):
+    """Make a blocked client re-check its condition now (``try_serve(None)``);
+    for waits that are not about keys.  True if it was blocked here."""
+    st = getattr(client.node.keyspace, "blocking_state", None)
+    w = st.by_client.get(client.id) if st is not None else None
+    if w is None or w.client is not client:
+        return False
+    if None not in w.ready:
+        w.ready.append(None)
+    w.wake()
+    return True
 
 
 def blocked_count(node):

@@ -577,3 +577,53 @@ def test_propagation_of_served_and_timed_out_waits():
     finally:
         for s in socks:
             s.close()
+
+
+def test_wait_without_keys_api():
+    """The API other blocking commands (WAIT-like) use: no keys, woken by
+    wake_client(), their own timeout reply, CLIENT UNBLOCK and INFO see them."""
+    import gevent
+    from nodensync.commands.dispatch import dispatch
+    from nodensync.commands.registry import COMMANDS
+    from nodensync.server import blocking
+
+    node, (waiter, other), socks = _in_process_node(2)
+    state = {"ready": False, "checks": 0}
+
+    def check(key):
+        assert key is None
+        state["checks"] += 1
+        return b"done" if state["ready"] else None
+
+    def run(timeout_ms):
+        waiter.greenlet = gevent.getcurrent()
+        waiter.cmd = COMMANDS["blpop"]          # a BLOCKING command is running
+        return blocking.block_on_keys(waiter, (), timeout_ms, check, timeout_reply=lambda: 7)
+
+    try:
+        g = gevent.spawn(run, 0)
+        gevent.sleep(0.02)
+        assert waiter.blocked and blocking.blocked_count(node) == 1
+        assert blocking.wake_client(waiter)
+        gevent.sleep(0.02)
+        assert not g.dead and state["checks"] == 1   # re-checked, still waiting
+        state["ready"] = True
+        blocking.wake_client(waiter)
+        g.join(WAIT)
+        assert g.value == b"done" and not waiter.blocked
+        assert blocking.blocked_count(node) == 0
+
+        state["ready"] = False
+        g = gevent.spawn(run, 30)
+        g.join(WAIT)
+        assert g.value == 7
+
+        g = gevent.spawn(run, 0)
+        gevent.sleep(0.02)
+        assert dispatch(other, [b"CLIENT", b"UNBLOCK", b"%d" % waiter.id]) == 1
+        g.join(WAIT)
+        assert g.value == 7
+        assert not blocking.wake_client(waiter)
+    finally:
+        for s in socks:
+            s.close()
