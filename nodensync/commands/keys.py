@@ -71,7 +71,10 @@ def _delete(ctx, keys, lazy):
 
 @command("del", arity=-2, flags=WRITE, keys=(1, -1, 1), group=G, since="1.0.0",
          syntax="key [key ...]",
-         complexity="O(N) where N is the number of keys that will be removed.")
+         complexity="O(N) where N is the number of keys that will be removed. When a key to "
+                    "remove holds a value other than a string, the individual complexity for "
+                    "this key is O(M) where M is the number of elements in the list, set, "
+                    "sorted set or hash. Removing a single key that holds a string value is O(1).")
 def del_(ctx, *keys):
     """Delete a key"""
     return _delete(ctx, keys, False)
@@ -79,7 +82,9 @@ def del_(ctx, *keys):
 
 @command("unlink", arity=-2, flags=WRITE | FAST, keys=(1, -1, 1), group=G, since="4.0.0",
          syntax="key [key ...]",
-         complexity="O(1) for each key removed regardless of its size.")
+         complexity="O(1) for each key removed regardless of its size. Then the command does "
+                    "O(N) work in a different thread in order to reclaim memory, where N is the "
+                    "number of allocations the deleted objects where composed of.")
 def unlink(ctx, *keys):
     """Delete a key asynchronously in another thread. Otherwise it is just as DEL, but non blocking."""
     return _delete(ctx, keys, True)
@@ -589,7 +594,8 @@ def move(ctx, key, db):
 
 # -- OBJECT ----------------------------------------------------------------------
 container("object", group=G, since="2.2.3",
-          summary="A container for object introspection commands")
+          summary="A container for object introspection commands").complexity = \
+    "Depends on subcommand."
 
 OBJ_SHARED_REFCOUNT = _INT32_MAX
 OBJ_SHARED_INTEGERS = 10000

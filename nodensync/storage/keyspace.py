@@ -298,6 +298,7 @@ class Database:
 
     def flush(self):
         self.touch_all()
+        self.keyspace.scans.forget(self.data)   # don't pin the old keys
         self.data = {}
         self.expires = {}
         self.heap = []
@@ -557,6 +558,12 @@ class ScanCursors:
         rec = self.snapshots.pop(sid, None)
         if rec is not None:
             self.entries -= len(rec[0])
+
+    def forget(self, source):
+        """Drop the snapshots of ``source`` (it is being discarded)."""
+        sid_of = id(source)
+        for sid in [s for s, rec in self.snapshots.items() if rec[1] == sid_of]:
+            self._drop(sid)
 
     def clear(self):
         self.snapshots.clear()

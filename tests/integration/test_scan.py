@@ -296,3 +296,17 @@ def test_randomkey_covers_a_big_database(node):
     _load(node, [b"fresh:%d" % i for i in range(100000)])
     picks = [node.randomkey() for _ in range(300)]
     assert sum(p.startswith(b"fresh:") for p in picks) > 50
+
+
+def test_flush_drops_the_snapshots_of_the_old_keys():
+    from nodensync.storage.keyspace import Keyspace
+    ks = Keyspace(2)
+    db = ks.dbs[0]
+    for i in range(2000):
+        db.data[b"k%d" % i] = b"v"
+    cursor, _ = ks.scans.scan(db.data, 0, 10)
+    assert cursor and len(ks.scans) == 1
+    other = {b"h%d" % i: b"v" for i in range(1000)}
+    ks.scans.scan(other, 0, 10)
+    db.flush()
+    assert len(ks.scans) == 1 and ks.scans.entries == 1000
