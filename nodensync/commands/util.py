@@ -6,8 +6,10 @@ from functools import lru_cache
 from .. import errors
 from ..errors import CommandError
 
-_NOT_INT = CommandError(errors.NOT_INTEGER)
-_NOT_FLOAT = CommandError(errors.NOT_FLOAT)
+def _error(message):
+    # A fresh exception per raise: re-raising one shared instance makes its
+    # __traceback__ grow with every raise and keeps those frames alive.
+    return CommandError(message)
 _INT64_MIN = -(1 << 63)
 _INT64_MAX = (1 << 63) - 1
 
@@ -18,9 +20,9 @@ def parse_int(b, error=None):
     try:
         v = int(b)
     except (ValueError, TypeError):
-        raise (error or _NOT_INT) from None
+        raise (error or _error(errors.NOT_INTEGER)) from None
     if not _INT64_MIN <= v <= _INT64_MAX or b"%d" % v != b:
-        raise error or _NOT_INT
+        raise error or _error(errors.NOT_INTEGER)
     return v
 
 
@@ -51,10 +53,10 @@ def parse_float(b, error=None, allow_nan=False):
     """A double as Redis's strtod-based parsing accepts it: no spaces,
     'inf'/'-inf' allowed, NaN refused."""
     if not _FLOAT_OK.match(b):
-        raise error or _NOT_FLOAT
+        raise error or _error(errors.NOT_FLOAT)
     v = float(b)
     if math.isnan(v) and not allow_nan:
-        raise error or _NOT_FLOAT
+        raise error or _error(errors.NOT_FLOAT)
     return v
 
 

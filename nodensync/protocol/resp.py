@@ -162,6 +162,7 @@ def _encode_into(value, out, resp3):
     elif t is str:
         _encode_into(value.encode(), out, resp3)
     elif isinstance(value, CommandError):
+        value.__traceback__ = None   # shared instances must not accumulate frames
         append(b"-%s\r\n" % _safe_error(value.message))
     elif t is set or t is frozenset:
         append(b"%s%d\r\n" % (b"~" if resp3 else b"*", len(value)))

@@ -36,7 +36,11 @@ READ_SIZE = 64 * 1024
 # Reads the fast path must not take: a huge array count (hiredis would
 # preallocate a list that size: a trivial memory attack) or a simple/verbatim
 # string element, which hiredis returns as bytes where Redis requires a bulk.
-_NOT_FOR_HIREDIS = re.compile(rb"\*[0-9]{6}|\r\n[+=]").search
+_BIG_ARRAY = re.compile(rb"\*[0-9]{7}").search   # a literal-prefix scan: cheap
+
+
+def _not_for_hiredis(data):
+    return b"\n+" in data or b"\n=" in data or _BIG_ARRAY(data) is not None
 _encode = resp.encode
 _perf = time.perf_counter
 _perf_ns = time.perf_counter_ns
@@ -181,7 +185,7 @@ class Client:
                 self.tot_net_in += len(data)
                 out = []
                 # Fast path: hiredis, for reads starting with a multibulk.
-                if slow is None and data[0] == 0x2A and not _NOT_FOR_HIREDIS(data):
+                if slow is None and data[0] == 0x2A and not _not_for_hiredis(data):
                     reader.feed(data)
                     done = self._run_batch(reader, out)
                     if done < 0:  # malformed: let the exact parser explain
@@ -309,6 +313,7 @@ class Client:
     def _inline_error(self, spec, argv, started, dirty_before, out):
         """Bookkeeping for a CommandError raised on the inline path."""
         e = sys.exc_info()[1]
+        e.__traceback__ = None
         node = self.node
         spec.stats[3] += 1
         elapsed_us = (_perf_ns() - started) // 1000
@@ -381,6 +386,9 @@ class Client:
         try:
             result = dispatch(self, argv)
         except CommandError as e:
+            # Handlers may raise shared instances: drop the traceback so it
+            # does not grow with every raise (and keep frames alive).
+            e.__traceback__ = None
             self.node.stats.error(e.message)
             if self.reply_mode is None:
                 out.append(resp.encode_error(e.message))
