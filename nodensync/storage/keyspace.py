@@ -154,7 +154,7 @@ class Database:
         otherwise."""
         value = self.get(key)
         if value is not None and type(value) is not pytype:
-            raise _WRONGTYPE
+            raise _WRONGTYPE.with_traceback(None)
         return value
 
     def get_string(self, key):
@@ -165,7 +165,7 @@ class Database:
             return value
         if t is int:
             return b"%d" % value
-        raise _WRONGTYPE
+        raise _WRONGTYPE.with_traceback(None)
 
     def exists(self, key):
         return self.get(key) is not None
