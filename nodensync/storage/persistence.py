@@ -1,0 +1,626 @@
+"""Persistence subsystem: RDB snapshots, the append-only file, loading at
+start, the final save at shutdown, MISCONF, INFO persistence.
+
+``attach(node)`` installs ``node.persistence`` (a ``Persistence``).  Other
+subsystems may use:
+
+* ``persistence.bgsave(reason)`` / ``persistence.child`` (one child at a
+  time: BGSAVE or AOF rewrite) / ``persistence.rdb.done_hooks`` (fn(ok)
+  after each BGSAVE, e.g. to send the file to a replica);
+* ``persistence.aux_providers``: fn() -> [(name, value)] extra RDB aux
+  fields (replication: repl-id, repl-offset); ``persistence.loaded_aux``
+  holds the aux fields of the file loaded at start;
+* ``persistence.function_provider`` (fn() -> [library code]) and
+  ``persistence.function_loader`` (fn([code])) for FUNCTION libraries.
+
+Loading happens in the first start hook, after the listener is bound and
+before the other start hooks (replication, cluster) run.  While it runs
+``node.loading`` is set and every client goes through dispatch's checks,
+which answer ``-LOADING`` to commands without the ``loading`` flag; the
+loader yields to the hub regularly so INFO and PING are answered.
+"""
+import logging
+import mmap
+import os
+import signal
+import time
+
+import gevent
+
+from .. import config as cfg
+from .. import errors
+from ..commands.registry import LOADING as LOADING_FLAG
+from ..errors import CommandError
+from ..observability.info import section
+from . import aof as aof_mod
+from . import rdb
+from .snapshot import Snapshots, private_dirty_bytes
+
+log = logging.getLogger("nodensync")
+
+
+# -- settings ------------------------------------------------------------------------
+def parse_save(text):
+    """Redis's ``save`` setting: "<seconds> <changes> ..." ('' disables)."""
+    words = text.split()
+    if len(words) % 2:
+        raise ValueError("Invalid save parameters")
+    out = []
+    for i in range(0, len(words), 2):
+        try:
+            seconds = int(words[i])
+            changes = int(words[i + 1])
+        except ValueError:
+            raise ValueError("Invalid save parameters") from None
+        if seconds < 0 or changes < 0:
+            raise ValueError("Invalid save parameters")
+        out.append((seconds, changes))
+    return tuple(out)
+
+
+def format_save(value):
+    return " ".join("%d %d" % pair for pair in value)
+
+
+def _filename(what):
+    def check(value):
+        if "/" in value or not value:
+            raise ValueError("%s can't be a path, just a filename" % what)
+    return check
+
+
+_G = "persistence"
+cfg.declare("save", "str", parse_save("3600 1 300 100 60 10000"),
+            "RDB save points: pairs '<seconds> <changes>'; a BGSAVE starts when at least "
+            "<changes> writes happened in <seconds>. '' disables them.",
+            redis="save", mutable=True, parser=parse_save, formatter=format_save, group=_G)
+cfg.declare("snapshotInterval", "int", 0,
+            "Also take a snapshot every this many seconds when something changed (0 = off).",
+            mutable=True, minimum=0, maximum=2 ** 31 - 1, group=_G)
+cfg.declare("dbFilename", "str", "dump.rdb", "File name of the RDB snapshot in dataDir.",
+            redis="dbfilename", mutable=True, validate=_filename("dbfilename"), group=_G)
+cfg.declare("rdbCompression", "bool", True, "LZF-compress strings in RDB files.",
+            redis="rdbcompression", mutable=True, group=_G)
+cfg.declare("rdbChecksum", "bool", True,
+            "Write and verify the CRC-64 checksum of RDB files.",
+            redis="rdbchecksum", mutable=True, group=_G)
+cfg.declare("stopWritesOnBgsaveError", "bool", True,
+            "Refuse writes (MISCONF) while the last background save failed.",
+            redis="stop-writes-on-bgsave-error", mutable=True, group=_G)
+cfg.declare("rdbKeySaveDelay", "int", 0,
+            "Testing aid: sleep this many microseconds after each key written by a "
+            "background save.", redis="rdb-key-save-delay", mutable=True, minimum=0,
+            maximum=2 ** 31 - 1, group=_G)
+cfg.declare("keyLoadDelay", "int", 0,
+            "Testing aid: sleep this many microseconds after each key loaded at start.",
+            redis="key-load-delay", mutable=True, minimum=0, maximum=2 ** 31 - 1, group=_G)
+cfg.declare("appendOnly", "bool", False, "Log every write to the append-only file.",
+            redis="appendonly", mutable=True, group=_G)
+cfg.declare("appendFilename", "str", "appendonly.aof",
+            "Base name of the append-only files.", redis="appendfilename",
+            validate=_filename("appendfilename"), group=_G)
+cfg.declare("appendDirname", "str", "appendonlydir",
+            "Directory (in dataDir) of the append-only files and their manifest.",
+            redis="appenddirname", validate=_filename("appenddirname"), group=_G)
+cfg.declare("appendFsync", "enum", "everysec",
+            "When the AOF is fsynced: always (before each reply), everysec, no (the OS).",
+            redis="appendfsync", mutable=True, choices=["always", "everysec", "no"], group=_G)
+cfg.declare("autoAofRewritePercentage", "int", 100,
+            "Rewrite the AOF when it grew by this percentage since the last rewrite (0 = off).",
+            redis="auto-aof-rewrite-percentage", mutable=True, minimum=0,
+            maximum=2 ** 31 - 1, group=_G)
+cfg.declare("autoAofRewriteMinSize", "memory", 64 * 1024 * 1024,
+            "No automatic AOF rewrite below this size.", redis="auto-aof-rewrite-min-size",
+            mutable=True, minimum=0, maximum=2 ** 63 - 1, group=_G)
+cfg.declare("aofLoadTruncated", "bool", True,
+            "Load an AOF whose last command is truncated (the tail is cut off, with a warning).",
+            redis="aof-load-truncated", mutable=True, group=_G)
+cfg.declare("aofUseRdbPreamble", "bool", True,
+            "Write AOF base files in RDB format (else as commands).",
+            redis="aof-use-rdb-preamble", mutable=True, group=_G)
+
+LOADING_ERROR = "LOADING Redis is loading the dataset in memory"
+
+
+class LoadAborted(Exception):
+    """Shutdown requested while loading."""
+
+
+class Persistence:
+    def __init__(self, node):
+        self.node = node
+        self.child = None
+        self.rdb = Snapshots(self)
+        self.aof = aof_mod.AppendOnly(self)
+        self.aux_providers = []
+        self.function_provider = None
+        self.function_loader = None
+        self.loaded_aux = {}
+        self.load_keys_loaded = 0
+        self.load_keys_expired = 0
+        self.loading_info = None          # [start time, total bytes, done bytes, file]
+        self._loading_base = 0
+        self._guard_installed = False
+        self._prev_guard = None
+        self._last_yield = 0.0
+        self._final_dirty = None
+        self._prev_pause = None
+        self._master_at_load = True
+
+    # -- helpers
+    def data_dir(self):
+        return self.node.config["dataDir"]
+
+    @property
+    def aof_buffer_bytes(self):
+        return self.aof.buffer_bytes()
+
+    def extra_aux(self):
+        out = []
+        for fn in self.aux_providers:
+            try:
+                out.extend(fn())
+            except Exception:
+                log.exception("RDB aux provider failed")
+        return out
+
+    def functions_to_save(self):
+        if self.function_provider is None:
+            return ()
+        try:
+            return list(self.function_provider())
+        except Exception:
+            log.exception("function provider failed")
+            return ()
+
+    def kill_child(self, wait=False):
+        c = self.child
+        if c is None:
+            return
+        c.killed = True
+        try:
+            os.kill(c.pid, signal.SIGUSR1)
+        except ProcessLookupError:
+            pass
+        log.info("Killing running %s child: %d", "RDB" if c.kind == "rdb" else "AOF", c.pid)
+        if wait:
+            c.done.wait(10)
+
+    # -- BGSAVE / rewrite entry points (commands, cron, other subsystems)
+    def bgsave(self, reason="BGSAVE"):
+        if self.child is not None:
+            return False
+        return self.rdb.bgsave(reason)
+
+    # -- MISCONF -------------------------------------------------------------------
+    def misconf_message(self):
+        node = self.node
+        conf = node.config
+        if node.role_name() == "replica":
+            return None
+        if (conf["stopWritesOnBgsaveError"] and not self.rdb.last_bgsave_ok
+                and self.rdb.has_save_points()):
+            return errors.MISCONF
+        a = self.aof
+        if a.state != aof_mod.OFF and not a.last_write_ok:
+            return "MISCONF Errors writing to the AOF file: %s" % os.strerror(
+                a.last_write_errno or 5)
+        return None
+
+    def _guard(self, client, spec):
+        msg = self.misconf_message()
+        if msg is not None and not client.is_master:
+            raise CommandError(msg)
+        prev = self._prev_guard
+        if prev is not None:
+            prev(client, spec)
+
+    def refresh_guard(self):
+        """Install the MISCONF write guard while there is a disk error (so
+        writes take dispatch's checked path only then), chained in front of
+        any guard another subsystem set."""
+        node = self.node
+        need = self.misconf_message() is not None
+        if need and not self._guard_installed:
+            self._prev_guard = node.write_guard
+            node.write_guard = self._guard
+            self._guard_installed = True
+        elif not need and self._guard_installed and node.write_guard == self._guard:
+            node.write_guard = self._prev_guard
+            self._prev_guard = None
+            self._guard_installed = False
+
+    # -- cron ------------------------------------------------------------------------
+    def cron(self):
+        while True:
+            gevent.sleep(0.1)
+            if self.node.loading:
+                continue
+            try:
+                self._cron_once()
+            except Exception:
+                log.exception("persistence cron failed")
+
+    def _cron_once(self):
+        now = time.time()
+        a = self.aof
+        if a.pending:
+            a.flush_pending()
+        if self.child is not None:
+            return
+        r = self.rdb
+        if r.scheduled:
+            r.scheduled = False
+            r.bgsave("scheduled")
+            return
+        if a.scheduled:
+            a.cron(now)
+            return
+        reason = r.due(now)
+        if reason is not None:
+            r.bgsave(reason)
+            return
+        a.cron(now)
+
+    # -- loading ---------------------------------------------------------------------
+    def load_progress(self, pos, path=None):
+        info = self.loading_info
+        if info is not None:
+            info[2] = self._loading_base + pos
+        delay = self.node.config["keyLoadDelay"]
+        now = time.monotonic()
+        if delay:
+            gevent.sleep(delay / 1e6)
+            self._last_yield = now
+        elif now - self._last_yield > 0.02:
+            gevent.sleep(0)
+            self._last_yield = time.monotonic()
+        if self.node.client_pause != self._loading_check:
+            self._install_loading_check()
+        if self.node.shutting_down:
+            raise LoadAborted()
+
+    # While loading, every client is gated (node.set_gate_all) and dispatch's
+    # last check, node.client_pause, is this function (chained in front of a
+    # CLIENT PAUSE that may be active): commands without the "loading" flag
+    # get -LOADING.
+    def _loading_check(self, client, spec):
+        if self.node.loading and not spec.flags & LOADING_FLAG:
+            raise CommandError(LOADING_ERROR)
+        prev = self._prev_pause
+        if prev is not None:
+            prev(client, spec)
+
+    def _install_loading_check(self):
+        node = self.node
+        current = node.client_pause
+        if current != self._loading_check:
+            self._prev_pause = current
+            node.client_pause = self._loading_check
+
+    def _remove_loading_check(self):
+        node = self.node
+        if node.client_pause == self._loading_check:
+            node.client_pause = self._prev_pause
+        self._prev_pause = None
+
+    def load_rdb_buffer(self, buf, path, aof_preamble=False):
+        """Load an RDB stream from ``buf`` into the keyspace; returns the
+        offset after its checksum.  Raises RdbError."""
+        node = self.node
+        ks = node.keyspace
+        dbs = ks.dbs
+        now = int(time.time() * 1000)
+        skip_expired = not aof_preamble and self._master_at_load
+        counts = [0, 0]
+
+        def on_key(dbid, key, value, expire):
+            if value is None:
+                return
+            db = dbs[dbid]
+            if key in db.data:
+                raise rdb.RdbError("Duplicated key %r found in DB %d" % (key[:64], dbid),
+                                   parser.p)
+            if expire is not None and skip_expired and expire < now:
+                counts[1] += 1
+                return
+            db.data[key] = value
+            if expire is not None:
+                db.set_expire(key, expire)
+            counts[0] += 1
+        parser = rdb.RdbParser(buf, name=path)
+        delay = node.config["keyLoadDelay"]
+        aux = parser.load(on_key, len(dbs), verify_checksum=node.config["rdbChecksum"],
+                          progress=self.load_progress, progress_every=1 if delay else 256)
+        functions = aux.pop("functions", [])
+        if functions:
+            if self.function_loader is not None:
+                self.function_loader(functions)
+            else:
+                log.warning("%s holds %d function libraries; they were skipped (no "
+                            "function engine)", path, len(functions))
+        aux.pop("keys", None)
+        self.loaded_aux = aux
+        self.load_keys_loaded += counts[0]
+        self.load_keys_expired += counts[1]
+        log.info("Done loading RDB, keys loaded: %d, keys expired: %d.", counts[0], counts[1])
+        return parser.p
+
+    def load_rdb_file(self, path):
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            if size == 0:
+                raise rdb.RdbError("Short read or empty file", 0)
+            mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+        try:
+            self.loading_info = [int(time.time()), size, 0, path]
+            self.load_rdb_buffer(mm, path)
+        finally:
+            mm.close()
+
+    def load_at_start(self):
+        """The first start hook: load the AOF (appendonly yes) or the RDB
+        snapshot; a corrupt file stops the start with a message naming the
+        file and the byte offset."""
+        node = self.node
+        ks = node.keyspace
+        conf = node.config
+        self.cleanup_temp_files()
+        saved_props = list(node.propagators)
+        del node.propagators[:]
+        saved_expire = (ks.active_expire_enabled, ks.serving_master_stream)
+        self._master_at_load = ks.active_expire_enabled
+        node.loading = True
+        node.set_gate_all(True, "loading")
+        self._install_loading_check()
+        started = time.monotonic()
+        self._last_yield = started
+        what = None
+        try:
+            if conf["appendOnly"]:
+                ks.active_expire_enabled = False
+                ks.serving_master_stream = True
+                self.loading_info = [int(time.time()), self._aof_total_size(), 0, None]
+                try:
+                    loaded = self.aof.load()
+                except (aof_mod.AofError, rdb.RdbError, OSError) as e:
+                    raise _Fatal("Fatal error loading the AOF: %s" % _describe(e))
+                ks.active_expire_enabled, ks.serving_master_stream = saved_expire
+                if loaded:
+                    what = "append only file"
+                    self.aof.open_after_load()
+                else:
+                    rdb_path = self.rdb.path()
+                    if os.path.exists(rdb_path):
+                        self._load_rdb(rdb_path)
+                        what = "disk (no AOF yet)"
+                    self.aof.create_base_now()
+            else:
+                rdb_path = self.rdb.path()
+                if os.path.exists(rdb_path):
+                    self._load_rdb(rdb_path)
+                    what = "disk"
+        except LoadAborted:
+            log.warning("Shutdown requested while loading: loading stopped")
+            raise SystemExit(0)
+        except _Fatal as e:
+            log.critical("%s", e)
+            log.critical("The server will not start: fix or move away the file above "
+                         "(see docs/persistence.md).")
+            raise SystemExit(1)
+        except OSError as e:
+            log.critical("Can't load or create the persistence files: %s", _describe(e))
+            raise SystemExit(1)
+        finally:
+            ks.active_expire_enabled, ks.serving_master_stream = saved_expire
+            node.propagators[:0] = saved_props
+            node.loading = False
+            self._remove_loading_check()
+            node.set_gate_all(False, "loading")
+            self.loading_info = None
+        self.rdb.dirty_at_save = ks.dirty
+        self.aof.base_size = self.aof.current_size()
+        if what:
+            log.info("DB loaded from %s: %.3f seconds", what, time.monotonic() - started)
+
+    def _load_rdb(self, path):
+        try:
+            self.load_rdb_file(path)
+        except rdb.RdbError as e:
+            raise _Fatal("Corrupt RDB file %s: %s" % (path, e))
+        except OSError as e:
+            raise _Fatal("Can't read the RDB file %s: %s" % (path, _describe(e)))
+
+    def _aof_total_size(self):
+        total = 0
+        try:
+            for name in os.listdir(self.aof.dir()):
+                try:
+                    total += os.path.getsize(os.path.join(self.aof.dir(), name))
+                except OSError:
+                    pass
+        except OSError:
+            pass
+        return total
+
+    def cleanup_temp_files(self):
+        """Temp files of saves that died with an earlier process."""
+        for d in (self.data_dir(), self.aof.dir()):
+            try:
+                names = os.listdir(d)
+            except OSError:
+                continue
+            for name in names:
+                if name.startswith("temp-") and (name.endswith(".rdb") or name.endswith(".aof")
+                                                 or name.endswith(".incr")
+                                                 or name.endswith(".manifest")):
+                    try:
+                        os.unlink(os.path.join(d, name))
+                        log.info("Removed stale temp file %s", name)
+                    except OSError:
+                        pass
+
+    # -- shutdown --------------------------------------------------------------------
+    def _wants_save(self, save):
+        if self.node.loading:
+            return False
+        if save is None:
+            return self.rdb.has_save_points()
+        return bool(save)
+
+    def final_save(self, save):
+        """Kill a running child, flush + fsync the AOF, save the RDB if
+        wanted.  True when everything asked for succeeded."""
+        ok = True
+        if self.child is not None:
+            kind = self.child.kind
+            log.warning("There is a child %s. Killing it!",
+                        "saving an .rdb" if kind == "rdb" else "rewriting the AOF file")
+            self.kill_child(wait=True)
+        a = self.aof
+        if a.state != aof_mod.OFF:
+            log.info("Calling fsync() on the AOF file.")
+            if not a.flush_and_sync():
+                ok = False
+        if self._wants_save(save):
+            log.info("Saving the final RDB snapshot before exiting.")
+            if self.rdb.save("shutdown"):
+                self._final_dirty = self.node.keyspace.dirty
+            else:
+                log.warning("Error trying to save the DB, can't exit.")
+                ok = False
+        return ok
+
+    def shutdown_check(self, save):
+        """SHUTDOWN: do the final save now so a failure refuses the command."""
+        if not self.final_save(save):
+            raise CommandError("ERR Errors trying to SHUTDOWN. Check logs.")
+
+    def shutdown_hook(self, save):
+        """Graceful stop (SHUTDOWN after its check, SIGTERM, SIGINT)."""
+        done = self._final_dirty
+        if done is not None and done == self.node.keyspace.dirty and self.child is None:
+            if self.aof.state != aof_mod.OFF:
+                self.aof.flush_and_sync()
+            return
+        if not self.final_save(save):
+            raise RuntimeError("final save failed")
+
+    def flushall_hook(self):
+        """FLUSHALL: kill a running BGSAVE and save the empty dataset when
+        save points are configured (Redis's flushAllDataAndResetRDB)."""
+        c = self.child
+        if c is not None and c.kind == "rdb":
+            self.kill_child()
+        if self.rdb.has_save_points() and not self.node.loading:
+            if self.rdb.save("FLUSHALL"):
+                self.rdb.dirty_at_save = self.node.keyspace.dirty - 1
+
+    def on_appendonly_change(self, value):
+        if value:
+            self.aof.start()
+        else:
+            self.aof.stop()
+
+
+class _Fatal(Exception):
+    pass
+
+
+def _describe(e):
+    if isinstance(e, OSError):
+        return "%s: %s" % (e.filename or "", e.strerror or e)
+    return str(e)
+
+
+def attach(node):
+    p = Persistence(node)
+    node.persistence = p
+    node.propagators.append(p.aof.feed)
+    node.keyspace.expired_listeners.append(p.aof.expired)
+    node.shutdown_checks.append(p.shutdown_check)
+    node.shutdown_hooks.append(p.shutdown_hook)
+    node.flushall_hooks.append(p.flushall_hook)
+    node.config.on_change("appendOnly", p.on_appendonly_change)
+    node.config.on_change("save", lambda v: p.refresh_guard())
+    node.config.on_change("snapshotInterval", lambda v: p.refresh_guard())
+    node.config.on_change("stopWritesOnBgsaveError", lambda v: p.refresh_guard())
+
+    def reset_stats():
+        node.stats.total_forks = 0
+    node.resetstat_hooks.append(reset_stats)
+    node.start_hooks.insert(0, p.load_at_start)
+    node.start_hooks.append(lambda: node.spawn_background(p.cron))
+    node.start_hooks.append(lambda: node.spawn_background(p.aof.fsync_loop))
+    return p
+
+
+# -- INFO persistence ------------------------------------------------------------------
+@section("persistence")
+def _info(node):
+    p = getattr(node, "persistence", None)
+    if p is None:
+        return [("loading", 0), ("async_loading", 0)]
+    r = p.rdb
+    a = p.aof
+    child = p.child
+    now_mono = time.monotonic()
+    rdb_child = child is not None and child.kind == "rdb"
+    aof_child = child is not None and child.kind == "aof"
+    cow = private_dirty_bytes(child.pid) if child is not None else 0
+    fields = [
+        ("loading", 1 if node.loading else 0),
+        ("async_loading", 0),
+        ("current_cow_peak", cow),
+        ("current_cow_size", cow),
+        ("current_cow_size_age", 0),
+        ("current_fork_perc", "0.00"),
+        ("current_save_keys_processed", 0),
+        ("current_save_keys_total", 0),
+        ("rdb_changes_since_last_save", r.changes()),
+        ("rdb_bgsave_in_progress", 1 if rdb_child else 0),
+        ("rdb_last_save_time", r.lastsave),
+        ("rdb_last_bgsave_status", "ok" if r.last_bgsave_ok else "err"),
+        ("rdb_last_bgsave_time_sec", r.last_bgsave_time_sec),
+        ("rdb_current_bgsave_time_sec", int(now_mono - child.started) if rdb_child else -1),
+        ("rdb_saves", r.saves),
+        ("rdb_last_cow_size", r.last_cow),
+        ("rdb_last_load_keys_expired", p.load_keys_expired),
+        ("rdb_last_load_keys_loaded", p.load_keys_loaded),
+        ("aof_enabled", 0 if a.state == aof_mod.OFF else 1),
+        ("aof_rewrite_in_progress", 1 if aof_child else 0),
+        ("aof_rewrite_scheduled", 1 if a.scheduled else 0),
+        ("aof_last_rewrite_time_sec", a.last_rewrite_time_sec),
+        ("aof_current_rewrite_time_sec", int(now_mono - child.started) if aof_child else -1),
+        ("aof_last_bgrewrite_status", "ok" if a.last_rewrite_ok else "err"),
+        ("aof_rewrites", a.rewrites),
+        ("aof_rewrites_consecutive_failures", a.rewrite_failures),
+        ("aof_last_write_status", "ok" if a.last_write_ok else "err"),
+        ("aof_last_cow_size", a.last_cow),
+        ("module_fork_in_progress", 0),
+        ("module_fork_last_cow_size", 0),
+    ]
+    if a.state != aof_mod.OFF:
+        fields += [
+            ("aof_current_size", a.current_size()),
+            ("aof_base_size", a.base_size),
+            ("aof_pending_rewrite", 1 if a.scheduled else 0),
+            ("aof_buffer_length", len(a.pending)),
+            ("aof_pending_bio_fsync", 1 if a.fsync_running else 0),
+            ("aof_delayed_fsync", a.delayed_fsync),
+        ]
+    info = p.loading_info
+    if node.loading and info is not None:
+        start, total, done, _ = info
+        elapsed = max(0, int(time.time()) - start)
+        perc = 100.0 * done / total if total else 0.0
+        eta = int(elapsed * (total - done) / done) if done else 1
+        fields += [
+            ("loading_start_time", start),
+            ("loading_total_bytes", total),
+            ("loading_rdb_used_mem", 0),
+            ("loading_loaded_bytes", done),
+            ("loading_loaded_perc", "%.2f" % perc),
+            ("loading_eta_seconds", eta),
+        ]
+    return fields

@@ -1,0 +1,1049 @@
+"""Redis's RDB format (version 10, as written by Redis 7.0): writer and reader.
+
+Writer
+    ``RdbWriter`` produces a whole file (header, aux fields, SELECTDB +
+    RESIZEDB per database, key/value pairs with EXPIRETIME_MS, EOF and the
+    CRC-64 checksum) through a ``write(bytes)`` callable, in chunks.  Values
+    get the encodings Redis 7.0 itself would choose for them: int-encoded and
+    LZF-compressed strings, listpacks for small hashes and sorted sets,
+    intsets for small integer sets, quicklist (listpack nodes) for lists,
+    and the plain forms (RDB_TYPE_HASH, RDB_TYPE_SET, RDB_TYPE_ZSET_2) for
+    big collections.  ``dump_payload`` is the DUMP serialisation (one value
+    + RDB version + CRC-64), byte-identical to Redis's for values whose
+    encoding is determined by their content.
+
+Reader
+    ``RdbParser`` reads every encoding Redis 7.0 (and older versions) write:
+    strings (raw, int 8/16/32, LZF), lists (plain, ziplist, quicklist with
+    ziplist nodes, quicklist 2 with listpack and plain nodes), sets (plain,
+    intset, listpack from 7.2), hashes (plain, zipmap, ziplist, listpack),
+    sorted sets (plain with text scores, ZSET_2 with binary scores, ziplist,
+    listpack).  Module values, module aux data and streams are refused with
+    an ``RdbError`` naming the type.  Every error carries the byte offset
+    where it was found.  The parser works on any buffer that slices to
+    bytes (``bytes`` for DUMP payloads, ``mmap`` for files).
+"""
+import math
+import struct
+import time
+from collections import deque
+
+from . import lzf
+from .crc64 import crc64
+from .zset import ZSet
+
+RDB_VERSION = 10
+MAX_READ_VERSION = 11          # 7.2's files load as long as no unknown type appears
+
+# Opcodes.
+OP_FUNCTION2 = 245
+OP_FUNCTION = 246
+OP_MODULE_AUX = 247
+OP_IDLE = 248
+OP_FREQ = 249
+OP_AUX = 250
+OP_RESIZEDB = 251
+OP_EXPIRETIME_MS = 252
+OP_EXPIRETIME = 253
+OP_SELECTDB = 254
+OP_EOF = 255
+
+# Value types.
+T_STRING = 0
+T_LIST = 1
+T_SET = 2
+T_ZSET = 3
+T_HASH = 4
+T_ZSET_2 = 5
+T_MODULE = 6
+T_MODULE_2 = 7
+T_HASH_ZIPMAP = 9
+T_LIST_ZIPLIST = 10
+T_SET_INTSET = 11
+T_ZSET_ZIPLIST = 12
+T_HASH_ZIPLIST = 13
+T_LIST_QUICKLIST = 14
+T_STREAM_LISTPACKS = 15
+T_HASH_LISTPACK = 16
+T_ZSET_LISTPACK = 17
+T_LIST_QUICKLIST_2 = 18
+T_STREAM_LISTPACKS_2 = 19
+T_SET_LISTPACK = 20
+T_STREAM_LISTPACKS_3 = 21
+
+TYPE_NAMES = {
+    T_STRING: "string", T_LIST: "list", T_SET: "set", T_ZSET: "zset", T_HASH: "hash",
+    T_ZSET_2: "zset", T_MODULE: "module", T_MODULE_2: "module", T_HASH_ZIPMAP: "hash (zipmap)",
+    T_LIST_ZIPLIST: "list (ziplist)", T_SET_INTSET: "set (intset)",
+    T_ZSET_ZIPLIST: "zset (ziplist)", T_HASH_ZIPLIST: "hash (ziplist)",
+    T_LIST_QUICKLIST: "list (quicklist)", T_STREAM_LISTPACKS: "stream",
+    T_HASH_LISTPACK: "hash (listpack)", T_ZSET_LISTPACK: "zset (listpack)",
+    T_LIST_QUICKLIST_2: "list (quicklist)", T_STREAM_LISTPACKS_2: "stream",
+    T_SET_LISTPACK: "set (listpack)", T_STREAM_LISTPACKS_3: "stream",
+}
+
+QUICKLIST_PLAIN = 1
+QUICKLIST_PACKED = 2
+
+# Redis 7.0's defaults for the settings that choose compact encodings.
+DEFAULT_LIMITS = {
+    "hash-max-listpack-entries": 128, "hash-max-listpack-value": 64,
+    "zset-max-listpack-entries": 128, "zset-max-listpack-value": 64,
+    "set-max-intset-entries": 512, "list-max-listpack-size": -2,
+}
+_LIST_SIZE_LEVELS = (4096, 8192, 16384, 32768, 65536)
+_LIST_SAFETY_LIMIT = 8192
+_PLAIN_THRESHOLD = 1 << 30
+
+_INT64_MIN = -(1 << 63)
+_INT64_MAX = (1 << 63) - 1
+_pack_q = struct.Struct("<q").pack
+_pack_d = struct.Struct("<d").pack
+_unpack_d = struct.Struct("<d").unpack_from
+_LEN1 = [bytes((i,)) for i in range(64)]
+
+
+class RdbError(ValueError):
+    """A file or payload that cannot be loaded; ``offset`` is the byte
+    position (from the start of the buffer) where the problem was found."""
+
+    def __init__(self, message, offset=None):
+        super().__init__(message)
+        self.message = message
+        self.offset = offset
+
+    def __str__(self):
+        if self.offset is None:
+            return self.message
+        return "%s (at byte offset %d)" % (self.message, self.offset)
+
+
+class UnsupportedValue(ValueError):
+    """A keyspace value of a type the RDB writer does not know."""
+
+
+def canonical_int(s):
+    """The int64 a string holds when it is written canonically (Redis's
+    string2ll round trip), else None."""
+    n = len(s)
+    if 0 < n <= 20:
+        c = s[0]
+        if 48 <= c <= 57 or c == 45:
+            try:
+                v = int(s)
+            except ValueError:
+                return None
+            if _INT64_MIN <= v <= _INT64_MAX and b"%d" % v == s:
+                return v
+    return None
+
+
+def d2string(score):
+    """Redis 7.0's d2string: the text a score has inside a listpack."""
+    if score != score:
+        return b"nan"
+    if score == math.inf:
+        return b"inf"
+    if score == -math.inf:
+        return b"-inf"
+    if score == 0:
+        return b"-0" if math.copysign(1.0, score) < 0 else b"0"
+    if -4503599627370495.0 < score < 4503599627370496.0 and score == int(score):
+        return b"%d" % int(score)
+    return b"%.17g" % score
+
+
+# -- encoding primitives -------------------------------------------------------
+def encode_length(n):
+    if n < 64:
+        return _LEN1[n]
+    if n < 16384:
+        return bytes((0x40 | (n >> 8), n & 0xFF))
+    if n <= 0xFFFFFFFF:
+        return b"\x80" + n.to_bytes(4, "big")
+    return b"\x81" + n.to_bytes(8, "big")
+
+
+def _encode_int(v):
+    """Int-encoded string (0xC0 | width) or None when it needs > 32 bits."""
+    if -128 <= v <= 127:
+        return b"\xc0" + (v & 0xFF).to_bytes(1, "little")
+    if -32768 <= v <= 32767:
+        return b"\xc1" + (v & 0xFFFF).to_bytes(2, "little")
+    if -2147483648 <= v <= 2147483647:
+        return b"\xc2" + (v & 0xFFFFFFFF).to_bytes(4, "little")
+    return None
+
+
+def encode_string(s, compress=True):
+    """rdbSaveRawString: int encoding for short canonical integers, LZF for
+    strings over 20 bytes that shrink by 4+ bytes, else length + bytes."""
+    n = len(s)
+    if n <= 11 and n:
+        v = canonical_int(s)
+        if v is not None:
+            enc = _encode_int(v)
+            if enc is not None:
+                return enc
+    elif compress and n > 20:
+        c = lzf.compress(s, n - 4)
+        if c is not None:
+            return b"\xc3" + encode_length(len(c)) + encode_length(n) + c
+    if n < 64:
+        return _LEN1[n] + s
+    return encode_length(n) + s
+
+
+def encode_int_value(v):
+    """A string value held as a Python int."""
+    enc = _encode_int(v)
+    if enc is not None:
+        return enc
+    s = b"%d" % v
+    return _LEN1[len(s)] + s
+
+
+# -- listpack / intset ------------------------------------------------------------
+def _lp_backlen(l):
+    if l <= 127:
+        return _LEN1[l] if l < 64 else bytes((l,))
+    if l < 16383:
+        return bytes((l >> 7, (l & 127) | 128))
+    if l < 2097151:
+        return bytes((l >> 14, ((l >> 7) & 127) | 128, (l & 127) | 128))
+    if l < 268435455:
+        return bytes((l >> 21, ((l >> 14) & 127) | 128, ((l >> 7) & 127) | 128, (l & 127) | 128))
+    return bytes((l >> 28, ((l >> 21) & 127) | 128, ((l >> 14) & 127) | 128,
+                  ((l >> 7) & 127) | 128, (l & 127) | 128))
+
+
+def lp_entry(s):
+    """One listpack entry (encoding + data + backlen) for the string ``s``,
+    integer-encoded when it is a canonical int64 (as lpAppend does)."""
+    v = canonical_int(s) if len(s) <= 20 else None
+    if v is not None:
+        if 0 <= v <= 127:
+            return bytes((v, 1))
+        if -4096 <= v <= 4095:
+            u = v & 0x1FFF
+            return bytes((0xC0 | (u >> 8), u & 0xFF, 2))
+        if -32768 <= v <= 32767:
+            return b"\xf1" + (v & 0xFFFF).to_bytes(2, "little") + b"\x03"
+        if -8388608 <= v <= 8388607:
+            return b"\xf2" + (v & 0xFFFFFF).to_bytes(3, "little") + b"\x04"
+        if -2147483648 <= v <= 2147483647:
+            return b"\xf3" + (v & 0xFFFFFFFF).to_bytes(4, "little") + b"\x05"
+        return b"\xf4" + (v & 0xFFFFFFFFFFFFFFFF).to_bytes(8, "little") + b"\x09"
+    n = len(s)
+    if n < 64:
+        return bytes((0x80 | n,)) + s + _lp_backlen(n + 1)
+    if n < 4096:
+        return bytes((0xE0 | (n >> 8), n & 0xFF)) + s + _lp_backlen(n + 2)
+    return b"\xf0" + n.to_bytes(4, "little") + s + _lp_backlen(n + 5)
+
+
+def listpack(entries_bytes, count):
+    """A listpack blob from already encoded entries."""
+    total = 6 + len(entries_bytes) + 1
+    return (total.to_bytes(4, "little") + min(count, 65535).to_bytes(2, "little")
+            + entries_bytes + b"\xff")
+
+
+def intset(values):
+    """An intset blob (sorted, smallest common width)."""
+    values = sorted(values)
+    lo, hi = values[0], values[-1]
+    if -32768 <= lo and hi <= 32767:
+        width = 2
+    elif -2147483648 <= lo and hi <= 2147483647:
+        width = 4
+    else:
+        width = 8
+    mask = (1 << (8 * width)) - 1
+    body = b"".join((v & mask).to_bytes(width, "little") for v in values)
+    return width.to_bytes(4, "little") + len(values).to_bytes(4, "little") + body
+
+
+# -- values -------------------------------------------------------------------------
+class Encoder:
+    """Serialises values (type byte + payload) the way Redis 7.0 does."""
+
+    def __init__(self, compress=True, limits=None):
+        self.compress = compress
+        lim = dict(DEFAULT_LIMITS)
+        if limits:
+            lim.update(limits)
+        self.hash_entries = lim["hash-max-listpack-entries"]
+        self.hash_value = lim["hash-max-listpack-value"]
+        self.zset_entries = lim["zset-max-listpack-entries"]
+        self.zset_value = lim["zset-max-listpack-value"]
+        self.intset_entries = lim["set-max-intset-entries"]
+        fill = lim["list-max-listpack-size"]
+        self.list_fill = fill
+        self.list_size_limit = (_LIST_SIZE_LEVELS[-fill - 1]
+                                if fill < 0 and -fill - 1 < len(_LIST_SIZE_LEVELS) else None)
+
+    def string(self, s):
+        return encode_string(s, self.compress)
+
+    def value(self, value):
+        """(type byte, payload bytes) for one keyspace value."""
+        t = type(value)
+        if t is bytes:
+            return T_STRING, encode_string(value, self.compress)
+        if t is int:
+            return T_STRING, encode_int_value(value)
+        if t is dict:
+            return self._hash(value)
+        if t is deque:
+            return T_LIST_QUICKLIST_2, self._list(value)
+        if t is set:
+            return self._set(value)
+        if t is ZSet:
+            return self._zset(value)
+        if isinstance(value, (bytes, bytearray)):
+            return T_STRING, encode_string(bytes(value), self.compress)
+        raise UnsupportedValue("cannot save a value of type %s in an RDB file"
+                               % type(value).__name__)
+
+    def _hash(self, h):
+        n = len(h)
+        if n <= self.hash_entries:
+            limit = self.hash_value
+            small = True
+            for f, v in h.items():
+                if len(f) > limit or len(v) > limit:
+                    small = False
+                    break
+            if small:
+                body = b"".join([lp_entry(x) for fv in h.items() for x in fv])
+                return T_HASH_LISTPACK, self.string(listpack(body, 2 * n))
+        out = [encode_length(n)]
+        enc = self.string
+        for f, v in h.items():
+            out.append(enc(f))
+            out.append(enc(v))
+        return T_HASH, b"".join(out)
+
+    def _set(self, s):
+        n = len(s)
+        if n <= self.intset_entries:
+            ints = []
+            for m in s:
+                v = canonical_int(m)
+                if v is None:
+                    ints = None
+                    break
+                ints.append(v)
+            if ints:
+                return T_SET_INTSET, self.string(intset(ints))
+        out = [encode_length(n)]
+        enc = self.string
+        for m in s:
+            out.append(enc(m))
+        return T_SET, b"".join(out)
+
+    def _zset(self, z):
+        n = len(z)
+        if n <= self.zset_entries:
+            limit = self.zset_value
+            if all(len(m) <= limit for m in z.scores):
+                parts = []
+                for m, score in z.items():
+                    parts.append(lp_entry(m))
+                    parts.append(lp_entry(d2string(score)))
+                return T_ZSET_LISTPACK, self.string(listpack(b"".join(parts), 2 * n))
+        # Redis writes the skiplist from the greatest element to the smallest.
+        out = [encode_length(n)]
+        enc = self.string
+        for score, m in reversed(z.index):
+            out.append(enc(m))
+            out.append(_pack_d(score))
+        return T_ZSET_2, b"".join(out)
+
+    def _list(self, lst):
+        """Quicklist 2: listpack nodes filled as RPUSH fills them (size
+        limit from list-max-listpack-size), plain nodes for huge elements."""
+        nodes = []
+        cur = []
+        cur_sz = 7          # empty listpack: header + end byte
+        cur_n = 0
+        size_limit = self.list_size_limit
+        fill = self.list_fill
+        enc = self.string
+        for item in lst:
+            sz = len(item)
+            if sz >= _PLAIN_THRESHOLD:
+                if cur:
+                    nodes.append(enc(listpack(b"".join(cur), cur_n)))
+                    cur, cur_sz, cur_n = [], 7, 0
+                nodes.append(None)
+                nodes.append(item)
+                continue
+            if cur:
+                new_sz = cur_sz + sz + 8     # Redis's SIZE_ESTIMATE_OVERHEAD
+                if size_limit is not None:
+                    allowed = new_sz <= size_limit
+                else:
+                    allowed = new_sz <= _LIST_SAFETY_LIMIT and cur_n < fill
+                if not allowed:
+                    nodes.append(enc(listpack(b"".join(cur), cur_n)))
+                    cur, cur_sz, cur_n = [], 7, 0
+            e = lp_entry(item)
+            cur.append(e)
+            cur_sz += len(e)
+            cur_n += 1
+        if cur:
+            nodes.append(enc(listpack(b"".join(cur), cur_n)))
+        out = []
+        count = 0
+        it = iter(nodes)
+        for node in it:
+            count += 1
+            if node is None:            # a plain node follows
+                out.append(b"\x01")
+                out.append(enc(next(it)))
+            else:
+                out.append(b"\x02")
+                out.append(node)
+        return encode_length(count) + b"".join(out)
+
+
+def dump_payload(value, compress=True, limits=None):
+    """DUMP's serialisation: type, value, RDB version (2 bytes LE), CRC-64."""
+    t, body = Encoder(compress, limits).value(value)
+    data = bytes((t,)) + body + RDB_VERSION.to_bytes(2, "little")
+    return data + crc64(data).to_bytes(8, "little")
+
+
+def verify_payload(payload):
+    """DUMP payload footer check (version not newer than ours, checksum)."""
+    if len(payload) < 10:
+        return False
+    footer = payload[-10:]
+    version = footer[0] | (footer[1] << 8)
+    if version > RDB_VERSION:
+        return False
+    return crc64(payload[:-8]) == int.from_bytes(footer[2:], "little")
+
+
+def load_payload(payload):
+    """The value a DUMP payload holds (after ``verify_payload``)."""
+    p = RdbParser(payload, end=len(payload) - 10, name="DUMP payload")
+    t = p.u8()
+    value = p.read_object(t, key=b"")
+    if p.p != len(payload) - 10:
+        raise RdbError("trailing bytes in the payload", p.p)
+    return value
+
+
+# -- whole files ----------------------------------------------------------------------
+class RdbWriter:
+    """Writes an RDB stream through ``write(bytes)``, computing the CRC-64
+    on the way.  ``keys_written`` counts key/value pairs (progress)."""
+
+    FLUSH_AT = 1 << 20
+
+    def __init__(self, write, compress=True, checksum=True, limits=None, key_delay=None):
+        self._write = write
+        self.encoder = Encoder(compress, limits)
+        self.checksum = checksum
+        self.crc = 0
+        self.buf = bytearray()
+        self.bytes_written = 0
+        self.keys_written = 0
+        self.key_delay = key_delay       # fn() called after each key (tests: rdb-key-save-delay)
+
+    def _flush(self):
+        buf = self.buf
+        if buf:
+            data = bytes(buf)
+            if self.checksum:
+                self.crc = crc64(data, self.crc)
+            self._write(data)
+            self.bytes_written += len(data)
+            buf.clear()
+
+    def header(self, aux):
+        self.buf += b"REDIS%04d" % RDB_VERSION
+        for k, v in aux:
+            self.aux(k, v)
+
+    def aux(self, key, value):
+        buf = self.buf
+        buf.append(OP_AUX)
+        buf += encode_string(key if isinstance(key, bytes) else key.encode(), False)
+        if isinstance(value, int):
+            value = b"%d" % value
+        elif not isinstance(value, bytes):
+            value = str(value).encode()
+        buf += encode_string(value, self.encoder.compress)
+
+    def function(self, code):
+        self.buf.append(OP_FUNCTION2)
+        self.buf += self.encoder.string(code)
+
+    def database(self, dbid, data, expires):
+        """SELECTDB, RESIZEDB and every key of one database."""
+        if not data:
+            return
+        buf = self.buf
+        buf.append(OP_SELECTDB)
+        buf += encode_length(dbid)
+        buf.append(OP_RESIZEDB)
+        buf += encode_length(len(data))
+        buf += encode_length(len(expires))
+        comp = self.encoder.compress
+        value_of = self.encoder.value
+        delay = self.key_delay
+        flush_at = self.FLUSH_AT
+        n = 0
+        for key, value in data.items():
+            if expires:
+                when = expires.get(key)
+                if when is not None:
+                    buf.append(OP_EXPIRETIME_MS)
+                    buf += _pack_q(when)
+            t = type(value)
+            if t is bytes:
+                buf.append(T_STRING)
+                lk = len(key)
+                if lk <= 20 and not (lk <= 11 and lk and (48 <= key[0] <= 57 or key[0] == 45)):
+                    buf += _LEN1[lk]
+                    buf += key
+                else:
+                    buf += encode_string(key, comp)
+                buf += encode_string(value, comp)
+            else:
+                vt, body = value_of(value)
+                buf.append(vt)
+                buf += encode_string(key, comp)
+                buf += body
+            n += 1
+            if len(buf) >= flush_at:
+                self._flush()
+            if delay is not None:
+                delay()
+        self.keys_written += n
+
+    def finish(self):
+        """EOF opcode and checksum (0 when checksums are off)."""
+        self.buf.append(OP_EOF)
+        self._flush()
+        tail = (self.crc if self.checksum else 0).to_bytes(8, "little")
+        self._write(tail)
+        self.bytes_written += 8
+
+
+def aux_fields(used_mem=0, aof_base=False, extra=()):
+    """The aux fields Redis 7.0 writes, in its order."""
+    fields = [("redis-ver", "7.0.15"), ("redis-bits", 64), ("ctime", int(time.time())),
+              ("used-mem", int(used_mem))]
+    fields.extend(extra)
+    fields.append(("aof-base", 1 if aof_base else 0))
+    return fields
+
+
+def write_keyspace(writer, keyspace, aux, functions=()):
+    """A whole RDB stream of ``keyspace`` through ``writer``."""
+    writer.header(aux)
+    for code in functions:
+        writer.function(code)
+    for db in keyspace.dbs:
+        writer.database(db.id, db.data, db.expires)
+    writer.finish()
+
+
+# -- reading ------------------------------------------------------------------------------
+class RdbParser:
+    """Reads RDB data from a buffer ``d`` (bytes or mmap) from ``start``."""
+
+    def __init__(self, d, start=0, end=None, name="RDB file"):
+        self.d = d
+        self.p = start
+        self.start = start
+        self.n = len(d) if end is None else end
+        self.name = name
+        self.version = RDB_VERSION
+
+    # primitives
+    def error(self, message, offset=None):
+        return RdbError(message, self.p if offset is None else offset)
+
+    def take(self, k):
+        p = self.p
+        e = p + k
+        if e > self.n:
+            raise RdbError("Unexpected end of file (needed %d bytes)" % k, p)
+        self.p = e
+        return self.d[p:e]
+
+    def u8(self):
+        p = self.p
+        if p >= self.n:
+            raise RdbError("Unexpected end of file", p)
+        self.p = p + 1
+        return self.d[p]
+
+    def length(self):
+        """(value, is_encoded)."""
+        b = self.u8()
+        kind = b >> 6
+        if kind == 0:
+            return b & 0x3F, False
+        if kind == 1:
+            return ((b & 0x3F) << 8) | self.u8(), False
+        if kind == 3:
+            return b & 0x3F, True
+        if b == 0x80:
+            return int.from_bytes(self.take(4), "big"), False
+        if b == 0x81:
+            return int.from_bytes(self.take(8), "big"), False
+        raise RdbError("Unknown length encoding %d in rdbLoadLen()" % b, self.p - 1)
+
+    def plain_length(self):
+        at = self.p
+        n, enc = self.length()
+        if enc:
+            raise RdbError("Unexpected encoded length", at)
+        return n
+
+    def string(self):
+        """A string as bytes (int-encoded ones as their decimal text)."""
+        d = self.d
+        p = self.p
+        if p < self.n:
+            b = d[p]
+            if b < 64:
+                e = p + 1 + b
+                if e > self.n:
+                    raise RdbError("Unexpected end of file reading a string", p)
+                self.p = e
+                return d[p + 1:e]
+        at = p
+        n, enc = self.length()
+        if not enc:
+            return self.take(n)
+        if n == 0:
+            return b"%d" % int.from_bytes(self.take(1), "little", signed=True)
+        if n == 1:
+            return b"%d" % int.from_bytes(self.take(2), "little", signed=True)
+        if n == 2:
+            return b"%d" % int.from_bytes(self.take(4), "little", signed=True)
+        if n == 3:
+            clen = self.plain_length()
+            ulen = self.plain_length()
+            data = self.take(clen)
+            try:
+                return lzf.decompress(data, ulen)
+            except lzf.LZFError:
+                raise RdbError("Invalid LZF compressed string", at) from None
+        raise RdbError("Unknown RDB string encoding type %d" % n, at)
+
+    def string_value(self):
+        """A top-level string value: int-encoded strings become ints."""
+        d = self.d
+        p = self.p
+        if p < self.n:
+            b = d[p]
+            if 0xC0 <= b <= 0xC2:
+                w = 1 << (b - 0xC0)
+                if p + 1 + w > self.n:
+                    raise RdbError("Unexpected end of file reading an integer", p)
+                self.p = p + 1 + w
+                return int.from_bytes(d[p + 1:p + 1 + w], "little", signed=True)
+        return self.string()
+
+    def binary_double(self):
+        return _unpack_d(self.take(8))[0]
+
+    def text_double(self):
+        at = self.p
+        n = self.u8()
+        if n == 253:
+            return math.nan
+        if n == 254:
+            return math.inf
+        if n == 255:
+            return -math.inf
+        try:
+            return float(self.take(n))
+        except ValueError:
+            raise RdbError("Invalid double value", at) from None
+
+    # objects
+    def read_object(self, t, key):
+        at = self.p
+        if t == T_STRING:
+            return self.string_value()
+        if t == T_LIST:
+            n = self.plain_length()
+            return deque(self.string() for _ in range(n))
+        if t == T_SET:
+            n = self.plain_length()
+            s = set()
+            for _ in range(n):
+                m = self.string()
+                if m in s:
+                    raise RdbError("Duplicate set members detected", at)
+                s.add(m)
+            return s
+        if t == T_ZSET or t == T_ZSET_2:
+            n = self.plain_length()
+            z = ZSet()
+            rd = self.binary_double if t == T_ZSET_2 else self.text_double
+            for _ in range(n):
+                m = self.string()
+                score = rd()
+                if score != score:
+                    raise RdbError("Zset with NAN score detected", at)
+                if m in z.scores:
+                    raise RdbError("Duplicate zset fields detected", at)
+                z.add(m, score)
+            return z
+        if t == T_HASH:
+            n = self.plain_length()
+            h = {}
+            for _ in range(n):
+                f = self.string()
+                v = self.string()
+                if f in h:
+                    raise RdbError("Duplicate hash fields detected", at)
+                h[f] = v
+            return h
+        if t == T_SET_INTSET:
+            return set(_intset_items(self.string(), at))
+        if t == T_LIST_ZIPLIST:
+            return deque(_ziplist_items(self.string(), at))
+        if t == T_HASH_ZIPLIST or t == T_HASH_LISTPACK:
+            blob = self.string()
+            items = _ziplist_items(blob, at) if t == T_HASH_ZIPLIST else _listpack_items(blob, at)
+            return _pairs_to_hash(items, at)
+        if t == T_ZSET_ZIPLIST or t == T_ZSET_LISTPACK:
+            blob = self.string()
+            items = _ziplist_items(blob, at) if t == T_ZSET_ZIPLIST else _listpack_items(blob, at)
+            return _pairs_to_zset(items, at)
+        if t == T_SET_LISTPACK:
+            s = set()
+            for m in _listpack_items(self.string(), at):
+                if m in s:
+                    raise RdbError("Duplicate set members detected", at)
+                s.add(m)
+            return s
+        if t == T_HASH_ZIPMAP:
+            return _pairs_to_hash(_zipmap_items(self.string(), at), at)
+        if t == T_LIST_QUICKLIST or t == T_LIST_QUICKLIST_2:
+            n = self.plain_length()
+            out = deque()
+            for _ in range(n):
+                container = QUICKLIST_PACKED
+                if t == T_LIST_QUICKLIST_2:
+                    cat = self.p
+                    container = self.plain_length()
+                    if container not in (QUICKLIST_PLAIN, QUICKLIST_PACKED):
+                        raise RdbError("Quicklist integrity check failed", cat)
+                blob = self.string()
+                if container == QUICKLIST_PLAIN:
+                    out.append(blob)
+                elif t == T_LIST_QUICKLIST:
+                    out.extend(_ziplist_items(blob, at))
+                else:
+                    out.extend(_listpack_items(blob, at))
+            return out
+        if t in (T_STREAM_LISTPACKS, T_STREAM_LISTPACKS_2, T_STREAM_LISTPACKS_3):
+            raise RdbError("Key %r holds a stream (RDB type %d): NodeNsync has no stream type"
+                           % (key, t), at - 1)
+        if t in (T_MODULE, T_MODULE_2):
+            raise RdbError("Key %r holds a module value (RDB type %d): modules are not "
+                           "supported" % (key, t), at - 1)
+        raise RdbError("Unknown RDB value type %d" % t, at - 1)
+
+    # whole file
+    def header(self):
+        magic = self.take(9)
+        if magic[:5] != b"REDIS":
+            raise RdbError("Wrong signature trying to load DB from file", 0)
+        try:
+            version = int(magic[5:])
+        except ValueError:
+            raise RdbError("Wrong signature trying to load DB from file", 0) from None
+        if version < 1 or version > MAX_READ_VERSION:
+            raise RdbError("Can't handle RDB format version %d" % version, 5)
+        self.version = version
+        return version
+
+    def load(self, on_key, databases, verify_checksum=True, progress=None, progress_every=1024):
+        """Parse a whole stream.  ``on_key(dbid, key, value, expire_ms)`` gets
+        each pair (expire_ms None when there is none); ``progress(pos)`` is
+        called every ``progress_every`` keys.  Returns a dict of the aux
+        fields (plus "functions": [library code, ...])."""
+        self.header()
+        aux = {"functions": []}
+        dbid = 0
+        expire = None
+        count = 0
+        while True:
+            at = self.p
+            t = self.u8()
+            if t == OP_EXPIRETIME_MS:
+                expire = int.from_bytes(self.take(8), "little", signed=True)
+                continue
+            if t == OP_EXPIRETIME:
+                expire = int.from_bytes(self.take(4), "little", signed=True) * 1000
+                continue
+            if t == OP_IDLE:
+                self.plain_length()
+                continue
+            if t == OP_FREQ:
+                self.u8()
+                continue
+            if t == OP_SELECTDB:
+                dbid = self.plain_length()
+                if dbid >= databases:
+                    raise RdbError("FATAL: Data file was created with a server configured to "
+                                   "handle more than %d databases" % databases, at)
+                continue
+            if t == OP_RESIZEDB:
+                self.plain_length()
+                self.plain_length()
+                continue
+            if t == OP_AUX:
+                k = self.string()
+                v = self.string()
+                aux[k.decode("utf-8", "replace")] = v
+                continue
+            if t == OP_MODULE_AUX:
+                raise RdbError("The RDB file contains module AUX data: modules are not "
+                               "supported", at)
+            if t == OP_FUNCTION2:
+                aux["functions"].append(self.string())
+                continue
+            if t == OP_FUNCTION:
+                raise RdbError("Pre-release function format not supported", at)
+            if t == OP_EOF:
+                break
+            key = self.string()
+            value = self.read_object(t, key)
+            on_key(dbid, key, value, expire)
+            expire = None
+            count += 1
+            if progress is not None and count % progress_every == 0:
+                progress(self.p)
+        eof = self.p
+        if self.version >= 5:
+            stored = int.from_bytes(self.take(8), "little")
+            if verify_checksum and stored != 0:
+                actual = crc64(memoryview(self.d)[self.start:eof])
+                if actual != stored:
+                    raise RdbError("Wrong RDB checksum expected: (%x) got: (%x)"
+                                   % (actual, stored), eof)
+        aux["keys"] = count
+        return aux
+
+
+def _pairs_to_hash(items, at):
+    h = {}
+    it = iter(items)
+    for f in it:
+        try:
+            v = next(it)
+        except StopIteration:
+            raise RdbError("Hash encoding with an odd number of elements", at) from None
+        if f in h:
+            raise RdbError("Duplicate hash fields detected", at)
+        h[f] = v
+    return h
+
+
+def _pairs_to_zset(items, at):
+    z = ZSet()
+    it = iter(items)
+    for m in it:
+        try:
+            s = next(it)
+        except StopIteration:
+            raise RdbError("Zset encoding with an odd number of elements", at) from None
+        try:
+            score = float(s)
+        except ValueError:
+            raise RdbError("Invalid zset score", at) from None
+        if score != score:
+            raise RdbError("Zset with NAN score detected", at)
+        if m in z.scores:
+            raise RdbError("Duplicate zset fields detected", at)
+        z.add(m, score)
+    return z
+
+
+def _intset_items(blob, at):
+    if len(blob) < 8:
+        raise RdbError("Intset integrity check failed", at)
+    width = int.from_bytes(blob[0:4], "little")
+    n = int.from_bytes(blob[4:8], "little")
+    if width not in (2, 4, 8) or len(blob) != 8 + width * n:
+        raise RdbError("Intset integrity check failed", at)
+    out = []
+    prev = None
+    for i in range(n):
+        o = 8 + i * width
+        v = int.from_bytes(blob[o:o + width], "little", signed=True)
+        if prev is not None and v <= prev:
+            raise RdbError("Intset integrity check failed", at)
+        prev = v
+        out.append(b"%d" % v)
+    return out
+
+
+def _listpack_items(blob, at):
+    """Every element of a listpack, as bytes."""
+    n = len(blob)
+    if n < 7 or int.from_bytes(blob[0:4], "little") != n or blob[-1] != 0xFF:
+        raise RdbError("Listpack integrity check failed", at)
+    declared = int.from_bytes(blob[4:6], "little")
+    out = []
+    p = 6
+    end = n - 1
+    try:
+        while p < end:
+            b = blob[p]
+            if b < 0x80:                       # 7-bit uint
+                out.append(b"%d" % b)
+                l = 1
+            elif b < 0xC0:                     # 6-bit string length
+                sl = b & 0x3F
+                out.append(blob[p + 1:p + 1 + sl])
+                l = 1 + sl
+            elif b < 0xE0:                     # 13-bit int
+                u = ((b & 0x1F) << 8) | blob[p + 1]
+                out.append(b"%d" % (u - (1 << 13) if u >= 1 << 12 else u))
+                l = 2
+            elif b < 0xF0:                     # 12-bit string length
+                sl = ((b & 0x0F) << 8) | blob[p + 1]
+                out.append(blob[p + 2:p + 2 + sl])
+                l = 2 + sl
+            elif b == 0xF0:                    # 32-bit string length
+                sl = int.from_bytes(blob[p + 1:p + 5], "little")
+                out.append(blob[p + 5:p + 5 + sl])
+                l = 5 + sl
+            elif 0xF1 <= b <= 0xF4:
+                w = (2, 3, 4, 8)[b - 0xF1]
+                out.append(b"%d" % int.from_bytes(blob[p + 1:p + 1 + w], "little", signed=True))
+                l = 1 + w
+            else:
+                raise RdbError("Listpack integrity check failed (bad entry encoding)", at)
+            p += l
+            if p > end:
+                raise RdbError("Listpack integrity check failed (entry past the end)", at)
+            # skip backlen
+            if l <= 127:
+                p += 1
+            elif l < 16383:
+                p += 2
+            elif l < 2097151:
+                p += 3
+            elif l < 268435455:
+                p += 4
+            else:
+                p += 5
+    except IndexError:
+        raise RdbError("Listpack integrity check failed (truncated entry)", at) from None
+    if p != end:
+        raise RdbError("Listpack integrity check failed (bad size)", at)
+    if declared != 65535 and declared != len(out):
+        raise RdbError("Listpack integrity check failed (element count)", at)
+    return out
+
+
+def _ziplist_items(blob, at):
+    """Every element of a ziplist (Redis < 7.0 encodings), as bytes."""
+    n = len(blob)
+    if n < 11 or int.from_bytes(blob[0:4], "little") != n or blob[-1] != 0xFF:
+        raise RdbError("Ziplist integrity check failed", at)
+    out = []
+    p = 10
+    end = n - 1
+    try:
+        while p < end:
+            p += 5 if blob[p] == 0xFE else 1          # prevlen
+            b = blob[p]
+            kind = b >> 6
+            if kind == 0:
+                sl = b & 0x3F
+                out.append(blob[p + 1:p + 1 + sl])
+                p += 1 + sl
+            elif kind == 1:
+                sl = ((b & 0x3F) << 8) | blob[p + 1]
+                out.append(blob[p + 2:p + 2 + sl])
+                p += 2 + sl
+            elif kind == 2:
+                sl = int.from_bytes(blob[p + 1:p + 5], "big")
+                out.append(blob[p + 5:p + 5 + sl])
+                p += 5 + sl
+            elif b == 0xC0:
+                out.append(b"%d" % int.from_bytes(blob[p + 1:p + 3], "little", signed=True))
+                p += 3
+            elif b == 0xD0:
+                out.append(b"%d" % int.from_bytes(blob[p + 1:p + 5], "little", signed=True))
+                p += 5
+            elif b == 0xE0:
+                out.append(b"%d" % int.from_bytes(blob[p + 1:p + 9], "little", signed=True))
+                p += 9
+            elif b == 0xF0:
+                out.append(b"%d" % int.from_bytes(blob[p + 1:p + 4], "little", signed=True))
+                p += 4
+            elif b == 0xFE:
+                out.append(b"%d" % int.from_bytes(blob[p + 1:p + 2], "little", signed=True))
+                p += 2
+            elif 0xF1 <= b <= 0xFD:
+                out.append(b"%d" % ((b & 0x0F) - 1))
+                p += 1
+            else:
+                raise RdbError("Ziplist integrity check failed (bad entry encoding)", at)
+            if p > end:
+                raise RdbError("Ziplist integrity check failed (entry past the end)", at)
+    except IndexError:
+        raise RdbError("Ziplist integrity check failed (truncated entry)", at) from None
+    if p != end:
+        raise RdbError("Ziplist integrity check failed (bad size)", at)
+    declared = int.from_bytes(blob[8:10], "little")
+    if declared != 0xFFFF and declared != len(out):
+        raise RdbError("Ziplist integrity check failed (element count)", at)
+    return out
+
+
+def _zipmap_items(blob, at):
+    """Field/value items of a zipmap (hashes from Redis < 2.6)."""
+    out = []
+    n = len(blob)
+    p = 1
+    try:
+        while True:
+            b = blob[p]
+            if b == 0xFF:
+                break
+            if b == 254:
+                ln = int.from_bytes(blob[p + 1:p + 5], "little")
+                p += 5
+            else:
+                ln = b
+                p += 1
+            out.append(blob[p:p + ln])
+            p += ln
+            b = blob[p]
+            if b == 254:
+                ln = int.from_bytes(blob[p + 1:p + 5], "little")
+                p += 5
+            else:
+                ln = b
+                p += 1
+            free = blob[p]
+            p += 1
+            out.append(blob[p:p + ln])
+            p += ln + free
+            if p >= n:
+                raise IndexError
+    except IndexError:
+        raise RdbError("Zipmap integrity check failed", at) from None
+    if p != n - 1:
+        raise RdbError("Zipmap integrity check failed", at)
+    return out
