@@ -10,6 +10,7 @@ import importlib
 MODULES = [
     "nodensync.server.core",
     "nodensync.observability",
+    "nodensync.storage.persistence",
 ]
 
 _loaded = [importlib.import_module(name) for name in MODULES]

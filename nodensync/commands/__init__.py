@@ -1,3 +1,4 @@
 """Importing this package registers every command (one module per group)."""
 from . import connection, server, keys, strings, hashes, lists  # noqa: F401
 from . import monitoring  # noqa: F401  (after connection: adds CLIENT PAUSE/UNPAUSE)
+from . import persistence  # noqa: F401
