@@ -253,7 +253,7 @@ def attach(node):
         node.output_limits.update(merged)
         node.config.values["clientOutputBufferLimit"] = dict(merged)
 
-    apply_limits(node.config["clientOutputBufferLimit"])
+    apply_limits(node.config.values.get("clientOutputBufferLimit", _DEFAULT_LIMITS))
     node.config.on_change("clientOutputBufferLimit", apply_limits)
 
     def forget(client):

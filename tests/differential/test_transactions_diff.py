@@ -82,6 +82,13 @@ def test_select_and_hello_inside_transaction(pair):
     assert client_id.sub(b"", pair.node.read()) == client_id.sub(b"", pair.ref.read())
 
 
+def test_blocking_commands_inside_exec(pair):
+    # Inside EXEC a blocking command answers at once (its timeout, as it were).
+    run(pair, [("MULTI",), ("BLPOP", "nolist", "0"), ("BRPOP", "nolist", "1"),
+               ("RPUSH", "list", "a", "b"), ("BLPOP", "list", "0"), ("BRPOP", "list", "0"),
+               ("BLPOP", "list", "0"), ("EXEC",)])
+
+
 def test_unwatch_and_reset_queued(pair):
     run(pair, [("WATCH", "k"), ("MULTI",), ("UNWATCH",), ("PING",), ("EXEC",),
                ("MULTI",), ("SET", "k", "1"), ("RESET",), ("EXEC",), ("GET", "k")])
