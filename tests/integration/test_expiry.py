@@ -248,17 +248,21 @@ def test_expire_on_replica_stream_keeps_past_times(inproc):
 def test_every_expired_key_reported_exactly_once(inproc):
     r = inproc
     keys = [b"x:%d" % i for i in range(300)]
+    # absolute deadlines, so no key can expire (and be created again)
+    # before the setup is over
+    at = int(time.time() * 1000) + 500
     for i, k in enumerate(keys):
-        r("SET", k, "v", "PX", 5)
+        r("SET", k, "v", "PXAT", at + 5)
         if i % 3 == 0:
-            r("PEXPIRE", k, 1)               # stale heap entries too
+            r("PEXPIREAT", k, at)                # stale heap entries too
         if i % 7 == 0:
-            r("SET", k, "v", "PX", 2)
+            r("SET", k, "v", "PXAT", at + 2)
     r("SELECT", 3)
     for k in keys[:20]:
-        r("SET", k, "v", "PX", 1)
+        r("SET", k, "v", "PXAT", at)
     r("SELECT", 0)
-    time.sleep(0.02)
+    assert not r.expired
+    time.sleep(max(0.0, (at + 20) / 1000.0 - time.time()))
     # lazily, through many commands
     for k in keys[:40]:
         r("GET", k)
