@@ -1,0 +1,536 @@
+"""maxmemory: memory accounting, eviction policies and -OOM.
+
+Measuring memory
+----------------
+CPython has no per-allocation accounting, and the process RSS is a poor
+gauge: freed objects stay in pymalloc's arenas, so RSS barely drops after
+keys are deleted and an RSS-driven evictor would empty the whole dataset.
+NodeNsync therefore *estimates* the dataset: for each database,
+``keys x average entry size`` where the average comes from sampling keys
+(``sys.getsizeof`` of key and value, rounded to pymalloc's 16-byte
+classes, plus the measured cost of a dict slot; containers are sized from a
+sample of their elements), plus the cost of TTLs and of the LRU/LFU
+tracking table.  The sampler runs every 100 ms while maxmemory is set; a
+sample costs microseconds, never a scan.  ``INFO memory`` reports this
+estimate as ``used_memory`` (the real RSS is ``used_memory_rss``).  On the
+reference machine the estimate stays within ~10% of the RSS growth for
+uniform data (see docs/security.md); a dataset mixing a few huge
+containers with many tiny keys is estimated less precisely.
+
+Eviction
+--------
+Redis's approach: when a denyoom command arrives and the estimate is over
+``maxmemory``, sample ``maxmemory-samples`` keys per database into a pool of
+the 16 best candidates and evict the best, until under the limit (5 ms at
+most per command; a background greenlet finishes the job).  Candidates are
+drawn uniformly from a per-database snapshot of the key list (refreshed when
+stale; 8 bytes per key, only while evicting) since dicts offer no random
+access.
+
+LRU and LFU need an access clock.  Values are plain Python objects without
+room for one, so while an LRU/LFU policy is active (and only then) a side
+table per database maps key -> last-access tick (LRU, a tick object shared
+by every key touched in the same 100 ms) or key -> 8-bit logarithmic
+counter (LFU, Redis's lfu-log-factor; counters decay by one every
+lfu-decay-time minutes).  It is fed by a command listener from the keys a
+command names, costs about one dict slot per key, and forgets deleted keys.
+
+``noeviction`` (the default) refuses denyoom commands with -OOM once over
+the limit.  A replica applies its master's stream without evicting.
+"""
+import itertools
+import logging
+import random
+import sys
+import time
+
+import gevent
+
+from .. import errors
+from ..config import declare
+from ..errors import CommandError
+
+log = logging.getLogger("nodensync.memory")
+
+G = "limits"
+POLICIES = ["noeviction", "allkeys-lru", "allkeys-lfu", "allkeys-random", "volatile-lru",
+            "volatile-lfu", "volatile-random", "volatile-ttl"]
+
+declare("maxmemory", "memory", 0, "Memory limit for the dataset in bytes, Redis units "
+        "(1mb, 1gb ...; 0 = no limit). See docs/security.md for how it is measured.",
+        redis="maxmemory", mutable=True, minimum=0, maximum=2 ** 63 - 1, group=G)
+declare("maxmemoryPolicy", "enum", "noeviction", "What to do when maxmemory is reached.",
+        redis="maxmemory-policy", choices=POLICIES, mutable=True, group=G)
+declare("maxmemorySamples", "int", 5, "Keys sampled per eviction by the LRU/LFU/TTL policies.",
+        redis="maxmemory-samples", mutable=True, minimum=1, maximum=64, group=G)
+declare("lfuLogFactor", "int", 10, "LFU counter logarithm factor.", redis="lfu-log-factor",
+        mutable=True, minimum=0, maximum=2 ** 31 - 1, group=G)
+declare("lfuDecayTime", "int", 1, "Minutes after which LFU counters decay by one (0 = never).",
+        redis="lfu-decay-time", mutable=True, minimum=0, maximum=2 ** 31 - 1, group=G)
+
+# Measured on CPython 3.11 (see docs/security.md): the average cost of one
+# dict slot including index and resize slack, and of a TTL (expires slot,
+# int, heap tuple).
+ENTRY_OVERHEAD = 64
+EXPIRE_OVERHEAD = 150
+TRACK_OVERHEAD = 64
+POOL_SIZE = 16
+LFU_INIT = 5
+SAMPLE_PERIOD = 0.1
+EVICT_BUDGET = 0.005
+_getsizeof = sys.getsizeof
+
+
+def _r16(n):
+    return (n + 15) & ~15
+
+
+def _elem(x):
+    t = type(x)
+    if t is bytes:
+        return _r16(_getsizeof(x))
+    if t is float or t is int:
+        return 32
+    if t is tuple:
+        return _r16(_getsizeof(x)) + sum(_elem(i) for i in x)
+    return _r16(_getsizeof(x))
+
+
+def value_size(value, sample=16):
+    """Estimated bytes held by one value (containers from a sample)."""
+    t = type(value)
+    if t is bytes:
+        return _r16(_getsizeof(value))
+    if t is int:
+        return 32
+    try:
+        n = len(value)
+    except TypeError:
+        return _r16(_getsizeof(value))
+    if t is dict:
+        if not n:
+            return _getsizeof(value)
+        items = list(itertools.islice(value.items(), sample))
+        per = sum(_elem(k) + _elem(v) for k, v in items) / len(items)
+        return _getsizeof(value) + int(n * per)
+    scores = getattr(value, "scores", None)
+    if isinstance(scores, dict):      # storage.zset.ZSet: dict + SortedList of (score, member)
+        if not n:
+            return 200
+        items = list(itertools.islice(scores.items(), sample))
+        per = sum(_elem(k) + 32 for k, _ in items) / len(items)
+        return _getsizeof(scores) + int(n * (per + 64 + 8))
+    if not n:
+        return _getsizeof(value)
+    items = list(itertools.islice(iter(value), sample))
+    per = sum(_elem(x) for x in items) / len(items)
+    return _getsizeof(value) + int(n * per)
+
+
+def entry_size(key, value):
+    return _r16(_getsizeof(key)) + value_size(value) + ENTRY_OVERHEAD
+
+
+class Memory:
+    """``node.memory`` while maxmemory > 0 (dispatch calls ``ensure`` before
+    denyoom commands); ``Memory.used`` also answers INFO's used_memory."""
+
+    def __init__(self, node):
+        self.node = node
+        self.rng = random.Random()
+        ndb = len(node.keyspace.dbs)
+        self.avg = [0.0] * ndb             # estimated bytes per entry, per db
+        self.avg_at = [0.0] * ndb
+        self.snapshots = [None] * ndb      # (source dict id, list of keys, time)
+        self.pool = []                     # [(score, dbid, key)] best candidates last
+        self.sampler = None
+        self.evictor = None
+        self.tracker = None
+        self.last_refresh = 0.0
+        self.policy = node.config["maxmemoryPolicy"]
+
+    # -- accounting -----------------------------------------------------------------
+    def measure(self, i, k=16):
+        """Sample ``k`` keys of db ``i`` and fold their sizes into the average."""
+        db = self.node.keyspace.dbs[i]
+        data = db.data
+        n = len(data)
+        if not n:
+            return
+        keys = self.sample_keys(i, data, min(k, n))
+        sizes = []
+        for key in keys:
+            value = data.get(key)
+            if value is not None:
+                sizes.append(entry_size(key, value))
+        if not sizes:
+            return
+        mean = sum(sizes) / len(sizes)
+        if not self.avg[i] or n <= len(sizes):
+            self.avg[i] = mean
+        else:
+            self.avg[i] += (mean - self.avg[i]) * 0.3
+        self.avg_at[i] = time.monotonic()
+
+    def used(self):
+        """Estimated bytes used by the dataset (and client output buffers)."""
+        dbs = self.node.keyspace.dbs
+        avg = self.avg
+        total = 0.0
+        now = None
+        for i, db in enumerate(dbs):
+            n = len(db.data)
+            if n:
+                a = avg[i]
+                if not a:
+                    self.measure(i, 32)
+                    a = avg[i]
+                elif self.sampler is None:
+                    now = now or time.monotonic()
+                    if now - self.avg_at[i] > 1.0:
+                        self.measure(i, 32)
+                        a = avg[i]
+                total += n * a
+                if db.expires:
+                    total += len(db.expires) * EXPIRE_OVERHEAD
+        if self.tracker is not None:
+            total += self.tracker.size() * TRACK_OVERHEAD
+        return int(total)
+
+    def used_memory(self):
+        """INFO used_memory: dataset estimate plus queued client output."""
+        out = sum(c.out_bytes for c in list(self.node.clients.values()))
+        return self.used() + out
+
+    # -- sampling keys ----------------------------------------------------------------
+    def sample_keys(self, i, source, k):
+        """``k`` keys drawn uniformly from ``source`` (a db's data or expires
+        dict), via a snapshot of its keys refreshed when stale."""
+        n = len(source)
+        if n <= 64:
+            keys = list(source)
+            return keys if n <= k else self.rng.sample(keys, k)
+        snap = self.snapshots[i]
+        now = time.monotonic()
+        if (snap is None or snap[0] is not source
+                or (now - snap[2] > 1.0 and abs(len(snap[1]) - n) * 10 > n)
+                or now - snap[2] > 30.0):
+            snap = (source, list(source), now)
+            self.snapshots[i] = snap
+        keys = snap[1]
+        return self.rng.sample(keys, min(k, len(keys)))
+
+    # -- eviction ------------------------------------------------------------------------
+    def ensure(self, client, spec):
+        """Before a denyoom command: evict if needed; -OOM if we cannot get
+        under the limit."""
+        if client.is_master:
+            return
+        limit = self.node.config["maxmemory"]
+        if not limit or self.used() <= limit:
+            return
+        if self.policy == "noeviction":
+            raise CommandError(errors.OOM)
+        now = time.monotonic()
+        if now - self.last_refresh > 0.01:
+            # Confirm with fresh samples before evicting on a stale average.
+            self.last_refresh = now
+            for i, db in enumerate(self.node.keyspace.dbs):
+                if db.data:
+                    self.measure(i, 16)
+            if self.used() <= limit:
+                return
+        freed = self.evict(limit, EVICT_BUDGET)
+        if self.used() > limit:
+            if not freed:
+                raise CommandError(errors.OOM)
+            self.start_background()
+
+    def start_background(self):
+        if self.evictor is None or self.evictor.dead:
+            self.evictor = gevent.spawn(self._background)
+
+    def _background(self):
+        try:
+            while True:
+                limit = self.node.config["maxmemory"]
+                if not limit or self.policy == "noeviction" or self.used() <= limit:
+                    return
+                if not self.evict(limit, EVICT_BUDGET):
+                    return
+                gevent.sleep(0)
+        except Exception:
+            log.exception("background eviction failed")
+        finally:
+            self.evictor = None
+
+    def evict(self, limit, budget):
+        """Evict keys until under ``limit`` or ``budget`` seconds passed.
+        Returns how many keys were evicted."""
+        deadline = time.perf_counter() + budget
+        count = 0
+        while self.used() > limit:
+            if not self.evict_one():
+                break
+            count += 1
+            if (count & 7) == 0 and time.perf_counter() > deadline:
+                break
+        return count
+
+    def evict_one(self):
+        policy = self.policy
+        dbs = self.node.keyspace.dbs
+        volatile = policy.startswith("volatile")
+        if policy.endswith("random"):
+            candidates = [db for db in dbs if (db.expires if volatile else db.data)]
+            if not candidates:
+                return False
+            db = self.rng.choice(candidates)
+            source = db.expires if volatile else db.data
+            for key in self.sample_keys(db.id, source, 3):
+                if key in source and key in db.data:
+                    self.evict_key(db, key)
+                    return True
+            return False
+        self.fill_pool(dbs, volatile, policy)
+        while self.pool:
+            _, dbid, key = self.pool.pop()
+            db = dbs[dbid]
+            if key not in db.data or (volatile and key not in db.expires):
+                continue
+            self.evict_key(db, key)
+            return True
+        return False
+
+    def fill_pool(self, dbs, volatile, policy):
+        k = self.node.config["maxmemorySamples"]
+        tracker = self.tracker
+        pool = self.pool
+        for db in dbs:
+            source = db.expires if volatile else db.data
+            if not source:
+                continue
+            for key in self.sample_keys(db.id, source, k):
+                if key not in source:
+                    continue
+                if policy.endswith("ttl"):
+                    score = -db.expires.get(key, 0)
+                elif tracker is not None:
+                    score = tracker.score(db.id, key)
+                else:
+                    score = 0
+                pool.append((score, db.id, key))
+        if len(pool) > POOL_SIZE:
+            pool.sort(key=lambda e: e[0])
+            # Same key sampled twice: keep one.
+            seen = set()
+            kept = []
+            for e in reversed(pool):
+                ident = (e[1], e[2])
+                if ident not in seen:
+                    seen.add(ident)
+                    kept.append(e)
+                if len(kept) == POOL_SIZE:
+                    break
+            kept.reverse()
+            self.pool = kept
+        else:
+            pool.sort(key=lambda e: e[0])
+
+    def evict_key(self, db, key):
+        node = self.node
+        value = db.data.get(key)
+        db.delete(key)
+        ks = node.keyspace
+        ks.stat_evicted_keys += 1
+        if self.tracker is not None:
+            self.tracker.forget(db.id, key)
+        db.modified(key, "evicted", klass="e", dirty=0)
+        if node.propagators:
+            node.propagate(db.id, [[b"DEL", key]])
+        try:
+            from ..storage import keyspace as ks_mod
+            release = getattr(ks_mod, "release", None)
+            if release is not None and value is not None:
+                release(value)
+        except Exception:
+            pass
+
+    # -- life cycle -------------------------------------------------------------------------
+    def start(self):
+        if self.sampler is None or self.sampler.dead:
+            self.sampler = gevent.spawn(self._sample_loop)
+
+    def stop(self):
+        for g in (self.sampler, self.evictor):
+            if g is not None:
+                g.kill(block=False)
+        self.sampler = self.evictor = None
+
+    def _sample_loop(self):
+        while True:
+            gevent.sleep(SAMPLE_PERIOD)
+            try:
+                for i, db in enumerate(self.node.keyspace.dbs):
+                    if db.data:
+                        self.measure(i, 8)
+                    elif self.avg[i]:
+                        self.avg[i] = 0.0
+                        self.snapshots[i] = None
+                if self.tracker is not None:
+                    self.tracker.tick()
+                limit = self.node.config["maxmemory"]
+                if limit and self.policy != "noeviction" and self.used() > limit:
+                    self.start_background()
+            except Exception:
+                log.exception("memory sampler failed")
+
+
+class AccessTracker:
+    """Side tables feeding LRU/LFU (only while such a policy is active)."""
+
+    def __init__(self, node, lfu):
+        self.node = node
+        self.lfu = lfu
+        self.tables = [dict() for _ in node.keyspace.dbs]
+        self.start = time.monotonic()
+        self.clock = 1
+        self.decay_at = time.monotonic()
+        self.sweep_pos = 0
+        self.rng = random.Random()
+
+    def size(self):
+        return sum(len(t) for t in self.tables)
+
+    def tick(self):
+        """Every sampler period: advance the LRU clock (a new shared int
+        object), decay LFU counters, sweep a slice of stale entries."""
+        self.clock = int((time.monotonic() - self.start) * 10) + 1
+        cfg = self.node.config
+        if self.lfu and cfg["lfuDecayTime"]:
+            if time.monotonic() - self.decay_at >= cfg["lfuDecayTime"] * 60:
+                self.decay_at = time.monotonic()
+                gevent.spawn(self._decay)
+        self._sweep(2000)
+
+    def _sweep(self, budget):
+        dbs = self.node.keyspace.dbs
+        for i, table in enumerate(self.tables):
+            if not table:
+                continue
+            data = dbs[i].data
+            if len(table) <= len(data):
+                continue
+            stale = [k for k in itertools.islice(table, budget) if k not in data]
+            for k in stale:
+                table.pop(k, None)
+
+    def _decay(self):
+        for table in self.tables:
+            keys = list(table)
+            for n, k in enumerate(keys):
+                c = table.get(k)
+                if c:
+                    table[k] = c - 1
+                if n % 10000 == 9999:
+                    gevent.sleep(0)
+
+    def listener(self, client, spec, argv, _usec):
+        if not (spec.first_key or spec.keys_fn is not None) or client.no_touch:
+            return
+        db = client.db
+        data = db.data
+        table = self.tables[db.id]
+        try:
+            positions = spec.key_positions(argv)
+        except Exception:
+            return
+        for pos in positions:
+            if pos >= len(argv):
+                continue
+            key = argv[pos]
+            if key in data:
+                if self.lfu:
+                    table[key] = self._lfu_incr(table.get(key, LFU_INIT))
+                else:
+                    table[key] = self.clock
+            elif table:
+                table.pop(key, None)
+
+    def _lfu_incr(self, counter):
+        if counter >= 255:
+            return 255
+        base = counter - LFU_INIT
+        if base < 0:
+            base = 0
+        p = 1.0 / (base * self.node.config["lfuLogFactor"] + 1)
+        return counter + 1 if self.rng.random() < p else counter
+
+    def score(self, dbid, key):
+        """Higher = better eviction candidate."""
+        value = self.tables[dbid].get(key)
+        if self.lfu:
+            return 255 - (LFU_INIT if value is None else value)
+        return self.clock - (value or 0)
+
+    def forget(self, dbid, key):
+        self.tables[dbid].pop(key, None)
+
+    def clear(self):
+        for t in self.tables:
+            t.clear()
+
+
+def attach(node):
+    mem = Memory(node)
+    node.memory_state = mem
+    node.used_memory = mem.used_memory
+    cfg = node.config
+
+    def apply(_value=None):
+        limit = cfg["maxmemory"]
+        policy = cfg["maxmemoryPolicy"]
+        mem.policy = policy
+        mem.pool = []
+        wants_tracker = bool(limit) and ("lru" in policy or "lfu" in policy)
+        lfu = "lfu" in policy
+        if wants_tracker and (mem.tracker is None or mem.tracker.lfu != lfu):
+            if mem.tracker is not None:
+                _remove(node.command_listeners, mem.tracker.listener)
+            mem.tracker = AccessTracker(node, lfu)
+            node.command_listeners.append(mem.tracker.listener)
+        elif not wants_tracker and mem.tracker is not None:
+            _remove(node.command_listeners, mem.tracker.listener)
+            mem.tracker = None
+        if limit:
+            if node.memory is not mem:
+                node.memory = mem
+            mem.start()
+            if policy != "noeviction" and mem.used() > limit:
+                mem.start_background()
+        else:
+            if node.memory is mem:
+                node.memory = None
+            mem.stop()
+
+    def on_flushall():
+        if mem.tracker is not None:
+            mem.tracker.clear()
+        mem.pool = []
+        mem.snapshots = [None] * len(mem.snapshots)
+
+    for name in ("maxmemory", "maxmemoryPolicy"):
+        cfg.on_change(name, apply)
+    node.flushall_hooks.append(on_flushall)
+    if cfg["maxmemory"]:
+        node.start_hooks.append(apply)
+
+
+def _remove(listeners, fn):
+    try:
+        listeners.remove(fn)
+    except ValueError:
+        pass
+
+
+__all__ = ["Memory", "AccessTracker", "value_size", "entry_size", "POLICIES"]
