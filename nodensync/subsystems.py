@@ -9,6 +9,7 @@ import importlib
 
 MODULES = [
     "nodensync.server.core",
+    "nodensync.security",
     "nodensync.observability",
     "nodensync.storage.persistence",
 ]

@@ -2,3 +2,4 @@
 from . import connection, server, keys, strings, hashes, lists  # noqa: F401
 from . import monitoring  # noqa: F401  (after connection: adds CLIENT PAUSE/UNPAUSE)
 from . import persistence  # noqa: F401
+from . import acl  # noqa: F401

@@ -121,7 +121,7 @@ def hello(ctx, *args):
             raise CommandError(errors.WRONGPASS)
     if not ctx.authenticated:
         raise CommandError("NOAUTH HELLO must be called with the client already "
-                           "authenticated, otherwise the HELLO <proto> AUTH <user> <pass> "
+                           "authenticated, otherwise the HELLO AUTH <user> <pass> "
                            "option can be used to authenticate the client and select the "
                            "RESP protocol version at the same time")
     if setname is not None:

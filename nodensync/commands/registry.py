@@ -195,6 +195,9 @@ def container(name, group="server", since="2.0.0", summary="", flags=0):
                        since, None, (), None)
     spec.subcommands = {}
     spec.inline = False
+    # Redis puts containers in @slow only: their group's category belongs to
+    # the subcommands (ACL +@connection must not grant every CLIENT subcommand).
+    spec.categories = ["slow"]
     _install(spec)
     return spec
 

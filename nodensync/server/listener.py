@@ -11,6 +11,7 @@ from .client import Client
 log = logging.getLogger("nodensync")
 
 _MAXCLIENTS_REPLY = b"-ERR max number of clients reached\r\n"
+TLS_HANDSHAKE_TIMEOUT = 10.0
 
 
 class Listener(StreamServer):
@@ -64,13 +65,24 @@ class Listener(StreamServer):
 
     def wrap_socket_and_handle(self, client_socket, address):
         # A TLS handshake failure (plain text on the TLS port, no client
-        # certificate) only ends that connection; log it quietly.
+        # certificate) or a peer silent for TLS_HANDSHAKE_TIMEOUT only ends
+        # that connection; log it quietly.
         try:
-            return super().wrap_socket_and_handle(client_socket, address)
+            client_socket.settimeout(TLS_HANDSHAKE_TIMEOUT)
+            ssl_socket = self.wrap_socket(client_socket, **self.ssl_args)
+            ssl_socket.settimeout(None)
         except (OSError, ValueError) as e:
             log.info("TLS handshake with %s failed: %s", address, e)
             try:
                 client_socket.close()
+            except OSError:
+                pass
+            return None
+        try:
+            return self.handle(ssl_socket, address)
+        finally:
+            try:
+                ssl_socket.close()
             except OSError:
                 pass
 
