@@ -190,10 +190,12 @@ class Pair:
         return a
 
     def nothing_pending(self, wait=0.05):
+        """Compare whatever arrives within ``wait`` (usually nothing); returns it."""
         a = self.node.pending(wait)
         b = self.ref.pending(wait)
         if a != b:
             raise Mismatch("unexpected output:\n  nodensync: %r\n  redis:     %r" % (a, b))
+        return a
 
     def close(self):
         self.node.close()

@@ -264,6 +264,26 @@ def test_expired_events(events, pub):
     events.nothing_pending(0.02)
 
 
+def test_own_notifications_inside_exec(pair, pub):
+    """A RESP3 client subscribed to its own keys: the notifications its
+    transaction causes sit inside the EXEC reply, where Redis writes them."""
+    if pair.protocol == 2:
+        pytest.skip("a RESP2 subscriber cannot run MULTI")
+    try:
+        pub.call("CONFIG", "SET", "notify-keyspace-events", "KEA")
+        pair.call("SUBSCRIBE", "__keyspace@0__:k", "__keyevent@0__:incrby", n=2)
+        run = [("MULTI",), ("SET", "k", "v"), ("INCR", "k"), ("SET", "k", "1"), ("INCR", "k"),
+               ("GET", "k")]
+        for c in run:
+            pair.call(*c)
+        pair.node.send("EXEC")
+        pair.ref.send("EXEC")
+        got = pair.nothing_pending(0.3)       # compares everything that arrived
+        assert got.startswith(b"*5\r\n>3\r\n$7\r\nmessage\r\n"), got
+    finally:
+        pub.call("CONFIG", "SET", "notify-keyspace-events", "")
+
+
 def test_notify_setting_values(pub):
     try:
         for value in ["KEA", "AKE", "Kx", "x", "", "K", "E", "KEg$lshzxetdmn", "KEg$lshzxet",
