@@ -262,24 +262,70 @@ def monitor_line(client, argv, spec):
     """One MONITOR line: ``+1700000000.123456 [0 127.0.0.1:5000] "set" "k" "v"``;
     secrets redacted as Redis does."""
     now = time.time()
-    if client.is_master:
-        origin = "%d master" % client.db.id
+    if getattr(client, "in_script", False):
+        origin = "%d lua" % client.db.id
     else:
         origin = "%d %s" % (client.db.id, client.addr_text)
     name = spec.parent.name if spec.parent else spec.name
-    shown = list(argv)
-    if name == "auth":
-        shown = shown[:1] + [b"(redacted)"] * (len(shown) - 1)
-    elif name == "hello":
-        for i, a in enumerate(shown):
-            if a.lower() == b"auth" and i + 2 < len(shown):
-                shown[i + 1] = shown[i + 2] = b"(redacted)"
-    elif name == "acl" and len(shown) > 1 and shown[1].lower() == b"setuser":
-        shown = shown[:3] + [b"(redacted)"] * (len(shown) - 3)
-    elif name in ("migrate",) or (name == "config" and len(shown) > 2 and
-                                  shown[2].lower() in (b"masterauth", b"requirepass")):
-        shown = shown[:3] + [b"(redacted)"] * (len(shown) - 3)
+    shown = argv
+    if name in _REDACTS:
+        shown = list(argv)
+        for i in _REDACTS[name](argv):
+            shown[i] = b"(redacted)"
     return "+%.6f [%s] %s" % (now, origin, " ".join(_quote_monitor(a) for a in shown))
+
+
+# Which arguments Redis redacts (redactClientCommandArgument) as the command
+# parses them: a command that fails before reaching a secret shows it.
+# (ACL SETUSER, CONFIG SET ... are admin commands, never shown.)
+def _redact_auth(argv):
+    if len(argv) > 3:
+        return ()               # syntax error first
+    return range(1, len(argv))
+
+
+def _redact_hello(argv):
+    if len(argv) >= 2:
+        try:
+            if int(argv[1]) not in (2, 3):
+                return ()
+        except ValueError:
+            return ()
+    out = []
+    j = 2
+    while j < len(argv):
+        more = len(argv) - 1 - j
+        opt = argv[j].lower()
+        if opt == b"auth" and more >= 2:
+            out += [j + 1, j + 2]
+            j += 3
+        elif opt == b"setname" and more >= 1:
+            j += 2
+        else:
+            break
+    return out
+
+
+def _redact_migrate(argv):
+    out = []
+    j = 6
+    while j < len(argv):
+        more = len(argv) - 1 - j
+        opt = argv[j].lower()
+        if opt in (b"copy", b"replace"):
+            j += 1
+        elif opt == b"auth" and more >= 1:
+            out.append(j + 1)
+            j += 2
+        elif opt == b"auth2" and more >= 2:
+            out += [j + 1, j + 2]
+            j += 3
+        else:
+            break
+    return out
+
+
+_REDACTS = {"auth": _redact_auth, "hello": _redact_hello, "migrate": _redact_migrate}
 
 
 __all__ = ["Node", "Stats", "encode_command", "monitor_line"]

@@ -11,6 +11,7 @@ MODULES = [
     "nodensync.server.core",
     "nodensync.security",
     "nodensync.observability",
+    "nodensync.pubsub.broker",
     "nodensync.storage.persistence",
 ]
 

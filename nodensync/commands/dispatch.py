@@ -15,6 +15,7 @@ from ..errors import CommandError
 from ..protocol.resp import QUEUED
 from .registry import (LOOKUP, WRITE, DENYOOM, NO_AUTH, PUBSUB, NO_MULTI, BLOCKING,
                        lookup, hist_bucket)
+from .registry import READONLY as _READS, MAY_REPLICATE
 
 _perf_ns = time.perf_counter_ns
 
@@ -66,10 +67,12 @@ def dispatch(client, argv):
     if spec is None or spec.subcommands is not None:
         try:
             spec, args = resolve(argv)
-        except CommandError:
+        except CommandError as e:
             client.node.stats.rejected_calls += 1
             if client.multi is not None:
                 client.multi_error = True
+            if ON_REJECT:
+                raise _rejected(client, argv, e)
             raise
     if client.gated or (spec.flags & _GATED_FLAGS and client.node.write_gated):
         _checks(client, spec, argv)
@@ -82,6 +85,16 @@ def dispatch(client, argv):
 
 
 _GATED_FLAGS = WRITE | DENYOOM
+
+# command name -> fn(client, argv, error) -> the error to reply instead, for a
+# command that answers its own rejection (EXEC: EXECABORT with the reason).
+ON_REJECT = {}
+
+
+def _rejected(client, argv, error):
+    spec = lookup(argv[0])
+    fn = ON_REJECT.get(spec.name) if spec is not None else None
+    return fn(client, argv, error) if fn is not None else error
 
 
 def _checks(client, spec, argv):
@@ -111,15 +124,19 @@ def _checks(client, spec, argv):
             raise CommandError(
                 "ERR Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / "
                 "QUIT / RESET are allowed in this context" % spec.fullname)
+        if client.is_monitor and flags & (WRITE | _READS | MAY_REPLICATE):
+            raise CommandError("ERR Replica can't interact with the keyspace")
         if client.multi is not None and flags & NO_MULTI:
             raise CommandError("ERR Command not allowed inside a transaction")
         if node.client_pause is not None:   # CLIENT PAUSE: waits while it covers this command
             node.client_pause(client, spec)
-    except CommandError:
+    except CommandError as e:
         spec.stats[2] += 1
         node.stats.rejected_calls += 1
         if client.multi is not None:
             client.multi_error = True
+        if ON_REJECT:
+            raise _rejected(client, argv, e)
         raise
 
 
@@ -153,7 +170,7 @@ def call(client, spec, argv, args):
         node.slowlog_add(client, argv, elapsed_us)
     if node.monitors:
         node.feed_monitors(client, argv, spec)
-    if ks.dirty != dirty_before and node.propagators:
+    if ks.dirty != dirty_before and node.propagators and spec.propagate:
         node.propagate(client.db.id, client.propagate_as or [argv])
     if client.propagate_as is not None:
         client.propagate_as = None
@@ -185,7 +202,7 @@ def _after(client, node, ks, spec, argv, started, dirty_before):
         node.slowlog_add(client, argv, elapsed_us)
     if node.monitors:
         node.feed_monitors(client, argv, spec)
-    if ks.dirty != dirty_before and node.propagators:
+    if ks.dirty != dirty_before and node.propagators and spec.propagate:
         node.propagate(client.db.id, client.propagate_as or [argv])
     if client.propagate_as is not None:
         client.propagate_as = None

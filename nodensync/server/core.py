@@ -20,7 +20,36 @@ def parse_notify_flags(text):
     allowed = set("KEg$lshzxetmdnA")
     if any(c not in allowed for c in text):
         raise ValueError("Invalid event class character. Use 'Ag$lshzxeKEtmdn'.")
-    flags = text.replace("A", "g$lshzxetd")
+    flags = text.replace("A", _ALL_CLASSES)
     if "K" not in flags and "E" not in flags:
         return ""
     return "".join(sorted(set(flags)))
+
+
+_ALL_CLASSES = "g$lshzxetd"     # what 'A' stands for ('m' and 'n' are not in it)
+
+
+def format_notify_flags(text):
+    """The setting as CONFIG GET shows it (Redis's keyspaceEventsFlagsToString):
+    'A' when every class of 'A' is on, else the class letters in Redis's
+    order, then K, E and m."""
+    letters = set(text.replace("A", _ALL_CLASSES))
+    if letters.issuperset(_ALL_CLASSES):
+        out = "A"
+    else:
+        out = "".join(c for c in _ALL_CLASSES + "n" if c in letters)
+    return out + "".join(c for c in "KEm" if c in letters)
+
+
+def _validate_notify_flags(text):
+    parse_notify_flags(text)      # ValueError with Redis's message
+
+
+def _declare_notify_format():
+    from .. import config
+    setting = config.SETTINGS["notifyKeyspaceEvents"]
+    setting.validate = _validate_notify_flags    # CONFIG SET / start-up reject bad letters
+    setting.formatter = format_notify_flags
+
+
+_declare_notify_format()
