@@ -29,6 +29,17 @@ _PMESSAGE = b"$8\r\npmessage\r\n"
 _SMESSAGE = b"$8\r\nsmessage\r\n"
 
 
+def channel_matcher(pattern):
+    """Redis's stringmatchlen() as Pub/Sub uses it: no shortcut for "*", so an
+    empty channel name matches only the empty pattern."""
+    if pattern == b"":
+        return lambda channel: channel == b""
+    if pattern == b"*":
+        return lambda channel: channel != b""
+    match = glob_matcher(pattern)
+    return lambda channel: channel != b"" and bool(match(channel))
+
+
 def _bulk(b):
     return b"$%d\r\n%s\r\n" % (len(b), b)
 
@@ -101,7 +112,7 @@ class Broker:
         subs = self.patterns.get(pattern)
         if subs is None:
             subs = self.patterns[pattern] = {}
-            self._matchers[pattern] = glob_matcher(pattern)
+            self._matchers[pattern] = channel_matcher(pattern)
         subs[client] = None
         self._recount(client)
         return True
@@ -165,7 +176,7 @@ class Broker:
         registry = self.shard_channels if shard else self.channels
         if pattern is None:
             return list(registry)
-        match = glob_matcher(pattern)
+        match = channel_matcher(pattern)
         return [ch for ch in registry if match(ch)]
 
     def numsub(self, channel, shard=False):
