@@ -615,10 +615,11 @@ class AppendOnly:
             return False
         d = self.dir()
         preamble = self.node.config["aofUseRdbPreamble"]
+        delay = self.node.config["rdbKeySaveDelay"]
 
         def work():
             path = os.path.join(d, "temp-rewriteaof-bg-%d.aof" % os.getpid())
-            size = write_base(p, path, preamble)
+            size = write_base(p, path, preamble, delay)
             log.info("Successfully created the temporary AOF base file %s", os.path.basename(path))
             return {"size": size}
         try:
@@ -898,11 +899,11 @@ def _fsync_close(fd):
         os.close(fd)
 
 
-def write_base(persistence, path, preamble):
+def write_base(persistence, path, preamble, key_delay_us=0):
     """The base of a rewrite: an RDB (preamble) or commands, via a temp
     file in the same directory; returns its size."""
     if preamble:
-        return write_rdb_file(persistence, path, aof_base=True)
+        return write_rdb_file(persistence, path, aof_base=True, key_delay_us=key_delay_us)
     directory = os.path.dirname(path)
     tmp = os.path.join(directory, "temp-%d.aof" % os.getpid())
     try:

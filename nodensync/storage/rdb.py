@@ -672,8 +672,10 @@ class RdbParser:
             raise RdbError("Invalid double value", at) from None
 
     # objects
-    def read_object(self, t, key):
+    def read_object(self, t, key, type_at=None):
         at = self.p
+        if type_at is None:
+            type_at = at - 1
         if t == T_STRING:
             return self.string_value()
         if t == T_LIST:
@@ -752,11 +754,11 @@ class RdbParser:
             return out
         if t in (T_STREAM_LISTPACKS, T_STREAM_LISTPACKS_2, T_STREAM_LISTPACKS_3):
             raise RdbError("Key %r holds a stream (RDB type %d): NodeNsync has no stream type"
-                           % (key, t), at - 1)
+                           % (key, t), type_at)
         if t in (T_MODULE, T_MODULE_2):
             raise RdbError("Key %r holds a module value (RDB type %d): modules are not "
-                           "supported" % (key, t), at - 1)
-        raise RdbError("Unknown RDB value type %d" % t, at - 1)
+                           "supported" % (key, t), type_at)
+        raise RdbError("Unknown RDB value type %d" % t, type_at)
 
     # whole file
     def header(self):
@@ -823,7 +825,7 @@ class RdbParser:
             if t == OP_EOF:
                 break
             key = self.string()
-            value = self.read_object(t, key)
+            value = self.read_object(t, key, at)
             on_key(dbid, key, value, expire)
             expire = None
             count += 1

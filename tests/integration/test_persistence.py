@@ -1,0 +1,440 @@
+"""Persistence end to end on real processes: SAVE/BGSAVE/AOF round trips
+through restarts, command replies and error texts (checked against
+redis-server where they can differ), loading, shutdown, save policy."""
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+import redis
+
+from persistence_support import (client, info, populate, snapshot, assert_same, wait_for,
+                                 wait_idle, raw, RawError)
+
+
+def _aofdir(s):
+    return os.path.join(s.dir, "appendonlydir")
+
+
+def _check_aof(s):
+    out = subprocess.run(["redis-check-aof", os.path.join(_aofdir(s), "appendonly.aof.manifest")],
+                         capture_output=True, text=True, timeout=60)
+    assert "All AOF files and manifest are valid" in out.stdout, out.stdout + out.stderr
+
+
+def _check_rdb(path):
+    out = subprocess.run(["redis-check-rdb", path], capture_output=True, text=True, timeout=60)
+    assert "RDB looks OK" in out.stdout, out.stdout + out.stderr
+
+
+# -- round trips ------------------------------------------------------------------------
+def test_save_then_restart_keeps_every_type(server_factory):
+    s = server_factory("--save", "")
+    populate(s.port)
+    before = snapshot(s.port)
+    assert client(s.port).save() is True
+    _check_rdb(os.path.join(s.dir, "dump.rdb"))
+    s.kill9()                                  # no shutdown save: the SAVE file is what loads
+    s.start()
+    assert_same(before, snapshot(s.port))
+    i = info(s.port)
+    assert i["rdb_changes_since_last_save"] == "0"
+    assert int(i["rdb_last_load_keys_loaded"]) == sum(len(d) for d in before.values())
+
+
+def test_bgsave_then_restart(server_factory):
+    s = server_factory("--save", "")
+    populate(s.port, seed=2)
+    before = snapshot(s.port)
+    c = client(s.port)
+    last = c.lastsave()
+    assert raw(s.port, "BGSAVE") == b"Background saving started"
+    wait_idle(s.port)
+    i = info(s.port)
+    assert i["rdb_last_bgsave_status"] == "ok" and i["rdb_saves"] == "1"
+    assert c.lastsave() >= last
+    c.set("after-bgsave", "not in the snapshot")
+    s.kill9()
+    s.start()
+    assert_same(before, snapshot(s.port))
+
+
+def test_aof_restart_replays_every_write(server_factory):
+    s = server_factory("--save", "", "--appendonly", "yes")
+    populate(s.port, seed=3, big=False)
+    c = client(s.port)
+    c.incrbyfloat("flt", 1.5)
+    c.lpush("lst", "x", "y")
+    c.rpop("lst")
+    c.zincrby("zs", 2, "m")
+    c.expire("db0:str", 5000)
+    c.persist("db0:ttl")
+    c.delete("db0:hbig")
+    c.select(5) if hasattr(c, "select") else None
+    client(s.port, 5).set("five", "5")
+    client(s.port, 5).flushdb()
+    client(s.port, 6).set("six", "6")
+    before = snapshot(s.port)
+    s.kill9()
+    _check_aof(s)
+    s.start()
+    assert_same(before, snapshot(s.port))
+    assert info(s.port)["aof_enabled"] == "1"
+
+
+def test_aof_rewrite_with_writes_during_it(server_factory):
+    s = server_factory("--save", "", "--appendonly", "yes", "--rdbKeySaveDelay", "200")
+    populate(s.port, seed=4, big=False)
+    c = client(s.port)
+    assert raw(s.port, "BGREWRITEAOF") == b"Background append only file rewriting started"
+    assert info(s.port)["aof_rewrite_in_progress"] == "1"
+    assert raw(s.port, "BGREWRITEAOF") == (
+        "ERR Background append only file rewriting already in progress")
+    for i in range(200):
+        c.set("during:%d" % i, i)
+        c.incr("during-counter")
+    wait_idle(s.port, timeout=120)
+    i = info(s.port)
+    assert i["aof_last_bgrewrite_status"] == "ok" and i["aof_rewrites"] == "1"
+    names = sorted(os.listdir(_aofdir(s)))
+    assert names == ["appendonly.aof.2.base.rdb", "appendonly.aof.2.incr.aof",
+                     "appendonly.aof.manifest"], names
+    before = snapshot(s.port)
+    s.kill9()
+    _check_aof(s)
+    s.start()
+    assert_same(before, snapshot(s.port))
+    assert client(s.port).get("during-counter") == b"200"
+
+
+def test_aof_rewrite_without_rdb_preamble(server_factory):
+    s = server_factory("--save", "", "--appendonly", "yes", "--aofUseRdbPreamble", "no")
+    populate(s.port, seed=5, big=False)
+    raw(s.port, "BGREWRITEAOF")
+    wait_idle(s.port)
+    assert "appendonly.aof.2.base.aof" in os.listdir(_aofdir(s))
+    before = snapshot(s.port)
+    s.kill9()
+    _check_aof(s)
+    s.start()
+    assert_same(before, snapshot(s.port))
+
+
+def test_appendonly_turned_on_at_run_time(server_factory):
+    s = server_factory("--save", "")
+    populate(s.port, seed=6, big=False)
+    c = client(s.port)
+    assert c.config_set("appendonly", "yes")
+    c.set("while-enabling", "1")
+    wait_for(lambda: info(s.port)["aof_enabled"] == "1" and
+             info(s.port)["aof_rewrite_in_progress"] == "0", what="AOF on")
+    wait_idle(s.port)
+    c.set("after-enabling", "2")
+    before = snapshot(s.port)
+    s.kill9()
+    _check_aof(s)
+    s.args = ["--save", "", "--appendonly", "yes"]
+    s.start()
+    assert_same(before, snapshot(s.port))
+    client(s.port).config_set("appendonly", "no")
+    assert info(s.port)["aof_enabled"] == "0"
+
+
+def test_aof_preferred_over_rdb_and_rdb_used_when_no_aof_yet(server_factory):
+    s = server_factory("--save", "")
+    c = client(s.port)
+    c.set("k", "from-rdb")
+    c.save()
+    s.kill9()
+    s.args = ["--save", "", "--appendonly", "yes"]
+    s.start()                                  # no AOF yet: the RDB is loaded, a base is made
+    c = client(s.port)
+    assert c.get("k") == b"from-rdb"
+    c.set("k", "from-aof")
+    s.kill9()
+    s.start()
+    assert client(s.port).get("k") == b"from-aof"
+
+
+# -- replies --------------------------------------------------------------------------------
+def test_background_command_replies(server_factory):
+    s = server_factory("--save", "", "--rdbKeySaveDelay", "2000")
+    c = client(s.port)
+    c.mset({"k%d" % i: i for i in range(300)})
+    assert raw(s.port, "BGSAVE") == b"Background saving started"
+    busy = "ERR Background save already in progress"
+    assert raw(s.port, "BGSAVE") == busy
+    assert raw(s.port, "BGSAVE", "SCHEDULE") == busy
+    assert raw(s.port, "SAVE") == busy
+    assert raw(s.port, "BGREWRITEAOF") == b"Background append only file rewriting scheduled"
+    i = info(s.port)
+    assert i["rdb_bgsave_in_progress"] == "1" and i["aof_rewrite_scheduled"] == "1"
+    assert int(i["rdb_current_bgsave_time_sec"]) >= 0
+    c.config_set("rdb-key-save-delay", 0)
+    os.kill(int(_child_pid(s)), signal.SIGUSR1)      # Redis's way to stop a save: not an error
+    wait_for(lambda: info(s.port)["aof_rewrite_in_progress"] == "1"
+             or info(s.port)["aof_rewrites"] == "1", what="scheduled rewrite to start")
+    wait_idle(s.port)
+    c = client(s.port)
+    assert info(s.port)["rdb_last_bgsave_status"] == "ok"
+    assert raw(s.port, "BGSAVE", "NOW") == "ERR syntax error"
+    assert raw(s.port, "SAVE") == b"OK"
+
+
+def _child_pid(s):
+    out = subprocess.run(["pgrep", "-P", str(s.pid)], capture_output=True, text=True)
+    return out.stdout.split()[0]
+
+
+def test_bgsave_schedule_while_rewriting(server_factory):
+    s = server_factory("--save", "", "--rdbKeySaveDelay", "1000")
+    c = client(s.port)
+    c.mset({"k%d" % i: i for i in range(500)})
+    assert raw(s.port, "BGREWRITEAOF") == b"Background append only file rewriting started"
+    assert raw(s.port, "BGSAVE") == (
+        "ERR Another child process is active (AOF?): can't BGSAVE right now. Use BGSAVE "
+        "SCHEDULE in order to schedule a BGSAVE whenever possible.")
+    assert raw(s.port, "BGSAVE", "SCHEDULE") == b"Background saving scheduled"
+    c.config_set("rdb-key-save-delay", 0)
+    wait_for(lambda: info(s.port)["rdb_saves"] == "1", timeout=60, what="scheduled BGSAVE")
+    assert os.path.exists(os.path.join(s.dir, "dump.rdb"))
+
+
+def test_info_persistence_fields_match_redis(server_factory, redis_server):
+    s = server_factory("--save", "")
+    ours = list(info(s.port))
+    theirs = list(info(redis_server.port))
+    assert ours == theirs
+    client(s.port).config_set("appendonly", "yes")
+    wait_idle(s.port)
+    ref = client(redis_server.port)
+    ref.config_set("appendonly", "yes")
+    try:
+        wait_for(lambda: info(redis_server.port)["aof_rewrite_in_progress"] == "0", what="redis aof")
+        assert list(info(s.port)) == list(info(redis_server.port))
+    finally:
+        ref.config_set("appendonly", "no")
+
+
+def test_settings_like_redis(server_factory, redis_server):
+    s = server_factory()
+    c, ref = client(s.port), client(redis_server.port)
+    assert c.config_get("save") == {"save": "3600 1 300 100 60 10000"}
+    for name in ("appendonly", "appendfsync", "appendfilename", "appenddirname", "dbfilename",
+                 "rdbcompression", "rdbchecksum", "stop-writes-on-bgsave-error",
+                 "auto-aof-rewrite-percentage", "auto-aof-rewrite-min-size",
+                 "aof-load-truncated", "aof-use-rdb-preamble"):
+        assert c.config_get(name) == ref.config_get(name), name
+    for bad in ("1", "a 1", "-1 5"):
+        with pytest.raises(redis.ResponseError) as a:
+            c.config_set("save", bad)
+        with pytest.raises(redis.ResponseError) as b:
+            ref.config_set("save", bad)
+        assert str(a.value) == str(b.value)
+    assert c.config_set("save", "") and c.config_get("save") == {"save": ""}
+    assert c.config_set("save", "100 1 10 5") and c.config_get("save") == {"save": "100 1 10 5"}
+
+
+@pytest.mark.parametrize("args", [
+    ("RESTORE", "k", "0", "garbage"), ("RESTORE", "k", "-1", "x"), ("RESTORE", "k", "x", "x"),
+    ("RESTORE", "k", "0", "x", "FOO"), ("RESTORE", "k", "0", "x", "IDLETIME", "-1"),
+    ("RESTORE", "k", "0", "x", "FREQ", "256"), ("RESTORE", "k", "0", "x", "FREQ", "1", "IDLETIME", "1"),
+    ("RESTORE", "k"), ("DUMP", "nokey"), ("DUMP",), ("LASTSAVE", "x"), ("SAVE", "x"),
+    ("BGREWRITEAOF", "x"),
+])
+def test_error_replies_match_redis(diff, args):
+    diff.check(*args)
+
+
+def test_dump_restore_semantics_match_redis(diff):
+    diff.check("SET", "s", "hello world hello world hello world")
+    diff.check("RPUSH", "l", "a", "1", "b")
+    diff.check("HSET", "h", "f", "v", "n", "12")
+    diff.check("ZADD", "z", "1.5", "a", "2", "b")
+    diff.check("SADD", "si", "1", "2", "3")
+    for key in ("s", "l", "h", "z", "si"):
+        payload = diff.check("DUMP", key)            # byte-identical payloads
+        body = diff.node.call("DUMP", key)
+        diff.check("RESTORE", key, "0", body)        # BUSYKEY
+        diff.check("RESTORE", key + "2", "0", body)
+        diff.check("RESTORE", key + "2", "0", body, "REPLACE", "IDLETIME", "5")
+        diff.check("RESTORE", key + "3", "1", body, "ABSTTL")   # expired on arrival
+        diff.check("EXISTS", key + "3")
+        diff.check("RESTORE", key + "4", "100000", body, "FREQ", "3")
+        assert 0 < diff.node.call("PTTL", key + "4") <= 100000
+        assert payload
+    diff.check("LRANGE", "l2", "0", "-1")
+    diff.check("ZRANGE", "z2", "0", "-1", "WITHSCORES")
+    diff.check("HGETALL", "h2")
+    diff.check("RESTORE", "h", "0", diff.node.call("DUMP", "s"), "REPLACE")
+    diff.check("TYPE", "h")
+
+
+def test_restore_propagates_absolute_ttl(server_factory):
+    s = server_factory("--save", "", "--appendonly", "yes")
+    c = client(s.port)
+    c.set("src", "v")
+    payload = c.dump("src")
+    c.restore("dst", 50000, payload)
+    ttl_before = c.pttl("dst")
+    time.sleep(1.2)
+    s.kill9()
+    s.start()
+    ttl_after = client(s.port).pttl("dst")
+    assert 0 < ttl_after <= ttl_before - 1000      # absolute time was logged, not "50000"
+
+
+# -- loading, shutdown, policy -------------------------------------------------------------
+def test_loading_replies_while_loading(server_factory):
+    s = server_factory("--save", "")
+    c = client(s.port)
+    c.mset({"k%d" % i: i for i in range(3000)})
+    c.save()
+    s.stop()
+    s.args = ["--save", "", "--keyLoadDelay", "1000"]
+    s.start(wait=False)
+    raw = wait_for(lambda: _raw_conn(s.port), what="connection")
+    try:
+        raw.sendall(b"*1\r\n$4\r\nPING\r\n")
+        assert raw.recv(200) == b"-LOADING Redis is loading the dataset in memory\r\n"
+        raw.sendall(b"*2\r\n$4\r\nINFO\r\n$11\r\npersistence\r\n")
+        data = b""
+        deadline = time.monotonic() + 10
+        while b"loading_eta_seconds" not in data and time.monotonic() < deadline:
+            data += raw.recv(65536)
+        assert b"loading:1" in data and b"loading_loaded_perc" in data
+    finally:
+        raw.close()
+    wait_for(lambda: client(s.port).ping(), timeout=60, what="end of loading")
+    assert client(s.port).dbsize() == 3000
+
+
+def _raw_conn(port):
+    import socket
+    return socket.create_connection(("127.0.0.1", port), timeout=10)
+
+
+def test_shutdown_save_nosave_and_sigterm(server_factory):
+    s = server_factory("--save", "")
+    c = client(s.port)
+    c.set("a", "1")
+    c.shutdown(nosave=True)
+    s.proc.wait(10)
+    assert not os.path.exists(os.path.join(s.dir, "dump.rdb"))
+    s.start()
+    assert client(s.port).dbsize() == 0
+    client(s.port).set("a", "2")
+    client(s.port).shutdown(save=True)
+    s.proc.wait(10)
+    s.args = []                                # default save points: SIGTERM saves
+    s.start()
+    assert client(s.port).get("a") == b"2"
+    client(s.port).set("a", "3")
+    assert s.stop(signal.SIGTERM) == 0
+    s.start()
+    assert client(s.port).get("a") == b"3"
+
+
+def test_shutdown_refused_when_the_final_save_fails(server_factory):
+    s = server_factory()
+    c = client(s.port)
+    c.set("a", "1")
+    c.config_set("dbfilename", "no-such-dir-x")
+    os.mkdir(os.path.join(s.dir, "no-such-dir-x"))   # a directory where the file should go
+    with pytest.raises(redis.ResponseError, match="^Errors trying to SHUTDOWN. Check logs.$"):
+        c.shutdown()
+    assert c.ping()
+    assert raw(s.port, "SAVE") == "ERR"
+    c.config_set("dbfilename", "dump.rdb")
+    c.shutdown()
+    assert s.proc.wait(10) == 0
+
+
+def test_expired_keys_are_deleted_in_the_aof(server_factory):
+    s = server_factory("--save", "", "--appendonly", "yes")
+    c = client(s.port)
+    c.set("gone", "x", px=100)
+    c.set("stays", "y")
+    wait_for(lambda: c.exists("gone") == 0 and info(s.port, "stats")["expired_keys"] == "1")
+    incr = [n for n in os.listdir(_aofdir(s)) if n.endswith(".incr.aof")][0]
+    with open(os.path.join(_aofdir(s), incr), "rb") as f:
+        data = f.read()
+    assert b"*2\r\n$3\r\nDEL\r\n$4\r\ngone\r\n" in data
+    s.kill9()
+    s.start()
+    c = client(s.port)
+    assert c.exists("gone") == 0 and c.get("stays") == b"y"
+
+
+def test_corrupt_rdb_stops_the_start(server_factory):
+    s = server_factory("--save", "")
+    c = client(s.port)
+    c.mset({"k%d" % i: "v" * 50 for i in range(100)})
+    c.save()
+    s.kill9()
+    path = os.path.join(s.dir, "dump.rdb")
+    with open(path, "r+b") as f:
+        f.seek(200)
+        f.write(b"\xee\xee\xee\xee")
+    with pytest.raises(RuntimeError, match="did not start"):
+        s.start()
+    log = s.log()
+    assert "dump.rdb" in log and "offset" in log
+    assert s.proc.returncode == 1
+    with open(path, "r+b") as f:                        # truncated file: also refused
+        f.truncate(100)
+    with pytest.raises(RuntimeError):
+        s.start()
+
+
+def test_truncated_aof_tail(server_factory):
+    s = server_factory("--save", "", "--appendonly", "yes")
+    c = client(s.port)
+    for i in range(50):
+        c.set("k%d" % i, "v%d" % i)
+    s.kill9()
+    incr = os.path.join(_aofdir(s), "appendonly.aof.1.incr.aof")
+    size = os.path.getsize(incr)
+    with open(incr, "r+b") as f:
+        f.truncate(size - 5)                           # the last SET is cut
+    s.args = ["--save", "", "--appendonly", "yes", "--aofLoadTruncated", "no"]
+    with pytest.raises(RuntimeError, match="did not start"):
+        s.start()
+    assert "aof-load-truncated" in s.log()
+    s.args = ["--save", "", "--appendonly", "yes"]
+    s.start()
+    c = client(s.port)
+    assert c.dbsize() == 49 and c.get("k48") == b"v48"
+    assert "short read" in s.log()
+    c.set("k49", "again")
+    s.kill9()
+    _check_aof(s)
+    s.start()
+    assert client(s.port).get("k49") == b"again"
+
+
+def test_flushall_saves_the_empty_dataset(server_factory):
+    s = server_factory()
+    c = client(s.port)
+    c.set("a", "1")
+    c.save()
+    c.flushall()
+    assert info(s.port)["rdb_changes_since_last_save"] == "1"
+    s.kill9()
+    s.start()
+    assert client(s.port).dbsize() == 0
+
+
+def test_save_points_and_snapshot_interval(server_factory):
+    s = server_factory("--save", "1 1")
+    c = client(s.port)
+    c.set("a", "1")
+    wait_for(lambda: info(s.port)["rdb_saves"] == "1", timeout=10, what="save point BGSAVE")
+    t = server_factory("--save", "", "--snapshotInterval", "1")
+    c = client(t.port)
+    time.sleep(1.5)
+    assert info(t.port)["rdb_saves"] == "0"          # nothing changed: no snapshot
+    c.set("b", "2")
+    wait_for(lambda: info(t.port)["rdb_saves"] == "1", timeout=10, what="interval snapshot")
+    assert os.path.exists(os.path.join(t.dir, "dump.rdb"))
