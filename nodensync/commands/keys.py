@@ -6,9 +6,7 @@ kept), an expiry already in the past as ``DEL key``, exactly as Redis
 rewrites them, so replicas and the AOF never see a relative time.
 """
 import copy as _copy
-import re
 from collections import deque
-from functools import lru_cache
 
 from .. import config as cfg
 from .. import errors
@@ -18,7 +16,7 @@ from ..storage.keyspace import TYPE_NAMES, now_ms, release, type_name
 from ..storage.zset import ZSet
 from .registry import (command, container, WRITE, READONLY, DENYOOM, FAST, LOADING,
                        STALE)
-from .util import parse_int
+from .util import redis_glob_matcher, parse_int
 
 G = "generic"
 _INT64_MIN = -(1 << 63)
@@ -290,82 +288,6 @@ def persist(ctx, key):
 
 
 # -- KEYS / SCAN / RANDOMKEY -----------------------------------------------------
-_SIGNED = [v if v < 128 else v - 256 for v in range(256)]
-
-
-@lru_cache(maxsize=256)
-def _glob_regex(pattern):
-    """A regex equivalent to Redis's stringmatchlen() for ``pattern``.
-
-    Every token but ``*`` consumes exactly one byte, so the translation is
-    exact: ``*`` -> ``.*``, ``?`` -> ``.``, ``\\x`` -> x (a trailing lone
-    backslash is literal), ``[...]`` -> the set of bytes Redis's class loop
-    accepts: ``^`` negates, ``\\x`` escapes, ``a-z`` is a range whenever two
-    more bytes follow the start (``]`` included, ends swapped when reversed,
-    bytes compared as signed C chars), ``]`` right after ``[`` closes an
-    empty class, an unclosed class ends the pattern."""
-    out = []
-    i, n = 0, len(pattern)
-    while i < n:
-        c = pattern[i]
-        if c == 0x2A:                       # *
-            while i + 1 < n and pattern[i + 1] == 0x2A:
-                i += 1
-            out.append(b".*")
-        elif c == 0x3F:                     # ?
-            out.append(b".")
-        elif c == 0x5B:                     # [
-            i += 1
-            negate = i < n and pattern[i] == 0x5E
-            if negate:
-                i += 1
-            members = set()
-            while True:
-                if i < n and pattern[i] == 0x5C and n - i >= 2:
-                    i += 1
-                    members.add(pattern[i])
-                elif i < n and pattern[i] == 0x5D:
-                    break
-                elif i >= n:
-                    i -= 1                  # unclosed: the class ends the pattern
-                    break
-                elif n - i >= 3 and pattern[i + 1] == 0x2D:
-                    # C compares (signed) chars: 0x80-0xff sort below 0x00
-                    lo, hi = _SIGNED[pattern[i]], _SIGNED[pattern[i + 2]]
-                    if lo > hi:
-                        lo, hi = hi, lo
-                    members.update(v & 0xFF for v in range(lo, hi + 1))
-                    i += 2
-                else:
-                    members.add(pattern[i])
-                i += 1
-            if negate:
-                members = set(range(256)) - members
-            if not members:
-                out.append(b"(?!)")
-            elif len(members) == 256:
-                out.append(b".")
-            else:
-                out.append(b"[" + b"".join(b"\\x%02x" % m for m in sorted(members)) + b"]")
-        else:
-            if c == 0x5C and i + 1 < n:     # backslash escape
-                i += 1
-                c = pattern[i]
-            out.append(b"\\x%02x" % c)
-        i += 1
-    return re.compile(b"".join(out), re.DOTALL).fullmatch
-
-
-def redis_glob_matcher(pattern):
-    """A predicate ``subject -> bool`` with Redis's glob rules exactly
-    (stringmatchlen), including that a non-empty pattern never matches the
-    empty string (callers treat a lone ``*`` as "everything" first)."""
-    if not pattern:
-        return lambda s: not s
-    match = _glob_regex(pattern)
-    return lambda s: bool(s) and match(s) is not None
-
-
 @command("keys", arity=2, flags=READONLY, group=G, since="1.0.0", syntax="pattern",
          categories=("dangerous",),
          complexity="O(N) with N being the number of keys in the database, under the "

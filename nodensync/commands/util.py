@@ -73,58 +73,90 @@ def parse_timeout_ms(b, unit_seconds=True):
     return int(v * 1000) if unit_seconds else v
 
 
+_SIGNED = [v if v < 128 else v - 256 for v in range(256)]
+
+
 @lru_cache(maxsize=1024)
 def _glob_regex(pattern):
+    """A regex equivalent to Redis's stringmatchlen() for ``pattern``.
+
+    Every token but ``*`` consumes exactly one byte, so the translation is
+    exact: ``*`` -> ``.*``, ``?`` -> ``.``, ``\\x`` -> x (a trailing lone
+    backslash is literal), ``[...]`` -> the set of bytes Redis's class loop
+    accepts: ``^`` negates, ``\\x`` escapes, ``a-z`` is a range whenever two
+    more bytes follow the start (``]`` included, ends swapped when reversed,
+    bytes compared as signed C chars), ``]`` right after ``[`` closes an
+    empty class, an unclosed class ends the pattern."""
     out = []
     i, n = 0, len(pattern)
     while i < n:
-        c = pattern[i:i + 1]
-        if c == b"*":
+        c = pattern[i]
+        if c == 0x2A:                       # *
+            while i + 1 < n and pattern[i + 1] == 0x2A:
+                i += 1
             out.append(b".*")
-        elif c == b"?":
+        elif c == 0x3F:                     # ?
             out.append(b".")
-        elif c == b"\\" and i + 1 < n:
+        elif c == 0x5B:                     # [
             i += 1
-            out.append(re.escape(pattern[i:i + 1]))
-        elif c == b"[":
-            i += 1
-            negate = i < n and pattern[i:i + 1] == b"^"
+            negate = i < n and pattern[i] == 0x5E
             if negate:
                 i += 1
-            items = []
-            while i < n and pattern[i:i + 1] != b"]":
-                ch = pattern[i:i + 1]
-                if ch == b"\\" and i + 1 < n:
+            members = set()
+            while True:
+                if i < n and pattern[i] == 0x5C and n - i >= 2:
                     i += 1
-                    items.append(re.escape(pattern[i:i + 1]))
-                elif i + 2 < n and pattern[i + 1:i + 2] == b"-" and pattern[i + 2:i + 3] != b"]":
-                    lo, hi = pattern[i], pattern[i + 2]
+                    members.add(pattern[i])
+                elif i < n and pattern[i] == 0x5D:
+                    break
+                elif i >= n:
+                    i -= 1                  # unclosed: the class ends the pattern
+                    break
+                elif n - i >= 3 and pattern[i + 1] == 0x2D:
+                    # C compares (signed) chars: 0x80-0xff sort below 0x00
+                    lo, hi = _SIGNED[pattern[i]], _SIGNED[pattern[i + 2]]
                     if lo > hi:
                         lo, hi = hi, lo
-                    items.append(b"\\x%02x-\\x%02x" % (lo, hi))
+                    members.update(v & 0xFF for v in range(lo, hi + 1))
                     i += 2
                 else:
-                    items.append(re.escape(ch))
+                    members.add(pattern[i])
                 i += 1
-            if not items:
-                out.append(b"[^\\x00-\\xff]" if not negate else b"[\\x00-\\xff]")
+            if negate:
+                members = set(range(256)) - members
+            if not members:
+                out.append(b"(?!)")
+            elif len(members) == 256:
+                out.append(b".")
             else:
-                out.append(b"[" + (b"^" if negate else b"") + b"".join(items) + b"]")
+                out.append(b"[" + b"".join(b"\\x%02x" % m for m in sorted(members)) + b"]")
         else:
-            out.append(re.escape(c))
+            if c == 0x5C and i + 1 < n:     # backslash escape
+                i += 1
+                c = pattern[i]
+            out.append(b"\\x%02x" % c)
         i += 1
-    return re.compile(b"".join(out), re.DOTALL)
+    return re.compile(b"".join(out), re.DOTALL).fullmatch
+
+
+def redis_glob_matcher(pattern):
+    """A predicate ``subject -> bool`` with Redis's glob rules exactly
+    (stringmatchlen), including that a non-empty pattern never matches the
+    empty string (callers treat a lone ``*`` as "everything" first)."""
+    if not pattern:
+        return lambda s: not s
+    match = _glob_regex(pattern)
+    return lambda s: bool(s) and match(s) is not None
 
 
 def glob_match(pattern, subject):
     """Redis's stringmatchlen(): * ? [abc] [^a] [a-z] and \\ escapes."""
-    if pattern == b"*":
-        return True
-    return _glob_regex(pattern).fullmatch(subject) is not None
+    return glob_matcher(pattern)(subject)
 
 
 def glob_matcher(pattern):
-    """A fast predicate for repeated matching of one pattern."""
+    """A fast predicate for repeated matching of one pattern (Redis's rules;
+    a lone ``*`` matches everything, the empty string included)."""
     if pattern == b"*":
         return lambda s: True
-    return _glob_regex(pattern).fullmatch
+    return redis_glob_matcher(pattern)
