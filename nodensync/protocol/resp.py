@@ -82,6 +82,7 @@ _NULL3 = b"_\r\n"
 _NULLARR2 = b"*-1\r\n"
 _SMALL_INTS = [b":%d\r\n" % i for i in range(-1, 10001)]
 _BULK_HDR = [b"$%d\r\n" % i for i in range(0, 1025)]
+_ONLY_BYTES = {bytes}
 
 
 def format_double(d):
@@ -122,6 +123,12 @@ def encode(value, resp3=False):
         if -1 <= value <= 10000:
             return _SMALL_INTS[value + 1]
         return b":%d\r\n" % value
+    if t is list and value and set(map(type, value)) == _ONLY_BYTES:
+        # Arrays of plain bulk strings (LRANGE, MGET hits, HKEYS ...): one
+        # join instead of a call per element.
+        return b"*%d\r\n" % len(value) + b"".join(
+            [(_BULK_HDR[len(x)] if len(x) <= 1024 else b"$%d\r\n" % len(x)) + x + _CRLF
+             for x in value])
     out = []
     _encode_into(value, out, resp3)
     return b"".join(out)
