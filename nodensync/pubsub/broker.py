@@ -23,7 +23,6 @@ import re
 from .. import config as cfg
 from ..commands.util import glob_matcher
 
-_CRLF = b"\r\n"
 _MESSAGE = b"$7\r\nmessage\r\n"
 _PMESSAGE = b"$8\r\npmessage\r\n"
 _SMESSAGE = b"$8\r\nsmessage\r\n"
