@@ -16,6 +16,7 @@ from ..storage.keyspace import TYPE_NAMES, now_ms, release, type_name
 from ..storage.zset import ZSet
 from .registry import (command, container, WRITE, READONLY, DENYOOM, FAST, LOADING,
                        STALE)
+from ..server.blocking import signal_key_ready
 from .util import redis_glob_matcher, parse_int
 
 G = "generic"
@@ -403,6 +404,7 @@ def _rename(ctx, src, dst, nx):
         db.set_expire(dst, when)
     db.modified(src, "rename_from", "g", dirty=0)
     db.modified(dst, "rename_to", "g")
+    signal_key_ready(db, dst)
     return 1 if nx else OK
 
 
@@ -484,6 +486,7 @@ def copy(ctx, source, destination, *options):
     if when is not None:
         dst_db.set_expire(destination, when)
     dst_db.modified(destination, "copy_to", "g")
+    signal_key_ready(dst_db, destination)
     return 1
 
 
@@ -511,6 +514,7 @@ def move(ctx, key, db):
         src.expires.pop(key, None)
     src.modified(key, "move_from", "g")
     dst.modified(key, "move_to", "g", dirty=0)
+    signal_key_ready(dst, key)
     return 1
 
 

@@ -13,6 +13,7 @@ from .registry import (command, container, ADMIN, NOSCRIPT, LOADING, STALE, WRIT
                        READONLY, NO_MULTI, SENTINEL, ALLOW_BUSY, MAY_REPLICATE)
 from .util import parse_int
 from . import introspection  # noqa: F401  (COMMAND, HELP)
+from ..server.blocking import signal_db_ready
 
 G = "server"
 
@@ -118,7 +119,11 @@ def swapdb(ctx, a, b):
     if not (0 <= ia < n and 0 <= ib < n):
         raise CommandError(errors.DB_INDEX)
     if ia != ib:
-        ctx.node.keyspace.swap(ia, ib)
+        ks = ctx.node.keyspace
+        ks.swap(ia, ib)
+        # Clients blocked on keys of either database may now be servable.
+        signal_db_ready(ks.dbs[ia])
+        signal_db_ready(ks.dbs[ib])
     ctx.node.keyspace.dirty += 1
     return OK
 

@@ -627,3 +627,38 @@ def test_wait_without_keys_api():
     finally:
         for s in socks:
             s.close()
+
+
+def test_rename_copy_move_swapdb_wake_blocked_clients(node_server):
+    """Any command that creates the key a client waits for serves it (Redis
+    signals readiness for RENAME, COPY, MOVE and SWAPDB too)."""
+    import threading
+    import redis as _redis
+
+    def blocked(db, key, out):
+        c = _redis.Redis(port=node_server.port, db=db, socket_timeout=10)
+        out.append(c.blpop([key], timeout=5))
+        c.close()
+
+    admin = _redis.Redis(port=node_server.port)
+    admin.flushall()
+    cases = [
+        (0, "wk1", lambda: (admin.rpush("src1", "a"), admin.rename("src1", "wk1"))),
+        (0, "wk2", lambda: (admin.rpush("src2", "b"), admin.copy("src2", "wk2"))),
+        (0, "wk3", lambda: (_redis.Redis(port=node_server.port, db=5).rpush("wk3", "c"),
+                            _redis.Redis(port=node_server.port, db=5).move("wk3", 0))),
+        (0, "wk4", lambda: (_redis.Redis(port=node_server.port, db=6).rpush("wk4", "d"),
+                            admin.swapdb(0, 6))),
+    ]
+    for db, key, action in cases:
+        out = []
+        t = threading.Thread(target=blocked, args=(db, key, out))
+        t.start()
+        deadline = time.monotonic() + 5
+        while admin.info("clients")["blocked_clients"] < 1 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        action()
+        t.join(10)
+        assert out and out[0] is not None and out[0][0] == key.encode(), (key, out)
+        admin.flushall()
+    admin.close()
