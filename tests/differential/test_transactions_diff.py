@@ -200,6 +200,21 @@ def test_watch_key_that_expires(pair, other):
     watch_case(pair, other, setup=[("SET", "k", "v", "EX", "100")], pause=0.05)
 
 
+def test_acl_rules_changed_before_exec(pair, other):
+    """ACL rules are checked again at EXEC; a user who may no longer run EXEC
+    gets EXECABORT with the reason."""
+    try:
+        other.call("ACL", "SETUSER", "txuser", "on", ">pw", "~*", "&*", "+@all")
+        run(pair, [("AUTH", "txuser", "pw"), ("MULTI",), ("GET", "k"), ("SET", "x", "1"),
+                   ("PUBLISH", "ch", "m"), ("PING",)])
+        other.call("ACL", "SETUSER", "txuser", "resetkeys", "~x", "resetchannels", "-get")
+        run(pair, [("EXEC",), ("MULTI",), ("SET", "k", "1"), ("SET", "x", "2")])
+        other.call("ACL", "SETUSER", "txuser", "~*", "-@all")
+        run(pair, [("EXEC",), ("GET", "x")])
+    finally:
+        other.call("ACL", "DELUSER", "txuser")
+
+
 # -- Pub/Sub inside a transaction -----------------------------------------------------------
 def test_subscribe_and_publish_inside_exec(pair):
     # The EXEC array counts commands, but SUBSCRIBE writes one reply per
