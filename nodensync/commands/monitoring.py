@@ -44,9 +44,30 @@ cfg.declare("latencyMonitorThreshold", "int", 0,
             group="monitoring")
 
 
+def _typed_argv(container_name):
+    """The argv of the command being run, as the client sent it (handlers only
+    get the arguments after the subcommand): looked up in the caller frames
+    (dispatch.call / the client loop), on error paths only."""
+    frame = sys._getframe(2)
+    for _ in range(8):
+        if frame is None:
+            break
+        argv = frame.f_locals.get("argv")
+        if isinstance(argv, list) and len(argv) > 1 and isinstance(argv[0], bytes) \
+                and argv[0].lower() == container_name.encode():
+            return argv
+        frame = frame.f_back
+    return None
+
+
 def _subcommand_error(sub, container_name):
+    """Redis's addReplySubcommandSyntaxError: the subcommand as the client
+    typed it."""
+    argv = _typed_argv(container_name)
+    if argv is not None:
+        sub = argv[1]
     return CommandError("ERR unknown subcommand or wrong number of arguments for '%s'. "
-                        "Try %s HELP." % (sub, container_name.upper()))
+                        "Try %s HELP." % (errors._printable(sub), container_name.upper()))
 
 
 def _help(lines):

@@ -401,7 +401,7 @@ def percentile_value(us):
 def _latencystats(node):
     from .metrics import percentile, format_percentile
     m = _metrics(node)
-    if m is None:
+    if m is None or not m.tracking:     # Redis shows nothing while latency-tracking is off
         return []
     pcts = node.config["latencyTrackingInfoPercentiles"]
     out = []
