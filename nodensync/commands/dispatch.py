@@ -158,25 +158,9 @@ def call(client, spec, argv, args):
         raise
     if spec.flags & BLOCKING:
         started, dirty_before = _unblocked(client, started, dirty_before)
-    # The bookkeeping below is _after() inlined: this is the hot path.
-    elapsed_us = (_perf_ns() - started) // 1000
-    st = spec.stats
-    st[0] += 1
-    st[1] += elapsed_us
-    h = spec.hist
-    if h is not None:
-        h[elapsed_us if elapsed_us < 32 else hist_bucket(elapsed_us)] += 1
-    if elapsed_us >= node.slowlog_threshold_us >= 0:
-        node.slowlog_add(client, argv, elapsed_us)
-    if node.monitors:
-        node.feed_monitors(client, argv, spec)
-    if ks.dirty != dirty_before and node.propagators and spec.propagate:
-        node.propagate(client.db.id, client.propagate_as or [argv])
-    if client.propagate_as is not None:
-        client.propagate_as = None
-    if node.command_listeners:
-        for fn in node.command_listeners:
-            fn(client, spec, argv, elapsed_us)
+    # (The client loop's inline fast path in server/client.py repeats this
+    # bookkeeping without the call overhead for plain commands.)
+    _after(client, node, ks, spec, argv, started, dirty_before)
     return result
 
 
@@ -191,6 +175,8 @@ def _unblocked(client, started, dirty_before):
 
 
 def _after(client, node, ks, spec, argv, started, dirty_before):
+    """Per-command bookkeeping: stats, latency histogram, slow log,
+    MONITOR, propagation of the change, listeners."""
     elapsed_us = (_perf_ns() - started) // 1000
     st = spec.stats
     st[0] += 1
