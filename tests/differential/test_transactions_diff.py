@@ -101,7 +101,7 @@ def watch_case(pair, other, setup=(), watch=("k",), touch=(), pause=0.0, body=((
     pair.call("WATCH", *watch)
     for c in touch:
         if c == ("__sleep__",):        # let a TTL pass
-            time.sleep(0.3)
+            time.sleep(0.4)
         else:
             other.call(*c)
     if pause:
@@ -188,9 +188,9 @@ def test_watch_and_swapdb(pair, other):
 
 def test_watch_key_that_expires(pair, other):
     # Expires between WATCH and EXEC: the transaction aborts (Redis 7).
-    assert aborted(watch_case(pair, other, setup=[("SET", "k", "v", "PX", "100")], pause=0.3))
+    assert aborted(watch_case(pair, other, setup=[("SET", "k", "v", "PX", "300")], pause=0.6))
     # ... also when something read it (and so deleted it) meanwhile.
-    watch_case(pair, other, setup=[("SET", "k", "v", "PX", "100")],
+    watch_case(pair, other, setup=[("SET", "k", "v", "PX", "200")],
                touch=[("__sleep__",), ("GET", "k")], pause=0.0)
     # Already gone when WATCHed: nothing changes afterwards.
     pair.call("SET", "k", "v", "PX", "10")
