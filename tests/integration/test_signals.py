@@ -1,0 +1,97 @@
+"""Signals and logging: SIGHUP reopens the log file (logrotate), SIGTERM and
+SIGINT stop cleanly with exit code 0, --logFormat json writes one JSON
+object per line and never a secret."""
+import json
+import os
+import signal
+import time
+
+import pytest
+
+from servers import RawClient
+
+
+def _wait(cond, timeout=15.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return True
+        time.sleep(0.05)
+    return cond()
+
+
+def _read(path):
+    try:
+        with open(path, errors="replace") as f:
+            return f.read()
+    except FileNotFoundError:
+        return ""
+
+
+def test_sighup_reopens_the_log_file(server_factory, tmp_path):
+    log = str(tmp_path / "nodensync.log")
+    s = server_factory("--logFile", log)
+    assert "ready to accept connections" in _read(log)
+    rotated = log + ".1"
+    os.rename(log, rotated)
+    os.kill(s.pid, signal.SIGHUP)
+    # the new file appears with the reload line; the old one gets nothing more
+    assert _wait(lambda: "Received SIGHUP" in _read(log))
+    assert "Received SIGHUP" not in _read(rotated)
+    c = RawClient(s.port)
+    try:
+        assert c.call("PING") == b"PONG"            # still serving
+    finally:
+        c.close()
+    os.kill(s.pid, signal.SIGHUP)
+    assert _wait(lambda: _read(log).count("Received SIGHUP") == 2)
+    s.stop()
+    assert "bye bye" in _read(log) and "bye bye" not in _read(rotated)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_clean_exit_on_signal(server_factory, tmp_path, sig):
+    log = str(tmp_path / "nodensync.log")
+    s = server_factory("--logFile", log)
+    c = RawClient(s.port)
+    c.call("SET", "k", "v")
+    try:
+        os.kill(s.pid, sig)
+        assert s.proc.wait(30) == 0
+    finally:
+        c.close()
+    text = _read(log)
+    assert "Received %s, shutting down." % sig.name in text
+    assert "bye bye" in text
+    assert "Traceback" not in text
+
+
+def test_json_log_format(server_factory, tmp_path):
+    log = str(tmp_path / "nodensync.log")
+    s = server_factory("--logFile", log, "--logFormat", "json")
+    c = RawClient(s.port)
+    try:
+        c.call("AUTH", "nobody", "hunter2-secret")
+        c.call("CONFIG", "SET", "loglevel", "debug")
+    finally:
+        c.close()
+    os.kill(s.pid, signal.SIGHUP)
+    assert _wait(lambda: "Received SIGHUP" in _read(log))
+    s.stop()
+    lines = [line for line in _read(log).splitlines() if line.strip()]
+    assert lines
+    docs = [json.loads(line) for line in lines]
+    for d in docs:
+        assert set(d) >= {"time", "pid", "role", "level", "logger", "message"}
+        assert d["pid"] == s.pid
+        assert d["level"] in ("debug", "notice", "warning", "error", "critical")
+    messages = [d["message"] for d in docs]
+    assert any("ready to accept connections" in m for m in messages)
+    assert any("bye bye" in m for m in messages)
+    assert "hunter2-secret" not in _read(log)
+
+
+def test_bad_log_format_is_refused(server_factory):
+    s = server_factory("--logFormat", "xml", wait=False)
+    assert s.proc.wait(30) == 1
+    assert "logFormat" in s.log()
