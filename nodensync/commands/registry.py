@@ -32,12 +32,13 @@ MOVABLE_KEYS = 1 << 17
 SENTINEL = 1 << 18
 NO_MANDATORY_KEYS = 1 << 19
 
+# Names COMMAND INFO shows (Redis keeps may_replicate internal).
 FLAG_NAMES = [
     (WRITE, "write"), (READONLY, "readonly"), (DENYOOM, "denyoom"),
     (ADMIN, "admin"), (PUBSUB, "pubsub"), (NOSCRIPT, "noscript"),
     (BLOCKING, "blocking"), (LOADING, "loading"), (STALE, "stale"),
     (SKIP_MONITOR, "skip_monitor"), (SKIP_SLOWLOG, "skip_slowlog"),
-    (FAST, "fast"), (NO_AUTH, "no_auth"), (MAY_REPLICATE, "may_replicate"),
+    (FAST, "fast"), (NO_AUTH, "no_auth"),
     (NO_MULTI, "no_multi"), (ALLOW_BUSY, "allow_busy"),
     (NO_MANDATORY_KEYS, "no_mandatory_keys"), (MOVABLE_KEYS, "movablekeys"),
 ]
