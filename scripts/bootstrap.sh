@@ -19,7 +19,14 @@ if [ ! -x "$_root/.venv/bin/python" ]; then
     python3 -m venv "$_root/.venv"
 fi
 PY="$_root/.venv/bin/python"
-"$PY" -m pip install -q --upgrade pip >/dev/null 2>&1 || true
-"$PY" -m pip install -q -r "$_root/$_req"
-"$PY" -m pip install -q --no-deps -e "$_root" >/dev/null
+_log="$(mktemp)"
+# pip's output only matters when it fails.
+if ! { "$PY" -m pip install -q -r "$_root/$_req" && \
+       "$PY" -m pip install -q --no-deps -e "$_root"; } >"$_log" 2>&1; then
+    cat "$_log" >&2
+    rm -f "$_log"
+    echo "bootstrap: installing $_req failed" >&2
+    exit 1
+fi
+rm -f "$_log"
 export PY
