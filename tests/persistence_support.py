@@ -5,13 +5,18 @@ import random
 import time
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 HOST = "127.0.0.1"
 DBS = (0, 3, 15)
 
 
 def client(port, db=0, timeout=30):
-    return redis.Redis(host=HOST, port=port, db=db, socket_timeout=timeout)
+    """redis-py without its default reconnect-and-retry (with backoff), so a
+    server that is gone is an immediate ConnectionError."""
+    return redis.Redis(host=HOST, port=port, db=db, socket_timeout=timeout,
+                       retry=Retry(NoBackoff(), 0))
 
 
 def wait_for(pred, timeout=20.0, interval=0.05, what="condition"):

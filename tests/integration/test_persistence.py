@@ -289,7 +289,7 @@ def test_restore_propagates_absolute_ttl(server_factory):
 def test_loading_replies_while_loading(server_factory):
     s = server_factory("--save", "")
     c = client(s.port)
-    c.mset({"k%d" % i: i for i in range(3000)})
+    c.mset({"k%d" % i: i for i in range(1500)})
     c.save()
     s.stop()
     s.args = ["--save", "", "--keyLoadDelay", "1000"]
@@ -307,7 +307,7 @@ def test_loading_replies_while_loading(server_factory):
     finally:
         raw.close()
     wait_for(lambda: client(s.port).ping(), timeout=60, what="end of loading")
-    assert client(s.port).dbsize() == 3000
+    assert client(s.port).dbsize() == 1500
 
 
 def _raw_conn(port):
