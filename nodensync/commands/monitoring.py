@@ -615,7 +615,8 @@ def memory_doctor(ctx):
             "was only occasional and you want to try to reclaim memory, please try the MEMORY "
             "PURGE command, otherwise the only other option is to shutdown and restart the "
             "instance.")
-    if f["used"] and f["rss"] / f["used"] > 1.4 and f["rss"] - f["used"] > 10 * 1024 * 1024:
+    if f["source"] == "rss" and f["used"] and f["rss"] / f["used"] > 1.4 \
+            and f["rss"] - f["used"] > 10 * 1024 * 1024:
         issues.append(
             " * High total RSS: This instance has a memory fragmentation and RSS overhead "
             "greater than 1.4 (this means that the Resident Set Size of the Redis process is "

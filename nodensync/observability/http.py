@@ -390,5 +390,7 @@ def attach(node):
         if server is not None:
             server.close()
 
-    node.start_hooks.append(start)
+    # Started now, before the start hooks: /healthz and /readyz answer while
+    # a start hook loads the data set.
+    start()
     node.shutdown_hooks.append(stop)

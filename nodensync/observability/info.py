@@ -164,11 +164,13 @@ def _clients(node):
 
 def memory_figures(node):
     """Figures shared by INFO memory, MEMORY STATS and /metrics."""
-    from .metrics import used_memory, malloc_stats
+    from .metrics import used_memory, malloc_stats, memory_source
     m = _metrics(node)
     used = used_memory(node)
     rss = m.current_rss() if m is not None else _proc.memory_info().rss
-    startup = m.startup_rss if m is not None else 0
+    source = memory_source(node)
+    # an RSS-based used_memory includes the interpreter; an estimate does not
+    startup = m.startup_rss if m is not None and source == "rss" else 0
     peak = max(getattr(node, "used_memory_peak", 0), used)
     node.used_memory_peak = peak
     clients = list(node.clients.values())
@@ -181,6 +183,7 @@ def memory_figures(node):
     alloc = malloc_stats()
     allocated, active, resident = alloc if alloc else (used, used, rss)
     return {
+        "source": source,
         "used": used, "rss": rss, "peak": peak, "startup": startup, "overhead": overhead,
         "dataset": dataset, "mem_normal": mem_normal, "mem_replicas": mem_replicas,
         "backlog": backlog, "aof_buffer": aof_buf, "allocated": allocated,

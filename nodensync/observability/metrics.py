@@ -20,7 +20,6 @@
 import ctypes
 import ctypes.util
 import logging
-import os
 import time
 from collections import deque
 
@@ -337,11 +336,22 @@ class Metrics:
         return rss
 
 
+def memory_source(node):
+    """"estimate" when a memory subsystem gives used_memory (a dataset
+    estimate, as maxmemory counts it), "rss" when used_memory is the RSS."""
+    fn = node.__dict__.get("used_memory") if hasattr(node, "__dict__") else None
+    if callable(fn) or getattr(getattr(node, "memory", None), "used_memory", None) is not None:
+        return "estimate"
+    return "rss"
+
+
 def used_memory(node):
     """Bytes the server counts as used: the memory subsystem's figure when it
-    has one (``node.memory.used_memory()``), else the process RSS."""
-    mem = getattr(node, "memory", None)
-    fn = getattr(mem, "used_memory", None)
+    has one (``node.used_memory()`` or ``node.memory.used_memory()``), else
+    the process RSS."""
+    fn = node.__dict__.get("used_memory") if hasattr(node, "__dict__") else None
+    if not callable(fn):
+        fn = getattr(getattr(node, "memory", None), "used_memory", None)
     if fn is not None:
         try:
             return int(fn())

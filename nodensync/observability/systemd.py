@@ -91,14 +91,21 @@ def attach(node):
     log.info("Supervised by systemd. Please make sure you set appropriate values for "
              "TimeoutStartSec and TimeoutStopSec in your service unit.")
 
+    state = {"started": False}
+
     def announce_ready():
-        gevent.sleep(0)   # let the other start hooks' greenlets begin (loading)
+        """From attach on (so that a long load in a start hook keeps
+        extending systemd's start timeout) until READY=1: sent once every
+        start hook has run (the listener serves) and nothing is loading."""
         last = 0.0
-        while node.loading and not node.shutting_down:
-            now = time.monotonic()
-            if now - last >= 5.0:
-                n.notify("STATUS=Loading the data set", "EXTEND_TIMEOUT_USEC=%d" % 30000000)
-                last = now
+        while not node.shutting_down:
+            if node.loading:
+                now = time.monotonic()
+                if now - last >= 5.0:
+                    n.notify("STATUS=Loading the data set", "EXTEND_TIMEOUT_USEC=%d" % 30000000)
+                    last = now
+            elif state["started"] and node.listener is not None:
+                break
             gevent.sleep(0.05)
         if node.shutting_down:
             return
@@ -106,17 +113,24 @@ def attach(node):
         n.ready_sent = True
         log.info("systemd: READY=1 sent")
 
+    def mark_started():
+        state["started"] = True
+
     def start():
-        node.spawn_background(announce_ready)
+        # runs after every start hook registered so far (the list grows while
+        # cli iterates it)
+        node.start_hooks.append(mark_started)
         if n.watchdog_interval:
             node.spawn_background(n.watchdog_loop)
+
+    node.spawn_background(announce_ready)
 
     def stopping(save=None):
         n.notify("STOPPING=1", "STATUS=Shutting down")
 
     def reloading_begin():
         if n.ready_sent:
-                n.notify("RELOADING=1", "MONOTONIC_USEC=%d" % int(time.monotonic() * 1e6),
+            n.notify("RELOADING=1", "MONOTONIC_USEC=%d" % int(time.monotonic() * 1e6),
                      "STATUS=Reloading")
 
     def reloading_end():

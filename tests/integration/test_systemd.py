@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from servers import NodeServer, RawClient, ROOT, HOST, free_port
+from servers import RawClient, ROOT, HOST, free_port
 
 UNIT = os.path.join(ROOT, "conf", "nodensync.service")
 CONF = os.path.join(ROOT, "conf", "nodensync.conf")
@@ -362,3 +362,61 @@ def test_gen_docs():
                 assert len(re.findall(r"(?<!\\)\|", line)) == 8, line
     finally:
         shutil.rmtree(d, ignore_errors=True)
+
+
+# -- with a data set to load (persistence subsystem) ------------------------------------------
+def test_ready_and_readyz_wait_for_the_data_set(server_factory, notify, tmp_path):
+    """A real load (the persistence subsystem's key-load-delay slows it down):
+    /readyz answers 503 while loading, READY=1 comes only once the data set
+    is there.  Skipped while no persistence subsystem is registered."""
+    import urllib.error
+    import urllib.request
+    data = str(tmp_path / "data")
+    os.makedirs(data)
+    s1 = server_factory(data_dir=data)
+    c = RawClient(s1.port)
+    try:
+        if c.call("CONFIG", "GET", "key-load-delay") == []:
+            pytest.skip("no persistence subsystem (key-load-delay) registered yet")
+        for start in range(0, 3000, 500):
+            args = []
+            for i in range(start, start + 500):
+                args += ["key:%d" % i, "v"]
+            c.call("MSET", *args)
+        assert c.call("SAVE") == b"OK"
+    finally:
+        c.close()
+    s1.stop()
+    http_port = free_port()
+    s2 = server_factory("--keyLoadDelay", "1000", "--metricsAddr", "%s:%d" % (HOST, http_port),
+                        data_dir=data, env={"NOTIFY_SOCKET": notify.address}, wait=False)
+
+    def readyz():
+        try:
+            with urllib.request.urlopen("http://%s:%d/readyz" % (HOST, http_port),
+                                        timeout=5) as r:
+                return r.status, r.read()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read()
+        except OSError:
+            return None, b""
+
+    seen_loading = False
+    ready = None
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and ready is None:
+        status, body = readyz()
+        if status == 503 and b"loading" in body:
+            seen_loading = True
+            assert not any("READY=1" in m for m in notify.messages)
+        for m in notify.drain(0.05):
+            notify.messages.append(m)
+            if "READY=1" in m:
+                ready = m
+    assert seen_loading and ready is not None
+    assert readyz()[0] == 200
+    c = RawClient(s2.port)
+    try:
+        assert c.call("DBSIZE") == 3000
+    finally:
+        c.close()
