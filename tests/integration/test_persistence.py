@@ -438,3 +438,71 @@ def test_save_points_and_snapshot_interval(server_factory):
     c.set("b", "2")
     wait_for(lambda: info(t.port)["rdb_saves"] == "1", timeout=10, what="interval snapshot")
     assert os.path.exists(os.path.join(t.dir, "dump.rdb"))
+
+
+# -- ops scripts ------------------------------------------------------------------------------
+_SCRIPTS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(
+    __file__)))), "scripts")
+
+
+def _script(name, *args):
+    import sys
+    return subprocess.run([sys.executable, os.path.join(_SCRIPTS, name)] + list(args),
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_nodensync_save_script(server_factory):
+    import resource
+    s = server_factory("--save", "")
+    c = client(s.port)
+    c.mset({"k%d" % i: os.urandom(500) for i in range(200)})
+    r = _script("nodensync-save", "-p", str(s.port), "--timeout", "60")
+    assert r.returncode == 0, r.stderr
+    assert os.path.exists(os.path.join(s.dir, "dump.rdb")) and info(s.port)["rdb_saves"] == "1"
+    assert _script("nodensync-save", "-p", str(s.port), "--foreground").returncode == 0
+    assert _script("nodensync-save", "--help").returncode == 0
+    assert _script("nodensync-save", "--nope").returncode == 1
+    free = s.port + 1 if s.port < 65535 else s.port - 1
+    assert _script("nodensync-save", "-p", str(free), "--io-timeout", "2").returncode == 2
+    soft, hard = resource.prlimit(s.pid, resource.RLIMIT_FSIZE)
+    resource.prlimit(s.pid, resource.RLIMIT_FSIZE, (10000, hard))
+    try:
+        r = _script("nodensync-save", "-p", str(s.port), "--timeout", "60")
+        assert r.returncode == 3, r.stderr
+        assert _script("nodensync-save", "-p", str(s.port), "--foreground").returncode == 3
+    finally:
+        resource.prlimit(s.pid, resource.RLIMIT_FSIZE, (soft, hard))
+    c.config_set("rdb-key-save-delay", 100000)
+    r = _script("nodensync-save", "-p", str(s.port), "--timeout", "1")
+    assert r.returncode == 4, r.stderr
+    c.config_set("rdb-key-save-delay", 0)
+
+
+def test_nodensync_backup_script(server_factory, tmp_path):
+    s = server_factory("--save", "", "--appendonly", "yes")
+    c = client(s.port)
+    c.set("a", "1")
+    dest = str(tmp_path / "backups")
+    assert _script("nodensync-backup", "--data-dir", s.dir, "--dest", dest).returncode == 2
+    c.save()
+    for _ in range(3):
+        r = _script("nodensync-backup", "--data-dir", s.dir, "--dest", dest, "--keep", "2",
+                    "--aof", "--verify", "full")
+        assert r.returncode == 0, r.stderr
+        time.sleep(0.01)
+    names = sorted(os.listdir(dest))
+    assert len([n for n in names if n.endswith(".rdb")]) == 2
+    assert len([n for n in names if n.endswith("-aof")]) == 2
+    assert not [n for n in names if n.startswith(".")]
+    newest = [n for n in names if n.endswith(".rdb")][-1]
+    _check_rdb(os.path.join(dest, newest))
+    aof_copy = os.path.join(dest, [n for n in names if n.endswith("-aof")][-1])
+    out = subprocess.run(["redis-check-aof", os.path.join(aof_copy, "appendonly.aof.manifest")],
+                         capture_output=True, text=True, timeout=60)
+    assert "All AOF files and manifest are valid" in out.stdout, out.stdout
+    with open(os.path.join(s.dir, "dump.rdb"), "r+b") as f:
+        f.seek(30)
+        f.write(b"\x00\x01\x02")
+    r = _script("nodensync-backup", "--data-dir", s.dir, "--dest", dest)
+    assert r.returncode == 3 and "checksum" in r.stderr
+    assert len(os.listdir(dest)) == 4
