@@ -145,6 +145,7 @@ class Persistence:
         self._last_yield = 0.0
         self._final_dirty = None
         self._prev_pause = None
+        self._gate_reasons = {}
         self._master_at_load = True
 
     # -- helpers
@@ -221,6 +222,7 @@ class Persistence:
         any guard another subsystem set."""
         node = self.node
         need = self.misconf_message() is not None
+        self._set_gate("misconf", need)
         if need and not self._guard_installed:
             self._prev_guard = node.write_guard
             node.write_guard = self._guard
@@ -275,34 +277,47 @@ class Persistence:
         elif now - self._last_yield > 0.02:
             gevent.sleep(0)
             self._last_yield = time.monotonic()
-        if self.node.client_pause != self._loading_check:
-            self._install_loading_check()
+        if self.node.client_pause != self._gate_check:
+            self._install_gate_check()
         if self.node.shutting_down:
             raise LoadAborted()
 
-    # While loading, every client is gated (node.set_gate_all) and dispatch's
-    # last check, node.client_pause, is this function (chained in front of a
-    # CLIENT PAUSE that may be active): commands without the "loading" flag
-    # get -LOADING.
-    def _loading_check(self, client, spec):
-        if self.node.loading and not spec.flags & LOADING_FLAG:
+    # While loading, and while writes are refused with MISCONF, every client
+    # is gated (node.set_gate_all) and dispatch's last check, node.client_pause,
+    # is this function (chained in front of a CLIENT PAUSE that may be
+    # active): commands without the "loading" flag get -LOADING, PING gets
+    # MISCONF like the writes (as on a Redis master).
+    def _gate_check(self, client, spec):
+        node = self.node
+        if node.loading and not spec.flags & LOADING_FLAG:
             raise CommandError(LOADING_ERROR)
+        if self._gate_reasons.get("misconf") and spec.name == "ping" and not client.is_master:
+            msg = self.misconf_message()
+            if msg is not None:
+                raise CommandError(msg)
         prev = self._prev_pause
         if prev is not None:
             prev(client, spec)
 
-    def _install_loading_check(self):
+    def _install_gate_check(self):
         node = self.node
         current = node.client_pause
-        if current != self._loading_check:
+        if current != self._gate_check:
             self._prev_pause = current
-            node.client_pause = self._loading_check
+            node.client_pause = self._gate_check
 
-    def _remove_loading_check(self):
+    def _set_gate(self, reason, on):
+        if bool(self._gate_reasons.get(reason)) == on:
+            return
+        self._gate_reasons[reason] = on
         node = self.node
-        if node.client_pause == self._loading_check:
-            node.client_pause = self._prev_pause
-        self._prev_pause = None
+        if on:
+            self._install_gate_check()
+        elif not any(self._gate_reasons.values()):
+            if node.client_pause == self._gate_check:
+                node.client_pause = self._prev_pause
+            self._prev_pause = None
+        node.set_gate_all(on, "persistence-" + reason)
 
     def load_rdb_buffer(self, buf, path, aof_preamble=False):
         """Load an RDB stream from ``buf`` into the keyspace; returns the
@@ -371,8 +386,7 @@ class Persistence:
         saved_expire = (ks.active_expire_enabled, ks.serving_master_stream)
         self._master_at_load = ks.active_expire_enabled
         node.loading = True
-        node.set_gate_all(True, "loading")
-        self._install_loading_check()
+        self._set_gate("loading", True)
         started = time.monotonic()
         self._last_yield = started
         what = None
@@ -415,8 +429,7 @@ class Persistence:
             ks.active_expire_enabled, ks.serving_master_stream = saved_expire
             node.propagators[:0] = saved_props
             node.loading = False
-            self._remove_loading_check()
-            node.set_gate_all(False, "loading")
+            self._set_gate("loading", False)
             self.loading_info = None
         self.rdb.dirty_at_save = ks.dirty
         self.aof.base_size = self.aof.current_size()

@@ -173,6 +173,7 @@ def test_failing_bgsave_gives_misconf_and_recovers(server_factory):
         assert raw(s.port, "BGSAVE") == b"Background saving started"
         wait_for(lambda: info(s.port)["rdb_last_bgsave_status"] == "err", what="failed BGSAVE")
         assert raw(s.port, "SET", "a", "1") == MISCONF
+        assert raw(s.port, "PING") == MISCONF                     # as on a Redis master
         assert raw(s.port, "GET", "k1") == b"x" * 1000           # reads still work
         assert raw(s.port, "CONFIG", "SET", "stop-writes-on-bgsave-error", "no") == b"OK"
         assert raw(s.port, "SET", "a", "1") == b"OK"
@@ -183,6 +184,7 @@ def test_failing_bgsave_gives_misconf_and_recovers(server_factory):
     assert raw(s.port, "BGSAVE") == b"Background saving started"
     wait_for(lambda: info(s.port)["rdb_last_bgsave_status"] == "ok", what="good BGSAVE")
     assert raw(s.port, "SET", "a", "2") == b"OK"
+    assert raw(s.port, "PING") == b"PONG"
     _check_rdb(os.path.join(s.dir, "dump.rdb"))
 
 
