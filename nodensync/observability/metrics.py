@@ -202,11 +202,21 @@ class Metrics:
         self.sampler_on = node.config["metricsSampler"]
 
     # -- latency histograms -----------------------------------------------------------
+    @staticmethod
+    def _registry_size():
+        from ..commands import registry
+        return sum(1 + len(spec.subcommands or ()) for spec in registry.COMMANDS.values())
+
     def specs(self):
         from ..commands import registry
-        n = len(registry.COMMANDS)
+        n = self._registry_size()
         if self._specs is None or self._specs[0] != n:
             self._specs = (n, list(registry.all_specs(include_subcommands=True)))
+            if self.tracking:
+                # commands registered after attach get their counts too
+                for spec in self._specs[1]:
+                    if spec.hist is None:
+                        spec.hist = self.hists.setdefault(spec, [0] * NBUCKETS)
         return self._specs[1]
 
     def set_tracking(self, on):
