@@ -16,6 +16,7 @@ input, which bounds a normal client's output buffer.
 import logging
 import re
 import socket
+import ssl
 import sys
 import time
 from collections import deque
@@ -162,20 +163,41 @@ class Client:
         sock = self.sock
         fast_io = not self.tls
         raw = sock._sock if fast_io else sock
-        if fast_io:
+        # TLS gets the same wait-then-read loop, reading the SSL object
+        # directly (gevent's SSLSocket.recv tries a read that fails first).
+        tls_obj = None if fast_io else getattr(sock, "_sslobj", None)
+        if fast_io or tls_obj is not None:
+            # The read watcher stays started between requests (starting and
+            # stopping it costs epoll_ctl calls every time); its callback
+            # switches to this greenlet only while it waits for input, and
+            # stops the watcher if input arrives while the greenlet waits for
+            # something else (a blocking command, a full socket).
             hub = gevent.get_hub()
+            hub_switch = hub.switch
             watcher = hub.loop.io(sock.fileno(), 1)
-            wait = hub.wait
+            self._read_watcher = watcher
+            self._reading = False
         reader = hiredis.Reader()
         slow = None
         try:
             while not self.closing:
-                if fast_io:
-                    wait(watcher)
+                if fast_io or tls_obj is not None:
+                    if tls_obj is None or not tls_obj.pending():
+                        if not watcher.active:
+                            watcher.start(self._on_readable)
+                        self._reading = True
+                        try:
+                            hub_switch()
+                        finally:
+                            self._reading = False
                     try:
-                        data = raw.recv(READ_SIZE)
-                    except (BlockingIOError, InterruptedError):
+                        data = raw.recv(READ_SIZE) if tls_obj is None else tls_obj.read(READ_SIZE)
+                    except (BlockingIOError, InterruptedError, ssl.SSLWantReadError):
                         continue
+                    except ssl.SSLWantWriteError:
+                        data = raw.recv(READ_SIZE)      # gevent waits for writability
+                    except (ssl.SSLZeroReturnError, ssl.SSLEOFError):
+                        break
                 else:
                     data = raw.recv(READ_SIZE)
                 if not data:
@@ -221,10 +243,17 @@ class Client:
         except Exception:
             log.exception("client %s: unexpected error", self.addr_text)
         finally:
-            if fast_io:
+            if fast_io or tls_obj is not None:
                 watcher.stop()
                 watcher.close()
             self.release()
+
+    def _on_readable(self):
+        """Read-watcher callback (runs in the hub)."""
+        if self._reading:
+            self.greenlet.switch()
+        else:
+            self._read_watcher.stop()
 
     def _run_batch(self, reader, out):
         """Run every complete command hiredis has parsed from this read.
@@ -441,8 +470,23 @@ class Client:
         self.tot_net_out += n
         if not self.out_bytes:
             if self.tls:
+                # One non-blocking SSL write; if the socket is full the drainer
+                # retries (SSL_write must be retried with the same bytes).
+                sent = 0
+                tls_obj = getattr(self.sock, "_sslobj", None)
+                if tls_obj is not None:
+                    try:
+                        sent = tls_obj.write(data)
+                    except (ssl.SSLWantWriteError, ssl.SSLWantReadError):
+                        sent = 0
+                    except OSError:
+                        self.close()
+                        return
+                if sent == n:
+                    return
+                data = data[sent:] if sent else data
                 self.out_queue.append(data)
-                self.out_bytes = n
+                self.out_bytes = len(data)
             else:
                 try:
                     sent = self.sock._sock.send(data)
