@@ -1,5 +1,5 @@
 """Importing this package registers every command (one module per group)."""
-from . import connection, server, keys, strings, hashes, lists  # noqa: F401
+from . import connection, server, keys, strings, hashes, sets, zsets, lists  # noqa: F401
 from . import monitoring  # noqa: F401  (after connection: adds CLIENT PAUSE/UNPAUSE)
 from . import transactions, pubsub, monitor  # noqa: F401
 from . import persistence  # noqa: F401

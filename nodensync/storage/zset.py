@@ -3,8 +3,19 @@
 The index is a ``sortedcontainers.SortedList`` of ``(score, member)`` pairs,
 which orders exactly as Redis does (by score, then by member bytes) and gives
 O(log n) rank, insert, delete and range lookups.
+
+Ranges are expressed as half-open index intervals ``[lo, hi)`` of the
+index, found by bisection; callers slice them with ``islice``.
+
+Scores equal to -0.0 are stored as 0.0: Redis keeps small sorted sets in a
+listpack where the score text of -0.0 is "0", so that is what clients see.
 """
+import math
+
 from sortedcontainers import SortedList
+
+_INF = math.inf
+_nextafter = math.nextafter
 
 
 class ZSet:
@@ -28,11 +39,24 @@ class ZSet:
     def __repr__(self):
         return "ZSet(%r)" % list(self.items())
 
+    @classmethod
+    def from_scores(cls, scores):
+        """A ZSet from a member -> score dict (taken over, not copied);
+        faster than repeated ``add`` for bulk results (ZUNIONSTORE...)."""
+        z = cls()
+        for m, s in scores.items():
+            if s == 0:
+                scores[m] = 0.0
+        z.scores = scores
+        z.index = SortedList((s, m) for m, s in scores.items())
+        return z
+
     def score(self, member):
         return self.scores.get(member)
 
     def add(self, member, score):
         """Insert or update; returns True when the member is new."""
+        score += 0.0  # -0.0 -> 0.0
         old = self.scores.get(member)
         if old is not None:
             if old == score:
@@ -68,3 +92,228 @@ class ZSet:
         z.scores = dict(self.scores)
         z.index = SortedList(self.index)
         return z
+
+    # -- positional access --------------------------------------------------
+    def slice(self, lo, hi, reverse=False):
+        """(member, score) pairs of index positions [lo, hi), in ascending
+        order or, with ``reverse``, descending from hi-1 down to lo."""
+        return [(m, s) for s, m in self.index.islice(lo, hi, reverse=reverse)]
+
+    def at(self, i):
+        """(member, score) at index position i."""
+        s, m = self.index[i]
+        return m, s
+
+    def pop(self, count, from_max=False):
+        """Remove and return up to ``count`` lowest (or highest) pairs, in
+        pop order."""
+        index = self.index
+        n = min(count, len(index))
+        if n <= 0:
+            return []
+        if from_max:
+            taken = list(index.islice(len(index) - n, len(index), reverse=True))
+            del index[len(index) - n:]
+        else:
+            taken = list(index.islice(0, n))
+            del index[:n]
+        scores = self.scores
+        out = []
+        for s, m in taken:
+            del scores[m]
+            out.append((m, s))
+        return out
+
+    def delete_slice(self, lo, hi):
+        """Remove index positions [lo, hi); returns how many."""
+        if hi <= lo:
+            return 0
+        index = self.index
+        scores = self.scores
+        for s, m in index.islice(lo, hi):
+            del scores[m]
+        del index[lo:hi]
+        return hi - lo
+
+    # -- score ranges ---------------------------------------------------------
+    def score_bounds(self, smin, minex, smax, maxex):
+        """Index interval [lo, hi) of members with min <(=) score <(=) max."""
+        index = self.index
+        n = len(index)
+        if smin > smax or (smin == smax and (minex or maxex)) or not n:
+            return 0, 0
+        if minex:
+            lo = n if smin == _INF else index.bisect_left((_nextafter(smin, _INF),))
+        else:
+            lo = index.bisect_left((smin,))
+        if maxex:
+            hi = index.bisect_left((smax,))
+        else:
+            hi = n if smax == _INF else index.bisect_left((_nextafter(smax, _INF),))
+        if hi < lo:
+            hi = lo
+        return lo, hi
+
+    # -- lex ranges -------------------------------------------------------------
+    # A lex bound is (value, exclusive) where value is bytes, or LEX_MIN /
+    # LEX_MAX for "-" / "+".  Redis defines lex ranges only when all scores
+    # are equal; otherwise it scans its listpack linearly (sorted sets of up
+    # to 128 entries), which is what the slow path below reproduces.
+
+    @staticmethod
+    def lex_gte_min(member, lmin, minex):
+        if lmin is LEX_MIN:
+            return True
+        if lmin is LEX_MAX:
+            return False
+        return member > lmin if minex else member >= lmin
+
+    @staticmethod
+    def lex_lte_max(member, lmax, maxex):
+        if lmax is LEX_MAX:
+            return True
+        if lmax is LEX_MIN:
+            return False
+        return member < lmax if maxex else member <= lmax
+
+    @staticmethod
+    def lex_range_empty(lmin, minex, lmax, maxex):
+        c = _lexcmp(lmin, lmax)
+        return c > 0 or (c == 0 and (minex or maxex))
+
+    def lex_bounds(self, lmin, minex, lmax, maxex):
+        """Index interval [lo, hi) of the lex range, as Redis finds it:
+        the first entry >= min (if it is <= max) up to the first entry
+        past max."""
+        index = self.index
+        n = len(index)
+        if not n or self.lex_range_empty(lmin, minex, lmax, maxex):
+            return 0, 0
+        gte, lte = self.lex_gte_min, self.lex_lte_max
+        if index[0][0] == index[-1][0]:
+            # All scores equal: members are in lex order, bisect.
+            score = index[0][0]
+            if lmin is LEX_MIN:
+                lo = 0
+            elif lmin is LEX_MAX:
+                return 0, 0
+            elif minex:
+                lo = index.bisect_right((score, lmin))
+            else:
+                lo = index.bisect_left((score, lmin))
+            if lmax is LEX_MAX:
+                hi = n
+            elif lmax is LEX_MIN:
+                return 0, 0
+            elif maxex:
+                hi = index.bisect_left((score, lmax))
+            else:
+                hi = index.bisect_right((score, lmax))
+            return lo, max(lo, hi)
+        # Mixed scores: Redis's linear scan semantics.
+        if not gte(index[-1][1], lmin, minex) or not lte(index[0][1], lmax, maxex):
+            return 0, 0
+        lo = None
+        for i, (_, m) in enumerate(index):
+            if gte(m, lmin, minex):
+                if not lte(m, lmax, maxex):
+                    return 0, 0
+                lo = i
+                break
+        if lo is None:
+            return 0, 0
+        hi = lo
+        for _, m in index.islice(lo, n):
+            if not lte(m, lmax, maxex):
+                break
+            hi += 1
+        return lo, hi
+
+    def lex_range(self, lmin, minex, lmax, maxex, reverse=False, offset=0, limit=-1):
+        """(member, score) pairs of a lex range as ZRANGEBYLEX emits them:
+        from the first (last, with ``reverse``) entry in range, skip
+        ``offset`` entries, then emit while in range, at most ``limit``
+        (negative: no limit)."""
+        index = self.index
+        n = len(index)
+        if offset < 0 or not n:
+            return []
+        if index[0][0] == index[-1][0]:
+            lo, hi = self.lex_bounds(lmin, minex, lmax, maxex)
+            return self.window(lo, hi, reverse, offset, limit)
+        # Mixed scores (undefined in Redis): walk entries like its listpack.
+        out = []
+        gte, lte = self.lex_gte_min, self.lex_lte_max
+        if self.lex_range_empty(lmin, minex, lmax, maxex) or \
+                not gte(index[-1][1], lmin, minex) or not lte(index[0][1], lmax, maxex):
+            return []
+        if not reverse:
+            lo, hi = self.lex_bounds(lmin, minex, lmax, maxex)
+            if lo == hi:
+                return []
+            p = lo + offset
+            while p < n and limit != 0:
+                s, m = index[p]
+                if not lte(m, lmax, maxex):
+                    break
+                out.append((m, s))
+                limit -= 1
+                p += 1
+            return out
+        last = None
+        for i in range(n - 1, -1, -1):
+            m = index[i][1]
+            if lte(m, lmax, maxex):
+                if gte(m, lmin, minex):
+                    last = i
+                break
+        if last is None:
+            return []
+        p = last - offset
+        while p >= 0 and limit != 0:
+            s, m = index[p]
+            if not gte(m, lmin, minex):
+                break
+            out.append((m, s))
+            limit -= 1
+            p -= 1
+        return out
+
+    def window(self, lo, hi, reverse=False, offset=0, limit=-1):
+        """(member, score) pairs of positions [lo, hi) after skipping
+        ``offset`` from the start (the end, with ``reverse``) and keeping at
+        most ``limit`` (negative: all)."""
+        if offset < 0:
+            return []
+        if not reverse:
+            a = lo + offset
+            b = hi if limit < 0 else min(hi, a + limit)
+            return self.slice(a, b) if a < b else []
+        b = hi - offset
+        a = lo if limit < 0 else max(lo, b - limit)
+        return self.slice(a, b, reverse=True) if a < b else []
+
+
+class _LexBound:
+    __slots__ = ("name",)
+
+    def __init__(self, name):
+        self.name = name
+
+    def __repr__(self):
+        return self.name
+
+
+LEX_MIN = _LexBound("LEX_MIN")
+LEX_MAX = _LexBound("LEX_MAX")
+
+
+def _lexcmp(a, b):
+    """Redis's sdscmplex: LEX_MIN < any string < LEX_MAX."""
+    if a is b:
+        return 0
+    if a is LEX_MIN or b is LEX_MAX:
+        return -1
+    if a is LEX_MAX or b is LEX_MIN:
+        return 1
+    return (a > b) - (a < b)

@@ -1,0 +1,470 @@
+"""Set commands.
+
+A set is a plain Python ``set`` of bytes.  Empty sets are never stored: the
+key is deleted (with a ``del`` notification after the command's own event),
+as Redis does.
+
+Random picks: sets have no random access, so a uniform pick costs O(n).  Up
+to ``_WINDOW`` members the pick is exactly uniform; above that it is drawn
+from the first ``_WINDOW`` members in hash order (a pseudo-random subset,
+since member hashes are seeded per process), which keeps SPOP and
+SRANDMEMBER O(1)-ish on huge sets.
+"""
+import itertools
+
+from .. import errors
+from ..errors import CommandError
+from .registry import command, keys_after_numkeys, WRITE, READONLY, DENYOOM, FAST
+from .util import glob_matcher, parse_int, try_int
+
+G = "set"
+
+
+# Fresh error instances: re-raising a shared one grows its traceback.
+def _wrongtype():
+    return CommandError(errors.WRONGTYPE)
+
+
+def _syntax():
+    return CommandError(errors.SYNTAX)
+
+
+_LONG_MAX = (1 << 63) - 1
+_ULONG_MAX = (1 << 64) - 1
+_WINDOW = 4096
+_PROPAGATE_BATCH = 1024
+_SPACES = b" \t\n\v\f\r"
+
+
+# -- helpers ------------------------------------------------------------------
+
+def _get_set(db, key):
+    value = db.get(key)
+    if value is not None and type(value) is not set:
+        raise _wrongtype()
+    return value
+
+
+def _deleted(db, key):
+    """The container at key became empty: drop it, notify ``del``."""
+    db.delete(key)
+    db.modified(key, "del", "g", dirty=0)
+
+
+def _range_long(b, lo, hi, msg=None):
+    """Redis's getRangeLongFromObjectOrReply."""
+    try:
+        v = parse_int(b)
+    except CommandError:
+        raise CommandError("ERR " + msg if msg else errors.NOT_INTEGER) from None
+    if v < lo or v > hi:
+        if msg:
+            raise CommandError("ERR " + msg)
+        raise CommandError("ERR value is out of range, value must between %d and %d" % (lo, hi))
+    return v
+
+
+def positive_long(b, msg="value is out of range, must be positive"):
+    """Redis's getPositiveLongFromObjectOrReply: the same message for a
+    non-integer and for a negative value."""
+    return _range_long(b, 0, _LONG_MAX, msg)
+
+
+def parse_scan_cursor(b):
+    """Redis's parseScanCursorOrReply: strtoul(..., 10) on the whole
+    argument, leading whitespace refused, negative numbers wrap."""
+    if b[:1] and b[:1] in _SPACES:
+        raise CommandError("ERR invalid cursor")
+    b = b.split(b"\0", 1)[0]
+    if not b:
+        return 0
+    neg = b[:1] == b"-"
+    digits = b[1:] if b[:1] in (b"-", b"+") else b
+    if not digits or not digits.isdigit():
+        raise CommandError("ERR invalid cursor")
+    v = int(digits)
+    if v > _ULONG_MAX:
+        raise CommandError("ERR invalid cursor")
+    return (-v) & _ULONG_MAX if neg else v
+
+
+def parse_scan_options(args, allow_type=False):
+    """SCAN-family options after the cursor -> (match predicate or None,
+    count)."""
+    count = 10
+    match = None
+    i, n = 0, len(args)
+    while i < n:
+        opt = args[i].lower()
+        left = n - i
+        if opt == b"count" and left >= 2:
+            count = parse_int(args[i + 1])
+            if count < 1:
+                raise _syntax()
+            i += 2
+        elif opt == b"match" and left >= 2:
+            pat = args[i + 1]
+            match = None if pat == b"*" else glob_matcher(pat)
+            i += 2
+        else:
+            raise _syntax()
+    return match, count
+
+
+def _intset_order(members):
+    """Members in the order Redis's intset encoding keeps them (ascending
+    integers) when they all are canonical integers, else unchanged."""
+    nums = []
+    for m in members:
+        v = try_int(m)
+        if v is None:
+            return list(members)
+        nums.append((v, m))
+    nums.sort()
+    return [m for _, m in nums]
+
+
+def _window(s, size=_WINDOW):
+    n = len(s)
+    if n <= size:
+        return tuple(s)
+    return tuple(itertools.islice(s, size))
+
+
+def _random_member(rng, s):
+    n = len(s)
+    if n <= _WINDOW:
+        return next(itertools.islice(s, rng.randrange(n), None))
+    return next(itertools.islice(s, rng.randrange(_WINDOW), None))
+
+
+def _sample(rng, s, count):
+    """``count`` distinct random members (count < len(s))."""
+    n = len(s)
+    if n <= _WINDOW or count > n // 2:
+        return rng.sample(tuple(s), count)
+    return rng.sample(_window(s, max(_WINDOW, 2 * count)), count)
+
+
+def _propagate_srem(ctx, key, members):
+    ctx.propagate_as = [[b"srem", key] + members[i:i + _PROPAGATE_BATCH]
+                        for i in range(0, len(members), _PROPAGATE_BATCH)]
+
+
+# -- single-key commands ----------------------------------------------------------
+
+@command("sadd", arity=-3, flags=WRITE | DENYOOM | FAST, keys=(1, 1, 1), group=G,
+         syntax="key member [member ...]", since="1.0.0")
+def sadd(ctx, key, *members):
+    """Add one or more members to a set."""
+    db = ctx.db
+    s = _get_set(db, key)
+    if s is None:
+        s = set(members)
+        db.set(key, s)
+        added = len(s)
+    else:
+        before = len(s)
+        s.update(members)
+        added = len(s) - before
+    if added:
+        db.modified(key, "sadd", dirty=added)
+    return added
+
+
+@command("srem", arity=-3, flags=WRITE | FAST, keys=(1, 1, 1), group=G,
+         syntax="key member [member ...]", since="1.0.0")
+def srem(ctx, key, *members):
+    """Remove one or more members from a set."""
+    db = ctx.db
+    s = _get_set(db, key)
+    if s is None:
+        return 0
+    before = len(s)
+    s.difference_update(members)
+    removed = before - len(s)
+    if removed:
+        db.modified(key, "srem", dirty=removed)
+        if not s:
+            _deleted(db, key)
+    return removed
+
+
+@command("smembers", arity=2, flags=READONLY, keys=(1, 1, 1), group=G,
+         syntax="key", since="1.0.0")
+def smembers(ctx, key):
+    """Get all the members in a set."""
+    s = _get_set(ctx.db, key)
+    return set(s) if s is not None else set()
+
+
+@command("sismember", arity=3, flags=READONLY | FAST, keys=(1, 1, 1), group=G,
+         syntax="key member", since="1.0.0")
+def sismember(ctx, key, member):
+    """Determine if a given value is a member of a set."""
+    s = _get_set(ctx.db, key)
+    return 1 if s is not None and member in s else 0
+
+
+@command("smismember", arity=-3, flags=READONLY | FAST, keys=(1, 1, 1), group=G,
+         syntax="key member [member ...]", since="6.2.0")
+def smismember(ctx, key, *members):
+    """Returns the membership associated with the given elements for a set."""
+    s = _get_set(ctx.db, key)
+    if s is None:
+        return [0] * len(members)
+    return [1 if m in s else 0 for m in members]
+
+
+@command("scard", arity=2, flags=READONLY | FAST, keys=(1, 1, 1), group=G,
+         syntax="key", since="1.0.0")
+def scard(ctx, key):
+    """Get the number of members in a set."""
+    s = _get_set(ctx.db, key)
+    return len(s) if s is not None else 0
+
+
+@command("spop", arity=-2, flags=WRITE | FAST, keys=(1, 1, 1), group=G,
+         syntax="key [count]", since="1.0.0")
+def spop(ctx, key, *args):
+    """Remove and return one or multiple random members from a set."""
+    db = ctx.db
+    if len(args) > 1:
+        raise _syntax()
+    if args:
+        return _spop_count(ctx, key, positive_long(args[0]))
+    s = _get_set(db, key)
+    if s is None:
+        return None
+    member = _random_member(ctx.node.rng, s)
+    s.discard(member)
+    db.modified(key, "spop")
+    if not s:
+        _deleted(db, key)
+    ctx.propagate_as = [[b"srem", key, member]]
+    return member
+
+
+def _spop_count(ctx, key, count):
+    db = ctx.db
+    s = _get_set(db, key)
+    if s is None or count == 0:
+        return set()
+    if count >= len(s):
+        popped = _intset_order(s)
+        db.delete(key)
+        db.modified(key, "spop", "s", dirty=len(popped))
+        db.modified(key, "del", "g", dirty=0)
+        _propagate_srem(ctx, key, popped)
+        return set(popped)
+    popped = _sample(ctx.node.rng, s, count)
+    s.difference_update(popped)
+    db.modified(key, "spop", dirty=count)
+    _propagate_srem(ctx, key, popped)
+    return set(popped)
+
+
+@command("srandmember", arity=-2, flags=READONLY, keys=(1, 1, 1), group=G,
+         syntax="key [count]", since="1.0.0")
+def srandmember(ctx, key, *args):
+    """Get one or multiple random members from a set."""
+    if len(args) > 1:
+        raise _syntax()
+    db = ctx.db
+    rng = ctx.node.rng
+    if not args:
+        s = _get_set(db, key)
+        if s is None:
+            return None
+        return _random_member(rng, s)
+    count = _range_long(args[0], -_LONG_MAX, _LONG_MAX)
+    s = _get_set(db, key)
+    if s is None or count == 0:
+        return []
+    if count < 0:
+        pool = _window(s)
+        return [pool[rng.randrange(len(pool))] for _ in range(-count)]
+    if count >= len(s):
+        return _intset_order(s)
+    return _sample(rng, s, count)
+
+
+@command("smove", arity=4, flags=WRITE | FAST, keys=(1, 2, 1), group=G,
+         syntax="source destination member", since="1.0.0")
+def smove(ctx, source, destination, member):
+    """Move a member from one set to another."""
+    db = ctx.db
+    src = db.get(source)
+    dst = db.get(destination)
+    if src is None:
+        return 0
+    if type(src) is not set or (dst is not None and type(dst) is not set):
+        raise _wrongtype()
+    if src is dst:
+        return 1 if member in src else 0
+    if member not in src:
+        return 0
+    src.discard(member)
+    db.modified(source, "srem")
+    if not src:
+        _deleted(db, source)
+    if dst is None:
+        dst = set()
+        db.set(destination, dst)
+    if member not in dst:
+        dst.add(member)
+        db.modified(destination, "sadd")
+    return 1
+
+
+@command("sscan", arity=-3, flags=READONLY, keys=(1, 1, 1), group=G,
+         syntax="key cursor [MATCH pattern] [COUNT count]", since="2.8.0")
+def sscan(ctx, key, cursor, *options):
+    """Incrementally iterate Set elements."""
+    cur = parse_scan_cursor(cursor)
+    s = _get_set(ctx.db, key)
+    if s is None:
+        return [b"0", []]
+    match, count = parse_scan_options(options)
+    scans = ctx.node.keyspace.scans
+    if len(s) <= max(scans.SMALL, count):
+        # Small sets come whole whatever the cursor (Redis's intset).
+        nxt, chunk = 0, _intset_order(s)
+    else:
+        nxt, chunk = scans.scan(s, cur, count)
+        chunk = [m for m in chunk if m in s]
+    if match is not None:
+        chunk = [m for m in chunk if match(m)]
+    return [b"%d" % nxt, chunk]
+
+
+# -- multi-key algebra ----------------------------------------------------------------
+
+def _load_sets(db, keys):
+    """Every key's set (None when missing); WRONGTYPE if any is not a set."""
+    out = []
+    for k in keys:
+        v = db.get(k)
+        if v is not None and type(v) is not set:
+            raise _wrongtype()
+        out.append(v)
+    return out
+
+
+def _inter(sets):
+    if any(s is None for s in sets):
+        return set()
+    ordered = sorted(sets, key=len)
+    result = set(ordered[0])
+    for s in ordered[1:]:
+        result &= s
+        if not result:
+            break
+    return result
+
+
+def _union(sets):
+    result = set()
+    for s in sets:
+        if s:
+            result |= s
+    return result
+
+
+def _diff(sets):
+    first = sets[0]
+    if not first:
+        return set()
+    result = set(first)
+    for s in sets[1:]:
+        if s:
+            result -= s
+            if not result:
+                break
+    return result
+
+
+def _store(ctx, dst, result, event):
+    db = ctx.db
+    if result:
+        db.set(dst, result)
+        db.modified(dst, event)
+        return len(result)
+    if db.get(dst) is not None:
+        db.delete(dst)
+        db.modified(dst, "del", "g")
+    return 0
+
+
+@command("sinter", arity=-2, flags=READONLY, keys=(1, -1, 1), group=G,
+         syntax="key [key ...]", since="1.0.0")
+def sinter(ctx, *keys):
+    """Intersect multiple sets."""
+    return _inter(_load_sets(ctx.db, keys))
+
+
+@command("sintercard", arity=-3, flags=READONLY, keys=keys_after_numkeys(1), group=G,
+         syntax="numkeys key [key ...] [LIMIT limit]", since="7.0.0")
+def sintercard(ctx, numkeys, *args):
+    """Intersect multiple sets and return the cardinality of the result."""
+    n = _range_long(numkeys, 1, _LONG_MAX, "numkeys should be greater than 0")
+    if n > len(args):
+        raise CommandError("ERR Number of keys can't be greater than number of args")
+    limit = 0
+    i = n
+    while i < len(args):
+        if args[i].lower() == b"limit" and i + 1 < len(args):
+            limit = positive_long(args[i + 1], "LIMIT can't be negative")
+            i += 2
+        else:
+            raise _syntax()
+    sets = _load_sets(ctx.db, args[:n])
+    if any(not s for s in sets):
+        return 0
+    ordered = sorted(sets, key=len)
+    first, rest = ordered[0], ordered[1:]
+    count = 0
+    for m in first:
+        for s in rest:
+            if m not in s:
+                break
+        else:
+            count += 1
+            if limit and count >= limit:
+                break
+    return count
+
+
+@command("sinterstore", arity=-3, flags=WRITE | DENYOOM, keys=(1, -1, 1), group=G,
+         syntax="destination key [key ...]", since="1.0.0")
+def sinterstore(ctx, destination, *keys):
+    """Intersect multiple sets and store the resulting set in a key."""
+    return _store(ctx, destination, _inter(_load_sets(ctx.db, keys)), "sinterstore")
+
+
+@command("sunion", arity=-2, flags=READONLY, keys=(1, -1, 1), group=G,
+         syntax="key [key ...]", since="1.0.0")
+def sunion(ctx, *keys):
+    """Add multiple sets."""
+    return _union(_load_sets(ctx.db, keys))
+
+
+@command("sunionstore", arity=-3, flags=WRITE | DENYOOM, keys=(1, -1, 1), group=G,
+         syntax="destination key [key ...]", since="1.0.0")
+def sunionstore(ctx, destination, *keys):
+    """Add multiple sets and store the resulting set in a key."""
+    return _store(ctx, destination, _union(_load_sets(ctx.db, keys)), "sunionstore")
+
+
+@command("sdiff", arity=-2, flags=READONLY, keys=(1, -1, 1), group=G,
+         syntax="key [key ...]", since="1.0.0")
+def sdiff(ctx, *keys):
+    """Subtract multiple sets."""
+    return _diff(_load_sets(ctx.db, keys))
+
+
+@command("sdiffstore", arity=-3, flags=WRITE | DENYOOM, keys=(1, -1, 1), group=G,
+         syntax="destination key [key ...]", since="1.0.0")
+def sdiffstore(ctx, destination, *keys):
+    """Subtract multiple sets and store the resulting set in a key."""
+    return _store(ctx, destination, _diff(_load_sets(ctx.db, keys)), "sdiffstore")
