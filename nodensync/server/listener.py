@@ -44,8 +44,7 @@ class Listener(StreamServer):
             sock.close()
             return
         try:
-            if not self.is_tls:
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             keepalive = node.config["tcpKeepalive"]
             if keepalive:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
