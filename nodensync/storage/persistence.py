@@ -497,11 +497,11 @@ class Persistence:
                 ok = False
         if self._wants_save(save):
             log.info("Saving the final RDB snapshot before exiting.")
-            if self.rdb.save("shutdown"):
-                self._final_dirty = self.node.keyspace.dirty
-            else:
+            if not self.rdb.save("shutdown"):
                 log.warning("Error trying to save the DB, can't exit.")
                 ok = False
+        if ok:
+            self._final_dirty = self.node.keyspace.dirty
         return ok
 
     def shutdown_check(self, save):
