@@ -825,3 +825,57 @@ def test_blocked_clients_fifo(node):
     for t in threads:
         t.join(10)
     assert results == {"first": [b"q", b"a", b"1"], "second": [b"q", b"b", b"2"]}
+
+
+# -- keyspace notifications ------------------------------------------------------------
+def keyspace_events(port, commands):
+    """The keyevent notifications ``commands`` produce on the server at
+    ``port``, in order: [(event, key), ...]."""
+    sub = RawClient(port)
+    cli = RawClient(port)
+    try:
+        cli.call("CONFIG", "SET", "notify-keyspace-events", "KEA")
+        sub.call("PSUBSCRIBE", "__keyevent@0__:*")
+        sub.call("SUBSCRIBE", "sentinel")
+        for cmd in commands:
+            cli.call(*cmd)
+        cli.call("PUBLISH", "sentinel", "end")
+        out = []
+        for _ in range(1000):
+            msg = sub.read_reply()
+            if msg[0] == b"message":
+                break
+            out.append((msg[2].split(b":", 1)[1], msg[3]))
+        return out
+    finally:
+        cli.call("CONFIG", "SET", "notify-keyspace-events", "")
+        sub.close()
+        cli.close()
+
+
+EVENT_SCRIPT = [
+    ["FLUSHALL"],
+    ["SADD", "s", "a", "b", "c"], ["SADD", "s", "a"], ["SREM", "s", "a", "x"], ["SREM", "s", "zz"],
+    ["SMOVE", "s", "t", "b"], ["SMOVE", "s", "t", "c"], ["SMOVE", "t", "t", "b"],
+    ["SADD", "u", "1", "2"], ["SINTERSTORE", "d", "t", "u"], ["SUNIONSTORE", "d", "t", "u"],
+    ["SDIFFSTORE", "d", "t", "u"], ["SDIFFSTORE", "d", "t", "t"], ["SPOP", "u", "5"],
+    ["SADD", "u", "1"], ["SPOP", "u"], ["SPOP", "nokey"],
+    ["ZADD", "z", "1", "a", "2", "b", "3", "c", "4", "d"], ["ZADD", "z", "1", "a"],
+    ["ZADD", "z", "XX", "CH", "5", "a"], ["ZADD", "z", "INCR", "1", "a"], ["ZINCRBY", "z", "1", "b"],
+    ["ZREM", "z", "a", "nope"], ["ZREM", "z", "nope"], ["ZREMRANGEBYRANK", "z", "0", "0"],
+    ["ZREMRANGEBYSCORE", "z", "100", "200"], ["ZADD", "z", "0", "p", "0", "q"],
+    ["ZREMRANGEBYLEX", "z", "[p", "[p"], ["ZREMRANGEBYSCORE", "z", "-inf", "+inf"],
+    ["ZADD", "z", "1", "a", "2", "b", "3", "c"], ["ZPOPMIN", "z"], ["ZPOPMAX", "z", "5"],
+    ["ZADD", "z", "1", "a", "2", "b"], ["ZMPOP", "1", "z", "MIN", "COUNT", "1"],
+    ["BZPOPMAX", "z", "0"], ["ZADD", "z", "1", "a", "2", "b"], ["BZMPOP", "0", "1", "z", "MIN"],
+    ["ZADD", "y", "1", "b", "9", "x"], ["ZUNIONSTORE", "d", "2", "z", "y"],
+    ["ZINTERSTORE", "d", "2", "z", "y"], ["ZDIFFSTORE", "d", "2", "z", "z"],
+    ["ZRANGESTORE", "d", "y", "0", "0"], ["ZRANGESTORE", "d", "y", "5", "6"],
+    ["ZINTERSTORE", "nokey2", "2", "z", "nokey"],
+]
+
+
+def test_keyspace_events_match_redis(node_server, redis_server):
+    mine = keyspace_events(node_server.port, EVENT_SCRIPT)
+    theirs = keyspace_events(redis_server.port, EVENT_SCRIPT)
+    assert mine == theirs
