@@ -506,3 +506,25 @@ def test_nodensync_backup_script(server_factory, tmp_path):
     r = _script("nodensync-backup", "--data-dir", s.dir, "--dest", dest)
     assert r.returncode == 3 and "checksum" in r.stderr
     assert len(os.listdir(dest)) == 4
+
+
+def test_appendonly_enabled_while_a_bgsave_runs(server_factory):
+    s = server_factory("--save", "", "--rdbKeySaveDelay", "2000")
+    c = client(s.port)
+    c.mset({"k%d" % i: i for i in range(300)})
+    assert raw(s.port, "BGSAVE") == b"Background saving started"
+    assert c.config_set("appendonly", "yes")               # the rewrite waits for the BGSAVE
+    i = info(s.port)
+    assert i["aof_enabled"] == "1" and i["aof_rewrite_scheduled"] == "1"
+    for n in range(50):
+        c.incr("waiting")                                    # in the base the rewrite writes
+    c.config_set("rdb-key-save-delay", 0)
+    wait_for(lambda: info(s.port)["aof_rewrites"] == "1", timeout=60, what="the first rewrite")
+    wait_idle(s.port)
+    c.incr("waiting")
+    s.kill9()
+    _check_aof(s)
+    s.args = ["--save", "", "--appendonly", "yes"]
+    s.start()
+    c = client(s.port)
+    assert c.get("waiting") == b"51" and c.dbsize() == 301
