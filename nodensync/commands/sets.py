@@ -4,13 +4,16 @@ A set is a plain Python ``set`` of bytes.  Empty sets are never stored: the
 key is deleted (with a ``del`` notification after the command's own event),
 as Redis does.
 
-Random picks: sets have no random access, so a uniform pick costs O(n).  Up
-to ``_WINDOW`` members the pick is exactly uniform; above that it is drawn
-from the first ``_WINDOW`` members in hash order (a pseudo-random subset,
-since member hashes are seeded per process), which keeps SPOP and
-SRANDMEMBER O(1)-ish on huge sets.
+Random picks: a Python set has no random access.  While its hash table is
+small a pick is exactly uniform (a random position, O(table)).  A big table
+is walked with the set's own O(1) pop finger (``pop`` then ``add`` back),
+skipping a random number of members each time: members come in hash order,
+a permutation seeded per process, so every member is reachable and no pick
+costs more than a few steps, which keeps SPOP and SRANDMEMBER O(1) on huge
+sets (and draining a set with SPOP linear: the finger never rescans).
 """
 import itertools
+import sys
 
 from .. import errors
 from ..errors import CommandError
@@ -31,7 +34,8 @@ def _syntax():
 
 _LONG_MAX = (1 << 63) - 1
 _ULONG_MAX = (1 << 64) - 1
-_WINDOW = 4096
+_SMALL_TABLE = 33 * 1024    # sys.getsizeof of a set: up to ~1300 members, exact picks
+_MAX_SKIP = 8
 _PROPAGATE_BATCH = 1024
 _SPACES = b" \t\n\v\f\r"
 
@@ -124,26 +128,51 @@ def _intset_order(members):
     return [m for _, m in nums]
 
 
-def _window(s, size=_WINDOW):
-    n = len(s)
-    if n <= size:
-        return tuple(s)
-    return tuple(itertools.islice(s, size))
+def _small_table(s):
+    return sys.getsizeof(s) <= _SMALL_TABLE
+
+
+def _walk(rng, s):
+    """The member a few random steps further along the set's pop finger
+    (the set is unchanged)."""
+    pop, add = s.pop, s.add
+    m = pop()
+    add(m)
+    for _ in range(int(rng.random() * _MAX_SKIP)):
+        m = pop()
+        add(m)
+    return m
 
 
 def _random_member(rng, s):
-    n = len(s)
-    if n <= _WINDOW:
-        return next(itertools.islice(s, rng.randrange(n), None))
-    return next(itertools.islice(s, rng.randrange(_WINDOW), None))
+    if _small_table(s):
+        return next(itertools.islice(s, rng.randrange(len(s)), None))
+    return _walk(rng, s)
+
+
+def _pop_random(rng, s):
+    """Remove and return a random member."""
+    if _small_table(s):
+        m = next(itertools.islice(s, rng.randrange(len(s)), None))
+        s.discard(m)
+        return m
+    pop, add = s.pop, s.add
+    for _ in range(int(rng.random() * _MAX_SKIP)):
+        add(pop())
+    return pop()
 
 
 def _sample(rng, s, count):
     """``count`` distinct random members (count < len(s))."""
     n = len(s)
-    if n <= _WINDOW or count > n // 2:
+    if _small_table(s) or count > n // 4:
         return rng.sample(tuple(s), count)
-    return rng.sample(_window(s, max(_WINDOW, 2 * count)), count)
+    seen = set()
+    while len(seen) < count:
+        seen.add(_walk(rng, s))
+    out = list(seen)
+    rng.shuffle(out)
+    return out
 
 
 def _propagate_srem(ctx, key, members):
@@ -236,8 +265,7 @@ def spop(ctx, key, *args):
     s = _get_set(db, key)
     if s is None:
         return None
-    member = _random_member(ctx.node.rng, s)
-    s.discard(member)
+    member = _pop_random(ctx.node.rng, s)
     db.modified(key, "spop")
     if not s:
         _deleted(db, key)
@@ -257,8 +285,12 @@ def _spop_count(ctx, key, count):
         db.modified(key, "del", "g", dirty=0)
         _propagate_srem(ctx, key, popped)
         return set(popped)
-    popped = _sample(ctx.node.rng, s, count)
-    s.difference_update(popped)
+    rng = ctx.node.rng
+    if _small_table(s) or count > len(s) // 4:
+        popped = rng.sample(tuple(s), count)
+        s.difference_update(popped)
+    else:
+        popped = [_pop_random(rng, s) for _ in range(count)]
     db.modified(key, "spop", dirty=count)
     _propagate_srem(ctx, key, popped)
     return set(popped)
@@ -282,8 +314,10 @@ def srandmember(ctx, key, *args):
     if s is None or count == 0:
         return []
     if count < 0:
-        pool = _window(s)
-        return [pool[rng.randrange(len(pool))] for _ in range(-count)]
+        if _small_table(s):
+            pool = tuple(s)
+            return [pool[rng.randrange(len(pool))] for _ in range(-count)]
+        return [_walk(rng, s) for _ in range(-count)]
     if count >= len(s):
         return _intset_order(s)
     return _sample(rng, s, count)
