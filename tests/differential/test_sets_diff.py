@@ -302,3 +302,19 @@ def test_transaction_snapshot(diff):
     diff.check("SADD", "s", "b")
     diff.check("SUNION", "s")
     diff.check("EXEC", unordered=True)
+
+
+def test_large_sets(diff):
+    # Past Redis's intset limit (512 integers) and with strings: hashtables.
+    diff.check("SADD", "ints", *[str(i * 3) for i in range(700)])
+    diff.check("SADD", "strs", *["m%d" % (i * 2) for i in range(600)] + [str(i) for i in range(0, 900, 5)])
+    for cmd in (["SINTER", "ints", "strs"], ["SUNION", "ints", "strs"], ["SDIFF", "strs", "ints"]):
+        diff.check(*cmd, unordered=True)
+    diff.check("SINTERCARD", "2", "ints", "strs")
+    diff.check("SINTERCARD", "2", "ints", "strs", "LIMIT", "7")
+    diff.check("SINTERSTORE", "d", "ints", "strs")
+    diff.check("SCARD", "d")
+    diff.check("SMISMEMBER", "ints", "0", "3", "4", "2097")
+    diff.check("SRANDMEMBER", "ints", "5000", unordered=True)
+    diff.check("SPOP", "ints", "100000", unordered=True)
+    diff.check("EXISTS", "ints")

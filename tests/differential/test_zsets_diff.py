@@ -879,3 +879,35 @@ def test_keyspace_events_match_redis(node_server, redis_server):
     mine = keyspace_events(node_server.port, EVENT_SCRIPT)
     theirs = keyspace_events(redis_server.port, EVENT_SCRIPT)
     assert mine == theirs
+
+
+def test_large_sorted_sets(diff):
+    # Past Redis's listpack limits (128 entries, 64-byte members): skiplist.
+    args = []
+    for i in range(300):
+        args += ["%d" % ((i * 37) % 101 - 50) if i % 7 else "%d.25" % (i % 13), "m%03d" % i]
+    diff.check("ZADD", "big", *args)
+    diff.check("ZADD", "long", "1", "x" * 100, "2", "y" * 65, "1", "a")
+    for cmd in (["ZRANGE", "big", "0", "-1", "WITHSCORES"], ["ZREVRANGE", "big", "10", "60"],
+                ["ZRANGEBYSCORE", "big", "(-10", "20", "LIMIT", "5", "40"],
+                ["ZREVRANGEBYSCORE", "big", "+inf", "0", "WITHSCORES", "LIMIT", "3", "7"],
+                ["ZRANGE", "big", "(0", "5", "BYSCORE", "REV"], ["ZCOUNT", "big", "-5", "(5"],
+                ["ZRANK", "big", "m150"], ["ZREVRANK", "big", "m150"], ["ZCARD", "big"],
+                ["ZRANDMEMBER", "big", "1000", "WITHSCORES"], ["ZRANGE", "long", "0", "-1"],
+                ["ZRANGEBYLEX", "long", "-", "+"], ["ZSCORE", "long", "x" * 100]):
+        diff.check(*cmd)
+    diff.check("ZADD", "lex", *[w for i in range(200) for w in ("0", "k%04d" % (i * 7 % 200))])
+    for lo, hi in (("[k0050", "(k0150"), ("-", "[k0010"), ("(k0190", "+")):
+        diff.check("ZRANGEBYLEX", "lex", lo, hi, "LIMIT", "3", "20")
+        diff.check("ZREVRANGEBYLEX", "lex", hi, lo)
+        diff.check("ZLEXCOUNT", "lex", lo, hi)
+    diff.check("ZUNIONSTORE", "u", "2", "big", "lex", "WEIGHTS", "2", "0.5")
+    diff.check("ZRANGE", "u", "0", "-1", "WITHSCORES")
+    diff.check("ZINTER", "2", "big", "big", "AGGREGATE", "MAX", "WITHSCORES")
+    diff.check("ZREMRANGEBYSCORE", "big", "-10", "10")
+    diff.check("ZREMRANGEBYRANK", "big", "5", "-5")
+    diff.check("ZREMRANGEBYLEX", "lex", "[k0100", "+")
+    diff.check("ZRANGE", "big", "0", "-1", "WITHSCORES")
+    diff.check("ZPOPMAX", "lex", "30")
+    diff.check("ZMPOP", "1", "lex", "MIN", "COUNT", "1000")
+    diff.check("EXISTS", "lex")
