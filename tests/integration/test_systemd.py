@@ -420,3 +420,47 @@ def test_ready_and_readyz_wait_for_the_data_set(server_factory, notify, tmp_path
         assert c.call("DBSIZE") == 3000
     finally:
         c.close()
+
+
+def _make_certs(d):
+    """A CA and a server certificate for 127.0.0.1 (openssl)."""
+    def run(*args):
+        subprocess.run(["openssl"] + list(args), cwd=d, check=True, timeout=60,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt",
+        "-days", "2", "-subj", "/CN=nodensync-test-ca")
+    run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr",
+        "-subj", "/CN=127.0.0.1")
+    with open(os.path.join(d, "ext"), "w") as f:
+        f.write("subjectAltName=IP:127.0.0.1\n")
+    run("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+        "-CAcreateserial", "-out", "server.crt", "-days", "2", "-extfile", "ext")
+
+
+def test_health_over_tls_from_the_conf_file(redis_factory, tmp_path):
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed (scripts/test.sh installs it)")
+    d = str(tmp_path)
+    _make_certs(d)
+    tls_port = free_port()
+    try:
+        r = redis_factory("--tls-port", str(tls_port), "--tls-cert-file", os.path.join(d, "server.crt"),
+                          "--tls-key-file", os.path.join(d, "server.key"),
+                          "--tls-ca-cert-file", os.path.join(d, "ca.crt"),
+                          "--tls-auth-clients", "no")
+    except RuntimeError as e:
+        pytest.skip("redis-server without TLS support: %s" % e)
+    conf = os.path.join(d, "nodensync.conf")
+    with open(conf, "w") as f:
+        f.write("listenAddr 127.0.0.1:%d\nenableTLS yes\ntlsPort %d\ntlsCACert %s\n"
+                % (r.port, tls_port, os.path.join(d, "ca.crt")))
+    deadline = time.monotonic() + 15
+    while True:
+        rc, out, _ = health("--config", conf)
+        if rc == 0 or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert rc == 0 and "(TLS)" in out, out
+    # without the CA the server certificate cannot be verified
+    rc, out, _ = health("--port", str(tls_port), "--tls")
+    assert rc == 2 and "TLS handshake" in out
