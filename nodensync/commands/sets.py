@@ -17,6 +17,7 @@ import sys
 
 from .. import errors
 from ..errors import CommandError
+from ..storage.keyspace import release
 from .registry import command, keys_after_numkeys, WRITE, READONLY, DENYOOM, FAST
 from .util import glob_matcher, parse_int, try_int
 
@@ -421,6 +422,7 @@ def _diff(sets):
 def _store(ctx, dst, result, event):
     db = ctx.db
     if result:
+        release(db.data.get(dst))    # a big overwritten value is freed in the background
         db.set(dst, result)
         db.modified(dst, event)
         return len(result)

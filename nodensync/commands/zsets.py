@@ -20,6 +20,7 @@ import re
 
 from .. import errors
 from ..errors import CommandError
+from ..storage.keyspace import release
 from ..protocol.resp import NULL_ARRAY, format_double
 from ..server import blocking
 from ..storage.zset import ZSet, LEX_MIN, LEX_MAX
@@ -165,6 +166,7 @@ def _store_result(ctx, dst, zs, event):
     cardinality."""
     db = ctx.db
     if zs is not None and len(zs):
+        release(db.data.get(dst))    # a big overwritten value is freed in the background
         db.set(dst, zs)
         db.modified(dst, event)
         _signal(db, dst)
