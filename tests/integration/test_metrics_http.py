@@ -254,3 +254,28 @@ def test_readyz_follows_loading_and_replica_link(driven):
     os.unlink(flags["link"])
     assert _wait_status(port, "/readyz", 503)[0] == 503
     assert http_get(port, "/healthz")[0] == 200
+
+
+def test_readyz_on_a_real_replica(server_factory):
+    """With the replication subsystem: a replica whose master is unreachable
+    is not ready; once linked to a live master it is.  Skipped while no
+    replication subsystem is registered."""
+    master = server_factory()
+    http_port = free_port()
+    replica = server_factory("--metricsAddr", "%s:%d" % (HOST, http_port))
+    c = RawClient(replica.port)
+    try:
+        dead = free_port()
+        reply = c.call("REPLICAOF", HOST, str(dead))
+        if isinstance(reply, Exception):
+            pytest.skip("no replication subsystem registered yet: %s" % reply)
+        status, _, body = _wait_status(http_port, "/readyz", 503)
+        assert status == 503 and b"link" in body
+        _, m = scrape(http_port)
+        assert m[("redis_master_link_up", (("master_host", HOST), ("master_port", str(dead))))] == 0
+        c.call("REPLICAOF", HOST, str(master.port))
+        assert _wait_status(http_port, "/readyz", 200, timeout=30)[0] == 200
+        c.call("REPLICAOF", "NO", "ONE")
+        assert _wait_status(http_port, "/readyz", 200)[0] == 200
+    finally:
+        c.close()
