@@ -63,6 +63,7 @@ _DEC = re.compile(rb"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\Z")
 _HEX = re.compile(rb"[+-]?0[xX](?:[0-9a-fA-F]+\.?[0-9a-fA-F]*|\.[0-9a-fA-F]+)(?:[pP][+-]?\d+)?\Z")
 _INFNAN = re.compile(rb"[+-]?(?:inf(?:inity)?|nan(?:\([0-9A-Za-z_]*\))?)\Z", re.I)
 _SPACES = b" \t\n\v\f\r"
+_INF_WORDS = {b"inf": _INF, b"+inf": _INF, b"-inf": -_INF}
 
 
 def _strtod_full(b):
@@ -93,6 +94,8 @@ def _strtod_full(b):
 
 def parse_score(b, message=errors.NOT_FLOAT):
     """A double as Redis's getDoubleFromObject accepts it."""
+    if len(b) < 16 and (b.isdigit() or (b[:1] == b"-" and b[1:].isdigit())):
+        return float(b)         # the usual integer score
     if not b or b[:1] in _SPACES:
         raise CommandError(message)
     r = _strtod_full(b)
@@ -109,6 +112,11 @@ def _range_item(b):
     ex = b[:1] == b"("
     if ex:
         b = b[1:]
+    if len(b) < 16 and (b.isdigit() or (b[:1] == b"-" and b[1:].isdigit())):
+        return float(b), ex     # the usual integer bound
+    v = _INF_WORDS.get(b)
+    if v is not None:
+        return v, ex
     b = b.split(b"\0", 1)[0]
     if not b:
         return 0.0, ex
@@ -195,11 +203,17 @@ def _reply_pairs(ctx, pairs, withscores):
 
 
 # -- ZADD / ZINCRBY -----------------------------------------------------------------
+_OPTION_START = frozenset(b"nNxXcCiIgGlL")
+
+
 def _zadd_generic(ctx, key, args, incr=False):
     nx = xx = gt = lt = ch = False
     i, n = 0, len(args)
     while i < n:
-        opt = args[i].lower()
+        opt = args[i]
+        if not opt or len(opt) > 4 or opt[0] not in _OPTION_START:
+            break               # a score: options are over
+        opt = opt.lower()
         if opt == b"nx":
             nx = True
         elif opt == b"xx":
