@@ -601,6 +601,19 @@ class RdbParser:
             return int.from_bytes(self.take(8), "big"), False
         raise RdbError("Unknown length encoding %d in rdbLoadLen()" % b, self.p - 1)
 
+    def _small_length(self):
+        d = self.d
+        p = self.p
+        if p + 1 < self.n:
+            b = d[p]
+            if b < 64:
+                self.p = p + 1
+                return b
+            if b < 128:
+                self.p = p + 2
+                return ((b & 0x3F) << 8) | d[p + 1]
+        return self.plain_length()
+
     def plain_length(self):
         at = self.p
         n, enc = self.length()
@@ -621,6 +634,15 @@ class RdbParser:
                 self.p = e
                 return d[p + 1:e]
         at = p
+        if p < self.n and d[p] == 0xC3:
+            self.p = p + 1
+            clen = self._small_length()
+            ulen = self._small_length()
+            data = self.take(clen)
+            try:
+                return lzf.decompress(data, ulen)
+            except lzf.LZFError:
+                raise RdbError("Invalid LZF compressed string", at) from None
         n, enc = self.length()
         if not enc:
             return self.take(n)
@@ -824,8 +846,20 @@ class RdbParser:
                 raise RdbError("Pre-release function format not supported", at)
             if t == OP_EOF:
                 break
-            key = self.string()
-            value = self.read_object(t, key, at)
+            if t == T_STRING:
+                # The common case inlined: short raw key, then the value.
+                d = self.d
+                p = self.p
+                b = d[p] if p < self.n else 64
+                if b < 64 and p + 1 + b < self.n:
+                    key = d[p + 1:p + 1 + b]
+                    self.p = p + 1 + b
+                else:
+                    key = self.string()
+                value = self.string_value()
+            else:
+                key = self.string()
+                value = self.read_object(t, key, at)
             on_key(dbid, key, value, expire)
             expire = None
             count += 1
