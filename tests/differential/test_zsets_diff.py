@@ -911,3 +911,69 @@ def test_large_sorted_sets(diff):
     diff.check("ZPOPMAX", "lex", "30")
     diff.check("ZMPOP", "1", "lex", "MIN", "COUNT", "1000")
     diff.check("EXISTS", "lex")
+
+
+def test_random_and_blocking_pops_replay_from_the_aof(server_factory):
+    """SPOP, ZMPOP and blocked BZPOPMIN/BZMPOP are written to the AOF in
+    their deterministic forms: a restart rebuilds exactly the same values."""
+    import redis
+    s = server_factory("--save", "", "--appendonly", "yes")
+    c = redis.Redis(host="127.0.0.1", port=s.port)
+    c.sadd("s", *[b"m%d" % i for i in range(50)])
+    c.spop("s")
+    c.spop("s", 7)
+    c.sadd("small", "a", "b")
+    c.spop("small", 5)
+    c.zadd("z", {b"m%d" % i: i % 7 for i in range(40)})
+    c.zpopmin("z", 3)
+    c.execute_command("ZMPOP", "2", "nokey", "z", "MAX", "COUNT", "4")
+    c.srandmember("s", -5)
+    c.zrandmember("z", 3)
+    for blocked, then in ((["BZPOPMIN", "q1", "0"], [["ZADD", "q1", "2", "x", "1", "y"]]),
+                          (["BZMPOP", "0", "1", "q2", "MAX", "COUNT", "2"],
+                           [["ZADD", "q2", "1", "a", "2", "b", "3", "c"]])):
+        _blocked_pair(s.port, 2, blocked, then)
+    before = {k: (c.type(k), sorted(c.smembers(k)) if c.type(k) == b"set"
+                  else c.zrange(k, 0, -1, withscores=True)) for k in c.keys()}
+    c.close()
+    s.restart()
+    c = redis.Redis(host="127.0.0.1", port=s.port)
+    after = {k: (c.type(k), sorted(c.smembers(k)) if c.type(k) == b"set"
+                 else c.zrange(k, 0, -1, withscores=True)) for k in c.keys()}
+    c.close()
+    assert after == before
+    assert set(before) == {b"s", b"z", b"q1", b"q2"}
+
+
+def test_writes_invalidate_watch(node_server, redis_server):
+    """Every write of these commands touches WATCHed keys (also when it
+    empties and deletes the key); no-op calls do not."""
+    script = [
+        (["SADD", "k", "a"], True), (["SADD", "k", "a"], False), (["SREM", "k", "zz"], False),
+        (["SPOP", "k"], True), (["ZADD", "k", "1", "a"], True), (["ZADD", "k", "1", "a"], False),
+        (["ZINCRBY", "k", "0", "a"], False), (["ZPOPMIN", "k"], True), (["ZPOPMIN", "k"], False),
+        (["SMOVE", "nokey", "k", "a"], False),
+    ]
+    for port in (node_server.port, redis_server.port):
+        a, b = RawClient(port), RawClient(port)
+        try:
+            a.call("FLUSHALL")
+            for cmd, touches in script:
+                if cmd[0] in ("SPOP", "SREM"):
+                    b.call("DEL", "k")
+                    b.call("SADD", "k", "a")
+                if cmd[0] == "ZPOPMIN" and touches:
+                    b.call("DEL", "k")
+                    b.call("ZADD", "k", "1", "a")
+                if cmd[0] == "ZINCRBY":
+                    b.call("DEL", "k")
+                    b.call("ZADD", "k", "1", "a")
+                a.call("WATCH", "k")
+                b.call(*cmd)
+                a.call("MULTI")
+                a.call("PING")
+                reply = a.call("EXEC")
+                assert (reply is None) == touches, (port, cmd, reply)
+        finally:
+            a.close()
+            b.close()
