@@ -231,6 +231,12 @@ class AppendOnly:
         self.scheduled = False
         self.next_auto_rewrite = 0.0
         self.delayed_fsync = 0
+        conf = self.node.config
+        self.always = conf["appendFsync"] == "always"
+
+        def set_policy(value):
+            self.always = value == "always"
+        conf.on_change("appendFsync", set_policy)
 
     # -- paths
     def dir(self):
@@ -294,17 +300,18 @@ class AppendOnly:
             child = self.p.child
             if child is None or child.kind != "aof":
                 return
-        if dbid != self.selected_db:
-            data = encode_command([b"SELECT", b"%d" % dbid])
-            self.selected_db = dbid
+        try:
             if len(argvs) == 1:
-                data += encode_command(argvs[0])
+                a = argvs[0]
+                data = b"*%d\r\n%s" % (len(a), b"".join([b"$%d\r\n%s\r\n" % (len(x), x)
+                                                          for x in a]))
             else:
-                data += b"".join([encode_command(a) for a in argvs])
-        elif len(argvs) == 1:
-            data = encode_command(argvs[0])
-        else:
+                data = b"".join([encode_command(a) for a in argvs])
+        except TypeError:                  # an argument that is not bytes
             data = b"".join([encode_command(a) for a in argvs])
+        if dbid != self.selected_db:
+            data = encode_command([b"SELECT", b"%d" % dbid]) + data
+            self.selected_db = dbid
         self.write(data)
 
     def expired(self, db, key):
@@ -331,7 +338,7 @@ class AppendOnly:
                 self._write_failed(data, n, e)
                 return
         self.incr_size += n
-        if self.node.config["appendFsync"] == "always":
+        if self.always:
             self._fsync_now()
         else:
             self.unsynced = True
@@ -350,7 +357,7 @@ class AppendOnly:
     def _write_failed(self, data, written, e):
         """Keep what was not written, cut a partial command off the file,
         refuse writes (MISCONF) until a retry succeeds."""
-        if self.node.config["appendFsync"] == "always":
+        if self.always:
             log.critical("Can't recover from AOF write error when the AOF fsync policy is "
                          "'always' (%s). Exiting...", e.strerror)
             os._exit(1)
@@ -390,7 +397,7 @@ class AppendOnly:
         self.pending = bytearray()
         self.incr_size += written
         self.unsynced = True
-        if self.node.config["appendFsync"] == "always":
+        if self.always:
             self._fsync_now()
         if not self.last_write_ok:
             log.warning("AOF write error looks solved, the server can write again.")
