@@ -48,7 +48,7 @@ def command_info(spec):
 
 def command_docs(spec):
     doc = {b"summary": spec.summary.encode(), b"since": spec.since.encode(),
-           b"group": spec.group.encode()}
+           b"group": spec.group.replace("_", "-").encode()}   # "sorted-set" as Redis
     if spec.complexity:
         doc[b"complexity"] = spec.complexity.encode()
     if spec.subcommands:

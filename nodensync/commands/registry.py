@@ -174,7 +174,8 @@ def command(name, arity, flags=0, keys=(0, 0, 0), group="generic", syntax="",
     The handler's docstring's first line is the command's summary.
     """
     def register(fn):
-        doc = summary or (fn.__doc__ or "").strip().split("\n")[0]
+        # Redis's summaries carry no final period.
+        doc = (summary or (fn.__doc__ or "").strip().split("\n")[0]).rstrip(".")
         if "|" in name:
             parent_name, sub = name.split("|", 1)
             parent = COMMANDS[parent_name]
@@ -192,7 +193,8 @@ def command(name, arity, flags=0, keys=(0, 0, 0), group="generic", syntax="",
 
 def container(name, group="server", since="2.0.0", summary="", flags=0):
     """Declare a command that only has subcommands (CONFIG, CLIENT, ...)."""
-    spec = CommandSpec(name, None, -2, flags, (0, 0, 0), group, summary, "<subcommand> [args]",
+    spec = CommandSpec(name, None, -2, flags, (0, 0, 0), group, summary.rstrip("."),
+                       "<subcommand> [args]",
                        since, None, (), None)
     spec.subcommands = {}
     spec.inline = False

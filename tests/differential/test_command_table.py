@@ -90,3 +90,24 @@ def test_command_getkeys_matches_redis(diff):
              ["ZUNIONSTORE", "d", "2", "a", "b"], ["LMPOP", "2", "a", "b", "LEFT"]]
     for argv in cases:
         diff.check("COMMAND", "GETKEYS", *argv)
+
+
+def test_command_docs_summary_and_group_match_redis(node_server, redis_server):
+    """COMMAND DOCS (redis-cli reads it at start-up): same summary, since and
+    group as Redis for the commands both have."""
+    from servers import RawClient
+
+    def docs(port):
+        client = RawClient(port)
+        raw = client.call("COMMAND", "DOCS", "GET", "ZADD", "HSET", "LPUSH", "SADD",
+                          "SUBSCRIBE", "MULTI", "EXPIRE", "CLIENT")
+        client.close()
+        if isinstance(raw, list):  # RESP2: flat name/doc pairs
+            raw = dict(zip(raw[::2], raw[1::2]))
+        out = {}
+        for name, doc in raw.items():
+            if isinstance(doc, list):
+                doc = dict(zip(doc[::2], doc[1::2]))
+            out[name] = {k: doc[k] for k in (b"summary", b"since", b"group") if k in doc}
+        return out
+    assert docs(node_server.port) == docs(redis_server.port)
