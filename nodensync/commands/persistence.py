@@ -149,7 +149,7 @@ def restore(ctx, key, ttl_arg, payload, *opts):
         raise CommandError("ERR DUMP payload version or checksum are wrong")
     try:
         value = rdb.load_payload(payload)
-    except (rdb.RdbError, ValueError, IndexError):
+    except (rdb.RdbError, ValueError, IndexError, OverflowError, MemoryError):
         raise CommandError("ERR Bad data format") from None
     if value is None or (type(value) not in (bytes, int) and not len(value)):
         raise CommandError("ERR Bad data format")

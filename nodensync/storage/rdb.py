@@ -638,6 +638,8 @@ class RdbParser:
             self.p = p + 1
             clen = self._small_length()
             ulen = self._small_length()
+            if ulen > clen * 300 + 64:          # more than LZF can expand: corrupt
+                raise RdbError("Invalid LZF compressed string lengths", at)
             data = self.take(clen)
             try:
                 return lzf.decompress(data, ulen)
@@ -655,6 +657,8 @@ class RdbParser:
         if n == 3:
             clen = self.plain_length()
             ulen = self.plain_length()
+            if ulen > clen * 300 + 64:
+                raise RdbError("Invalid LZF compressed string lengths", at)
             data = self.take(clen)
             try:
                 return lzf.decompress(data, ulen)

@@ -528,3 +528,20 @@ def test_appendonly_enabled_while_a_bgsave_runs(server_factory):
     s.start()
     c = client(s.port)
     assert c.get("waiting") == b"51" and c.dbsize() == 301
+
+
+def test_automatic_aof_rewrite_on_growth(server_factory):
+    s = server_factory("--save", "", "--appendonly", "yes", "--autoAofRewriteMinSize", "16kb",
+                       "--autoAofRewritePercentage", "100")
+    c = client(s.port)
+    for i in range(400):
+        c.set("k%d" % (i % 50), "x" * 100)              # the AOF grows, the data does not
+    wait_for(lambda: int(info(s.port)["aof_rewrites"]) >= 1, timeout=20, what="automatic rewrite")
+    wait_idle(s.port)
+    i = info(s.port)
+    assert int(i["aof_current_size"]) < 16 * 1024 and i["aof_last_bgrewrite_status"] == "ok"
+    before = snapshot(s.port)
+    s.kill9()
+    _check_aof(s)
+    s.start()
+    assert_same(before, snapshot(s.port))

@@ -374,3 +374,28 @@ def test_functions_kept_in_aux():
     body = b"\xf5" + rdb.encode_string(b"#!lua name=lib\nredis.register_function('f', function() return 1 end)")
     _, aux = _load(_file(body))
     assert aux["functions"][0].startswith(b"#!lua")
+
+
+@settings(max_examples=30, deadline=None)
+@given(_value_strategy(), st.lists(st.tuples(st.integers(0, 10 ** 6), st.integers(0, 255)),
+                                   min_size=1, max_size=4))
+def test_mutated_payloads_fail_cleanly(value, edits):
+    """A damaged payload (with a recomputed checksum, so it gets past the
+    footer check as RESTORE would see it) gives RdbError or a value, never
+    another exception."""
+    body = bytearray(rdb.dump_payload(value)[:-10])
+    for pos, byte in edits:
+        body[pos % len(body)] = byte
+    payload = bytes(body) + b"\x0a\x00"
+    payload += crc64.crc64(payload).to_bytes(8, "little")
+    assert rdb.verify_payload(payload)
+    try:
+        rdb.load_payload(payload)
+    except rdb.RdbError:
+        pass
+
+
+def test_lzf_length_bomb_refused():
+    payload = b"\x00\xc3\x05\x81" + (1 << 40).to_bytes(8, "big") + b"\x01aa\xe0W"
+    with pytest.raises(rdb.RdbError, match="LZF"):
+        rdb.RdbParser(payload[1:]).string()
