@@ -49,6 +49,9 @@ import gevent
 from .. import errors
 from ..config import declare
 from ..errors import CommandError
+from ..storage import keyspace as _keyspace
+
+_release = getattr(_keyspace, "release", None)     # lazy free of big values
 
 log = logging.getLogger("nodensync.memory")
 
@@ -75,6 +78,11 @@ ENTRY_OVERHEAD = 64
 EXPIRE_OVERHEAD = 150
 TRACK_OVERHEAD = 64
 POOL_SIZE = 16
+# Commands that look at keys without counting as an access (Redis's
+# LOOKUP_NOTOUCH).
+NO_TOUCH = frozenset(["object|encoding", "object|freq", "object|idletime", "object|refcount",
+                      "type", "ttl", "pttl", "expiretime", "pexpiretime", "exists",
+                      "memory|usage", "dump"])
 LFU_INIT = 5
 SAMPLE_PERIOD = 0.1
 EVICT_BUDGET = 0.005
@@ -141,7 +149,7 @@ class Memory:
         ndb = len(node.keyspace.dbs)
         self.avg = [0.0] * ndb             # estimated bytes per entry, per db
         self.avg_at = [0.0] * ndb
-        self.snapshots = [None] * ndb      # (source dict id, list of keys, time)
+        self.snapshots = {}                # (db index, volatile?) -> (dict, keys, time)
         self.pool = []                     # [(score, dbid, key)] best candidates last
         self.sampler = None
         self.evictor = None
@@ -204,21 +212,35 @@ class Memory:
 
     # -- sampling keys ----------------------------------------------------------------
     def sample_keys(self, i, source, k):
-        """``k`` keys drawn uniformly from ``source`` (a db's data or expires
-        dict), via a snapshot of its keys refreshed when stale."""
+        """Up to ``k`` existing keys drawn uniformly from ``source`` (a db's
+        data or expires dict), via a snapshot of its keys.  The snapshot is
+        rebuilt when it is old and the key count moved, or when too many of
+        the keys drawn from it are gone (evictions, deletes)."""
         n = len(source)
         if n <= 64:
             keys = list(source)
             return keys if n <= k else self.rng.sample(keys, k)
-        snap = self.snapshots[i]
+        slot = (i, source is not self.node.keyspace.dbs[i].data)
+        snap = self.snapshots.get(slot)
         now = time.monotonic()
         if (snap is None or snap[0] is not source
-                or (now - snap[2] > 1.0 and abs(len(snap[1]) - n) * 10 > n)
+                or abs(len(snap[1]) - n) * 4 > n          # amortized O(1) per change
+                or (now - snap[2] > 1.0 and abs(len(snap[1]) - n) * 20 > n)
                 or now - snap[2] > 30.0):
-            snap = (source, list(source), now)
-            self.snapshots[i] = snap
-        keys = snap[1]
-        return self.rng.sample(keys, min(k, len(keys)))
+            snap = self._snapshot(slot, source, now)
+        for attempt in (0, 1):
+            keys = snap[1]
+            drawn = self.rng.sample(keys, min(k * 2, len(keys)))
+            found = [key for key in drawn if key in source][:k]
+            if len(found) * 2 >= min(k, n) or attempt:
+                return found
+            snap = self._snapshot(slot, source, now)
+        return []
+
+    def _snapshot(self, slot, source, now):
+        snap = (source, list(source), now)
+        self.snapshots[slot] = snap
+        return snap
 
     # -- eviction ------------------------------------------------------------------------
     def ensure(self, client, spec):
@@ -227,21 +249,25 @@ class Memory:
         if client.is_master:
             return
         limit = self.node.config["maxmemory"]
-        if not limit or self.used() <= limit:
+        if not limit:
+            return
+        used = self.used()
+        if used <= limit:
             return
         if self.policy == "noeviction":
             raise CommandError(errors.OOM)
         now = time.monotonic()
-        if now - self.last_refresh > 0.01:
+        if now - self.last_refresh > 0.05:
             # Confirm with fresh samples before evicting on a stale average.
             self.last_refresh = now
             for i, db in enumerate(self.node.keyspace.dbs):
                 if db.data:
                     self.measure(i, 16)
-            if self.used() <= limit:
+            used = self.used()
+            if used <= limit:
                 return
-        freed = self.evict(limit, EVICT_BUDGET)
-        if self.used() > limit:
+        freed = self.evict(used - limit, EVICT_BUDGET)
+        if freed < used - limit:
             if not freed:
                 raise CommandError(errors.OOM)
             self.start_background()
@@ -254,9 +280,10 @@ class Memory:
         try:
             while True:
                 limit = self.node.config["maxmemory"]
-                if not limit or self.policy == "noeviction" or self.used() <= limit:
+                if not limit or self.policy == "noeviction":
                     return
-                if not self.evict(limit, EVICT_BUDGET):
+                over = self.used() - limit
+                if over <= 0 or not self.evict(over, EVICT_BUDGET):
                     return
                 gevent.sleep(0)
         except Exception:
@@ -264,97 +291,105 @@ class Memory:
         finally:
             self.evictor = None
 
-    def evict(self, limit, budget):
-        """Evict keys until under ``limit`` or ``budget`` seconds passed.
-        Returns how many keys were evicted."""
+    def evict(self, need, budget):
+        """Evict keys until about ``need`` bytes are freed (by the estimate)
+        or ``budget`` seconds passed.  Returns the bytes freed."""
         deadline = time.perf_counter() + budget
+        freed = 0
         count = 0
-        while self.used() > limit:
-            if not self.evict_one():
+        while freed < need:
+            got = self.evict_one()
+            if not got:
                 break
+            freed += got
             count += 1
             if (count & 7) == 0 and time.perf_counter() > deadline:
                 break
-        return count
+        return freed
 
     def evict_one(self):
+        """Evict the best candidate; returns the estimated bytes freed (0 if
+        there is nothing to evict)."""
         policy = self.policy
         dbs = self.node.keyspace.dbs
         volatile = policy.startswith("volatile")
         if policy.endswith("random"):
             candidates = [db for db in dbs if (db.expires if volatile else db.data)]
             if not candidates:
-                return False
+                return 0
             db = self.rng.choice(candidates)
             source = db.expires if volatile else db.data
-            for key in self.sample_keys(db.id, source, 3):
-                if key in source and key in db.data:
-                    self.evict_key(db, key)
-                    return True
-            return False
+            for key in self.sample_keys(db.id, source, 1):
+                if key in db.data:
+                    return self.evict_key(db, key)
+            return 0
         self.fill_pool(dbs, volatile, policy)
-        while self.pool:
-            _, dbid, key = self.pool.pop()
+        pool = self.pool
+        while pool:
+            _, dbid, key = pool.pop()
             db = dbs[dbid]
             if key not in db.data or (volatile and key not in db.expires):
                 continue
-            self.evict_key(db, key)
-            return True
-        return False
+            return self.evict_key(db, key)
+        return 0
 
     def fill_pool(self, dbs, volatile, policy):
+        """Redis's eviction pool: sample keys from every database, keep the
+        POOL_SIZE best candidates (best last)."""
         k = self.node.config["maxmemorySamples"]
         tracker = self.tracker
-        pool = self.pool
+        by_ttl = policy.endswith("ttl")
+        pool = {(dbid, key): score for score, dbid, key in self.pool}
         for db in dbs:
             source = db.expires if volatile else db.data
             if not source:
                 continue
-            for key in self.sample_keys(db.id, source, k):
-                if key not in source:
-                    continue
-                if policy.endswith("ttl"):
+            dbid = db.id
+            for key in self.sample_keys(dbid, source, k):
+                if by_ttl:
                     score = -db.expires.get(key, 0)
                 elif tracker is not None:
-                    score = tracker.score(db.id, key)
+                    score = tracker.score(dbid, key)
                 else:
                     score = 0
-                pool.append((score, db.id, key))
-        if len(pool) > POOL_SIZE:
-            pool.sort(key=lambda e: e[0])
-            # Same key sampled twice: keep one.
-            seen = set()
-            kept = []
-            for e in reversed(pool):
-                ident = (e[1], e[2])
-                if ident not in seen:
-                    seen.add(ident)
-                    kept.append(e)
-                if len(kept) == POOL_SIZE:
-                    break
-            kept.reverse()
-            self.pool = kept
-        else:
-            pool.sort(key=lambda e: e[0])
+                pool[(dbid, key)] = score
+        entries = sorted((score, ident[0], ident[1]) for ident, score in pool.items())
+        self.pool = entries[-POOL_SIZE:]
 
     def evict_key(self, db, key):
+        """Delete ``key`` as an eviction; returns its estimated size."""
         node = self.node
         value = db.data.get(key)
+        freed = self.avg[db.id] or ENTRY_OVERHEAD
+        if db.expires and key in db.expires:
+            freed += EXPIRE_OVERHEAD
         db.delete(key)
         ks = node.keyspace
         ks.stat_evicted_keys += 1
-        if self.tracker is not None:
-            self.tracker.forget(db.id, key)
+        if self.tracker is not None and self.tracker.forget(db.id, key):
+            freed += TRACK_OVERHEAD
         db.modified(key, "evicted", klass="e", dirty=0)
         if node.propagators:
             node.propagate(db.id, [[b"DEL", key]])
-        try:
-            from ..storage import keyspace as ks_mod
-            release = getattr(ks_mod, "release", None)
-            if release is not None and value is not None:
-                release(value)
-        except Exception:
-            pass
+        if value is not None and _release is not None:
+            try:
+                _release(value)
+            except Exception:
+                pass
+        return freed
+
+    # -- OBJECT IDLETIME / FREQ ------------------------------------------------------------
+    def idle_seconds(self, db, key):
+        t = self.tracker
+        if t is None or t.lfu:
+            return 0
+        return max(0, (t.clock - (t.tables[db.id].get(key) or 0)) // 10)
+
+    def access_frequency(self, db, key):
+        t = self.tracker
+        if t is None or not t.lfu:
+            return LFU_INIT
+        return t.tables[db.id].get(key, LFU_INIT)
 
     # -- life cycle -------------------------------------------------------------------------
     def start(self):
@@ -376,7 +411,8 @@ class Memory:
                         self.measure(i, 8)
                     elif self.avg[i]:
                         self.avg[i] = 0.0
-                        self.snapshots[i] = None
+                        self.snapshots.pop((i, False), None)
+                        self.snapshots.pop((i, True), None)
                 if self.tracker is not None:
                     self.tracker.tick()
                 limit = self.node.config["maxmemory"]
@@ -436,7 +472,8 @@ class AccessTracker:
                     gevent.sleep(0)
 
     def listener(self, client, spec, argv, _usec):
-        if not (spec.first_key or spec.keys_fn is not None) or client.no_touch:
+        if (not (spec.first_key or spec.keys_fn is not None) or client.no_touch
+                or spec.fullname in NO_TOUCH):
             return
         db = client.db
         data = db.data
@@ -451,7 +488,10 @@ class AccessTracker:
             key = argv[pos]
             if key in data:
                 if self.lfu:
-                    table[key] = self._lfu_incr(table.get(key, LFU_INIT))
+                    c = table.get(key)
+                    # A key seen for the first time starts at LFU_INIT (a new
+                    # key in Redis); later accesses count.
+                    table[key] = LFU_INIT if c is None else self._lfu_incr(c)
                 else:
                     table[key] = self.clock
             elif table:
@@ -474,7 +514,7 @@ class AccessTracker:
         return self.clock - (value or 0)
 
     def forget(self, dbid, key):
-        self.tables[dbid].pop(key, None)
+        return self.tables[dbid].pop(key, None) is not None
 
     def clear(self):
         for t in self.tables:
@@ -517,7 +557,7 @@ def attach(node):
         if mem.tracker is not None:
             mem.tracker.clear()
         mem.pool = []
-        mem.snapshots = [None] * len(mem.snapshots)
+        mem.snapshots = {}
 
     for name in ("maxmemory", "maxmemoryPolicy"):
         cfg.on_change(name, apply)

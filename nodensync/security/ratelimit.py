@@ -44,7 +44,7 @@ def _parse_user_rates(text):
 
 
 declare("rateLimit", "float", 0.0, "Commands per second allowed to each client (0 = off).",
-        mutable=True, minimum=0.0, maximum=1e9, group=G)
+        mutable=True, minimum=0.0, maximum=1e9, formatter=lambda v: "%.15g" % v, group=G)
 declare("rateBurst", "int", 0, "Commands a client may send at once before the rate applies "
         "(0 = same as rateLimit, at least 1).", mutable=True, minimum=0, maximum=10 ** 9,
         group=G)
