@@ -140,7 +140,6 @@ class Persistence:
         self.load_keys_expired = 0
         self.loading_info = None          # [start time, total bytes, done bytes, file]
         self._loading_base = 0
-        self._guard_installed = False
         self._prev_guard = None
         self._last_yield = 0.0
         self._final_dirty = None
@@ -223,14 +222,14 @@ class Persistence:
         node = self.node
         need = self.misconf_message() is not None
         self._set_gate("misconf", need)
-        if need and not self._guard_installed:
+        installed = node.write_guard == self._guard
+        if need and not installed:
+            # (if another subsystem wrapped ours meanwhile, checking twice is harmless)
             self._prev_guard = node.write_guard
             node.write_guard = self._guard
-            self._guard_installed = True
-        elif not need and self._guard_installed and node.write_guard == self._guard:
+        elif not need and installed:
             node.write_guard = self._prev_guard
             self._prev_guard = None
-            self._guard_installed = False
 
     # -- cron ------------------------------------------------------------------------
     def cron(self):
