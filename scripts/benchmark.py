@@ -128,36 +128,54 @@ def redis_benchmark(port, tests, clients, requests, pipeline, extra=()):
     return res
 
 
-def load_keys(port, n, key_len=16, value_len=32, batch=1000):
-    """n distinct string keys (key_len-byte keys, value_len-byte values)."""
+def load_keys(port, n, kind="string", key_len=16, value_len=32, batch=1000):
+    """n distinct keys of one kind: 'string' (key_len-byte keys, value_len-byte
+    values), 'hash' (5 fields of 8 bytes) or 'set' (5 members of 8 bytes)."""
     value = b"v" * value_len
     with socket.create_connection((HOST, port)) as s:
         pending = 0
         for start in range(0, n, batch):
-            args = [b"MSET"]
-            for i in range(start, min(n, start + batch)):
-                args += [(b"k%0*d" % (key_len - 1, i)), value]
-            s.sendall(encode(args))
-            pending += 1
-            if pending >= 20:
+            if kind == "string":
+                args = [b"MSET"]
+                for i in range(start, min(n, start + batch)):
+                    args += [(b"k%0*d" % (key_len - 1, i)), value]
+                payload = encode(args)
+                pending += 1
+            else:
+                cmds = []
+                for i in range(start, min(n, start + batch)):
+                    key = b"k%0*d" % (key_len - 1, i)
+                    if kind == "hash":
+                        cmds.append(encode([b"HSET", key] + [b"field%03d" % f if j % 2 == 0 else
+                                                           b"val%05d" % f
+                                                           for f in range(5) for j in (0, 1)]))
+                    else:
+                        cmds.append(encode([b"SADD", key] + [b"member%02d" % f for f in range(5)]))
+                payload = b"".join(cmds)
+                pending += len(cmds)
+            s.sendall(payload)
+            if pending >= 20000:
                 _drain(s, pending)
                 pending = 0
         _drain(s, pending)
 
 
 def _drain(sock, replies):
+    """Read until `replies` replies (+OK or :N lines) have arrived."""
     got = 0
-    buf = b""
+    tail = b""
     while got < replies:
-        buf += sock.recv(1 << 16)
-        got = buf.count(b"+OK\r\n")
+        chunk = sock.recv(1 << 16)
+        data = tail + chunk
+        got += data.count(b"\r\n") - tail.count(b"\r\n")
+        tail = data[-1:]
 
 
-def memory_per_key(server, n):
+def memory_per_key(server, n, kind="string"):
     server.call("FLUSHALL")
     time.sleep(0.5)
     before = server.rss()
-    load_keys(server.port, n)
+    load_keys(server.port, n, kind)
     time.sleep(1.0)
     after = server.rss()
     return (after - before) / n
@@ -244,12 +262,16 @@ def main():
             run("-c 1", ["set", "get"], 1, n_np // 4, 1)
         if "memory" in sections:
             n = 100000 if args.quick else args.keys
-            mem = {k: memory_per_key(s, n) for k, s in servers.items()}
-            line = ("RSS per key, %d string keys (16-byte keys, 32-byte values): redis-server %.0f B, "
-                    "NodeNsync %.0f B, ratio %.2f" % (n, mem["redis"], mem["nodensync"],
-                                                     mem["nodensync"] / mem["redis"]))
-            print(line, flush=True)
-            extra_lines.append(line)
+            what = {"string": "string keys (16-byte keys, 32-byte values)",
+                    "hash": "small hashes (5 fields, 8-byte values)",
+                    "set": "small sets (5 members of 8 bytes)"}
+            for kind, label in what.items():
+                mem = {k: memory_per_key(s, n, kind) for k, s in servers.items()}
+                line = ("RSS per key, %d %s: redis-server %.0f B, NodeNsync %.0f B, ratio %.2f"
+                        % (n, label, mem["redis"], mem["nodensync"],
+                           mem["nodensync"] / mem["redis"]))
+                print(line, flush=True)
+                extra_lines.append(line)
             for s in servers.values():
                 s.call("FLUSHALL")
         if "pubsub" in sections:
