@@ -8,6 +8,8 @@ rewrites them, so replicas and the AOF never see a relative time.
 import copy as _copy
 from collections import deque
 
+import gevent
+
 from .. import config as cfg
 from .. import errors
 from ..errors import CommandError
@@ -289,6 +291,9 @@ def persist(ctx, key):
 
 
 # -- KEYS / SCAN / RANDOMKEY -----------------------------------------------------
+_KEYS_SLICE = 20000
+
+
 @command("keys", arity=2, flags=READONLY, group=G, since="1.0.0", syntax="pattern",
          categories=("dangerous",),
          complexity="O(N) with N being the number of keys in the database, under the "
@@ -300,9 +305,19 @@ def keys(ctx, pattern):
     data = db.data
     if pattern == b"*":
         found = list(data)
-    else:
+    elif len(data) <= _KEYS_SLICE or getattr(ctx, "in_exec", False):
         match = redis_glob_matcher(pattern)
         found = [k for k in data if match(k)]
+    else:
+        # A big database: match a point-in-time copy of the key list in
+        # slices, letting other clients run between slices, so KEYS does not
+        # stall every client (the reply is that snapshot's matches).
+        match = redis_glob_matcher(pattern)
+        snapshot = list(data)
+        found = []
+        for i in range(0, len(snapshot), _KEYS_SLICE):
+            found.extend([k for k in snapshot[i:i + _KEYS_SLICE] if match(k)])
+            gevent.sleep(0)
     expires = db.expires
     if expires and found:
         # Logically expired keys are skipped (not deleted), as Redis does.
