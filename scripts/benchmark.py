@@ -181,6 +181,83 @@ def memory_per_key(server, n, kind="string"):
     return (after - before) / n
 
 
+class Probe(threading.Thread):
+    """A client sending PING back to back; records each round trip."""
+
+    def __init__(self, port):
+        super().__init__(daemon=True)
+        self.port = port
+        self.samples = []
+        self.stop_flag = threading.Event()
+
+    def run(self):
+        with socket.create_connection((HOST, self.port)) as s:
+            while not self.stop_flag.is_set():
+                t = time.perf_counter()
+                s.sendall(b"*1\r\n$4\r\nPING\r\n")
+                buf = b""
+                while not buf.endswith(b"\r\n"):
+                    buf += s.recv(64)
+                self.samples.append(time.perf_counter() - t)
+
+    def max_ms(self):
+        return 1000 * max(self.samples) if self.samples else 0.0
+
+
+def stall_test(server, keys, prepare, action):
+    """Largest PING round trip (ms) another client sees while `action` runs
+    against a database of `keys` string keys (after `prepare`)."""
+    server.call("FLUSHALL")
+    load_keys(server.port, keys)
+    with socket.create_connection((HOST, server.port)) as s:
+        s.settimeout(600)
+        if prepare:
+            prepare(s)
+        time.sleep(0.5)
+        probe = Probe(server.port)
+        probe.start()
+        time.sleep(0.3)
+        action(s)
+    time.sleep(0.3)
+    probe.stop_flag.set()
+    probe.join(10)
+    server.call("FLUSHALL")
+    return probe.max_ms()
+
+
+def _roundtrip(sock, *args):
+    sock.sendall(encode(args))
+    buf = b""
+    while True:
+        buf += sock.recv(1 << 20)
+        if buf.startswith(b"*"):
+            # KEYS reply: wait until the whole array has arrived
+            try:
+                n = int(buf[1:buf.index(b"\r\n")])
+            except ValueError:
+                continue
+            if buf.count(b"\r\n") >= 1 + 2 * n:
+                return buf
+        elif buf.endswith(b"\r\n"):
+            return buf
+
+
+def _big_set(sock, key, members):
+    for start in range(0, members, 10000):
+        _roundtrip(sock, b"SADD", key, *[b"m%d" % i for i in range(start, start + 10000)])
+
+
+STALL_ACTIONS = [
+    ("KEYS nomatch* on the whole database", None, lambda s: _roundtrip(s, "KEYS", "nomatch*")),
+    ("DEL of a 1,000,000-member set", lambda s: _big_set(s, b"bigset", 1000000),
+     lambda s: _roundtrip(s, "DEL", "bigset")),
+    ("UNLINK of a 1,000,000-member set", lambda s: _big_set(s, b"bigset", 1000000),
+     lambda s: (_roundtrip(s, "UNLINK", "bigset"), time.sleep(2))),
+    ("FLUSHALL ASYNC", None, lambda s: (_roundtrip(s, "FLUSHALL", "ASYNC"), time.sleep(2))),
+    ("BGSAVE (fork)", None, lambda s: (_roundtrip(s, "BGSAVE"), time.sleep(3))),
+]
+
+
 def pubsub_fanout(port, subscribers, messages, size):
     """Messages/s PUBLISHed to `subscribers` subscribers that all read, and
     total deliveries/s."""
@@ -228,7 +305,7 @@ def main():
     ap.add_argument("--quick", action="store_true", help="short run (smoke test)")
     ap.add_argument("--write", action="store_true", help="write docs/benchmarks.md and docs/benchmarks.png")
     ap.add_argument("--keys", type=int, default=1000000, help="keys for the memory test")
-    ap.add_argument("--sections", default="core,issue3,default,pipeline,latency,memory,pubsub",
+    ap.add_argument("--sections", default="core,issue3,default,pipeline,latency,memory,stalls,pubsub",
                     help="comma-separated sections to run")
     args = ap.parse_args()
     sections = set(args.sections.split(","))
@@ -274,6 +351,15 @@ def main():
                 extra_lines.append(line)
             for s in servers.values():
                 s.call("FLUSHALL")
+        if "stalls" in sections:
+            n = 100000 if args.quick else args.keys
+            for label, prepare, action in STALL_ACTIONS:
+                worst = {k: stall_test(s, n, prepare, action) for k, s in servers.items()}
+                line = ("Largest PING round trip of another client during %s (%d keys): "
+                        "redis-server %.1f ms, NodeNsync %.1f ms"
+                        % (label, n, worst["redis"], worst["nodensync"]))
+                print(line, flush=True)
+                extra_lines.append(line)
         if "pubsub" in sections:
             msgs = 2000 if args.quick else 20000
             for k, s in servers.items():
