@@ -192,9 +192,9 @@ def slowlog_get(ctx, *args):
             count = int(args[0])
         except ValueError:
             count = None
-        if count is None or count < -1 or b"%d" % count != args[0]:
+        if count is None or not -1 <= count <= _INT64_MAX or b"%d" % count != args[0]:
             raise CommandError("ERR count should be greater than or equal to -1")
-        if count == -1:
+        if count == -1 or count > len(ctx.node.slowlog):
             count = len(ctx.node.slowlog)
     out = []
     for entry in itertools.islice(ctx.node.slowlog, count):

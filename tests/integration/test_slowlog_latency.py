@@ -55,6 +55,8 @@ def both(rc, ref, *args):
 # -- SLOWLOG ------------------------------------------------------------------------------
 @pytest.mark.parametrize("args", [
     ("SLOWLOG", "HELP"), ("SLOWLOG", "GET", "abc"), ("SLOWLOG", "GET", "-2"),
+    ("SLOWLOG", "GET", "99999999999999999999"), ("SLOWLOG", "GET", "9223372036854775807"),
+    ("SLOWLOG", "GET", "+1"), ("SLOWLOG", "GET", "01"),
     ("SLOWLOG", "GET", "1", "2"), ("SLOWLOG", "LEN", "x"), ("SLOWLOG", "FOO"),
     ("SLOWLOG",), ("SLOWLOG", "RESET"), ("SLOWLOG", "GET", "0"), ("SLOWLOG", "LEN"),
     ("CONFIG", "SET", "slowlog-log-slower-than", "-5"),
