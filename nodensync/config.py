@@ -292,7 +292,9 @@ class Config:
 
 
 def _quote(text):
-    if text == "" or re.search(r"[\s\"'#]", text):
+    if text == "":
+        return "="    # "name =": configargparse reads '""' as "true"
+    if re.search(r"[\s\"'#]", text):
         return '"%s"' % text.replace("\\", "\\\\").replace('"', '\\"')
     return text
 

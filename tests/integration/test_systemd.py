@@ -251,6 +251,30 @@ def test_server_starts_from_the_default_conf(server_factory):
         c.close()
 
 
+def test_config_rewrite_of_the_default_conf_restarts(server_factory, tmp_path):
+    """CONFIG REWRITE keeps the file loadable: empty values stay empty."""
+    conf = str(tmp_path / "nodensync.conf")
+    shutil.copy(CONF, conf)
+    s = server_factory("--config", conf)
+    c = RawClient(s.port)
+    try:
+        assert c.call("CONFIG", "SET", "maxclients", "500") == b"OK"
+        assert c.call("CONFIG", "REWRITE") == b"OK"
+    finally:
+        c.close()
+    with open(conf) as f:
+        text = f.read()
+    assert "maxclients 500" in text and "# Log file; empty logs" in text
+    s.restart()
+    c = RawClient(s.port)
+    try:
+        assert c.call("CONFIG", "GET", "maxclients") == [b"maxclients", b"500"]
+        assert c.call("CONFIG", "GET", "logfile") == [b"logfile", b""]
+        assert c.call("CONFIG", "GET", "metricsAddr") == [b"metricsAddr", b""]
+    finally:
+        c.close()
+
+
 # -- nodensync-health -------------------------------------------------------------------------
 def health(*args, env=None):
     e = dict(os.environ)
