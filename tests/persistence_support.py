@@ -153,3 +153,19 @@ def raw(port, *args):
 
 class RawError(str):
     pass
+
+
+def children(pid):
+    """PIDs of the live (non-zombie) children of ``pid``, from /proc."""
+    out = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % name) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z":
+            out.append(int(name))
+    return out

@@ -13,18 +13,13 @@ import time
 import pytest
 import redis
 
-from persistence_support import client, info, raw, wait_for, wait_idle
+from persistence_support import client, info, raw, wait_for, wait_idle, children as _children
 
 MISCONF = ("MISCONF Redis is configured to save RDB snapshots, but it's currently unable to "
            "persist to disk. Commands that may modify the data set are disabled, because this "
            "instance is configured to report errors during writes if RDB snapshotting fails "
            "(stop-writes-on-bgsave-error option). Please check the Redis logs for details "
            "about the RDB error.")
-
-
-def _children(pid):
-    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True)
-    return [int(p) for p in out.stdout.split()]
 
 
 def _gone(pid):

@@ -10,7 +10,7 @@ import pytest
 import redis
 
 from persistence_support import (client, info, populate, snapshot, assert_same, wait_for,
-                                 wait_idle, raw, RawError)
+                                 wait_idle, raw, RawError, children)
 
 
 def _aofdir(s):
@@ -183,8 +183,7 @@ def test_background_command_replies(server_factory):
 
 
 def _child_pid(s):
-    out = subprocess.run(["pgrep", "-P", str(s.pid)], capture_output=True, text=True)
-    return out.stdout.split()[0]
+    return wait_for(lambda: children(s.pid), what="save child")[0]
 
 
 def test_bgsave_schedule_while_rewriting(server_factory):
