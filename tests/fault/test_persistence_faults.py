@@ -229,3 +229,20 @@ def test_aof_write_error_gives_misconf_and_recovers(server_factory):
     c = client(s.port)
     assert c.get("before") == b"1" and c.get("after") == b"2"
     assert all(c.get("k%d" % i) == b"v" * 20 for i in acked)
+
+
+def test_sigterm_during_bgsave_kills_the_child_and_saves(server_factory):
+    s = server_factory("--rdbKeySaveDelay", "100000")        # the child would take minutes
+    c = client(s.port)
+    c.mset({"k%d" % i: i for i in range(300)})
+    assert raw(s.port, "BGSAVE") == b"Background saving started"
+    child = wait_for(lambda: _children(s.pid), what="save child")[0]
+    c.set("late", "write")
+    t = time.monotonic()
+    assert s.stop(signal.SIGTERM, timeout=30) == 0
+    assert time.monotonic() - t < 15
+    assert _gone(child)
+    assert "Killing" in s.log() or "Killing it" in s.log()
+    s.start()
+    c = client(s.port)
+    assert c.get("late") == b"write" and c.dbsize() == 301
