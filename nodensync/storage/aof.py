@@ -874,10 +874,10 @@ class AppendOnly:
                 p += ln + 2
             try:
                 spec, args = resolve(argv)
-            except CommandError:
+            except CommandError as e:
                 raise AofError("Unknown command '%s' reading the append only file %s at byte "
-                               "offset %d" % (argv[0].decode("utf-8", "replace")[:64], path,
-                                              pos)) from None
+                               "offset %d (%s)" % (argv[0].decode("utf-8", "replace")[:64], path,
+                                                   pos, e.message)) from None
             root = spec.parent.name if spec.parent else spec.name
             if client.multi is not None and root not in immediate:
                 client.multi.append((spec, argv, args))
