@@ -544,3 +544,21 @@ def test_automatic_aof_rewrite_on_growth(server_factory):
     _check_aof(s)
     s.start()
     assert_same(before, snapshot(s.port))
+
+
+@pytest.mark.parametrize("garbage,word", [
+    (b"*1\r\n$7\r\nNOTACMD\r\n", "Unknown command 'NOTACMD'"),
+    (b"+OK\r\n", "Bad file format"),
+])
+def test_bad_aof_stops_the_start(server_factory, garbage, word):
+    s = server_factory("--save", "", "--appendonly", "yes")
+    client(s.port).set("a", "1")
+    s.kill9()
+    incr = os.path.join(_aofdir(s), "appendonly.aof.1.incr.aof")
+    good = os.path.getsize(incr)
+    with open(incr, "ab") as f:
+        f.write(garbage)
+    with pytest.raises(RuntimeError, match="did not start"):
+        s.start()
+    log = s.log()
+    assert word in log and "appendonly.aof.1.incr.aof" in log and "offset %d" % good in log
