@@ -84,6 +84,10 @@ def attach(node):
     mode = node.config["supervised"]
     n = Notifier() if mode in ("auto", "systemd") else Notifier("")
     node.systemd = n
+    # as sd_notify(unset_environment=1): processes we start (snapshot
+    # children, scripts) must not talk to systemd in our name
+    for var in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"):
+        os.environ.pop(var, None)
     if not n.enabled:
         if mode == "systemd":
             log.warning("supervised systemd: NOTIFY_SOCKET is not set, not notifying.")
