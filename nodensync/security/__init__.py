@@ -211,6 +211,10 @@ def attach(node):
     for name in ("authFailThreshold", "authFailDelay", "authFailMaxDelay"):
         cfg.on_change(name, on_throttle)
 
+    hooks = getattr(node, "reload_hooks", None)
+    if hooks is not None and cfg["aclFile"]:
+        hooks.append(lambda: acl.reload_if_changed(cfg["aclFile"]))
+
     tls.attach(node)
     ratelimit.attach(node)
     memory.attach(node)

@@ -459,16 +459,32 @@ class User:
 
     def denied_key(self, spec, argv):
         """Index in argv of the first key this user may not use, or None."""
-        if self.allkeys or (not spec.first_key and spec.keys_fn is None) \
-                or spec.fullname in NOT_KEY_COMMANDS:
+        if self.allkeys:
             return None
+        plan = _PLANS.get(spec)
+        if plan is None:
+            plan = _PLANS[spec] = _key_plan(spec)
+        if plan is _NO_KEYS:
+            return None
+        matchers = self.key_matchers
+        if matchers is None:
+            matchers = self.key_matchers = [(p, _key_matcher(pat)) for pat, p in self.keys]
+        if plan[0] is not None:
+            # One key at a fixed position, fixed permission (GET, INCR, HSET ...).
+            pos, need = plan
+            if pos >= len(argv):
+                return None
+            if type(need) is not int:           # SET, BITFIELD: depends on argv
+                need = need(argv)[0]
+            key = argv[pos]
+            for have, match in matchers:
+                if have & need == need and match(key):
+                    return None
+            return pos
         positions = spec.key_positions(argv)
         if not positions:
             return None
         perms = _key_perms(spec, argv)
-        matchers = self.key_matchers
-        if matchers is None:
-            matchers = self.key_matchers = [(p, glob_matcher(pat)) for pat, p in self.keys]
         last = len(perms) - 1
         for i, pos in enumerate(positions):
             if pos >= len(argv):
@@ -616,15 +632,54 @@ def _pattern_text(pattern, perms):
 
 def _key_perms(spec, argv):
     name = spec.fullname
+    if name in _VARIABLE:
+        return _VARIABLE[name](argv)
     perms = KEY_PERMS.get(name)
-    if name == "set":
-        # SET's key is only read when the GET option is given (setGetKeys).
-        return (3,) if any(a.lower() == b"get" for a in argv[3:]) else (2,)
     if perms is None:
         if spec.flags & WRITE:
             return (3,)
         return (1,) if spec.flags & READONLY else (3,)
     return perms
+
+
+# Commands whose key permission depends on their arguments (Redis's
+# VARIABLE_FLAGS key specs): SET reads its key only with GET, BITFIELD
+# writes only with SET / INCRBY.
+_VARIABLE = {
+    "set": lambda argv: (3,) if any(a.lower() == b"get" for a in argv[3:]) else (2,),
+    "bitfield": lambda argv: (3,) if any(a.lower() in (b"set", b"incrby")
+                                         for a in argv[2:]) else (1,),
+}
+_NO_KEYS = (None, None)
+_PLANS = {}     # spec -> _NO_KEYS, (position, permission) or (None, None-ish general)
+
+
+def _key_plan(spec):
+    """How to find a command's keys and the permission each needs."""
+    if (not spec.first_key and spec.keys_fn is None) or spec.fullname in NOT_KEY_COMMANDS:
+        return _NO_KEYS
+    if spec.keys_fn is None and spec.first_key > 0 and spec.last_key == spec.first_key:
+        if spec.fullname in _VARIABLE:
+            return (spec.first_key, _VARIABLE[spec.fullname])
+        perms = _key_perms(spec, ())
+        if len(perms) == 1:
+            return (spec.first_key, perms[0])
+    return (None, "general")
+
+
+def _key_matcher(pattern):
+    """A fast predicate for a key pattern: plain prefixes and exact names
+    avoid the regex (the common ``~app:*`` case)."""
+    if pattern == b"*":
+        return lambda key: True
+    special = any(c in pattern for c in b"?[\\")
+    star = pattern.find(b"*")
+    if not special and star == len(pattern) - 1:
+        prefix = pattern[:-1]
+        return lambda key: key.startswith(prefix)
+    if not special and star < 0:
+        return pattern.__eq__
+    return glob_matcher(pattern)
 
 
 # -- the ACL log -------------------------------------------------------------------------
@@ -766,6 +821,7 @@ class ACL:
                                       cfg["authFailMaxDelay"] / 1000.0)
         self.tokens = None                 # tokens.TokenStore, set by security.attach
         self.login_hooks = []              # fn(client) after a client's user changed
+        self.file_digest = None            # SHA-256 of the ACL file last loaded/saved
         self._cache_key = secrets.token_bytes(32)
 
     def _create_default(self):
@@ -1054,7 +1110,25 @@ class ACL:
         if err:
             return err
         self.install_users(users, requester)
+        self.file_digest = hashlib.sha256(data).digest()
         return None
+
+    def reload_if_changed(self, path):
+        """SIGHUP: load the ACL file again only if it changed since it was
+        last loaded or saved (a log rotation must not drop every session)."""
+        try:
+            with open(path, "rb") as f:
+                digest = hashlib.sha256(f.read()).digest()
+        except OSError as e:
+            log.warning("ACL file not reloaded: %s", e)
+            return
+        if digest == self.file_digest:
+            return
+        err = self.load_file(path)
+        if err:
+            log.warning("ACL file not reloaded: %s", err)
+        else:
+            log.info("ACL file %s reloaded", path)
 
     def install_users(self, users, requester=None):
         """Replace every user (the default user object is kept and updated,
@@ -1087,6 +1161,7 @@ class ACL:
                 f.flush()
                 os.fsync(f.fileno())
             os.replace(tmp, path)
+            self.file_digest = hashlib.sha256(text.encode("utf-8", "surrogateescape")).digest()
         except OSError as e:
             log.warning("Writing ACL file for ACL SAVE: %s", e.strerror)
             try:

@@ -565,4 +565,17 @@ def test_acl_save_load_round_trip(server_factory, tmp_path):
     s.restart(wait=True)
     c = client(s.port)
     assert c.call("ACL", "LIST") == before
-    assert client(s.port).call("AUTH", "alice", "apw") == b"OK"
+    a = client(s.port, "alice", "apw")
+    # SIGHUP (log rotation, systemctl reload): the unchanged file is not
+    # reloaded, so sessions survive; a changed file is loaded.
+    import signal
+    os.kill(s.pid, signal.SIGHUP)
+    time.sleep(0.5)
+    assert a.call("GET", "r:1") is None
+    with open(str(f), "a") as fh:
+        fh.write("user carol on nopass ~* +@all\n")
+    os.kill(s.pid, signal.SIGHUP)
+    deadline = time.monotonic() + 5
+    while b"carol" not in c.call("ACL", "USERS") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert b"carol" in c.call("ACL", "USERS")
