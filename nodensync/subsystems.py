@@ -13,6 +13,7 @@ MODULES = [
     "nodensync.observability",
     "nodensync.pubsub.broker",
     "nodensync.storage.persistence",
+    "nodensync.cluster",
 ]
 
 _loaded = [importlib.import_module(name) for name in MODULES]

@@ -54,11 +54,10 @@ class Router:
         self.shard_pubsub = {lookup(n.encode()) for n in _SHARD_PUBSUB} - {None}
         self.asking_specs = set()       # commands flagged "asking" (RESTORE-ASKING)
         self.no_reset_asking = {lookup(b"asking"), lookup(b"multi")} - {None}
-        # Keys MIGRATE is moving right now: commands on them wait for it to
-        # finish (Redis blocks the whole server during MIGRATE).
-        self.inflight = set()
-        self.inflight_done = Event()
-        self.inflight_done.set()
+        # Keys MIGRATE is moving right now (key -> Event set when done):
+        # commands on them wait for it to finish, as Redis blocks the whole
+        # server during MIGRATE; then they are served or redirected.
+        self.inflight = {}
         # Manual failover: writes to this node's slots wait while paused.
         self.paused_until = 0.0
         self.unpaused = Event()
@@ -131,6 +130,12 @@ class Router:
                 if key_slot(k) != slot:
                     raise CommandError(CROSSSLOT)
                 multiple = True
+        if self.inflight and spec is not self.migrate_spec:
+            for k in keys:
+                ev = self.inflight.get(k)
+                if ev is not None:
+                    ev.wait(30.0)
+                    return self._route_keys(client, spec, keys, asking, is_write)
         view = cluster.view
         n = view.owner[slot]
         if n is None:
@@ -149,10 +154,6 @@ class Router:
         importing = not migrating and slot in view.importing_from
         missing = existing = 0
         if (migrating or importing) and not shard_pubsub:
-            if self.inflight and any(k in self.inflight for k in keys):
-                # MIGRATE is moving one of these keys: wait for it, then decide.
-                self.inflight_done.wait(10.0)
-                return self._route_keys(client, spec, keys, asking, is_write)
             db = self.node.keyspace.dbs[0]
             for k in keys:
                 if db.get(k) is None:

@@ -4,3 +4,4 @@ from . import monitoring  # noqa: F401  (after connection: adds CLIENT PAUSE/UNP
 from . import transactions, pubsub, monitor  # noqa: F401
 from . import persistence  # noqa: F401
 from . import acl  # noqa: F401
+from . import cluster  # noqa: F401

@@ -61,6 +61,24 @@ def _node_or_error(view, arg, fmt="ERR Unknown node %s"):
     return rec
 
 
+def _subcommand_syntax_error(default):
+    """Redis's addReplySubcommandSyntaxError, naming the subcommand as the
+    client typed it (read from the dispatching frame's argv)."""
+    import sys
+    name = default
+    f = sys._getframe(2)
+    for _ in range(8):
+        if f is None:
+            break
+        argv = f.f_locals.get("argv")
+        if type(argv) is list and len(argv) > 1 and type(argv[1]) is bytes:
+            name = argv[1].decode("utf-8", "replace")[:128]
+            break
+        f = f.f_back
+    return CommandError("ERR unknown subcommand or wrong number of arguments for '%s'. "
+                        "Try CLUSTER HELP." % name)
+
+
 def _slot(arg):
     from ..cluster.slots import parse_slot
     return parse_slot(arg)
@@ -512,7 +530,7 @@ def cluster_meet(ctx, ip, port_arg, *rest):
     import ipaddress
     c = _cluster(ctx)
     if len(rest) > 1:
-        raise errors.wrong_arity("cluster|meet")
+        raise _subcommand_syntax_error("MEET")
     try:
         port = int(port_arg)
         if not 0 < port < 65536:
@@ -578,7 +596,7 @@ def cluster_reset(ctx, *args):
     c = _cluster(ctx)
     hard = False
     if len(args) > 1:
-        raise errors.wrong_arity("cluster|reset")
+        raise _subcommand_syntax_error("RESET")
     if args:
         a = args[0].lower()
         if a == b"hard":
@@ -614,7 +632,7 @@ def cluster_failover(ctx, *args):
         else:
             raise CommandError(errors.SYNTAX)
     elif len(args) > 1:
-        raise CommandError(errors.SYNTAX)
+        raise _subcommand_syntax_error("FAILOVER")
     manual_failover(c, mode)
     return OK
 
