@@ -481,7 +481,12 @@ class User:
                 if have & need == need and match(key):
                     return None
             return pos
-        positions = spec.key_positions(argv)
+        try:
+            positions = spec.key_positions(argv)
+        except Exception:
+            # A key finder that cannot read these arguments: refuse rather
+            # than let the command touch keys nobody checked.
+            return min(1, len(argv) - 1)
         if not positions:
             return None
         perms = _key_perms(spec, argv)

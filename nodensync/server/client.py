@@ -404,7 +404,9 @@ class Client:
                     return
                 slow.auth_required = not self.authenticated
         except ProtocolError as e:
-            out.append(b"-ERR Protocol error: %s\r\n" % str(e).encode())
+            # encode_error maps CR/LF to spaces, as Redis's addReplyErrorFormat
+            # (the offending byte is quoted in the text).
+            out.append(resp.encode_error("ERR Protocol error: %s" % e))
             self.node.stats.error("ERR")
             log.info("Protocol error (%s) from client: %s", e, self.addr_text)
             self.close_after_reply = True
