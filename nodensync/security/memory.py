@@ -165,7 +165,13 @@ class Memory:
         n = len(data)
         if not n:
             return
-        keys = self.sample_keys(i, data, min(k, n))
+        if self.sampler is None and n > 64:
+            # maxmemory is off (INFO asked): no key snapshot is kept; sample
+            # a window at a random offset of the first keys instead.
+            start = self.rng.randrange(min(n, 4096))
+            keys = list(itertools.islice(data, start, start + k))
+        else:
+            keys = self.sample_keys(i, data, min(k, n))
         sizes = []
         for key in keys:
             value = data.get(key)
@@ -401,6 +407,8 @@ class Memory:
             if g is not None:
                 g.kill(block=False)
         self.sampler = self.evictor = None
+        self.snapshots = {}
+        self.pool = []
 
     def _sample_loop(self):
         while True:
