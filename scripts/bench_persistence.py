@@ -220,18 +220,21 @@ def bench(kind, args, results):
         c.close()
         s.stop()
         tput = {}
-        for mode, extra in [("aof off", []), ("aof everysec", ["--appendonly", "yes",
-                                                               "--appendfsync", "everysec"])] + \
-                ([("aof always", ["--appendonly", "yes", "--appendfsync", "always"])]
-                 if args.always else []):
-            d2 = tempfile.mkdtemp(prefix="bench-persist-aof-")
-            try:
-                t = Server(kind, d2, extra)
-                t.start()
-                tput[mode] = set_throughput(t.port, args.requests)
-                t.stop()
-            finally:
-                shutil.rmtree(d2, ignore_errors=True)
+        modes = [("aof off", []), ("aof everysec", ["--appendonly", "yes",
+                                                    "--appendfsync", "everysec"])]
+        if args.always:
+            modes.append(("aof always", ["--appendonly", "yes", "--appendfsync", "always"]))
+        # Modes alternate, best of --rounds: a shared machine's noise hits all alike.
+        for _ in range(args.rounds):
+            for mode, extra in modes:
+                d2 = tempfile.mkdtemp(prefix="bench-persist-aof-")
+                try:
+                    t = Server(kind, d2, extra)
+                    t.start()
+                    tput[mode] = max(tput.get(mode, 0), set_throughput(t.port, args.requests))
+                    t.stop()
+                finally:
+                    shutil.rmtree(d2, ignore_errors=True)
         results[kind] = {
             "fill_s": fill_s, "bgsave": save, "file_mb": size / 1e6, "rss_mb": rss["used"] / 1e6,
             "load_s": load_s, "load_log_s": float(m.group(1)) if m else None,
@@ -249,6 +252,7 @@ def main():
     p.add_argument("--value-size", type=int, default=32)
     p.add_argument("--requests", type=int, default=200000, help="SETs per throughput run")
     p.add_argument("--always", action="store_true", help="also measure appendfsync always")
+    p.add_argument("--rounds", type=int, default=3, help="throughput runs per mode (best kept)")
     p.add_argument("--with-redis", action="store_true", help="run redis-server too, as a reference")
     args = p.parse_args()
     results = {}
@@ -276,7 +280,7 @@ def main():
     ]
     modes = list(results[kinds[0]]["tput"])
     for m in modes:
-        rows.append(("SET ops/s, 50 clients, %s" % m,
+        rows.append(("SET ops/s, 50 clients, %s (best of %d)" % (m, args.rounds),
                      lambda r, m=m: "%.0f" % r["tput"][m]))
     for name, fn in rows:
         print("| %s | %s |" % (name, " | ".join(fn(results[k]) for k in kinds)))
