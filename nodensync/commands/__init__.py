@@ -3,5 +3,6 @@ from . import connection, server, keys, strings, hashes, sets, zsets, lists  # n
 from . import monitoring  # noqa: F401  (after connection: adds CLIENT PAUSE/UNPAUSE)
 from . import transactions, pubsub, monitor  # noqa: F401
 from . import persistence  # noqa: F401
+from . import replication  # noqa: F401
 from . import acl  # noqa: F401
 from . import cluster  # noqa: F401

@@ -124,6 +124,9 @@ def _checks(client, spec, argv):
             raise CommandError(
                 "ERR Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / "
                 "QUIT / RESET are allowed in this context" % spec.fullname)
+        stale_check = getattr(node, "stale_check", None)   # replica-serve-stale-data no
+        if stale_check is not None:
+            stale_check(client, spec)
         if client.is_monitor and flags & (WRITE | _READS | MAY_REPLICATE):
             raise CommandError("ERR Replica can't interact with the keyspace")
         if client.multi is not None and flags & NO_MULTI:

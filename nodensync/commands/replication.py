@@ -1,0 +1,121 @@
+"""Replication commands: REPLICAOF, SLAVEOF, ROLE, WAIT, PSYNC, SYNC, REPLCONF.
+
+The machinery is ``nodensync.replication`` (``node.replication``); these
+handlers check arguments and answer with Redis 7.0's texts.
+"""
+from .. import errors
+from ..errors import CommandError
+from ..protocol.resp import OK, Status
+from .registry import (command, ADMIN, NOSCRIPT, STALE, NO_ASYNC_LOADING, NO_MULTI, LOADING,
+                       FAST, ALLOW_BUSY)
+from .util import parse_int
+
+G = "server"
+_INVALID_PORT = "ERR Invalid master port"
+
+
+def _repl(ctx):
+    return ctx.node.replication
+
+
+def _replicaof(ctx, host, port):
+    node = ctx.node
+    if node.config.values.get("clusterEnabled"):
+        raise CommandError("ERR REPLICAOF not allowed in cluster mode.")
+    repl = _repl(ctx)
+    if repl.failover_state != "no-failover":
+        raise CommandError("ERR REPLICAOF not allowed while failing over.")
+    if host.lower() == b"no" and port.lower() == b"one":
+        if repl.master_host is not None:
+            repl.unset_master(who=_who(ctx))
+        return OK
+    if ctx.is_replica:
+        raise CommandError("ERR Command is not valid when client is a replica.")
+    p = parse_int(port, CommandError(_INVALID_PORT))
+    if not 0 <= p <= 65535:
+        raise CommandError(_INVALID_PORT)
+    h = host.decode("utf-8", "surrogateescape")
+    if repl.master_host is not None and repl.master_host.lower() == h.lower() \
+            and repl.master_port == p:
+        return Status(b"OK Already connected to specified master")
+    repl.set_master(h, p, who=_who(ctx))
+    return OK
+
+
+def _who(ctx):
+    try:
+        return ctx.info_line()
+    except Exception:
+        return ctx.addr_text
+
+
+@command("replicaof", arity=3, flags=ADMIN | NOSCRIPT | STALE | NO_ASYNC_LOADING, group=G,
+         since="5.0.0", syntax="<host port | NO ONE>", complexity="O(1)")
+def replicaof(ctx, host, port):
+    """Make the server a replica of another instance, or promote it as master."""
+    return _replicaof(ctx, host, port)
+
+
+@command("slaveof", arity=3, flags=ADMIN | NOSCRIPT | STALE | NO_ASYNC_LOADING, group=G,
+         since="1.0.0", syntax="<host port | NO ONE>", complexity="O(1)")
+def slaveof(ctx, host, port):
+    """Make the server a replica of another instance, or promote it as master."""
+    return _replicaof(ctx, host, port)
+
+
+@command("role", arity=1, flags=NOSCRIPT | LOADING | STALE | FAST, group=G, since="2.8.12",
+         syntax="", complexity="O(1)", categories=("admin", "dangerous"))
+def role(ctx):
+    """Return the role of the instance in the context of replication"""
+    return _repl(ctx).role_reply()
+
+
+@command("wait", arity=3, flags=NOSCRIPT, group="generic", since="3.0.0",
+         syntax="numreplicas timeout", complexity="O(1)")
+def wait(ctx, numreplicas, timeout):
+    """Wait for the synchronous replication of all the write commands sent in the context of the current connection"""
+    repl = _repl(ctx)
+    if repl.master_host is not None:
+        raise CommandError("ERR WAIT cannot be used with replica instances. Please also note "
+                           "that since Redis 4.0 if a replica is configured to be writable "
+                           "(which is not the default) writes to replicas are just local and "
+                           "are not propagated.")
+    n = parse_int(numreplicas)
+    ms = parse_int(timeout, CommandError("ERR timeout is not an integer or out of range"))
+    if ms < 0:
+        raise CommandError("ERR timeout is negative")
+    return repl.primary.wait(ctx, n, ms)
+
+
+# Redis puts WAIT in @slow @connection (not @keyspace, as its group would imply).
+wait.spec.categories = ["slow", "connection"]
+
+
+@command("psync", arity=-3, flags=ADMIN | NOSCRIPT | NO_ASYNC_LOADING | NO_MULTI, group=G,
+         since="2.8.0", syntax="replicationid offset", complexity=None)
+def psync(ctx, replid, offset, *rest):
+    """An internal command used in replication"""
+    return _repl(ctx).primary.psync(ctx, [b"psync", replid, offset])
+
+
+@command("sync", arity=1, flags=ADMIN | NOSCRIPT | NO_ASYNC_LOADING | NO_MULTI, group=G,
+         since="1.0.0", syntax="", complexity=None)
+def sync(ctx):
+    """An internal command used in replication"""
+    return _repl(ctx).primary.psync(ctx, [b"sync"])
+
+
+@command("replconf", arity=-1, flags=ADMIN | NOSCRIPT | LOADING | STALE | ALLOW_BUSY, group=G,
+         since="3.0.0", syntax="", complexity="O(1)")
+def replconf(ctx, *args):
+    """An internal command for configuring the replication stream"""
+    return _repl(ctx).primary.replconf(ctx, args)
+
+
+# PSYNC/SYNC take the replies already produced by the same read (pipelined
+# REPLCONFs) and hand them to the replica link: they need client.batch,
+# which only dispatch's path sets.
+psync.spec.inline = False
+sync.spec.inline = False
+
+_ = errors

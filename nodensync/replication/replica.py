@@ -1,0 +1,703 @@
+"""Replica side of replication: the link with the master.
+
+``MasterLink`` runs one supervisor greenlet that connects, and reconnects
+with a short backoff after any failure.  A session:
+
+1. connects (TLS with ``tls-replication``), sends PING, then pipelines AUTH
+   (``masteruser`` / ``masterauth``), ``REPLCONF listening-port`` (and
+   ``ip-address``) and ``REPLCONF capa eof capa psync2``;
+2. sends ``PSYNC <replid> <offset+1>`` with the cached master state (the
+   history of the link that broke, of the RDB file loaded at start, or this
+   node's own history when a master becomes a replica) or ``PSYNC ? -1``;
+3. on ``+FULLRESYNC <replid> <offset>`` receives the RDB (``$<len>`` or
+   ``$EOF:<mark>``) into a temp file, loads it into a *new* data set while
+   the old one keeps answering reads (the loader yields to the hub), then
+   swaps the databases' contents at once; on ``+CONTINUE [<replid>]`` keeps
+   its data and offset (adopting a new replication ID, the old one becoming
+   the secondary ID);
+4. applies the stream: every command goes through ``dispatch`` as the
+   privileged master client (``is_master``: allowed to write on a read-only
+   replica, never replied to).  The applied offset advances per command
+   (not inside MULTI ... EXEC), and the exact bytes applied are appended to
+   this node's backlog, which feeds its own replicas (chained replication,
+   identical offsets) and its partial resyncs after a promotion.
+   ``REPLCONF GETACK`` is answered with ``REPLCONF ACK <offset>`` at once,
+   and an ACK goes every second.
+
+While the link is down the replica serves its data (or -MASTERDOWN with
+``replica-serve-stale-data no``); it never expires keys itself: the master
+sends DELs (``keyspace.active_expire_enabled`` is off).
+"""
+import logging
+import mmap
+import os
+import socket
+import time
+
+import gevent
+import hiredis
+from gevent.lock import Semaphore
+
+from ..commands.dispatch import dispatch
+from ..commands.registry import STALE
+from ..errors import CommandError
+from ..protocol.resp import encode_command
+from ..storage.keyspace import Keyspace, release
+
+log = logging.getLogger("nodensync.replication")
+
+READ_SIZE = 256 * 1024
+MASTERDOWN = ("MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set "
+              "to 'no'.")
+_DIGITS = [len(str(i)) for i in range(100000)]
+
+
+class LinkError(Exception):
+    """The session failed: log the message, reconnect."""
+
+
+class _Stop(BaseException):
+    """The link is being stopped (REPLICAOF): leave quietly."""
+
+
+def _drop(data):
+    """The send() of the master client: replies to the master are never sent."""
+
+
+def command_length(argv):
+    """Bytes of ``argv`` encoded as a RESP multibulk (the master's encoding)."""
+    n = len(argv)
+    total = (_DIGITS[n] if n < 100000 else len(str(n))) + 3
+    for a in argv:
+        la = len(a)
+        total += la + (_DIGITS[la] if la < 100000 else len(str(la))) + 5
+    return total
+
+
+class _Conn:
+    """The socket to the master with a read buffer."""
+
+    def __init__(self, sock, link):
+        self.sock = sock
+        self.link = link
+        self.buf = bytearray()
+        self.lock = Semaphore()
+
+    def send(self, data):
+        with self.lock:
+            self.sock.sendall(data)
+
+    def _fill(self, timeout):
+        with gevent.Timeout(timeout, LinkError("Timeout receiving data from the MASTER")):
+            data = self.sock.recv(READ_SIZE)
+        if not data:
+            raise LinkError("Connection closed by the MASTER")
+        self.link.lastio = time.time()
+        self.buf += data
+        return data
+
+    def readline(self, timeout):
+        while True:
+            i = self.buf.find(b"\n")
+            if i >= 0:
+                line = bytes(self.buf[:i])
+                del self.buf[:i + 1]
+                if line.endswith(b"\r"):
+                    line = line[:-1]
+                return line
+            if len(self.buf) > 64 * 1024:
+                raise LinkError("Protocol error: line too long from the MASTER")
+            self._fill(timeout)
+
+    def take(self):
+        data = bytes(self.buf)
+        self.buf.clear()
+        return data
+
+
+class MasterLink:
+    def __init__(self, repl, host, port):
+        self.repl = repl
+        self.node = repl.node
+        self.config = repl.config
+        self.host = host
+        self.port = port
+        self.state = "connect"        # connect, connecting, handshake, sync, connected
+        self.client = None            # the master client while connected
+        self.conn = None
+        self.reploff = 0              # applied offset
+        self.read_reploff = 0         # received offset
+        self.lastio = time.time()
+        self.down_since = None
+        self.transfer_size = 0
+        self.transfer_read = 0
+        self.transfer_lastio = time.time()
+        self.stopped = False
+        self.supervisor = None
+        self._stale_gate = False
+        self._last_error_log = 0.0
+        self._dbid = 0
+
+    # -- state names ----------------------------------------------------------------
+    def role_state(self):
+        return self.state
+
+    # -- supervisor -----------------------------------------------------------------
+    def start(self):
+        if self.supervisor is None and not self.stopped:
+            self.supervisor = gevent.spawn(self._run)
+            self.refresh_stale_gate()
+
+    def stop(self):
+        """End the link (REPLICAOF elsewhere / NO ONE, shutdown); the master
+        state is cached if the link was up."""
+        self.stopped = True
+        g = self.supervisor
+        if g is not None and not g.dead and g is not gevent.getcurrent():
+            g.kill(_Stop, block=True, timeout=5)
+        self._link_down()
+        self.node.set_gate_all(False, "masterdown")
+
+    def _run(self):
+        attempt = 0
+        while not self.stopped:
+            reached = False
+            try:
+                reached = self._session()
+            except _Stop:
+                break
+            except gevent.GreenletExit:
+                break
+            except LinkError as e:
+                log.warning("%s", e)
+            except (OSError, ConnectionError) as e:
+                log.warning("Error condition on socket for SYNC: %s", e)
+            except gevent.Timeout:
+                log.warning("Timeout on the link with the MASTER")
+            except Exception:
+                log.exception("replication link failed")
+            finally:
+                self._link_down()
+            if self.stopped:
+                break
+            attempt = 0 if reached else attempt + 1
+            try:
+                gevent.sleep(min(1.0, 0.05 * (2 ** min(attempt, 5))))
+            except (_Stop, gevent.GreenletExit):
+                break
+
+    # -- one session ------------------------------------------------------------------------
+    def _connect(self):
+        conf = self.config
+        timeout = conf["replTimeout"]
+        self.state = "connecting"
+        log.info("Connecting to MASTER %s:%d", self.host, self.port)
+        sock = socket.create_connection((self.host, self.port), timeout=timeout)
+        try:
+            if not conf["replDisableTcpNodelay"]:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+            if conf.values.get("tlsReplication"):
+                from ..security.tls import client_context
+                sock = client_context(conf).wrap_socket(sock, server_hostname=None)
+            sock.settimeout(None)
+        except BaseException:
+            sock.close()
+            raise
+        log.info("MASTER <-> REPLICA sync started")
+        return sock
+
+    def _session(self):
+        """Returns True when the link reached the connected state."""
+        conf = self.config
+        repl = self.repl
+        sock = self._connect()
+        conn = self.conn = _Conn(sock, self)
+        timeout = conf["replTimeout"]
+        self.state = "handshake"
+        conn.send(b"*1\r\n$4\r\nPING\r\n")
+        reply = conn.readline(timeout)
+        if reply.startswith(b"-") and not (reply.startswith(b"-NOAUTH")
+                                            or reply.startswith(b"-NOPERM")
+                                            or reply.startswith(b"-ERR operation not permitted")):
+            raise LinkError("Error reply to PING from master: '%s'" % _text(reply))
+        log.info("Master replied to PING, replication can continue...")
+        out = []
+        expect = []
+        if conf["masterauth"]:
+            if conf["masteruser"]:
+                out.append(encode_command([b"AUTH", conf["masteruser"].encode(),
+                                           conf["masterauth"].encode()]))
+            else:
+                out.append(encode_command([b"AUTH", conf["masterauth"].encode()]))
+            expect.append("auth")
+        port = conf["replicaAnnouncePort"] or self.node.tcp_port
+        out.append(encode_command([b"REPLCONF", b"listening-port", b"%d" % port]))
+        expect.append("port")
+        if conf["replicaAnnounceIp"]:
+            out.append(encode_command([b"REPLCONF", b"ip-address",
+                                       conf["replicaAnnounceIp"].encode()]))
+            expect.append("ip")
+        out.append(encode_command([b"REPLCONF", b"capa", b"eof", b"capa", b"psync2"]))
+        expect.append("capa")
+        conn.send(b"".join(out))
+        for what in expect:
+            reply = conn.readline(timeout)
+            if reply.startswith(b"-"):
+                if what == "auth":
+                    raise LinkError("Unable to AUTH to MASTER: %s" % _text(reply))
+                log.info("(Non critical) Master does not understand REPLCONF %s: %s",
+                         {"port": "listening-port", "ip": "ip-address", "capa": "capa"}[what],
+                         _text(reply))
+        cached = repl.cached
+        if cached is not None:
+            rid, off, _ = cached
+            log.info("Trying a partial resynchronization (request %s:%d).", rid, off + 1)
+            conn.send(encode_command([b"PSYNC", rid.encode(), b"%d" % (off + 1)]))
+        else:
+            log.info("Partial resynchronization not possible (no cached master)")
+            conn.send(encode_command([b"PSYNC", b"?", b"-1"]))
+        while True:
+            reply = conn.readline(timeout)
+            if reply:
+                break           # empty lines: the master is preparing the sync
+        if reply.startswith(b"+FULLRESYNC"):
+            words = reply.split()
+            try:
+                replid = words[1].decode()
+                offset = int(words[2])
+                if len(replid) != 40:
+                    raise ValueError
+            except (IndexError, ValueError, UnicodeDecodeError):
+                raise LinkError("Master replied with wrong +FULLRESYNC syntax.") from None
+            log.info("Full resync from master: %s:%d", replid, offset)
+            if repl.cached is not None:
+                log.info("Discarding previously cached master state.")
+                repl.cached = None
+            self._full_sync(conn, replid, offset)
+            leftover = conn.take()
+        elif reply.startswith(b"+CONTINUE"):
+            words = reply.split()
+            new_id = words[1].decode("latin-1") if len(words) > 1 else None
+            self._continue(new_id)
+            leftover = conn.take()
+        elif reply.startswith(b"-NOMASTERLINK") or reply.startswith(b"-LOADING"):
+            raise LinkError("Master is currently unable to PSYNC but should be in the "
+                            "future: %s" % _text(reply))
+        else:
+            raise LinkError("Unexpected reply to PSYNC from master: %s" % _text(reply))
+        self._connected(conn, leftover)
+        self._stream(conn, leftover)
+        return True
+
+    # -- full sync --------------------------------------------------------------------------
+    def _full_sync(self, conn, replid, offset):
+        node = self.node
+        repl = self.repl
+        conf = self.config
+        timeout = conf["replTimeout"]
+        self.state = "sync"
+        self.transfer_size = 0
+        self.transfer_read = 0
+        self.transfer_lastio = time.time()
+        while True:
+            line = conn.readline(timeout)
+            if line:
+                break
+            self.transfer_lastio = time.time()      # newline: the master keeps us alive
+        if line.startswith(b"-"):
+            raise LinkError("MASTER aborted replication with an error: %s" % _text(line))
+        if not line.startswith(b"$"):
+            raise LinkError("Bad protocol from MASTER, the first byte is not '$' (we "
+                            "received '%s'), are you sure the host and port are right?"
+                            % _text(line[:64]))
+        mark = None
+        if line.startswith(b"$EOF:"):
+            mark = line[5:]
+            if len(mark) != 40:
+                raise LinkError("Bad EOF mark from MASTER")
+            log.info("MASTER <-> REPLICA sync: receiving streamed RDB from master with EOF "
+                     "to disk")
+        else:
+            try:
+                self.transfer_size = int(line[1:])
+            except ValueError:
+                raise LinkError("Bad bulk length from MASTER: %s" % _text(line[:64])) from None
+            log.info("MASTER <-> REPLICA sync: receiving %d bytes from master to disk",
+                     self.transfer_size)
+        data_dir = conf["dataDir"]
+        tmp = os.path.join(data_dir, "temp-%d.%d.rdb" % (int(time.time()), os.getpid()))
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        stats = node.stats
+        try:
+            try:
+                self._receive(conn, fd, mark, timeout, stats)
+            finally:
+                os.close(fd)
+            log.info("MASTER <-> REPLICA sync: Flushing old data (after loading the new one)")
+            # Our replicas must resync: the data set and the history change.
+            repl.primary.disconnect_all("full resync with the master")
+            log.info("MASTER <-> REPLICA sync: Loading DB in memory")
+            fresh, aux = self._load(tmp)
+            self._swap(fresh, tmp)
+        finally:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+        repl.replid = replid
+        repl.clear_replid2()
+        repl.create_backlog(offset + 1)
+        self.reploff = self.read_reploff = offset
+        self._dbid = 0
+        log.info("MASTER <-> REPLICA sync: Finished with success")
+
+    def _receive(self, conn, fd, mark, timeout, stats):
+        """Write the RDB payload to ``fd``; what follows it stays in conn.buf."""
+        buf = conn.buf
+        if mark is None:
+            left = self.transfer_size
+            while left > 0:
+                if not buf:
+                    conn._fill(timeout)
+                    stats.net_repl_input_bytes += len(buf)
+                    self.transfer_lastio = time.time()
+                n = min(left, len(buf))
+                os.write(fd, memoryview(buf)[:n])
+                del buf[:n]
+                left -= n
+                self.transfer_read += n
+            return
+        # The payload ends with the 40-byte mark: hold back the last 39 bytes
+        # seen (they may be the start of the mark) until more data comes.
+        held = b""
+        keep = len(mark) - 1
+        while True:
+            if not buf:
+                conn._fill(timeout)
+                stats.net_repl_input_bytes += len(buf)
+                self.transfer_lastio = time.time()
+            window = held + bytes(buf)
+            buf.clear()
+            i = window.find(mark)
+            if i >= 0:
+                if i:
+                    os.write(fd, window[:i])
+                    self.transfer_read += i
+                buf += window[i + len(mark):]      # the stream that follows
+                return
+            if len(window) > keep:
+                os.write(fd, window[:-keep])
+                self.transfer_read += len(window) - keep
+                held = window[-keep:]
+            else:
+                held = window
+
+    def _load(self, path):
+        """Parse the RDB at ``path`` into a new Keyspace, yielding to the hub
+        so that clients keep reading the current data meanwhile."""
+        from ..storage import rdb
+        node = self.node
+        conf = self.config
+        ndb = len(node.keyspace.dbs)
+        fresh = Keyspace(ndb)
+        fresh.active_expire_enabled = False
+        dbs = fresh.dbs
+        started = time.monotonic()
+        last = [started]
+        loaded = [0]
+
+        def on_key(dbid, key, value, expire):
+            if value is None:
+                return
+            db = dbs[dbid]
+            db.data[key] = value
+            if expire is not None:
+                db.set_expire(key, expire)
+            loaded[0] += 1
+
+        def progress(pos):
+            now = time.monotonic()
+            if now - last[0] > 0.01:
+                gevent.sleep(0)
+                last[0] = time.monotonic()
+            if self.stopped:
+                raise _Stop()
+
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            if size == 0:
+                raise LinkError("Failed trying to load the MASTER synchronization DB from "
+                                "disk: empty payload")
+            mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+        try:
+            parser = rdb.RdbParser(mm, name="the MASTER synchronization DB")
+            aux = parser.load(on_key, ndb, verify_checksum=conf.values.get("rdbChecksum", True),
+                              progress=progress, progress_every=256)
+        except rdb.RdbError as e:
+            raise LinkError("Failed trying to load the MASTER synchronization DB from disk: "
+                            "%s" % e) from None
+        finally:
+            mm.close()
+        functions = aux.pop("functions", [])
+        p = getattr(node, "persistence", None)
+        if functions:
+            loader = getattr(p, "function_loader", None)
+            if loader is not None:
+                loader(functions)
+            else:
+                log.warning("The master sent %d function libraries; they were skipped (no "
+                            "function engine)", len(functions))
+        log.info("MASTER <-> REPLICA sync: %d keys loaded in %.3f seconds", loaded[0],
+                 time.monotonic() - started)
+        return fresh, aux
+
+    def _swap(self, fresh, tmp):
+        """Replace every database's contents with the loaded ones, at once."""
+        node = self.node
+        ks = node.keyspace
+        p = getattr(node, "persistence", None)
+        aof_was_on = False
+        if p is not None:
+            child = p.child
+            if child is not None and child.kind == "rdb":
+                p.kill_child()
+            try:
+                from ..storage import aof as aof_mod
+                aof_was_on = p.aof.state != aof_mod.OFF
+            except Exception:
+                aof_was_on = False
+            if aof_was_on:
+                p.aof.stop()
+        try:
+            from ..server.blocking import signal_db_ready
+        except ImportError:
+            signal_db_ready = None
+        for old, new in zip(ks.dbs, fresh.dbs):
+            old.touch_all(new)
+            ks.scans.forget(old.data)
+            data, expires = old.data, old.expires
+            old.data = new.data
+            old.expires = new.expires
+            old.heap = new.heap
+            old.avg_ttl = 0
+            old.rk_pool = None
+            release(data)
+            release(expires)
+            if signal_db_ready is not None and old.data:
+                signal_db_ready(old)
+        ks.dirty += 1
+        if p is not None:
+            try:
+                os.replace(tmp, p.rdb.path())
+            except OSError as e:
+                log.warning("Can't keep the synchronization RDB as %s: %s", p.rdb.path(), e)
+            if aof_was_on:
+                try:
+                    p.aof.start()
+                except ValueError as e:
+                    log.warning("Can't restart the AOF after the sync: %s", e)
+
+    # -- partial resync ------------------------------------------------------------------------
+    def _continue(self, new_id):
+        repl = self.repl
+        rid, off, dbid = repl.cached
+        log.info("Successful partial resynchronization with master.")
+        if new_id and new_id != rid:
+            repl.replid2 = rid
+            repl.second_replid_offset = off + 1
+            repl.replid = new_id
+            log.info("Master replication ID changed to %s", new_id)
+            # Our replicas must learn the new ID: they reconnect (partially).
+            repl.primary.disconnect_all("the master's replication ID changed")
+        else:
+            repl.replid = rid
+        bl = repl.backlog
+        if bl is None or bl.offset != off:
+            repl.create_backlog(off + 1)
+        self.reploff = self.read_reploff = off
+        self._dbid = dbid
+        repl.cached = None
+        log.info("MASTER <-> REPLICA sync: Master accepted a Partial Resynchronization.")
+
+    # -- connected -------------------------------------------------------------------------------
+    def _connected(self, conn, leftover):
+        from ..server.client import Client
+        node = self.node
+        sock = conn.sock
+        c = Client(node, sock, (self.host, self.port), tls=False)
+        c.authenticated = True
+        c.acl_restricted = False
+        c.is_master = True
+        c.kind = "master"
+        c.send = _drop
+        c.greenlet = None          # CLIENT KILL closes the socket; the session reconnects
+        dbid = getattr(self, "_dbid", 0)
+        if 0 <= dbid < len(node.keyspace.dbs):
+            c.db = node.keyspace.dbs[dbid]
+        node.clients[c.id] = c
+        self.client = c
+        self.state = "connected"
+        self.down_since = None
+        self.lastio = time.time()
+        self.refresh_stale_gate()
+        self.send_ack()
+
+    def _stream(self, conn, leftover):
+        node = self.node
+        ks = node.keyspace
+        repl = self.repl
+        primary = repl.primary
+        stats = node.stats
+        c = self.client
+        sock = conn.sock
+        reader = hiredis.Reader()
+        raw = bytearray()
+        pending = 0                   # bytes of commands applied inside an open MULTI
+        timeout = self.config["replTimeout"]
+        data = leftover
+        while True:
+            if not data:
+                try:
+                    with gevent.Timeout(timeout, False):
+                        data = sock.recv(READ_SIZE)
+                        if not data:
+                            raise LinkError("Connection with master lost.")
+                except OSError as e:
+                    raise LinkError("Connection with master lost: %s" % e) from None
+                if not data:
+                    raise LinkError("MASTER timeout: no data nor PING received...")
+            n = len(data)
+            self.read_reploff += n
+            stats.net_repl_input_bytes += n
+            c.tot_net_in += n
+            self.lastio = time.time()
+            c.last_interaction = time.monotonic()
+            reader.feed(data)
+            raw += data
+            data = b""
+            applied = 0
+            ks.serving_master_stream = True
+            try:
+                while True:
+                    try:
+                        argv = reader.gets()
+                    except hiredis.ProtocolError as e:
+                        raise LinkError("Protocol error in the replication stream: %s" % e)
+                    if argv is False:
+                        break
+                    if type(argv) is not list or not argv:
+                        raise LinkError("Protocol error in the replication stream: not a "
+                                        "command")
+                    size = command_length(argv)
+                    name = argv[0]
+                    if len(name) == 8 and name.lower() == b"replconf":
+                        self._master_replconf(argv)
+                    else:
+                        self._apply(c, argv)
+                    pending += size
+                    if c.multi is None:
+                        self.reploff += pending
+                        applied += pending
+                        pending = 0
+                    if c.closing:
+                        raise LinkError("The master client was closed")
+            finally:
+                ks.serving_master_stream = False
+            if applied:
+                if applied == len(raw):
+                    chunk = bytes(raw)
+                    raw.clear()
+                else:
+                    chunk = bytes(raw[:applied])
+                    del raw[:applied]
+                if repl.backlog is not None:
+                    primary.feed_raw(chunk)
+
+    def _apply(self, c, argv):
+        try:
+            dispatch(c, argv)
+        except CommandError as e:
+            e.__traceback__ = None
+            now = time.monotonic()
+            if now - self._last_error_log > 1.0:
+                self._last_error_log = now
+                log.warning("== CRITICAL == This replica got an error processing the "
+                            "command '%s' from its master: '%s'",
+                            argv[0].decode("utf-8", "replace"), e.message)
+        except (gevent.GreenletExit, _Stop):
+            raise
+        except Exception:
+            log.exception("command %r from the master failed", argv[:1])
+
+    def _master_replconf(self, argv):
+        if len(argv) >= 2 and argv[1].lower() == b"getack":
+            self.send_ack()
+
+    def send_ack(self):
+        conn = self.conn
+        if conn is None or self.client is None:
+            return
+        try:
+            conn.send(encode_command([b"REPLCONF", b"ACK", b"%d" % self.reploff]))
+        except (OSError, ConnectionError):
+            pass
+
+    # -- link down ---------------------------------------------------------------------------------
+    def _link_down(self):
+        c = self.client
+        repl = self.repl
+        if c is not None:
+            self.client = None
+            if c.multi is not None:
+                try:
+                    from ..commands.transactions import discard_transaction
+                    discard_transaction(c)
+                except Exception:
+                    c.multi = None
+            repl.cached = (repl.replid, self.reploff, c.db.id)
+            self.down_since = time.time()
+            log.info("Connection with master lost. Caching the disconnected master state.")
+            c.closing = True
+            try:
+                c.release()
+            except Exception:
+                pass
+        conn = self.conn
+        self.conn = None
+        if conn is not None:
+            try:
+                conn.sock.close()
+            except OSError:
+                pass
+        if self.state == "connected" and self.down_since is None:
+            self.down_since = time.time()
+        self.state = "connect"
+        self.refresh_stale_gate()
+
+    # -- cron (called every second by the primary's cron) ------------------------------------------
+    def cron(self):
+        if self.state == "connected":
+            self.send_ack()
+
+    # -- replica-serve-stale-data no ----------------------------------------------------------------
+    def refresh_stale_gate(self):
+        """While the link is down and replica-serve-stale-data is no, every
+        client goes through dispatch's checks, where ``node.stale_check``
+        answers -MASTERDOWN to commands without the ``stale`` flag."""
+        node = self.node
+        need = (not self.stopped and self.state != "connected"
+                and not self.config["replicaServeStaleData"]
+                and self.repl.master_host is not None)
+        node.stale_check = self._stale_check if need else None
+        if need != self._stale_gate:
+            self._stale_gate = need
+            node.set_gate_all(need, "masterdown")
+
+    def _stale_check(self, client, spec):
+        if not client.is_master and not spec.flags & STALE and self.state != "connected":
+            raise CommandError(MASTERDOWN)
+
+
+def _text(b):
+    return b.decode("utf-8", "replace")
