@@ -5,7 +5,6 @@ Invariants: the server never crashes nor logs a traceback; an
 unauthenticated client only gets NOAUTH (or an error that Redis gives
 before the auth check: unknown command, wrong arity); a restricted user
 only runs what its rules allow, and only on its keys."""
-import os
 import socket
 import time
 

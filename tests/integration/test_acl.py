@@ -6,7 +6,6 @@ import socket
 import time
 
 import pytest
-import redis
 
 from servers import HOST, RawClient
 

@@ -13,7 +13,7 @@ import time
 import pytest
 import redis
 
-from servers import HOST, NodeServer, free_port
+from servers import HOST, free_port
 
 pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl CLI")
 
