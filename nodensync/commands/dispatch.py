@@ -13,7 +13,7 @@ import time
 from .. import errors
 from ..errors import CommandError
 from ..protocol.resp import QUEUED
-from .registry import (LOOKUP, WRITE, DENYOOM, NO_AUTH, PUBSUB, NO_MULTI, BLOCKING,
+from .registry import (LOOKUP, WRITE, DENYOOM, NO_AUTH, NO_MULTI, BLOCKING,
                        lookup, hist_bucket)
 from .registry import READONLY as _READS, MAY_REPLICATE
 
@@ -74,7 +74,8 @@ def dispatch(client, argv):
             if ON_REJECT:
                 raise _rejected(client, argv, e)
             raise
-    if client.gated or (spec.flags & _GATED_FLAGS and client.node.write_gated):
+    if (client.gated or client._acl_restricted
+            or (spec.flags & _GATED_FLAGS and client.node.write_gated)):
         _checks(client, spec, argv)
         if client.multi is not None:
             root = spec.parent.name if spec.parent else spec.name

@@ -13,6 +13,16 @@ INLINE_MAX = 64 * 1024       # Redis's PROTO_INLINE_MAX_SIZE
 INT_MAX = 2 ** 31 - 1
 
 
+def _strict_int(text):
+    """Redis's string2ll: canonical decimal only (no '+', spaces, leading
+    zeros); None otherwise."""
+    try:
+        v = int(text)
+    except ValueError:
+        return None
+    return v if b"%d" % v == text else None
+
+
 class RequestParser:
     """Incremental RESP request parser with Redis's limits and messages."""
 
@@ -49,15 +59,16 @@ class RequestParser:
                 return None
             if buf[self.pos] != 0x2A:  # not '*': inline command
                 return self._inline()
-            nl = buf.find(b"\r\n", self.pos)
+            # As Redis: look for '\r', need one more byte after it (taken to be
+            # '\n'), then parse.
+            nl = buf.find(b"\r", self.pos)
             if nl < 0:
                 if len(buf) - self.pos > INLINE_MAX:
                     raise ProtocolError("too big mbulk count string")
                 return None
-            try:
-                count = int(buf[self.pos + 1:nl])
-            except ValueError:
-                count = None
+            if nl + 1 >= len(buf):
+                return None
+            count = _strict_int(buf[self.pos + 1:nl])
             if count is None or count > INT_MAX:
                 raise ProtocolError("invalid multibulk length")
             if count > 10 and self.auth_required:
@@ -72,16 +83,17 @@ class RequestParser:
             if self.bulk_len < 0:
                 if self.pos >= len(buf):
                     return None
-                if buf[self.pos] != 0x24:  # '$'
-                    raise ProtocolError("expected '$', got '%s'" % chr(buf[self.pos]))
-                nl = buf.find(b"\r\n", self.pos)
+                nl = buf.find(b"\r", self.pos)
                 if nl < 0:
                     if len(buf) - self.pos > INLINE_MAX:
                         raise ProtocolError("too big bulk count string")
                     return None
-                try:
-                    n = int(buf[self.pos + 1:nl])
-                except ValueError:
+                if nl + 1 >= len(buf):
+                    return None
+                if buf[self.pos] != 0x24:  # '$'
+                    raise ProtocolError("expected '$', got '%s'" % chr(buf[self.pos]))
+                n = _strict_int(buf[self.pos + 1:nl])
+                if n is None:
                     n = -1
                 if n < 0 or n > self.max_bulk:
                     raise ProtocolError("invalid bulk length")

@@ -76,9 +76,11 @@ class Client:
 
     def regate(self):
         """Dispatch runs its full check list only for gated clients: not
-        authenticated, ACL-restricted, rate-limited, in MULTI, subscribed,
-        or a node-wide condition (cluster mode, CLIENT PAUSE ...)."""
-        self.gated = bool(not self._authenticated or self._acl_restricted
+        authenticated, rate-limited, in MULTI, subscribed, CLIENT REPLY, or a
+        node-wide condition (cluster mode, CLIENT PAUSE ...).  An
+        ACL-restricted client is not gated: its permission check runs on the
+        inline path and in dispatch() on its own (``_acl_restricted``)."""
+        self.gated = bool(not self._authenticated
                           or self._rate_limiter is not None or self._multi is not None
                           or self._subscribed or self._reply_mode is not None
                           or self.node.gate_all)
@@ -298,6 +300,15 @@ class Client:
             if (n != arity) if arity > 0 else (n < -arity):
                 self.execute(argv, out)
                 continue
+            if self._acl_restricted:
+                try:
+                    node.acl.check(self, spec, argv)
+                except CommandError as e:
+                    spec.stats[2] += 1
+                    node.stats.rejected_calls += 1
+                    node.stats.error(e.message)
+                    out.append(resp.encode_error(e.message))
+                    continue
             dirty_before = ks.dirty
             self.cmd = spec
             started = perf()
@@ -322,7 +333,7 @@ class Client:
                 h[elapsed_us if elapsed_us < 32 else hist_bucket(elapsed_us)] += 1
             if elapsed_us >= node.slowlog_threshold_us >= 0:
                 node.slowlog_add(self, argv, elapsed_us)
-            if ks.dirty != dirty_before and node.propagators:
+            if ks.dirty != dirty_before and node.propagators and spec.propagate:
                 node.propagate(self.db.id, self.propagate_as or [argv])
             if self.propagate_as is not None:
                 self.propagate_as = None
@@ -635,16 +646,14 @@ class Client:
         cmd = self.cmd.fullname if self.cmd else "NULL"
         return ("id=%d addr=%s laddr=%s fd=%d name=%s age=%d idle=%d flags=%s db=%d sub=%d "
                 "psub=%d ssub=%d multi=%d qbuf=%d qbuf-free=%d argv-mem=0 multi-mem=0 rbs=%d "
-                "rbp=0 obl=0 oll=%d omem=%d tot-mem=%d events=r cmd=%s user=%s redir=-1 resp=%d "
-                "lib-name=%s lib-ver=%s") % (
+                "rbp=0 obl=0 oll=%d omem=%d tot-mem=%d events=r cmd=%s user=%s redir=-1 resp=%d") % (
             self.id, self.addr_text, self.laddr_text, self._fd(),
             (self.name or b"").decode("utf-8", "replace"), int(now - self.created),
             int(time.monotonic() - self.last_interaction), self.flags_text(), self.db.id,
             len(self.channels), len(self.patterns), len(self.shard_channels),
             len(self.multi) if self.multi is not None else -1, self.qbuf_len, 0, READ_SIZE,
             len(self.out_queue), self.out_bytes, self.out_bytes + READ_SIZE, cmd, self.user,
-            3 if self.resp3 else 2, (self.lib_name or b"").decode("utf-8", "replace"),
-            (self.lib_ver or b"").decode("utf-8", "replace"))
+            3 if self.resp3 else 2)
 
     def _fd(self):
         try:

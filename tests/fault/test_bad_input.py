@@ -114,3 +114,12 @@ def test_random_garbage_never_hurts(node_server, garbage):
 
 def test_no_traceback_after_bad_input(node_server):
     assert "Traceback" not in node_server.log()
+
+
+@pytest.mark.parametrize("data", [b"*2\r\n$3\r\nGET\r\n\n\n", b"*01\r\n$4\r\nPING\r\n",
+                                  b"*+1\r\n$4\r\nPING\r\n", b"*1\r\n$04\r\nPING\r\n",
+                                  b"*1\r\n$4\rXPING\r\n"],
+                         ids=["lf-only", "count-leading-zero", "count-plus", "bulk-leading-zero",
+                              "cr-then-other"])
+def test_header_parsing_like_redis(node_server, redis_server, data):
+    assert exchange(node_server.port, data) == exchange(redis_server.port, data)
