@@ -441,3 +441,108 @@ def test_psync_from_raw_replica_and_backlog(server_factory):
     i = info(m)
     assert i["repl_backlog_histlen"] <= 16 * 1024 * 2 + 40000
     assert i["repl_backlog_first_byte_offset"] > off + 1
+
+
+# -- ops scripts -----------------------------------------------------------------------------
+SCRIPTS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(
+    __file__)))), "scripts")
+
+
+def _script(*args, timeout=60):
+    import subprocess
+    p = subprocess.run([sys.executable, os.path.join(SCRIPTS, args[0])] + [str(a) for a in
+                                                                           args[1:]],
+                       capture_output=True, text=True, timeout=timeout)
+    return p.returncode, p.stdout, p.stderr
+
+
+def test_replicaof_and_promote_scripts(server_factory):
+    m = server_factory(*FAST)
+    a = server_factory(*FAST)
+    b = server_factory(*FAST)
+    for s in (m, a, b):
+        client(s).config_set("requirepass", "pw")
+    mc = redis.Redis(host="127.0.0.1", port=m.port, password="pw")
+    mc.config_set("masterauth", "pw")          # for when it is demoted
+    for i in range(500):
+        mc.set("k%d" % i, i)
+    pw = ("--password", "pw")
+    assert _script("nodensync-replicaof", "--help")[0] == 0
+    assert _script("nodensync-promote", "--help")[0] == 0
+    assert _script("nodensync-replicaof", "--port", a.port, *pw)[0] == 3      # no master
+    code, out, err = _script("nodensync-replicaof", "--port", a.port, "127.0.0.1", m.port)
+    assert code == 1 and "NOAUTH" in err                                       # node's password
+    # the master wants a password too: refused before REPLICAOF
+    code, out, err = _script("nodensync-replicaof", "--port", a.port, *pw, "127.0.0.1", m.port)
+    assert code == 1 and "NOAUTH" in err
+    ac = redis.Redis(host="127.0.0.1", port=a.port, password="pw")
+    bc = redis.Redis(host="127.0.0.1", port=b.port, password="pw")
+    assert ac.info("replication")["role"] == "master"
+    code, out, err = _script("nodensync-replicaof", "--port", a.port, *pw, "--master-password",
+                             "pw", "127.0.0.1", m.port)
+    assert code == 0, err
+    assert "in sync with 127.0.0.1:%d" % m.port in out
+    assert ac.dbsize() == 500
+    code, out, err = _script("nodensync-replicaof", "--port", b.port, *pw, "--master-password",
+                             "pw", "127.0.0.1:%d" % m.port)
+    assert code == 0, err
+    # a master that never answers: a timeout with the reason
+    code, out, err = _script("nodensync-replicaof", "--port", b.port, *pw, "--no-check-master",
+                             "--timeout", "1", "127.0.0.1", free_port())
+    assert code == 2 and "never came up" in err
+    assert _script("nodensync-replicaof", "--port", b.port, *pw, "--master-password", "pw",
+                   "127.0.0.1", m.port)[0] == 0
+    # planned switchover: pause writes on m, wait for a, promote it, repoint b and m
+    mc.set("last-write", "1")
+    code, out, err = _script("nodensync-promote", "--port", a.port, *pw, "--pause-master", 5000,
+                             "--repoint", "127.0.0.1:%d" % b.port, "--demote-master")
+    assert code == 0, err
+    assert "promoted" in out
+    assert ac.info("replication")["role"] == "master"
+    wait_for(lambda: bc.info("replication").get("master_link_status") == "up"
+             and mc.info("replication").get("master_link_status") == "up",
+             what="b and the old master replicate the promoted node")
+    assert bc.info("replication")["master_port"] == a.port
+    ac.set("new-master", "1")
+    wait_for(lambda: bc.get("new-master") == b"1" and mc.get("new-master") == b"1",
+             what="write through the new master")
+    assert bc.get("last-write") == b"1"
+    # promoting a master is a no-op
+    code, out, err = _script("nodensync-promote", "--port", a.port, *pw)
+    assert code == 0 and "already a master" in out
+
+
+# -- TLS --------------------------------------------------------------------------------------
+def _openssl(*args, cwd):
+    import subprocess
+    subprocess.run(args, cwd=cwd, check=True, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL, timeout=60)
+
+
+@pytest.mark.skipif(__import__("shutil").which("openssl") is None, reason="needs openssl")
+def test_replication_over_tls(server_factory, tmp_path):
+    d = str(tmp_path)
+    _openssl("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key",
+             "-out", "ca.crt", "-days", "2", "-subj", "/CN=Repl Test CA", cwd=d)
+    for name in ("server", "client"):
+        _openssl("openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", name + ".key",
+                 "-out", name + ".csr", "-subj", "/CN=" + name, cwd=d)
+        _openssl("openssl", "x509", "-req", "-in", name + ".csr", "-CA", "ca.crt", "-CAkey",
+                 "ca.key", "-CAcreateserial", "-out", name + ".crt", "-days", "2", cwd=d)
+    p = lambda n: os.path.join(d, n)  # noqa: E731
+    tls_port = free_port()
+    m = server_factory(*FAST, "--enableTLS", "yes", "--tlsPort", str(tls_port), "--tlsCert",
+                       p("server.crt"), "--tlsKey", p("server.key"), "--tlsCACert", p("ca.crt"),
+                       "--tlsAuthClients", "yes")
+    client(m).set("over", "tls")
+    r = server_factory(*FAST, "--tls-replication", "yes", "--tlsCACert", p("ca.crt"),
+                       "--tlsClientCert", p("client.crt"), "--tlsClientKey", p("client.key"),
+                       "--replicaof", "127.0.0.1 %d" % tls_port)
+    wait_link_up(r)
+    Load(m, threads=1, seed=13, ops=200).run_for(20)
+    assert client(r).get("over") == b"tls"
+    assert_same_data(m, [r])
+    # a partial resync over TLS after the link breaks
+    assert client(m).client_kill_filter(_type="replica") == 1
+    wait_for(lambda: stats(m)["sync_partial_ok"] == 1, what="partial resync over TLS")
+    wait_link_up(r)
