@@ -134,6 +134,7 @@ class Node:
         self.slowlog_next_id = 0
         self.slowlog_threshold_us = 10000
         self.client_pause = None          # fn(client, spec) while CLIENT PAUSE is active
+        self.reply_barrier = None         # fn(client) before its replies go out (AOF always: group fsync)
         self.reload_hooks = []            # fn() on SIGHUP (after the log file is reopened)
         self.background = []              # greenlets to kill at shutdown
 

@@ -466,7 +466,11 @@ class Client:
     # -- output -------------------------------------------------------------------
     def write(self, data):
         """Send ``data`` now (owner greenlet): waits for the queue to drain
-        if the socket is full."""
+        if the socket is full, and first for ``node.reply_barrier`` when
+        one is set (appendfsync always: the AOF is fsynced before replies)."""
+        barrier = self.node.reply_barrier
+        if barrier is not None:
+            barrier(self)
         self.send(data)
         if self.out_bytes:
             self.wait_drained()
