@@ -40,6 +40,7 @@ import signal
 import time
 
 import gevent
+from gevent.event import Event
 
 from ..protocol.resp import encode_command
 from . import rdb
@@ -231,11 +232,19 @@ class AppendOnly:
         self.scheduled = False
         self.next_auto_rewrite = 0.0
         self.delayed_fsync = 0
+        # appendfsync always: writes counted in gen_written, fsyncs covering
+        # them in gen_synced; node.reply_barrier (self.barrier) makes a
+        # client's replies wait until its writes are covered -- one fsync
+        # serves every client that wrote meanwhile (group commit).
+        self.gen_written = 0
+        self.gen_synced = 0
+        self.sync_running = None
         conf = self.node.config
         self.always = conf["appendFsync"] == "always"
 
         def set_policy(value):
             self.always = value == "always"
+            self.update_barrier()
         conf.on_change("appendFsync", set_policy)
 
     # -- paths
@@ -338,21 +347,58 @@ class AppendOnly:
                 self._write_failed(data, n, e)
                 return
         self.incr_size += n
+        self.unsynced = True
         if self.always:
-            self._fsync_now()
-        else:
-            self.unsynced = True
+            self.gen_written += 1
 
-    def _fsync_now(self):
-        t0 = time.perf_counter()
-        try:
-            os.fdatasync(self.fd)
-        except OSError as e:
-            log.critical("Can't persist AOF for fsync error when the AOF fsync policy is "
-                         "'always': %s. Exiting...", e.strerror)
-            os._exit(1)
-        _latency(self.node, "aof-fsync-always", (time.perf_counter() - t0) * 1000)
-        self.unsynced = False
+    def update_barrier(self):
+        """node.reply_barrier is set only while it has work to do."""
+        want = self.state != OFF and (self.always or self.gen_synced < self.gen_written)
+        node = self.node
+        if want and node.reply_barrier is None:
+            node.reply_barrier = self.barrier
+        elif not want and node.reply_barrier == self.barrier:
+            node.reply_barrier = None
+
+    def barrier(self, client):
+        """Before a client's replies go out: wait until every AOF write made
+        so far is fsynced.  The first client to arrive runs one fdatasync in
+        the threadpool; clients whose writes came later wait for the next."""
+        if self.gen_synced >= self.gen_written:
+            return
+        target = self.gen_written
+        while self.gen_synced < target and self.fd is not None:
+            running = self.sync_running
+            if running is not None:
+                running.wait()
+                continue
+            gen = self.gen_written
+            done = Event()
+            self.sync_running = done
+            t0 = time.perf_counter()
+            try:
+                fd = os.dup(self.fd)
+                gevent.get_hub().threadpool.spawn(_fdatasync_close, fd).get()
+            except OSError as e:
+                log.critical("Can't persist AOF for fsync error when the AOF fsync policy is "
+                             "'always': %s. Exiting...", e.strerror)
+                os._exit(1)
+            finally:
+                self.sync_running = None
+                done.set()
+            self.gen_synced = max(self.gen_synced, gen)
+            _latency(self.node, "aof-fsync-always", (time.perf_counter() - t0) * 1000)
+
+    def _sync_all_now(self):
+        """fsync what was written before the descriptor changes."""
+        if self.fd is not None and self.gen_synced < self.gen_written:
+            try:
+                os.fdatasync(self.fd)
+            except OSError as e:
+                log.critical("Can't persist AOF for fsync error when the AOF fsync policy is "
+                             "'always': %s. Exiting...", e.strerror)
+                os._exit(1)
+        self.gen_synced = self.gen_written
 
     def _write_failed(self, data, written, e):
         """Keep what was not written, cut a partial command off the file,
@@ -398,7 +444,7 @@ class AppendOnly:
         self.incr_size += written
         self.unsynced = True
         if self.always:
-            self._fsync_now()
+            self.gen_written += 1
         if not self.last_write_ok:
             log.warning("AOF write error looks solved, the server can write again.")
             self.last_write_ok = True
@@ -442,6 +488,7 @@ class AppendOnly:
         try:
             os.fsync(self.fd)
             self.unsynced = False
+            self.gen_synced = self.gen_written
         except OSError as e:
             log.warning("Fail to fsync the AOF file: %s", e.strerror)
             ok = False
@@ -498,12 +545,14 @@ class AppendOnly:
         self.incr_path = None
         self.incr_size = 0
         self.pending = bytearray()
+        self.gen_synced = self.gen_written
 
     def _switch_fd(self, fd, path):
         """Make ``fd`` the file commands go to; the old one is fsynced and
         closed in the threadpool."""
         old = self.fd
         if old is not None:
+            self._sync_all_now()
             self.files_size += self.incr_size
             gevent.get_hub().threadpool.spawn(_fsync_close, old)
         self.fd = fd
@@ -528,6 +577,7 @@ class AppendOnly:
             fd, path, _ = self._new_incr()
             self._switch_fd(fd, path)
         self.state = ON
+        self.update_barrier()
 
     def create_base_now(self):
         """Write a base file of the current dataset synchronously (start with
@@ -548,6 +598,7 @@ class AppendOnly:
         fd, ipath, _ = self._new_incr()
         self._switch_fd(fd, ipath)
         self.state = ON
+        self.update_barrier()
         log.info("Creating AOF base file %s on server start", name)
 
     # -- turning on/off at run time
@@ -558,6 +609,7 @@ class AppendOnly:
             return
         self.files_size = 0
         self.state = WAIT_REWRITE
+        self.update_barrier()
         p = self.p
         if p.child is not None:
             self.scheduled = True
@@ -595,6 +647,7 @@ class AppendOnly:
         self.last_write_ok = True
         self.scheduled = False
         self.state = OFF
+        self.update_barrier()
         self.p.refresh_guard()
         log.info("Background append only file rewriting stopped" if child else
                  "Append only file disabled")
@@ -712,6 +765,7 @@ class AppendOnly:
         if new_path is not None:
             self.incr_path = new_path
             self.state = ON
+            self.update_barrier()
             log.info("Append only file is now enabled")
         self._delete_history(m)
 
@@ -897,6 +951,13 @@ class AppendOnly:
             client.multi = None
             return valid, "unfinished MULTI/EXEC transaction"
         return valid, None
+
+
+def _fdatasync_close(fd):
+    try:
+        os.fdatasync(fd)
+    finally:
+        os.close(fd)
 
 
 def _fsync_close(fd):
