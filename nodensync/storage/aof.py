@@ -749,7 +749,7 @@ class AppendOnly:
                 m.history.append(AofInfo(i.name, i.seq, "h"))
         m.incrs = list(keep)
         os.replace(tmp, os.path.join(d, name))
-        new_fd = new_path = None
+        new_path = None
         if self.state == WAIT_REWRITE:
             iseq = m.incr_seq + 1
             iname = "%s.%d.incr.aof" % (self.fname(), iseq)

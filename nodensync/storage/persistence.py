@@ -34,7 +34,7 @@ from ..errors import CommandError
 from ..observability.info import section
 from . import aof as aof_mod
 from . import rdb
-from .snapshot import Snapshots, private_dirty_bytes
+from .snapshot import Snapshots
 
 log = logging.getLogger("nodensync")
 
@@ -579,13 +579,15 @@ def _info(node):
     now_mono = time.monotonic()
     rdb_child = child is not None and child.kind == "rdb"
     aof_child = child is not None and child.kind == "aof"
-    cow = private_dirty_bytes(child.pid) if child is not None else 0
+    cow = child.cow if child is not None else 0
+    cow_peak = child.cow_peak if child is not None else 0
+    cow_age = int(now_mono - child.cow_time) if child is not None and child.cow else 0
     fields = [
         ("loading", 1 if node.loading else 0),
         ("async_loading", 0),
-        ("current_cow_peak", cow),
+        ("current_cow_peak", cow_peak),
         ("current_cow_size", cow),
-        ("current_cow_size_age", 0),
+        ("current_cow_size_age", cow_age),
         ("current_fork_perc", "0.00"),
         ("current_save_keys_processed", 0),
         ("current_save_keys_total", 0),

@@ -86,8 +86,9 @@ def write_rdb_file(persistence, path, aof_base=False, key_delay_us=0):
     if key_delay_us > 0:
         seconds = key_delay_us / 1e6
 
-        def delay():
+        def delay_one():
             _raw_sleep(seconds)
+        delay = delay_one
     aux = rdb.aux_fields(used_memory_estimate(), aof_base, persistence.extra_aux())
     functions = persistence.functions_to_save()
     try:
@@ -133,6 +134,27 @@ class Child:
         self.killed = False              # killed by us (SIGUSR1): not an error
         self.done = Event()
         self.result = None               # (exit code, signal, info dict)
+        self.cow = 0                     # copy-on-write so far (sampled, INFO current_cow_size)
+        self.cow_peak = 0
+        self.cow_time = started
+
+
+def _sample_cow(child):
+    """Once a second while the child runs: its private dirty memory, read in
+    the threadpool (smaps_rollup of a big process takes milliseconds)."""
+    pool = gevent.get_hub().threadpool
+    while not child.done.is_set():
+        child.done.wait(1.0)
+        if child.done.is_set():
+            break
+        try:
+            cow = pool.spawn(private_dirty_bytes, child.pid).get()
+        except Exception:
+            continue
+        if not child.done.is_set():
+            child.cow = cow
+            child.cow_peak = max(child.cow_peak, cow)
+            child.cow_time = time.monotonic()
 
 
 def _close_inherited_sockets():
@@ -221,6 +243,7 @@ def start_child(persistence, kind, work, on_exit):
     child = Child(kind, pid, r, time.monotonic())
     persistence.child = child
     gevent.spawn(_reap, persistence, child, on_exit)
+    gevent.spawn(_sample_cow, child)
     return child
 
 

@@ -10,7 +10,7 @@ import pytest
 import redis
 
 from persistence_support import (client, info, populate, snapshot, assert_same, wait_for,
-                                 wait_idle, raw, RawError, children)
+                                 wait_idle, raw, children)
 
 
 def _aofdir(s):
