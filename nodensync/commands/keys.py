@@ -547,7 +547,55 @@ _LFU_IDLE_ERR = ("ERR An LFU maxmemory policy is selected, idle time not tracked
 _LFU_FREQ_ERR = ("ERR An LFU maxmemory policy is not selected, access frequency not tracked. "
                  "Please note that when switching between policies at runtime LRU and LFU "
                  "data will take some time to adjust.")
-# Redis 7.0's defaults for the settings that choose compact encodings.
+# The settings that choose compact encodings (Redis 7.0 names, aliases,
+# defaults and bounds).  Nothing is stored differently: they only change what
+# OBJECT ENCODING reports, and clients and test suites set them freely.
+_LONG_MAX = (1 << 63) - 1
+
+
+def _config_int(text):
+    """Redis's string2ll for a numeric setting: no spaces, '+' or '_'."""
+    try:
+        return parse_int(text.encode(), ValueError())
+    except ValueError:
+        raise ValueError("argument couldn't be parsed into an integer") from None
+
+
+_MEMORY_UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1024, "m": 1000 ** 2, "mb": 1024 ** 2,
+                 "g": 1000 ** 3, "gb": 1024 ** 3}
+
+
+def _config_memory(text):
+    """Redis's memtoull: digits then an optional unit (1k = 1000, 1kb = 1024)."""
+    digits = len(text) - len(text.lstrip("0123456789"))
+    unit = _MEMORY_UNITS.get(text[digits:].lower())
+    if unit is None or not text[:digits].isascii() or digits > 20:
+        raise ValueError("argument must be a memory value")
+    return int(text[:digits] or "0") * unit
+
+
+def _encoding_setting(name, redis_name, alias, default, minimum, maximum, memory=False):
+    flags = ["--" + name, "--" + redis_name] + (["--" + alias] if alias else [])
+    cfg.declare(name, "int", default, "Encoding threshold (%s): changes what OBJECT ENCODING "
+                "reports." % redis_name, redis=redis_name, flags=flags, mutable=True,
+                minimum=minimum, maximum=maximum, group="encoding",
+                parser=_config_memory if memory else _config_int)
+
+
+_encoding_setting("hashMaxListpackEntries", "hash-max-listpack-entries",
+                  "hash-max-ziplist-entries", 512, 0, _LONG_MAX)
+_encoding_setting("hashMaxListpackValue", "hash-max-listpack-value",
+                  "hash-max-ziplist-value", 64, 0, _LONG_MAX, memory=True)
+_encoding_setting("zsetMaxListpackEntries", "zset-max-listpack-entries",
+                  "zset-max-ziplist-entries", 128, 0, _LONG_MAX)
+_encoding_setting("zsetMaxListpackValue", "zset-max-listpack-value",
+                  "zset-max-ziplist-value", 64, 0, _LONG_MAX, memory=True)
+_encoding_setting("setMaxIntsetEntries", "set-max-intset-entries", None, 512, 0, _LONG_MAX)
+_encoding_setting("listMaxListpackSize", "list-max-listpack-size",
+                  "list-max-ziplist-size", -2, _INT32_MIN, _INT32_MAX)
+_encoding_setting("listCompressDepth", "list-compress-depth", None, 0, 0, _INT32_MAX)
+
+# Redis 7.0's defaults, for a setting no module declares.
 _ENCODING_DEFAULTS = {
     "hash-max-listpack-entries": 512, "hash-max-listpack-value": 64,
     "set-max-intset-entries": 512,

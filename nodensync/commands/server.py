@@ -11,14 +11,15 @@ from ..observability import info as info_mod
 from ..protocol.resp import OK, Verbatim, NO_REPLY
 from .registry import (command, container, ADMIN, NOSCRIPT, LOADING, STALE, WRITE, FAST,
                        READONLY, NO_MULTI, SENTINEL, ALLOW_BUSY, MAY_REPLICATE)
-from .util import parse_int
+from .util import glob_match, parse_int
 from . import introspection  # noqa: F401  (COMMAND, HELP)
 from ..server.blocking import signal_db_ready
 
 G = "server"
 
 
-@command("info", arity=-1, flags=LOADING | STALE | SENTINEL, group=G, syntax="[section [section ...]]")
+@command("info", arity=-1, flags=LOADING | STALE | SENTINEL, group=G, categories=("dangerous",),
+         syntax="[section [section ...]]")
 def info(ctx, *sections):
     """Get information and statistics about the server."""
     return Verbatim(info_mod.render(ctx.node, sections))
@@ -164,9 +165,26 @@ container("config", group=G, since="2.0.0", summary="A container for server conf
 def config_get(ctx, *patterns):
     """Get the values of configuration parameters."""
     out = {}
+    config = ctx.node.config
     for p in patterns:
-        for k, v in ctx.node.config.get_matching(p.decode("utf-8", "replace")).items():
+        for k, v in config.get_matching(p.decode("utf-8", "replace")).items():
             out[k.encode()] = v.encode()
+        # Redis lists an alias (hash-max-ziplist-entries) as a name of its own.
+        for alias, s in _config_aliases():
+            if alias not in out and glob_match(p.lower(), alias):
+                out[alias] = s.format(config.values[s.name]).encode()
+    return out
+
+
+def _config_aliases():
+    """(alias, setting) for every extra Redis name a setting accepts: a
+    flag that is neither its own name nor its Redis name."""
+    out = []
+    for s in cfg.SETTINGS.values():
+        for flag in s.flags:
+            name = flag.lstrip("-")
+            if name not in (s.name, s.public_name):
+                out.append((name.encode(), s))
     return out
 
 
