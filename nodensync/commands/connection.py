@@ -21,7 +21,7 @@ def ping(ctx, *message):
     return message[0] if message else PONG
 
 
-@command("echo", arity=2, flags=FAST, group=G, syntax="message")
+@command("echo", arity=2, flags=FAST | LOADING | STALE, group=G, syntax="message")
 def echo(ctx, message):
     """Echo the given string."""
     return message

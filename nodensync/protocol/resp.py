@@ -14,6 +14,7 @@ NULL_ARRAY             null array ``*-1``       null ``_``
 list / tuple           array                    array
 dict                   flat array k1 v1 ...     map
 set / frozenset        array                    set
+OrderedSet             array                    set (order kept)
 Push                   array                    push ``>``
 Status                 simple string ``+``      simple string
 Verbatim               bulk string              verbatim ``=``
@@ -39,6 +40,12 @@ class Verbatim(str):
 
 class Push(list):
     """An out-of-band message (pub/sub, invalidation): ``>`` in RESP3."""
+    __slots__ = ()
+
+
+class OrderedSet(list):
+    """A set reply whose order matters (COMMAND INFO flags): ``~`` in RESP3,
+    an array in RESP2."""
     __slots__ = ()
 
 
@@ -172,6 +179,10 @@ def _encode_into(value, out, resp3):
         value.__traceback__ = None   # shared instances must not accumulate frames
         append(b"-%s\r\n" % _safe_error(value.message))
     elif t is set or t is frozenset:
+        append(b"%s%d\r\n" % (b"~" if resp3 else b"*", len(value)))
+        for item in value:
+            _encode_into(item, out, resp3)
+    elif t is OrderedSet:
         append(b"%s%d\r\n" % (b"~" if resp3 else b"*", len(value)))
         for item in value:
             _encode_into(item, out, resp3)
