@@ -55,9 +55,9 @@ def wait_in_sync(master, replicas, timeout=30.0):
         offs = [r.info("replication").get("slave_repl_offset") for r in rcs]
         if all(o == target for o in offs):
             # still the same a moment later (no write in flight)
-            return target if mc.info("replication")["master_repl_offset"] == target else None
+            return [target] if mc.info("replication")["master_repl_offset"] == target else None
         return None
-    return wait_for(synced, timeout, what="replicas in sync with port %d" % master.port)
+    return wait_for(synced, timeout, what="replicas in sync with port %d" % master.port)[0]
 
 
 def stats(server):

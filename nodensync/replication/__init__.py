@@ -328,7 +328,11 @@ class Replication:
         """At start, after the data set was loaded: the replication ID and
         offset of the RDB file (if it has them)."""
         p = getattr(self.node, "persistence", None)
+        if self.config.values.get("appendOnly"):
+            return      # the data came from the AOF: an RDB preamble's offset is not its state
         aux = getattr(p, "loaded_aux", None) or {}
+        if aux.get("aof-base") not in (None, b"0", 0, "0"):
+            return
         rid = aux.get("repl-id")
         off = aux.get("repl-offset")
         if not rid or off is None:
@@ -444,7 +448,13 @@ class Replication:
         if self.link is not None:
             self.link.start()
 
+    def shutdown_check(self, save):
+        """SHUTDOWN: runs before the persistence check's final save."""
+        self.primary.before_shutdown()
+
     def on_shutdown(self, save):
+        """First shutdown hook (before the final save): replicas catch up; a
+        replica closes its link, so the saved repl-offset is the applied one."""
         self.primary.before_shutdown()
         if self.link is not None:
             self.link.stop()
@@ -461,7 +471,8 @@ def attach(node):
     node.propagators.append(p.feed)
     node.keyspace.expired_listeners.append(p.expired)
     node.client_close_hooks.append(p.client_closed)
-    node.shutdown_hooks.append(repl.on_shutdown)
+    node.shutdown_checks.insert(0, repl.shutdown_check)
+    node.shutdown_hooks.insert(0, repl.on_shutdown)
     persistence = getattr(node, "persistence", None)
     if persistence is not None:
         persistence.aux_providers.append(repl.rdb_aux)

@@ -308,6 +308,7 @@ class Primary:
         self.guard_active = False
         self._last_ping = time.monotonic()
         self._last_second = 0.0
+        self._shutdown_waited = -10.0
 
     # -- the stream ---------------------------------------------------------------------
     def feed(self, dbid, argvs):
@@ -389,10 +390,11 @@ class Primary:
         if batch:
             prefix = b"".join(batch)
             del batch[:]
-        name = "%s:%s" % (getattr(client, "repl_ip", None) or client.address[0]
-                          if isinstance(client.address, tuple) else client.addr_text,
-                          getattr(client, "repl_listening_port", 0) or "<unknown-replica-port>")
-        log.info("Replica %s asks for synchronization", name)
+        addr = client.address
+        ip = getattr(client, "repl_ip", None) or (addr[0] if isinstance(addr, tuple)
+                                                  else client.addr_text)
+        log.info("Replica %s:%s asks for synchronization", ip,
+                 getattr(client, "repl_listening_port", 0) or "<unknown-replica-port>")
         if is_psync:
             replid = argv[1].decode("latin-1")
             if self._try_partial(client, replid, psync_offset, prefix):
@@ -482,8 +484,7 @@ class Primary:
                 and bl.first <= t.offset + 1 and any(not l.closed for l in t.links)):
             # A BGSAVE for replication is running and its offset is still in
             # the backlog: these replicas can use it too.
-            mine = [l for l in waiting if not l.pre_psync or True]
-            for l in mine:
+            for l in waiting:
                 t.links.append(l)
                 t.users += 1
                 self._assign(l, t)
@@ -600,7 +601,21 @@ class Primary:
         return True
 
     def _socket_transfer(self, t, rfd):
-        """Forward the child's RDB from the pipe to every replica of ``t``."""
+        """Forward the child's RDB from the pipe to every replica of ``t``
+        (the links wait for ``t.done``, set whatever happens here)."""
+        try:
+            self._forward(t, rfd)
+        except Exception:
+            log.exception("diskless transfer failed")
+            t.ok = False
+        finally:
+            try:
+                os.close(rfd)
+            except OSError:
+                pass
+            t.done.set()
+
+    def _forward(self, t, rfd):
         repl = self.repl
         timeout = self.config["replTimeout"]
         alive = [l for l in t.links if not l.closed]
@@ -618,40 +633,33 @@ class Primary:
             return [l for l in alive if not l.closed]
 
         total = 0
-        try:
-            alive = send_all(head)
-            os.set_blocking(rfd, False)
-            for l in alive:
-                l.state = "send_bulk"
-            while True:
-                data = gos.nb_read(rfd, CHUNK)
-                if not data:
-                    break
-                total += len(data)
-                alive = send_all(data)
-                if not alive:
-                    log.warning("Diskless rdb transfer, last replica dropped, killing fork "
-                                "child.")
-                    self.node.persistence.kill_child()
-                    break
-        except OSError as e:
-            log.warning("Reading the RDB child's pipe failed: %s", e)
-        finally:
+        alive = send_all(head)
+        for l in alive:
+            l.state = "send_bulk"
+        os.set_blocking(rfd, False)
+        while True:
             try:
-                os.close(rfd)
-            except OSError:
-                pass
+                data = gos.nb_read(rfd, CHUNK)
+            except OSError as e:
+                log.warning("Reading the RDB child's pipe failed: %s", e)
+                break
+            if not data:
+                break
+            total += len(data)
+            alive = send_all(data)
+            if not alive:
+                log.warning("Diskless rdb transfer, last replica dropped, killing fork child.")
+                self.node.persistence.kill_child()
+                break
         t.child.done.wait()
         code, sig, _ = t.child.result or (1, 0, {})
         ok = code == 0 and sig == 0
         if ok:
             alive = send_all(t.mark)
-            log.info("Diskless rdb transfer done: %d bytes to %d replica(s)", total,
-                     len(alive))
+            log.info("Diskless rdb transfer done: %d bytes to %d replica(s)", total, len(alive))
         else:
             log.warning("Background transfer error (child exit %s, signal %s)", code, sig)
         t.ok = ok and bool(alive)
-        t.done.set()
 
     # -- REPLCONF -----------------------------------------------------------------------------
     def replconf(self, client, args):
@@ -857,7 +865,8 @@ class Primary:
         self._last_second = mono
         now = time.time()
         if repl.master_host is None:
-            if self.links and mono - self._last_ping >= conf["replPingReplicaPeriod"]:
+            if (self.links and mono - self._last_ping >= conf["replPingReplicaPeriod"]
+                    and not self.node.shutting_down):
                 self._last_ping = mono
                 self.feed_raw(PING)
             timeout = conf["replTimeout"]
@@ -903,24 +912,33 @@ class Primary:
                 l.close("Client closed for overcoming of output buffer limits (replica)")
 
     def before_shutdown(self):
-        """Give online replicas a chance to receive the end of the stream
-        (Redis 7.0 waits up to shutdown-timeout for them to acknowledge it)."""
+        """Give online replicas a chance to acknowledge the end of the stream
+        (Redis 7.0 waits up to shutdown-timeout for them), before the final
+        save.  No GETACK is fed (it would move the offset past the one the
+        RDB records): the replicas' ACK every second is waited for."""
         repl = self.repl
-        online = [l for l in self.links if l.state == "online" and not l.closed]
+        now = time.monotonic()
+        if now - self._shutdown_waited < 2.0:
+            return
+        self._shutdown_waited = now
+        online = [l for l in self.links if l.state == "online" and not l.closed
+                  and not l.pre_psync]
         if repl.master_host is not None or not online or repl.backlog is None:
             return
         limit = self.node.config.values.get("shutdownTimeout", 10)
-        target = repl.offset
-        self.feed_raw(GETACK)
-        deadline = time.monotonic() + max(0, limit)
+        deadline = now + max(0, limit)
         ev = Event()
         self.waiters.add(ev)
         try:
-            while time.monotonic() < deadline:
-                if all(l.closed or l.pre_psync or l.ack_off >= target for l in online):
+            while True:
+                target = repl.offset
+                if all(l.closed or l.ack_off >= target for l in online):
                     log.info("All the replicas acknowledged the end of the stream")
                     return
-                ev.wait(min(0.1, max(0.0, deadline - time.monotonic())))
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                ev.wait(min(0.1, left))
                 ev.clear()
             log.warning("Some replicas did not acknowledge the end of the stream before "
                         "shutdown")

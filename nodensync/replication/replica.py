@@ -416,11 +416,17 @@ class MasterLink:
                 db.set_expire(key, expire)
             loaded[0] += 1
 
+        delay = conf.values.get("keyLoadDelay", 0) or 0     # key-load-delay (testing aid)
+
         def progress(pos):
-            now = time.monotonic()
-            if now - last[0] > 0.01:
-                gevent.sleep(0)
-                last[0] = time.monotonic()
+            self.transfer_lastio = time.time()
+            if delay:
+                gevent.sleep(delay / 1e6)
+            else:
+                now = time.monotonic()
+                if now - last[0] > 0.01:
+                    gevent.sleep(0)
+                    last[0] = time.monotonic()
             if self.stopped:
                 raise _Stop()
 
@@ -433,7 +439,7 @@ class MasterLink:
         try:
             parser = rdb.RdbParser(mm, name="the MASTER synchronization DB")
             aux = parser.load(on_key, ndb, verify_checksum=conf.values.get("rdbChecksum", True),
-                              progress=progress, progress_every=256)
+                              progress=progress, progress_every=1 if delay else 256)
         except rdb.RdbError as e:
             raise LinkError("Failed trying to load the MASTER synchronization DB from disk: "
                             "%s" % e) from None
@@ -577,9 +583,24 @@ class MasterLink:
             raw += data
             data = b""
             applied = 0
+            count = 0
             ks.serving_master_stream = True
             try:
                 while True:
+                    count += 1
+                    if (count & 1023) == 0 and c.multi is None:
+                        # A long read: let the other clients in, once this
+                        # node's backlog has every byte applied so far (a
+                        # snapshot forked meanwhile must match its offset).
+                        if applied:
+                            primary.feed_raw(bytes(raw[:applied]))
+                            del raw[:applied]
+                            applied = 0
+                        ks.serving_master_stream = False
+                        gevent.sleep(0)
+                        ks.serving_master_stream = True
+                        if c.closing:
+                            raise LinkError("The master client was closed")
                     try:
                         argv = reader.gets()
                     except hiredis.ProtocolError as e:

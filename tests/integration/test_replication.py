@@ -546,3 +546,32 @@ def test_replication_over_tls(server_factory, tmp_path):
     assert client(m).client_kill_filter(_type="replica") == 1
     wait_for(lambda: stats(m)["sync_partial_ok"] == 1, what="partial resync over TLS")
     wait_link_up(r)
+
+
+def test_full_sync_load_keeps_old_data_readable(server_factory):
+    """While a replica loads a full sync (slowed down with key-load-delay),
+    it keeps answering with its previous data set; the new one replaces it
+    at once when complete."""
+    m = server_factory(*FAST)
+    mc = client(m)
+    p = mc.pipeline(transaction=False)
+    for i in range(300):
+        p.set("new:%d" % i, i)
+    p.execute()
+    r = server_factory(*FAST, "--key-load-delay", "3000")
+    rc = client(r)
+    rc.set("old", "data")
+    rc.rpush("old-list", "a", "b")
+    rc.execute_command("REPLICAOF", "127.0.0.1", m.port)
+    wait_for(lambda: info(r).get("master_sync_in_progress") == 1, what="sync in progress")
+    seen = 0
+    while info(r).get("master_sync_in_progress") == 1:
+        assert rc.get("old") == b"data"
+        assert rc.dbsize() == 2
+        assert rc.get("new:1") is None
+        seen += 1
+        time.sleep(0.05)
+    assert seen >= 3
+    wait_link_up(r)
+    assert rc.get("old") is None and rc.dbsize() == 300
+    assert_same_data(m, [r])
