@@ -76,17 +76,15 @@ def parse_timeout_ms(b, unit_seconds=True):
 _SIGNED = [v if v < 128 else v - 256 for v in range(256)]
 
 
-@lru_cache(maxsize=1024)
-def _glob_regex(pattern):
-    """A regex equivalent to Redis's stringmatchlen() for ``pattern``.
-
-    Every token but ``*`` consumes exactly one byte, so the translation is
-    exact: ``*`` -> ``.*``, ``?`` -> ``.``, ``\\x`` -> x (a trailing lone
-    backslash is literal), ``[...]`` -> the set of bytes Redis's class loop
-    accepts: ``^`` negates, ``\\x`` escapes, ``a-z`` is a range whenever two
-    more bytes follow the start (``]`` included, ends swapped when reversed,
-    bytes compared as signed C chars), ``]`` right after ``[`` closes an
-    empty class, an unclosed class ends the pattern."""
+def _glob_tokens(pattern):
+    """Redis's stringmatchlen() pattern as tokens: None for a run of ``*``,
+    else the regex of one token (every token but ``*`` consumes exactly one
+    byte, so the translation is exact): ``?`` -> ``.``, ``\\x`` -> x (a
+    trailing lone backslash is literal), ``[...]`` -> the set of bytes Redis's
+    class loop accepts: ``^`` negates, ``\\x`` escapes, ``a-z`` is a range
+    whenever two more bytes follow the start (``]`` included, ends swapped
+    when reversed, bytes compared as signed C chars), ``]`` right after ``[``
+    closes an empty class, an unclosed class ends the pattern."""
     out = []
     i, n = 0, len(pattern)
     while i < n:
@@ -94,7 +92,7 @@ def _glob_regex(pattern):
         if c == 0x2A:                       # *
             while i + 1 < n and pattern[i + 1] == 0x2A:
                 i += 1
-            out.append(b".*")
+            out.append(None)
         elif c == 0x3F:                     # ?
             out.append(b".")
         elif c == 0x5B:                     # [
@@ -136,7 +134,55 @@ def _glob_regex(pattern):
                 c = pattern[i]
             out.append(b"\\x%02x" % c)
         i += 1
-    return re.compile(b"".join(out), re.DOTALL).fullmatch
+    return out
+
+
+@lru_cache(maxsize=1024)
+def _glob_regex(pattern):
+    """A predicate ``subject -> truthy`` equivalent to Redis's
+    stringmatchlen() for ``pattern`` on a whole subject.
+
+    With at most one ``*`` it is one regex.  With more, a regex would
+    backtrack exponentially (``a*a*a*...b`` against a long run of ``a``:
+    Redis 7.0.15 guards the same case in stringmatchlen), so the fixed-length
+    pieces between the stars are matched in turn: the first at the start,
+    the last at the end, each middle one at its leftmost place after the
+    previous (leaving the most room for the rest, which is exact)."""
+    tokens = _glob_tokens(pattern)
+    stars = tokens.count(None)
+    if stars <= 1:
+        return re.compile(b"".join(b".*" if t is None else t for t in tokens),
+                          re.DOTALL).fullmatch
+    pieces = [[]]
+    for t in tokens:
+        if t is None:
+            pieces.append([])
+        else:
+            pieces[-1].append(t)
+    head, middle, tail = pieces[0], pieces[1:-1], pieces[-1]
+    head_re = re.compile(b"".join(head), re.DOTALL).match if head else None
+    tail_re = re.compile(b"".join(tail), re.DOTALL).fullmatch if tail else None
+    middle = [re.compile(b"".join(m), re.DOTALL).search for m in middle if m]
+    nhead, ntail = len(head), len(tail)
+    minimum = nhead + ntail + sum(len(m) for m in pieces[1:-1])
+
+    def match(s):
+        n = len(s)
+        if n < minimum:
+            return None
+        if head_re is not None and head_re(s) is None:
+            return None
+        end = n - ntail
+        if tail_re is not None and tail_re(s, end) is None:
+            return None
+        pos = nhead
+        for search in middle:
+            m = search(s, pos, end)
+            if m is None:
+                return None
+            pos = m.end()
+        return True
+    return match
 
 
 def redis_glob_matcher(pattern):
