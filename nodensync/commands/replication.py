@@ -63,6 +63,11 @@ def slaveof(ctx, host, port):
     return _replicaof(ctx, host, port)
 
 
+# Redis 7.0's summary of these two ends with a period (the registry strips it).
+replicaof.spec.summary = slaveof.spec.summary = (
+    "Make the server a replica of another instance, or promote it as master.")
+
+
 @command("role", arity=1, flags=NOSCRIPT | LOADING | STALE | FAST, group=G, since="2.8.12",
          syntax="", complexity="O(1)", categories=("admin", "dangerous"))
 def role(ctx):
@@ -94,14 +99,14 @@ wait.spec.categories = ["slow", "connection"]
 @command("psync", arity=-3, flags=ADMIN | NOSCRIPT | NO_ASYNC_LOADING | NO_MULTI, group=G,
          since="2.8.0", syntax="replicationid offset", complexity=None)
 def psync(ctx, replid, offset, *rest):
-    """An internal command used in replication"""
+    """Internal command used for replication"""
     return _repl(ctx).primary.psync(ctx, [b"psync", replid, offset])
 
 
 @command("sync", arity=1, flags=ADMIN | NOSCRIPT | NO_ASYNC_LOADING | NO_MULTI, group=G,
          since="1.0.0", syntax="", complexity=None)
 def sync(ctx):
-    """An internal command used in replication"""
+    """Internal command used for replication"""
     return _repl(ctx).primary.psync(ctx, [b"sync"])
 
 
