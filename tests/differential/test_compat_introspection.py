@@ -124,3 +124,32 @@ def test_command_info_entries_are_byte_identical(diff, node_server, redis_server
 def test_command_info_known_mismatches_elsewhere(diff, node_server, redis_server):
     names = sorted(set(KNOWN_ELSEWHERE) & _names(node_server.port))
     assert not _info_mismatches(diff, names)
+
+
+def _lines(reply):
+    text = reply.decode() if isinstance(reply, bytes) else reply
+    return text.split("\n")
+
+
+def test_lolwut(diff):
+    # redis-py test_lolwut; the art of versions 5 and 6 is random, so only
+    # its shape and the fixed text are compared.
+    diff.check("LOLWUT")
+    diff.check("LOLWUT", "VERSION", "7")
+    diff.check("LOLWUT", "VERSION", "1")
+    diff.check("LOLWUT", "VERSION", "-5")
+    diff.check("LOLWUT", "VERSION", "x")
+    diff.check("LOLWUT", "VERSION", "5", "x")
+    diff.check("LOLWUT", "VERSION", "6", "10", "x")
+    diff.check("LOLWUT", "VERSION")
+    diff.check("LOLWUT", "foo")
+    for args in (["VERSION", "5"], ["VERSION", "5", "10", "3", "2"], ["VERSION", "5", "1", "1", "1"],
+                 ["version", "4"], ["VERSION", "6"], ["VERSION", "6", "7", "3"]):
+        a = diff.node.call("LOLWUT", *args)
+        b = diff.ref.call("LOLWUT", *args)
+        la, lb = _lines(a), _lines(b)
+        assert len(la) == len(lb), args
+        # cells per row: braille characters (5), colour escapes (6)
+        cells = (lambda x: x.count("\033[") or len(x))
+        assert [cells(x) for x in la[:-2]] == [cells(x) for x in lb[:-2]], args
+        assert la[-2:] == lb[-2:], args
