@@ -562,3 +562,27 @@ def test_bad_aof_stops_the_start(server_factory, garbage, word):
         s.start()
     log = s.log()
     assert word in log and "appendonly.aof.1.incr.aof" in log and "offset %d" % good in log
+
+
+def test_nodensync_save_script_tls_and_auth(server_factory, tmp_path):
+    from servers import free_port
+    cert, key = str(tmp_path / "cert.pem"), str(tmp_path / "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key,
+                    "-out", cert, "-days", "2", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True, timeout=60)
+    tls_port = free_port()
+    s = server_factory("--save", "", "--enableTLS", "--tlsPort", str(tls_port), "--tlsCert", cert,
+                       "--tlsKey", key, "--tlsAuthClients", "no", "--requirepass", "s3cret",
+                       wait=False)
+    wait_for(lambda: redis.Redis(port=s.port, password="s3cret", socket_timeout=5).ping(),
+             timeout=30, what="server with requirepass")
+    env = dict(os.environ, NODENSYNC_PASSWORD="s3cret")
+    import sys
+    run = [sys.executable, os.path.join(_SCRIPTS, "nodensync-save"), "-p", str(tls_port),
+           "--tls", "--cacert", cert, "--timeout", "60"]
+    r = subprocess.run(run, capture_output=True, text=True, timeout=120, env=env)
+    assert r.returncode == 0, r.stderr
+    r = subprocess.run(run + ["-a", "wrong"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and "WRONGPASS" in r.stderr
+    assert os.path.exists(os.path.join(s.dir, "dump.rdb"))
