@@ -309,6 +309,27 @@ _PROC_KEY_FLAGS = {
 }
 
 
+def keys_with_flags(spec, argv):
+    """Redis's getKeysFromCommandWithSpecs for a resolved command (argv[0]
+    is the command name): [(index, key flags)], empty when none."""
+    specs = key_specs(spec)
+    found = None
+    if (any("not_key" not in ks.flags for ks in specs)
+            and not any("variable_flags" in ks.flags for ks in specs)):
+        found = keys_from_specs(specs, argv)
+    if found is None:
+        flags_fn = _PROC_KEY_FLAGS.get(spec.fullname)
+        if flags_fn is not None:
+            found = [(i, flags_fn(argv)) for i in spec.key_positions(argv)]
+        elif spec.fullname not in _KEY_SPECS and spec.keys_fn is not None:
+            found = [(i, ()) for i in spec.key_positions(argv)]
+        else:
+            # Redis's generic numkeys procedures fail exactly where the
+            # keynum specs do (a count below 1 or past the arguments).
+            found = []
+    return found
+
+
 def _getkeys(argv, fullname="command|getkeys"):
     """(spec, [(index, key flags)]) for COMMAND GETKEYS / GETKEYSANDFLAGS,
     following Redis's getKeysSubcommandImpl."""
@@ -326,19 +347,7 @@ def _getkeys(argv, fullname="command|getkeys"):
         raise CommandError("ERR The command has no key arguments")
     if not spec.check_arity(len(argv)):
         raise CommandError("ERR Invalid number of arguments specified for command")
-    found = None
-    if real and not any("variable_flags" in ks.flags for ks in specs):
-        found = keys_from_specs(specs, argv)
-    if found is None:
-        flags_fn = _PROC_KEY_FLAGS.get(spec.fullname)
-        if flags_fn is not None:
-            found = [(i, flags_fn(argv)) for i in spec.key_positions(argv)]
-        elif spec.fullname not in _KEY_SPECS and spec.keys_fn is not None:
-            found = [(i, ()) for i in spec.key_positions(argv)]
-        else:
-            # Redis's generic numkeys procedures fail exactly where the
-            # keynum specs do (a count below 1 or past the arguments).
-            found = []
+    found = keys_with_flags(spec, argv)
     if not found:
         if spec.flags & NO_MANDATORY_KEYS:
             return spec, []

@@ -17,6 +17,7 @@ from .registry import (command, container, ADMIN, NOSCRIPT, LOADING, STALE, WRIT
 from .util import glob_match, parse_int
 from . import introspection  # noqa: F401  (COMMAND, HELP)
 from ..server.blocking import signal_db_ready
+from .connection import tracking_flush
 
 G = "server"
 
@@ -91,6 +92,7 @@ def flushdb(ctx, *args):
     """Remove all keys from the current database."""
     lazy = _flush_mode(args)
     n = flush_db(ctx, ctx.db, lazy)
+    tracking_flush(ctx.node)
     ctx.node.keyspace.dirty += n + 1
     ctx.propagate_as = [[b"flushdb"]]
     return OK
@@ -104,6 +106,7 @@ def flushall(ctx, *args):
     n = 0
     for db in ctx.node.keyspace.dbs:
         n += flush_db(ctx, db, lazy)
+    tracking_flush(ctx.node)
     ctx.node.keyspace.dirty += n + 1
     ctx.propagate_as = [[b"flushall"]]
     for hook in ctx.node.flushall_hooks:
