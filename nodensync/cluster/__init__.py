@@ -32,6 +32,7 @@ import os
 import time
 
 import gevent
+import gevent.lock
 
 from .. import config as cfg
 from ..protocol.resp import Push, encode
@@ -199,16 +200,23 @@ class Cluster:
         self.bus_port = 0
         self.learned_ip = None
         self.connections = 0
-        self.slot_index = SlotIndex(node.keyspace.dbs[0])
+        self.slot_index = SlotIndex(lambda: node.keyspace.dbs[0])
         self.migrating_tokens = {}
         self.background = []
         self.joining = False
+        self.meet_lock = gevent.lock.Semaphore()
         self.meets = 0
         self.stats_stalls = 0
 
     # -- settings -------------------------------------------------------------------
     def node_timeout_ms(self):
         return self.config["clusterNodeTimeout"]
+
+    @property
+    def stall_threshold(self):
+        """A pause of the process longer than this (seconds) may have hidden
+        a configuration change (a failover needs node-timeout of silence)."""
+        return max(1.0, self.config["clusterNodeTimeout"] / 1000.0 * 0.75)
 
     @property
     def allow_reads_when_down(self):
@@ -392,11 +400,17 @@ class Cluster:
     # -- staleness ---------------------------------------------------------------------
     def on_stall(self, gap):
         """The Raft loop did not run for ``gap`` seconds (SIGSTOP ...)."""
+        if self.stale and self._catching_up is not None and not self._catching_up.dead:
+            return
         self.stats_stalls += 1
         log.warning("Cluster control plane was stalled for %.1f s: serving no keys until the "
                     "configuration is confirmed", gap)
         self.stale = True
         self.ok = False
+        self.state_reason = "catching up with the cluster configuration"
+        # Our own silence says nothing about the others: restart their clocks.
+        self.health.grace()
+        self.raft.last_loop = time.monotonic()
         self._start_catch_up()
 
     def _start_catch_up(self):
@@ -441,10 +455,12 @@ class Cluster:
         }
 
     def meet(self, ip, port):
-        """CLUSTER MEET, run in the background (Redis answers at once too)."""
+        """CLUSTER MEET, run in the background (Redis answers at once too);
+        one at a time (Raft changes its membership one member at a time)."""
         self.meets += 1
         try:
-            self._meet(ip, port)
+            with self.meet_lock:
+                self._meet(ip, port)
         except (RaftError, PeerError, OSError) as e:
             log.warning("CLUSTER MEET %s:%d failed: %s", ip, port, e)
         except Exception:
@@ -530,21 +546,25 @@ class Cluster:
         peers = self.raft.voter_addresses()
         args = [b"CLUSTER", b"NSYNC", b"JOIN", b"1" if voter else b"0",
                 addr.encode() if voter else b"-"] + [p.encode() for p in peers]
-        change = gevent.spawn(self.raft.change_membership, True, addr) if voter else None
-        peer = PeerClient(ip, port, timeout=5.0, auth=self.auth())
+        # The new member starts its Raft side first (it cannot disturb the
+        # voters: they drop connections from unknown members); only once it
+        # runs is it made a voter, so a node that fails to start never
+        # becomes a voter the majority would wait for.
+        peer = PeerClient(ip, port, timeout=15.0, auth=self.auth())
         try:
             r = peer.call(*args)
+        except PeerError as e:
+            r = e
         finally:
             peer.close()
         if not isinstance(r, bytes):
-            if change is not None:
-                change.kill()
-            raise PeerError("%s:%d refused to join: %s" % (ip, port, r))
-        if change is not None:
             try:
-                change.get(timeout=15.0)
-            except gevent.Timeout:
-                raise RaftError("membership change for %s not committed" % addr) from None
+                self.raft.propose("forget", other_id, timeout=5.0)
+            except RaftError:
+                pass
+            raise PeerError("%s:%d could not join: %s" % (ip, port, r))
+        if voter:
+            self.raft.change_membership(True, addr, timeout=20.0)
         log.info("Node %s (%s:%d) joined the cluster as a %s member", other_id, node_ip, port,
                  "voting" if voter else "read-only")
 
@@ -555,9 +575,9 @@ class Cluster:
         if voter and self_addr:
             ip = self_addr.rsplit(":", 1)[0]
             self.learned_ip = self.learned_ip or ip
+        self.raft.start(self_addr if voter else None, peers)      # RaftError if it cannot
         self.identity.update(joined=True, voter=bool(voter), self_addr=self_addr if voter else None,
                              peers=peers)
-        self.raft.start(self_addr if voter else None, peers)
         self.stale = True
         self._start_catch_up()
 
@@ -608,6 +628,7 @@ class Cluster:
 
     # -- per-slot keys ---------------------------------------------------------------------
     def keys_in_slot(self, slot):
+        self.view                    # applies pending changes (migration tokens)
         return self.slot_index.keys(slot, self.migrating_tokens.get(slot))
 
     # -- Pub/Sub ---------------------------------------------------------------------------

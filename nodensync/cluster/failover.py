@@ -68,6 +68,12 @@ class HealthMonitor:
                 if p.greenlet is not None:
                     p.greenlet.kill(block=False)
 
+    def grace(self):
+        """After this process was stalled: count every node as just heard."""
+        now = time.monotonic()
+        for p in self.peers.values():
+            p.last_pong = max(p.last_pong, now)
+
     def stop(self):
         for p in self.peers.values():
             if p.greenlet is not None:
@@ -191,13 +197,35 @@ class FailoverController:
             self.greenlet = None
 
     def _run(self):
+        last = time.monotonic()
         while True:
             gevent.sleep(0.05)
+            cluster = self.cluster
+            now = time.monotonic()
+            gap, last = now - last, now
             try:
-                if self.cluster.raft.is_leader():
+                if gap > cluster.stall_threshold:
+                    # We were not running (SIGSTOP ...): what we measured of
+                    # the others is meaningless, and we may not lead any more.
+                    cluster.on_stall(gap)
+                    continue
+                if (cluster.raft.is_leader() and not cluster.stale
+                        and now - cluster.raft.last_loop < 0.5):
                     self._check()
             except Exception:
                 log.exception("failure detector pass failed")
+
+    def _quorum_now(self):
+        """Commit a no-op first: a leader that lost its majority appends a
+        decision to its log where it could commit much later, when the
+        majority is back and the decision is stale.  Deciding only right
+        after a commit succeeded keeps that window to milliseconds."""
+        timeout = min(1.0, self.cluster.node_timeout_ms() / 2000.0)
+        try:
+            self.cluster.raft.barrier(timeout=timeout)
+        except RaftError:
+            return False
+        return self.cluster.raft.is_leader()
 
     def _check(self):
         cluster = self.cluster
@@ -205,10 +233,16 @@ class FailoverController:
         health = cluster.health
         timeout = cluster.node_timeout_ms() / 1000.0
         now = time.monotonic()
+        confirmed = False
         for rec in list(view.nodes.values()):
             if rec.id == view.my_id:
                 continue
             down = health.age(rec.id) > timeout
+            if (down or rec.fail) and not confirmed:
+                if not self._quorum_now():
+                    return
+                confirmed = True
+                down = health.age(rec.id) > timeout
             if down:
                 if rec.is_master and view.slot_counts.get(rec.id):
                     if now - self.last_attempt.get(rec.id, 0) < 0.5:

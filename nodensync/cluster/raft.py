@@ -162,13 +162,20 @@ class ControlPlane:
             fullDumpFile=dump,
             useFork=False,
             bindAddress=bind,
+            bindRetryTime=0.1,
+            maxBindRetries=1,          # never spin in SyncObj() on a busy port
             logCompactionMinEntries=20000,
             logCompactionMinTime=600,
             onStateChanged=_safe(self._on_state_changed),
         )
         store = TopologyStore(on_change=self.cluster.topology_changed)
         peers = [p for p in peers if p != self_addr]
-        self.sync = SyncObj(self_addr, peers, conf=conf, consumers=[store])
+        try:
+            sync = SyncObj(self_addr, peers, conf=conf, consumers=[store])
+        except Exception as e:
+            raise RaftError("cannot start the control plane on %s: %s (is the cluster bus "
+                            "port free?)" % (self_addr or "a read-only member", e)) from None
+        self.sync = sync
         self.store = store
         self.self_addr = self_addr
         self.was_leader = False

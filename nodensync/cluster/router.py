@@ -43,6 +43,7 @@ DOWN_RO = "CLUSTERDOWN The cluster is down and only accepts read commands"
 UNBOUND = "CLUSTERDOWN Hash slot not served"
 
 _SHARD_PUBSUB = ("ssubscribe", "sunsubscribe", "spublish")
+_monotonic = time.monotonic
 
 
 class Router:
@@ -141,6 +142,11 @@ class Router:
         if n is None:
             raise CommandError(UNBOUND)
         shard_pubsub = spec in self.shard_pubsub
+        raft = cluster.raft
+        if raft.sync is not None and _monotonic() - raft.last_loop > cluster.stall_threshold:
+            # The process was stopped (SIGSTOP ...) and this command got in
+            # before the control plane noticed: the configuration may be old.
+            cluster.on_stall(_monotonic() - raft.last_loop)
         if not cluster.ok:
             if shard_pubsub:
                 if not cluster.allow_pubsubshard_when_down:

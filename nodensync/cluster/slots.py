@@ -76,8 +76,9 @@ class SlotIndex:
     """slot -> keys of one database, rebuilt by a full pass only when it
     may be stale (see the module docstring)."""
 
-    def __init__(self, db):
-        self.db = db
+    def __init__(self, get_db):
+        self.get_db = get_db      # the database may be replaced (full sync, FLUSHALL)
+        self.db = None
         self.by_slot = None
         self.built_dirty = -1
         self.built_seq = -1      # value of ``seq`` when built
@@ -85,7 +86,9 @@ class SlotIndex:
 
     def _build(self):
         by_slot = {}
-        for key in self.db.data:
+        self.db = self.get_db()
+        self.data = self.db.data
+        for key in self.data:
             s = key_slot(key)
             lst = by_slot.get(s)
             if lst is None:
@@ -105,16 +108,17 @@ class SlotIndex:
     def keys(self, slot, migrating_token=None):
         """Live keys of ``slot`` (expired-but-present keys included, as
         Redis counts them until they are reclaimed)."""
-        fresh = self.by_slot is not None and self.built_dirty == self.db.keyspace.dirty
-        trusted = (migrating_token is not None and self.by_slot is not None
-                   and self.built_seq >= migrating_token)
+        db = self.get_db()
+        same = self.by_slot is not None and db is self.db and db.data is self.data
+        fresh = same and self.built_dirty == db.keyspace.dirty
+        trusted = (same and migrating_token is not None and self.built_seq >= migrating_token)
         if not fresh and not trusted:
             self._build()
             fresh = True
         lst = self.by_slot.get(slot, ())
         if fresh:
             return list(lst)
-        data = self.db.data
+        data = db.data
         live = [k for k in lst if k in data]
         if len(live) != len(lst):
             if live:

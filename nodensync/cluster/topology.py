@@ -215,6 +215,36 @@ class Topology:
             return "ERR Target node is not a master"
         self.importing[slot] = (importer, src)
 
+    def op_begin_moves(self, slot_list, src, dst):
+        """Both halves of the migration of several slots, in one commit
+        (NodeNsync's batched resharding: IMPORTING on ``dst`` and MIGRATING
+        on ``src`` for every slot)."""
+        d = self.nodes.get(dst)
+        if d is None or self.nodes.get(src) is None:
+            return "ERR I don't know about node %s" % (dst if d is None else src)
+        if d["master"] is not None:
+            return "ERR Target node is not a master"
+        if src == dst:
+            return "ERR source and destination are the same node"
+        for slot in slot_list:
+            if self.slots[slot] != src:
+                return "ERR I'm not the owner of hash slot %d" % slot
+        for slot in slot_list:
+            self.migrating[slot] = (src, dst)
+            self.importing[slot] = (dst, src)
+
+    def op_finish_moves(self, slot_list, dst, replica_migration=True):
+        """Assign every slot of a batch to ``dst`` (SETSLOT NODE for each)."""
+        rec = self.nodes.get(dst)
+        if rec is None:
+            return "ERR Unknown node %s" % dst
+        if rec["master"] is not None:
+            return "ERR Target node is not a master"
+        for slot in slot_list:
+            err = self.op_set_slot_node(slot, dst, replica_migration)
+            if err:
+                return err
+
     def op_set_stable(self, slot, node_id):
         """SETSLOT STABLE on ``node_id``: clears that node's half."""
         m = self.migrating.get(slot)

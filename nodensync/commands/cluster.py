@@ -662,7 +662,8 @@ def cluster_set_config_epoch(ctx, epoch_arg):
 
 # -- internal node-to-node protocol --------------------------------------------------------------
 @command("cluster|nsync", arity=-3, flags=ADMIN | STALE | LOADING, group=G, since="7.0.0",
-         syntax="<HELLO | JOIN | PAUSE | UNPAUSE | OFFSET | PUBLISH | SPUBLISH | STATUS> ...")
+         syntax="<HELLO | JOIN | PAUSE | UNPAUSE | OFFSET | PUBLISH | SPUBLISH | STATUS | "
+                "BEGINMOVES | FINISHMOVES> ...")
 def cluster_nsync(ctx, op, *args):
     """NodeNsync's internal node-to-node protocol (not for clients)."""
     c = _cluster(ctx)
@@ -697,11 +698,67 @@ def cluster_nsync(ctx, op, *args):
     if o == b"unpause":
         c.router.unpause()
         return OK
+    if o in (b"beginmoves", b"finishmoves") and len(args) >= 2:
+        return _batched_moves(c, o == b"beginmoves", args[0], args[1:])
+    if o == b"barrier":
+        from ..cluster.raft import RaftError
+        try:
+            c.raft.barrier(timeout=10.0)
+        except RaftError as e:
+            raise CommandError(str(e)) from None
+        return OK
     if o == b"status":
         st = c.raft.status()
         return {k.encode(): (v.encode() if isinstance(v, str) else int(v) if isinstance(v, bool)
                              else v) for k, v in st.items()}
     raise CommandError(errors.SYNTAX)
+
+
+def _batched_moves(c, begin, dst_arg, slot_args):
+    """CLUSTER NSYNC BEGINMOVES|FINISHMOVES <dst-id> <slot|start-end> ...,
+    sent to the source master: NodeNsync's batched form of SETSLOT
+    IMPORTING + MIGRATING (begin) and SETSLOT NODE (finish) for many slots
+    in one Raft commit each.  FINISHMOVES refuses while this node still
+    holds keys of a slot."""
+    v = c.view
+    me = v.me
+    dst = _node_or_error(v, dst_arg, "ERR I don't know about node %s")
+    slots = []
+    for a in slot_args:
+        lo, sep, hi = a.partition(b"-")
+        if sep:
+            x, y = _slot(lo), _slot(hi)
+            if x > y:
+                raise CommandError("ERR start slot number %d is greater than end slot number %d"
+                                   % (x, y))
+            slots.extend(range(x, y + 1))
+        else:
+            slots.append(_slot(a))
+    if begin:
+        if me is None or not me.is_master:
+            raise CommandError("ERR Please use SETSLOT only with masters.")
+        _propose(c, "begin_moves", slots, c.my_id, dst.id, timeout=10.0)
+    else:
+        for s in slots:
+            if v.owner[s] is me and c.keys_in_slot(s):
+                raise CommandError("ERR Can't assign hashslot %d to a different node while I "
+                                   "still hold keys for this hash slot." % s)
+        _propose(c, "finish_moves", slots, dst.id,
+                 bool(c.config["clusterAllowReplicaMigration"]), timeout=10.0)
+    # The destination must have applied the change before keys (RESTORE-ASKING)
+    # or redirected clients reach it: wait for it to pass a barrier.
+    if dst.id != c.my_id:
+        from ..cluster.router import PeerClient, PeerError
+        peer = PeerClient(dst.ip, dst.port, timeout=10.0, auth=c.auth())
+        try:
+            r = peer.call(b"CLUSTER", b"NSYNC", b"BARRIER")
+        except PeerError as e:
+            raise CommandError("ERR the destination did not confirm the change: %s" % e) from None
+        finally:
+            peer.close()
+        if r != b"OK":
+            raise CommandError("ERR the destination did not confirm the change: %s" % r)
+    return OK
 
 
 # -- READONLY / READWRITE / ASKING ----------------------------------------------------------------

@@ -240,22 +240,47 @@ class RedisRefCluster:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-class WriteLoad:
-    """Writers on a RedisCluster client: each key gets increasing values
-    (``key -> last acknowledged value``); errors other than redirects are
-    recorded with their time."""
+def keys_for_slots(ranges, count, prefix="k"):
+    """``count`` key names whose slots fall in ``ranges`` [(a, b), ...]."""
+    from binascii import crc_hqx
+    out = []
+    i = 0
+    while len(out) < count and i < 1000000:
+        k = "%s:%d" % (prefix, i)
+        s = crc_hqx(k.encode(), 0) % 16384
+        if any(a <= s <= b for a, b in ranges):
+            out.append(k)
+        i += 1
+    return out
 
-    def __init__(self, cluster, threads=2, keys=2000, prefix="load", protocol=2):
+
+def slot_ranges_of(cluster, node):
+    out = []
+    for n in cluster.view():
+        if n["id"] == node.myid():
+            for r in n["slots"]:
+                if not r.startswith("["):
+                    a, _, b = r.partition("-")
+                    out.append((int(a), int(b or a)))
+    return out
+
+
+class WriteLoad:
+    """Writers on RedisCluster clients: every key gets increasing values and
+    the last acknowledged one is remembered (``acked``), with the time of
+    every acknowledged write and of every error (other than redirections,
+    which the client follows)."""
+
+    def __init__(self, cluster, keys, threads=2, protocol=2):
         self.cluster = cluster
-        self.keys = keys
-        self.prefix = prefix
+        self.keys = list(keys)
         self.acked = {}
         self.errors = []
         self.ok_times = []
         self.stop_flag = threading.Event()
+        self.lock = threading.Lock()
         self.threads = [threading.Thread(target=self._run, args=(i, threads, protocol),
                                          daemon=True) for i in range(threads)]
-        self.lock = threading.Lock()
 
     def start(self):
         for t in self.threads:
@@ -264,38 +289,63 @@ class WriteLoad:
 
     def _run(self, idx, total, protocol):
         rc = None
+        mine = self.keys[idx::total]
         counter = 0
         while not self.stop_flag.is_set():
             try:
                 if rc is None:
-                    rc = RedisCluster(host=HOST, port=self.cluster.entry.port, protocol=protocol,
-                                      socket_timeout=2, socket_connect_timeout=1,
-                                      cluster_error_retry_attempts=1)
-                k = "%s:{%d}" % (self.prefix, (counter * total + idx) % self.keys)
+                    ports = [n.port for n in self.cluster.nodes if n.alive() and not n.stopped]
+                    rc = RedisCluster(host=HOST, port=ports[0], protocol=protocol,
+                                      socket_timeout=1, socket_connect_timeout=0.5)
+                k = mine[counter % len(mine)]
                 counter += 1
-                v = counter
-                rc.set(k, v)
+                rc.set(k, counter)
                 now = time.monotonic()
                 with self.lock:
-                    self.acked[k] = (v, now)
+                    self.acked[k] = counter
                     self.ok_times.append(now)
-            except Exception as e:     # any failure: remember it, rebuild the client
+            except Exception as e:      # rebuild the client and its slot map
                 with self.lock:
-                    self.errors.append((time.monotonic(), repr(e)))
+                    self.errors.append((time.monotonic(), repr(e)[:200]))
                 try:
                     if rc is not None:
                         rc.close()
                 except Exception:
                     pass
                 rc = None
-                time.sleep(0.05)
+                time.sleep(0.02)
 
     def stop(self):
         self.stop_flag.set()
         for t in self.threads:
             t.join(15)
 
-    def first_ok_after(self, t):
-        with self.lock:
-            later = [x for x in self.ok_times if x > t]
-        return min(later) if later else None
+    def resumed_after(self, t0, timeout=30.0, min_gap=0.5):
+        """Seconds from ``t0`` (the fault) until writes flow again: the end
+        of the longest pause between acknowledged writes after ``t0`` (the
+        client may fail, or retry internally, meanwhile).  None if writes
+        did not resume within ``timeout``."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            time.sleep(0.1)
+            with self.lock:
+                before = [x for x in self.ok_times if x <= t0]
+                after = [x for x in self.ok_times if x > t0]
+            points = ([before[-1]] if before else [t0]) + after
+            best = None
+            for a, b in zip(points, points[1:]):
+                if b - a >= min_gap and (best is None or b - a > best[1] - best[0]):
+                    best = (a, b)
+            if best is not None and after and after[-1] - best[1] > 1.0 \
+                    and time.monotonic() - after[-1] < 0.5:
+                return best[1] - t0
+        return None
+
+    def lost(self, rc):
+        """Keys whose stored value is older than the last acknowledged one."""
+        lost = []
+        for k, v in sorted(self.acked.items()):
+            got = rc.get(k)
+            if got is None or int(got) < v:
+                lost.append((k, v, got))
+        return lost
