@@ -129,7 +129,8 @@ def throughput(args):
             replicas = []
             master.c.flushall()
             base.append(benchmark(master.port, args.requests, args.clients, args.pipeline, 1))
-            replicas = [Node("--repl-diskless-sync-delay", "0", nice=10) for _ in range(2)]
+            replicas = [Node("--repl-diskless-sync-delay", "0", core=1, nice=10)
+                        for _ in range(2)]
             for r in replicas:
                 r.c.execute_command("REPLICAOF", HOST, master.port)
             for r in replicas:

@@ -364,7 +364,6 @@ class Replication:
 
     # -- INFO / ROLE ----------------------------------------------------------------------
     def info(self):
-        node = self.node
         conf = self.config
         out = [("role", self.role)]
         link = self.link

@@ -562,14 +562,7 @@ class Primary:
         r, w = os.pipe()
         t.mark = binascii.hexlify(os.urandom(20))
         delay_us = conf.values.get("rdbKeySaveDelay", 0) or 0
-        key_delay = None
-        if delay_us > 0:
-            from gevent import monkey
-            raw_sleep = monkey.get_original("time", "sleep")
-            seconds = delay_us / 1e6
-
-            def key_delay():
-                raw_sleep(seconds)
+        key_delay = _key_delay(delay_us / 1e6) if delay_us > 0 else None
 
         def work():
             os.close(r)
@@ -944,6 +937,16 @@ class Primary:
                         "shutdown")
         finally:
             self.waiters.discard(ev)
+
+
+def _key_delay(seconds):
+    """rdb-key-save-delay in the child: a real sleep (not gevent's)."""
+    from gevent import monkey
+    raw_sleep = monkey.get_original("time", "sleep")
+
+    def delay():
+        raw_sleep(seconds)
+    return delay
 
 
 _TCP_ESTABLISHED = 1

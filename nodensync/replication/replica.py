@@ -38,8 +38,8 @@ import gevent
 import hiredis
 from gevent.lock import Semaphore
 
-from ..commands.dispatch import dispatch
-from ..commands.registry import STALE
+from ..commands.dispatch import call, dispatch
+from ..commands.registry import LOOKUP, STALE
 from ..errors import CommandError
 from ..protocol.resp import encode_command
 from ..storage.keyspace import Keyspace, release
@@ -637,6 +637,19 @@ class MasterLink:
 
     def _apply(self, c, argv):
         try:
+            # The master client is never refused anything dispatch checks
+            # (auth, ACL, read-only, OOM, MISCONF, NOREPLICAS): while it is
+            # not gated (CLIENT PAUSE, MONITOR, MULTI ... set gating) and no
+            # cluster routing applies, a plain command goes straight to call()
+            # (stats, slow log, AOF propagation), as the client loop's fast path.
+            spec = LOOKUP.get(argv[0])
+            if (spec is not None and spec.inline and spec.subcommands is None and not c.gated
+                    and self.node.cluster is None):
+                arity = spec.arity
+                n = len(argv)
+                if (n == arity) if arity > 0 else (n >= -arity):
+                    call(c, spec, argv, argv[1:])
+                    return
             dispatch(c, argv)
         except CommandError as e:
             e.__traceback__ = None
