@@ -11,7 +11,8 @@ replication lag under load, full-sync time of a large data set.
    separate cores when there are several; the replicas are not pinned and
    run at a lower priority (nice 10), so that on a small machine they take
    CPU from nobody but each other.
-2. Lag: while redis-benchmark keeps the master busy (SET, -c 50), a probe
+2. Lag (replicas at normal priority, not pinned): while redis-benchmark
+   keeps the master busy (SET, -c 50), a probe
    writes a key on the master and polls a replica until the value is
    visible, every few milliseconds; the time from the master's reply to the
    first read that sees it is the lag (percentiles over all probes).
@@ -129,8 +130,7 @@ def throughput(args):
             replicas = []
             master.c.flushall()
             base.append(benchmark(master.port, args.requests, args.clients, args.pipeline, 1))
-            replicas = [Node("--repl-diskless-sync-delay", "0", core=1, nice=10)
-                        for _ in range(2)]
+            replicas = [Node("--repl-diskless-sync-delay", "0", nice=10) for _ in range(2)]
             for r in replicas:
                 r.c.execute_command("REPLICAOF", HOST, master.port)
             for r in replicas:
@@ -148,7 +148,7 @@ def throughput(args):
 
 def lag(args):
     master = Node("--repl-diskless-sync-delay", "0", core=0)
-    replicas = [Node("--repl-diskless-sync-delay", "0", nice=10) for _ in range(2)]
+    replicas = [Node("--repl-diskless-sync-delay", "0") for _ in range(2)]
     bench = None
     try:
         for r in replicas:

@@ -160,3 +160,26 @@ def test_master_graceful_restart_keeps_history(server_factory):
     client(m).set("after-restart", "1")
     Load(m, threads=1, seed=28, ops=200).run_for(20)
     assert_same_data(m, [r])
+
+
+def test_output_buffer_limit_drops_a_stalled_replica(server_factory):
+    """A replica that stops reading is dropped once its pending part of the
+    stream passes client-output-buffer-limit replica; it resyncs after."""
+    m = server_factory(*FAST, "--client-output-buffer-limit", "replica 512kb 0 0")
+    r = server_factory(*FAST, *replica_of(m))
+    wait_link_up(r)
+    mc = client(m)
+    os.kill(r.pid, signal.SIGSTOP)
+    try:
+        value = "v" * 200000
+        for i in range(60):                      # 12 MB: more than the socket buffers
+            mc.set("big:%d" % (i % 10), value)
+            if info(m)["connected_slaves"] == 0:
+                break
+        wait_for(lambda: info(m)["connected_slaves"] == 0, timeout=15,
+                 what="the stalled replica dropped")
+        assert "overcoming of output buffer limits" in m.log()
+    finally:
+        os.kill(r.pid, signal.SIGCONT)
+    wait_link_up(r)
+    assert_same_data(m, [r])
