@@ -10,7 +10,10 @@ replication lag under load, full-sync time of a large data set.
    the best of each is kept.  The master and redis-benchmark are pinned to
    separate cores when there are several; the replicas are not pinned and
    run at a lower priority (nice 10), so that on a small machine they take
-   CPU from nobody but each other.
+   CPU from nobody but each other.  The master's CPU time per request in
+   both cases is reported too: on a machine with few cores the replicas
+   compete with the master for CPU, and the CPU cost is the part of the
+   slowdown that comes from replication itself.
 2. Lag (replicas at normal priority, not pinned): while redis-benchmark
    keeps the master busy (SET, -c 50), a probe
    writes a key on the master and polls a replica until the value is
@@ -118,28 +121,42 @@ def benchmark(port, requests, clients, pipeline, core):
     raise RuntimeError("no SET figure in redis-benchmark output: %r" % out)
 
 
+def cpu_seconds(proc):
+    try:
+        import psutil
+        t = psutil.Process(proc.pid).cpu_times()
+        return t.user + t.system
+    except Exception:
+        return 0.0
+
+
 def throughput(args):
     master = Node("--repl-diskless-sync-delay", "0", core=0)
     replicas = []
     try:
-        base, repl = [], []
+        base, repl, cpu_base, cpu_repl = [], [], [], []
         for rnd in range(args.rounds):
             for r in replicas:
                 r.c.execute_command("REPLICAOF", "NO", "ONE")
                 r.stop()
             replicas = []
             master.c.flushall()
+            c0 = cpu_seconds(master.proc)
             base.append(benchmark(master.port, args.requests, args.clients, args.pipeline, 1))
+            cpu_base.append((cpu_seconds(master.proc) - c0) / args.requests * 1e6)
             replicas = [Node("--repl-diskless-sync-delay", "0", nice=10) for _ in range(2)]
             for r in replicas:
                 r.c.execute_command("REPLICAOF", HOST, master.port)
             for r in replicas:
                 wait_up(r)
+            c0 = cpu_seconds(master.proc)
             repl.append(benchmark(master.port, args.requests, args.clients, args.pipeline, 1))
+            cpu_repl.append((cpu_seconds(master.proc) - c0) / args.requests * 1e6)
             wait_synced(master, replicas)
-            print("  round %d: no replica %.0f ops/s, two replicas %.0f ops/s"
-                  % (rnd + 1, base[-1], repl[-1]), flush=True)
-        return max(base), max(repl)
+            print("  round %d: no replica %.0f ops/s (%.1f us CPU/op), two replicas %.0f ops/s "
+                  "(%.1f us CPU/op)" % (rnd + 1, base[-1], cpu_base[-1], repl[-1], cpu_repl[-1]),
+                  flush=True)
+        return max(base), max(repl), min(cpu_base), min(cpu_repl)
     finally:
         for r in replicas:
             r.stop()
@@ -233,9 +250,12 @@ def main():
     print("cores: %d; SET -c %d -P %d, %d requests per run"
           % (os.cpu_count() or 1, args.clients, args.pipeline, args.requests))
     print("throughput (best of %d rounds):" % args.rounds)
-    base, repl = throughput(args)
+    base, repl, cpu_base, cpu_repl = throughput(args)
     print("  master alone: %.0f ops/s; with two replicas: %.0f ops/s; ratio %.2f"
           % (base, repl, repl / base if base else 0))
+    if cpu_base and cpu_repl:
+        print("  master CPU per SET: %.1f us alone, %.1f us with two replicas (the CPU-bound "
+              "throughput ratio: %.2f)" % (cpu_base, cpu_repl, cpu_base / cpu_repl))
     p50, p99, worst = lag(args)
     print("replication lag under SET -c %d load (%d probes): p50 %.2f ms, p99 %.2f ms, max "
           "%.2f ms" % (args.clients, args.probes, p50, p99, worst))

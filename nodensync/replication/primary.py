@@ -864,8 +864,12 @@ class Primary:
                 self.feed_raw(PING)
             timeout = conf["replTimeout"]
             for l in list(self.links):
-                if (l.state == "online" and not l.pre_psync and not l.wait_ack
-                        and now - l.ack_time > timeout):
+                if l.state != "online" or l.pre_psync:
+                    continue
+                # An ACK or anything else (a replica loading a big RDB sends a
+                # newline every second, as Redis replicas do) keeps it alive.
+                idle = min(now - l.ack_time, mono - l.client.last_interaction)
+                if idle > timeout:
                     l.close("Disconnecting timedout replica (streaming sync)")
             ttl = conf["replBacklogTtl"]
             if (not self.links and bl is not None and ttl

@@ -418,8 +418,18 @@ class MasterLink:
 
         delay = conf.values.get("keyLoadDelay", 0) or 0     # key-load-delay (testing aid)
 
+        conn = self.conn
+        ping = [time.monotonic()]
+
         def progress(pos):
             self.transfer_lastio = time.time()
+            now = time.monotonic()
+            if now - ping[0] >= 1.0 and conn is not None:
+                ping[0] = now
+                try:
+                    conn.send(b"\n")       # keeps the master from timing us out
+                except OSError:
+                    pass
             if delay:
                 gevent.sleep(delay / 1e6)
             else:
