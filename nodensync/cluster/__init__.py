@@ -192,6 +192,7 @@ class Cluster:
         self._view = None
         self._owned = None
         self.ok = False
+        self.alive_until = float("inf")     # the Raft loop ran recently (stall detection)
         self.state_reason = "starting"
         self.stale = False
         self._catching_up = None
@@ -366,11 +367,28 @@ class Cluster:
         self.raft.stop()
 
     def _register_local(self):
-        """This node in its own pre-join configuration."""
+        """This node in its own pre-join configuration (slots and epoch given
+        before joining are kept in the identity file, as Redis keeps them in
+        nodes.conf)."""
         local = self.raft.local
+        slots = []
+        for a, b in (self.identity["local_slots"] or []) if not self.identity["joined"] else []:
+            slots.extend(range(a, b + 1))
         local.apply("add_node", (self.my_id, self.announce_ip(), self.tcp_port, self.bus_port,
-                                 self.config["clusterAnnounceHostname"], 0, [], 0))
+                                 self.config["clusterAnnounceHostname"], 0, slots,
+                                 self.identity["local_epoch"] or 0))
         self.topology_changed()
+
+    def save_local(self):
+        """Persist the pre-join configuration (ADDSLOTS before MEET)."""
+        if self.raft.joined:
+            return
+        local = self.raft.local
+        me = local.nodes.get(self.my_id)
+        mine = [i for i, o in enumerate(local.slots) if o == self.my_id]
+        from .slots import ranges
+        self.identity.update(local_slots=[list(r) for r in ranges(mine)],
+                             local_epoch=me["epoch"] if me else 0)
 
     def _state_loop(self):
         last_peers = None
@@ -411,6 +429,8 @@ class Cluster:
         # Our own silence says nothing about the others: restart their clocks.
         self.health.grace()
         self.raft.last_loop = time.monotonic()
+        if self.raft.joined:
+            self.alive_until = self.raft.last_loop + self.stall_threshold
         self._start_catch_up()
 
     def _start_catch_up(self):
@@ -578,6 +598,23 @@ class Cluster:
         self.raft.start(self_addr if voter else None, peers)      # RaftError if it cannot
         self.identity.update(joined=True, voter=bool(voter), self_addr=self_addr if voter else None,
                              peers=peers)
+        self.stale = True
+        self._start_catch_up()
+
+    def promote(self, self_addr, peers):
+        """CLUSTER NSYNC PROMOTE: this read-only member becomes a voter (its
+        Raft member restarts with the same log)."""
+        if self.raft.self_addr == self_addr:
+            return
+        self.stale = True              # no keys served while the log is replayed
+        self.ok = False
+        self.raft.stop()
+        try:
+            self.raft.start(self_addr, peers)
+        except RaftError:
+            self.raft.start(None, peers)       # stay a read-only member
+            raise
+        self.identity.update(voter=True, self_addr=self_addr, peers=peers)
         self.stale = True
         self._start_catch_up()
 

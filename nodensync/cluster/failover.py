@@ -186,6 +186,7 @@ class FailoverController:
         self.last_attempt = {}
         self.failovers = 0
         self.last_failover = None       # (old, new, seconds from detection to commit)
+        self.last_voters_check = 0.0
 
     def start(self):
         if self.greenlet is None:
@@ -212,8 +213,73 @@ class FailoverController:
                 if (cluster.raft.is_leader() and not cluster.stale
                         and now - cluster.raft.last_loop < 0.5):
                     self._check()
+                    if now - self.last_voters_check > 1.0:
+                        self.last_voters_check = now
+                        self._maintain_voters()
             except Exception:
                 log.exception("failure detector pass failed")
+
+    # -- Raft membership follows the configuration ------------------------------------
+    def _maintain_voters(self):
+        """Forgotten nodes stop voting; while there are fewer voters than
+        cluster-raft-voters, a reachable read-only member is promoted."""
+        cluster = self.cluster
+        raft = cluster.raft
+        view = cluster.view
+        wanted = {"%s:%d" % (n.ip, n.bus) for n in view.nodes.values() if n.voter}
+        for addr in set(raft.voter_addresses()) - wanted:
+            if addr == raft.self_addr:
+                continue
+            log.warning("Removing %s from the control plane voters (no longer in the cluster)",
+                        addr)
+            try:
+                raft.change_membership(False, addr, timeout=5.0)
+            except RaftError as e:
+                log.warning("Could not remove voter %s: %s", addr, e)
+            return
+        voters = [n for n in view.nodes.values() if n.voter]
+        if len(voters) >= cluster.config["clusterRaftVoters"]:
+            return
+        for n in view.ordered():
+            if n.voter or n.fail or n.id == view.my_id or not cluster.health.alive(n.id):
+                continue
+            if cluster.health.age(n.id) > 1.0:
+                continue
+            self._promote(n)
+            return
+
+    def _promote(self, rec):
+        cluster = self.cluster
+        raft = cluster.raft
+        addr = "%s:%d" % (rec.ip, rec.bus)
+        peers = raft.voter_addresses()
+        log.warning("Promoting %s (%s) to a voting member of the control plane", rec.id, addr)
+        try:
+            res = raft.propose("set_voter", rec.id, True, timeout=5.0)
+        except RaftError as e:
+            log.warning("Could not promote %s: %s", rec.id, e)
+            return
+        if isinstance(res, str):
+            return
+        peer = PeerClient(rec.ip, rec.port, timeout=10.0, auth=cluster.auth())
+        try:
+            r = peer.call(b"CLUSTER", b"NSYNC", b"PROMOTE", addr.encode(),
+                          *[p.encode() for p in peers])
+        except PeerError as e:
+            r = e
+        finally:
+            peer.close()
+        if r != b"OK":
+            log.warning("%s could not become a voter: %s", rec.addr, r)
+            try:
+                raft.propose("set_voter", rec.id, False, timeout=5.0)
+            except RaftError:
+                pass
+            return
+        try:
+            raft.change_membership(True, addr, timeout=20.0)
+        except RaftError as e:
+            log.warning("Voter %s not added: %s", addr, e)
 
     def _quorum_now(self):
         """Commit a no-op first: a leader that lost its majority appends a

@@ -181,6 +181,7 @@ class ControlPlane:
         self.was_leader = False
         self.leader_announced_term = -1
         self.last_loop = time.monotonic()
+        self.cluster.alive_until = self.last_loop + self.cluster.stall_threshold
         self.greenlet = gevent.spawn(self._run, self.sync)
         self.cluster.topology_changed()
         log.info("Cluster control plane started as %s with peers %s",
@@ -190,6 +191,7 @@ class ControlPlane:
         sync = self.sync
         self.sync = None
         self.store = None
+        self.cluster.alive_until = float("inf")
         g = self.greenlet
         self.greenlet = None
         if g is not None and g is not gevent.getcurrent():
@@ -218,6 +220,7 @@ class ControlPlane:
                 threshold = max(1.0, self.cluster.node_timeout_ms() / 1000.0 * 0.75)
             if gap > self.loop_gap_max:
                 self.loop_gap_max = gap
+            self.cluster.alive_until = now + self.cluster.stall_threshold
             if gap > threshold:
                 # SIGSTOP, a debugger or a starved process: what we know of
                 # the configuration may be old (a failover may have happened
@@ -315,6 +318,7 @@ class ControlPlane:
                 # Not in a cluster yet: apply to the local configuration.
                 result = self.local.apply(op, args) if op != "barrier" else "OK"
                 self.cluster.topology_changed()
+                self.cluster.save_local()
                 return result
             ar = AsyncResult()
 

@@ -93,10 +93,26 @@ class Router:
         if asking and spec not in self.no_reset_asking and (client.multi is None
                                                             or spec is self.exec_spec):
             client.asking = False
-        if spec.first_key == 0 and spec.keys_fn is None:
-            if spec is self.exec_spec and client.multi:
-                return self._route_exec(client, asking)
-            return
+        first = spec.first_key
+        if first == 0:
+            if spec.keys_fn is None:
+                if spec is self.exec_spec and client.multi:
+                    return self._route_exec(client, asking)
+                return
+        elif first == spec.last_key and len(argv) > first:
+            # The common case, kept short: one key, a slot this node serves,
+            # nothing unusual going on.
+            cluster = self.cluster
+            view = cluster._view
+            if view is not None and cluster.ok and not self.inflight and not self.paused_until:
+                slot = key_slot(argv[first])
+                n = view.owner[slot]
+                if n is view.me and n is not None and slot not in view.migrating_to \
+                        and _monotonic() <= cluster.alive_until:
+                    return
+            if client.is_master or client.kind == "aof":
+                return
+            return self._route_keys(client, spec, [argv[first]], asking, spec.flags & WRITE)
         if client.is_master or client.kind == "aof":
             return
         positions = spec.key_positions(argv)
@@ -142,11 +158,10 @@ class Router:
         if n is None:
             raise CommandError(UNBOUND)
         shard_pubsub = spec in self.shard_pubsub
-        raft = cluster.raft
-        if raft.sync is not None and _monotonic() - raft.last_loop > cluster.stall_threshold:
+        if _monotonic() > cluster.alive_until:
             # The process was stopped (SIGSTOP ...) and this command got in
             # before the control plane noticed: the configuration may be old.
-            cluster.on_stall(_monotonic() - raft.last_loop)
+            cluster.on_stall(_monotonic() - cluster.raft.last_loop)
         if not cluster.ok:
             if shard_pubsub:
                 if not cluster.allow_pubsubshard_when_down:

@@ -700,6 +700,13 @@ def cluster_nsync(ctx, op, *args):
         return OK
     if o in (b"beginmoves", b"finishmoves") and len(args) >= 2:
         return _batched_moves(c, o == b"beginmoves", args[0], args[1:])
+    if o == b"promote" and len(args) >= 1:
+        try:
+            c.promote(args[0].decode(), [p.decode() for p in args[1:]])
+        except Exception as e:
+            log.exception("becoming a voter failed")
+            raise CommandError("ERR could not become a voter: %s" % e) from None
+        return OK
     if o == b"barrier":
         from ..cluster.raft import RaftError
         try:

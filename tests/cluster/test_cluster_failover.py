@@ -287,6 +287,27 @@ def test_add_and_remove_nodes(cl):
     assert me_in(new_replica)["master"] == new_master.myid()
     # the new members follow the log without voting
     assert cluster_info(new_master.port)["cluster_raft_state"] == "read-only"
+    # Removing a voter: it leaves the Raft membership and a read-only member
+    # is promoted, so the control plane keeps cluster-raft-voters voters.
+    leader = cl.raft_leader()
+    gone = next(n for n in cl.nodes if n is not leader and n not in extra
+                and cluster_info(n.port)["cluster_raft_state"] == "follower"
+                and "slave" in me_in(n)["flags"])
+    readonly_before = {n.port for n in cl.nodes
+                       if cluster_info(n.port)["cluster_raft_state"] == "read-only"}
+    rc_code, out = run_tool("del-node", entry, gone.myid())
+    assert rc_code == 0, out
+    cl.nodes.remove(gone)
+    gone.cleanup()
+    entry = "%s:%d" % (HOST, cl.entry.port)
+
+    def promoted():
+        states = {n.port: cluster_info(n.port)["cluster_raft_state"] for n in cl.nodes}
+        voters = [p for p, st in states.items() if st != "read-only"]
+        return len(voters) == 5 and any(p in readonly_before for p in voters) and \
+            cluster_info(cl.entry.port)["cluster_raft_voters"] == "5"
+    wait_for(promoted, 30, what="a read-only member promoted to voter")
+    cl.wait_ok()
     rc = cl.rc()
     keys = ["add:%d" % i for i in range(500)]
     for k in keys:
