@@ -144,7 +144,7 @@ def acl_cat(ctx, *args):
     return out
 
 
-@command("acl|dryrun", arity=-4, flags=ADMIN | _F, group=G, since="7.0.0",
+@command("acl|dryrun", summary='Returns whether the user can execute the given command without executing the command.', arity=-4, flags=ADMIN | _F, group=G, since="7.0.0",
          syntax="username command [arg [arg ...]]")
 def acl_dryrun(ctx, name, *argv):
     """Returns whether the user can execute the given command without executing the command."""

@@ -90,7 +90,7 @@ def auth(ctx, *args):
     return OK
 
 
-@command("hello", arity=-1, flags=FAST | NO_AUTH | LOADING | STALE | NOSCRIPT | SENTINEL | ALLOW_BUSY,
+@command("hello", summary='Handshake with Redis', arity=-1, flags=FAST | NO_AUTH | LOADING | STALE | NOSCRIPT | SENTINEL | ALLOW_BUSY,
          group=G, since="6.0.0", syntax="[protover [AUTH username password] [SETNAME clientname]]")
 def hello(ctx, *args):
     """Handshake with the server."""
@@ -195,7 +195,7 @@ def client_setinfo(ctx, attr, value):
     return OK
 
 
-@command("client|info", arity=2, flags=NOSCRIPT | LOADING | STALE, group=G, since="6.2.0", syntax="")
+@command("client|info", summary='Returns information about the current client connection.', arity=2, flags=NOSCRIPT | LOADING | STALE, group=G, since="6.2.0", syntax="")
 def client_info(ctx):
     """Returns information about the current client connection."""
     return Verbatim(ctx.info_line() + "\n")
@@ -214,7 +214,7 @@ def _client_type(c):
     return b"normal"
 
 
-@command("client|list", arity=-2, flags=ADMIN | NOSCRIPT | LOADING | STALE, group=G,
+@command("client|list", summary='Get the list of client connections', arity=-2, flags=ADMIN | NOSCRIPT | LOADING | STALE, group=G,
          since="2.4.0", syntax="[TYPE <NORMAL | MASTER | REPLICA | PUBSUB>] [ID client-id [client-id ...]]")
 def client_list(ctx, *args):
     """Lists open connections."""
@@ -243,7 +243,7 @@ def client_list(ctx, *args):
     return Verbatim("".join(c.info_line() + "\n" for c in clients))
 
 
-@command("client|kill", arity=-3, flags=ADMIN | NOSCRIPT | LOADING | STALE, group=G,
+@command("client|kill", summary='Kill the connection of a client', arity=-3, flags=ADMIN | NOSCRIPT | LOADING | STALE, group=G,
          since="2.4.0", syntax="<ip:port | [ID client-id] [TYPE type] [USER username] "
                               "[ADDR ip:port] [LADDR ip:port] [SKIPME <YES | NO>] [MAXAGE maxage]>")
 def client_kill(ctx, *args):

@@ -171,7 +171,7 @@ def command_count(ctx):
     return len(registry.COMMANDS)
 
 
-@command("command|info", arity=-2, flags=LOADING | STALE, group=G,
+@command("command|info", summary='Get array of specific Redis command details, or all when no argument is given.', arity=-2, flags=LOADING | STALE, group=G,
          categories=("connection",), since="2.8.13",
          syntax="[command-name [command-name ...]]")
 def command_info_cmd(ctx, *names):

@@ -81,7 +81,7 @@ def del_(ctx, *keys):
     return _delete(ctx, keys, False)
 
 
-@command("unlink", arity=-2, flags=WRITE | FAST, keys=(1, -1, 1), group=G, since="4.0.0",
+@command("unlink", summary='Delete a key asynchronously in another thread. Otherwise it is just as DEL, but non blocking.', arity=-2, flags=WRITE | FAST, keys=(1, -1, 1), group=G, since="4.0.0",
          syntax="key [key ...]",
          complexity="O(1) for each key removed regardless of its size. Then the command does "
                     "O(N) work in a different thread in order to reclaim memory, where N is the "
@@ -104,7 +104,7 @@ def exists(ctx, *keys):
     return n
 
 
-@command("touch", arity=-2, flags=READONLY | FAST, keys=(1, -1, 1), group=G, since="3.2.1",
+@command("touch", summary='Alters the last access time of a key(s). Returns the number of existing keys specified.', arity=-2, flags=READONLY | FAST, keys=(1, -1, 1), group=G, since="3.2.1",
          syntax="key [key ...]",
          complexity="O(N) where N is the number of keys that will be touched.")
 def touch(ctx, *keys):

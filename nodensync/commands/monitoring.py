@@ -251,7 +251,7 @@ def _metrics(ctx):
     return m
 
 
-@command("latency|latest", arity=2, flags=_LAT_FLAGS, group=G, since="2.8.13", syntax="",
+@command("latency|latest", summary='Return the latest latency samples for all events.', arity=2, flags=_LAT_FLAGS, group=G, since="2.8.13", syntax="",
          complexity="O(1)")
 def latency_latest(ctx):
     """Return the latest latency samples for all events."""
@@ -263,7 +263,7 @@ def latency_latest(ctx):
     return out
 
 
-@command("latency|history", arity=3, flags=_LAT_FLAGS, group=G, since="2.8.13",
+@command("latency|history", summary='Return timestamp-latency samples for the event.', arity=3, flags=_LAT_FLAGS, group=G, since="2.8.13",
          syntax="event", complexity="O(1)")
 def latency_history(ctx, event):
     """Return timestamp-latency samples for the event."""
@@ -273,7 +273,7 @@ def latency_history(ctx, event):
     return [[ts, ms] for ts, ms in entry[1]]
 
 
-@command("latency|reset", arity=-2, flags=_LAT_FLAGS, group=G, since="2.8.13",
+@command("latency|reset", summary='Reset latency data for one or more events.', arity=-2, flags=_LAT_FLAGS, group=G, since="2.8.13",
          syntax="[event [event ...]]", complexity="O(1)")
 def latency_reset(ctx, *events):
     """Reset latency data for one or more events."""
@@ -327,7 +327,7 @@ def _graph(name, entry):
     return "\n".join(lines) + "\n"
 
 
-@command("latency|graph", arity=3, flags=_LAT_FLAGS, group=G, since="2.8.13", syntax="event",
+@command("latency|graph", summary='Return a latency graph for the event.', arity=3, flags=_LAT_FLAGS, group=G, since="2.8.13", syntax="event",
          complexity="O(1)")
 def latency_graph(ctx, event):
     """Return a latency graph for the event."""
@@ -354,7 +354,7 @@ _ADVICE = {
 }
 
 
-@command("latency|doctor", arity=2, flags=_LAT_FLAGS, group=G, since="2.8.13", syntax="",
+@command("latency|doctor", summary='Return a human readable latency analysis report.', arity=2, flags=_LAT_FLAGS, group=G, since="2.8.13", syntax="",
          complexity="O(1)")
 def latency_doctor(ctx):
     """Return a human readable latency analysis report."""
@@ -399,7 +399,7 @@ def _histogram_reply(spec, counts, total):
             b"histogram_usec": {usec: cum for usec, cum in cumulative_pow2(counts)}}
 
 
-@command("latency|histogram", arity=-2, flags=_LAT_FLAGS, group=G, since="7.0.0",
+@command("latency|histogram", summary='Return the cumulative distribution of latencies of a subset of commands or all.', arity=-2, flags=_LAT_FLAGS, group=G, since="7.0.0",
          syntax="[command [command ...]]",
          complexity="O(N) where N is the number of commands with latency information being "
                     "retrieved.")
@@ -429,7 +429,7 @@ def latency_histogram(ctx, *names):
     return out
 
 
-@command("latency|help", arity=2, flags=LOADING | STALE, group=G, since="2.8.13", syntax="",
+@command("latency|help", summary='Show helpful text about the different subcommands.', arity=2, flags=LOADING | STALE, group=G, since="2.8.13", syntax="",
          complexity="O(1)")
 def latency_help(ctx):
     """Show helpful text about the different subcommands."""

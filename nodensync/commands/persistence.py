@@ -86,7 +86,7 @@ def bgrewriteaof(ctx):
                        "logs for more information.")
 
 
-@command("dump", arity=2, flags=READONLY, keys=(1, 1, 1), group="generic", syntax="key",
+@command("dump", summary='Return a serialized version of the value stored at the specified key.', arity=2, flags=READONLY, keys=(1, 1, 1), group="generic", syntax="key",
          since="2.6.0", complexity="O(1) to access the key and additional O(N*M) to serialize "
          "it, where N is the number of Redis objects composing the value and M their average "
          "size. For small string values the time complexity is thus O(1)+O(1*M) where M is "
@@ -104,7 +104,7 @@ def dump(ctx, key):
         raise CommandError("ERR DUMP is not supported for values of this type") from None
 
 
-@command("restore", arity=-4, flags=WRITE | DENYOOM, keys=(1, 1, 1), group="generic",
+@command("restore", summary='Create a key using the provided serialized value, previously obtained using DUMP.', arity=-4, flags=WRITE | DENYOOM, keys=(1, 1, 1), group="generic",
          syntax="key ttl serialized-value [REPLACE] [ABSTTL] [IDLETIME seconds] "
                 "[FREQ frequency]",
          since="2.6.0", categories=("dangerous",),

@@ -174,8 +174,9 @@ def command(name, arity, flags=0, keys=(0, 0, 0), group="generic", syntax="",
     The handler's docstring's first line is the command's summary.
     """
     def register(fn):
-        # Redis's summaries carry no final period.
-        doc = (summary or (fn.__doc__ or "").strip().split("\n")[0]).rstrip(".")
+        # A docstring's first line loses its final period (most of Redis's
+        # summaries have none); an explicit summary= is taken verbatim.
+        doc = summary or (fn.__doc__ or "").strip().split("\n")[0].rstrip(".")
         if "|" in name:
             parent_name, sub = name.split("|", 1)
             parent = COMMANDS[parent_name]

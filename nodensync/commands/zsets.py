@@ -531,7 +531,7 @@ def zrangebylex(ctx, *args):
     return [m for m, _ in pairs]
 
 
-@command("zrevrangebylex", arity=-4, flags=READONLY, keys=(1, 1, 1), group=G,
+@command("zrevrangebylex", summary='Return a range of members in a sorted set, by lexicographical range, ordered from higher to lower strings.', arity=-4, flags=READONLY, keys=(1, 1, 1), group=G,
          syntax="key max min [LIMIT offset count]", since="2.8.9")
 def zrevrangebylex(ctx, *args):
     """Return a range of members in a sorted set, by lexicographical range, ordered from higher to lower strings."""  # noqa: E501
