@@ -19,7 +19,7 @@ from ..storage.zset import ZSet
 from .registry import (command, container, WRITE, READONLY, DENYOOM, FAST, LOADING,
                        STALE)
 from ..server.blocking import signal_key_ready
-from .util import redis_glob_matcher, parse_int
+from .util import is_raw_string, redis_glob_matcher, parse_int
 
 G = "generic"
 _INT64_MIN = -(1 << 63)
@@ -715,6 +715,8 @@ def object_encoding(ctx, key):
     value = _object_value(ctx, key)
     if value is None:
         return None
+    if type(value) is bytes and is_raw_string(ctx.db, key, value):
+        return b"raw"          # grown by APPEND / SETRANGE
     return encoding_of(ctx, value)
 
 

@@ -16,6 +16,7 @@ from ..protocol.resp import OK
 from ..storage import numbers
 from ..storage.keyspace import now_ms
 from .registry import command, WRITE, READONLY, DENYOOM, FAST
+from .util import mark_raw_string
 
 G = "string"
 _WRONGTYPE = CommandError(errors.WRONGTYPE)
@@ -376,7 +377,8 @@ def append(ctx, key, value):
         old = _as_bytes(old)
         total = len(old) + len(value)
         _check_length(ctx, total)
-        db.data[key] = old + value       # keeps the TTL
+        new = db.data[key] = old + value       # keeps the TTL
+        mark_raw_string(db, key, new)
     db.modified(key, "append", "$")
     return total
 
@@ -453,6 +455,7 @@ def setrange(ctx, key, offset, value):
         else:
             new = old[:offset] + value + old[offset + len(value):]
         db.data[key] = new               # keeps the TTL
+    mark_raw_string(db, key, new)
     db.modified(key, "setrange", "$")
     return len(new)
 

@@ -206,3 +206,31 @@ def glob_matcher(pattern):
     if pattern == b"*":
         return lambda s: True
     return redis_glob_matcher(pattern)
+
+
+# -- strings Redis keeps "raw" -----------------------------------------------------
+# APPEND to an existing string and SETRANGE leave Redis's value a modifiable
+# (raw) sds whatever its length or content, so OBJECT ENCODING says "raw"
+# where a SET of the same bytes gives "int" or "embstr".  Such values are
+# remembered by (db id, key) with the identity and length of the stored
+# object (no reference kept): any later write stores another object and the
+# mark no longer matches.
+_RAW_STRINGS = {}
+_RAW_LIMIT = 10000
+
+
+def mark_raw_string(db, key, value):
+    marks = _RAW_STRINGS
+    if len(marks) >= _RAW_LIMIT:
+        del marks[next(iter(marks))]
+    marks[(db.id, key)] = (id(value), len(value))
+
+
+def is_raw_string(db, key, value):
+    mark = _RAW_STRINGS.get((db.id, key))
+    if mark is None:
+        return False
+    if mark == (id(value), len(value)):
+        return True
+    del _RAW_STRINGS[(db.id, key)]
+    return False
