@@ -338,17 +338,8 @@ class Cluster:
         self.router.refresh_specs()
         self._register_local()
         if self.identity["joined"]:
-            voter = self.identity["voter"]
-            addr = self.identity["self_addr"] if voter else None
-            if voter and addr:
-                ip = addr.rsplit(":", 1)[0]
-                addr = "%s:%d" % (ip, self.bus_port)
-            try:
-                self.raft.start(addr, self.identity["peers"] or [])
-            except Exception as e:
-                log.error("Could not start the cluster control plane: %s", e)
             self.stale = True
-            self._start_catch_up()
+            self._restart_raft()
         self.failover.start()
         self.reconciler.start()
         self.background.append(gevent.spawn(self._state_loop))
@@ -356,6 +347,22 @@ class Cluster:
             self.background.append(gevent.spawn(self._seed_join))
         log.info("Cluster node %s: data port %d, bus port %d, %s", self.my_id, self.tcp_port,
                  self.bus_port, "member" if self.identity["joined"] else "not in a cluster yet")
+
+    def _restart_raft(self):
+        """Start the Raft member of a node that is in a cluster (at start,
+        and retried while the bus port cannot be bound)."""
+        voter = self.identity["voter"]
+        addr = self.identity["self_addr"] if voter else None
+        if voter and addr:
+            ip = addr.rsplit(":", 1)[0]
+            addr = "%s:%d" % (ip, self.bus_port)
+        try:
+            self.raft.start(addr, self.identity["peers"] or [])
+        except Exception as e:
+            log.error("Could not start the cluster control plane: %s", e)
+            return
+        self.stale = True
+        self._start_catch_up()
 
     def stop(self, save=None):
         for g in self.background:
@@ -397,6 +404,8 @@ class Cluster:
             gevent.sleep(0.1)
             n += 1
             try:
+                if self.identity["joined"] and not self.raft.joined and n % 20 == 0:
+                    self._restart_raft()          # e.g. the bus port was busy at start
                 v = self.view
                 self.update_state()
                 if n % 10 == 0 and self.raft.joined:

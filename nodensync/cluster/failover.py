@@ -37,7 +37,7 @@ log = logging.getLogger("nodensync.cluster")
 
 class PeerHealth:
     __slots__ = ("node_id", "last_pong", "ping_sent_ms", "pong_recv_ms", "connected",
-                 "greenlet", "pings", "pongs")
+                 "greenlet", "pings", "pongs", "offset")
 
     def __init__(self, node_id):
         self.node_id = node_id
@@ -48,6 +48,7 @@ class PeerHealth:
         self.greenlet = None
         self.pings = 0
         self.pongs = 0
+        self.offset = 0         # replication offset, asked every few pings (CLUSTER SHARDS)
 
 
 class HealthMonitor:
@@ -91,12 +92,18 @@ class HealthMonitor:
             if conn is None or (conn.host, conn.port) != (rec.ip, rec.port):
                 if conn is not None:
                     conn.close()
-                conn = PeerClient(rec.ip, rec.port, timeout=max(0.5, timeout))
+                conn = PeerClient(rec.ip, rec.port, timeout=max(0.5, timeout),
+                                  auth=self.cluster.auth())
             p.ping_sent_ms = int(time.time() * 1000)
             p.pings += 1
             self.pings_sent += 1
             try:
-                conn.call(b"PING")       # any reply (even NOAUTH) means the node is alive
+                if p.pings % 5 == 1:
+                    r = conn.call(b"CLUSTER", b"NSYNC", b"OFFSET")
+                    if isinstance(r, int):
+                        p.offset = r
+                else:
+                    conn.call(b"PING")   # any reply (even NOAUTH) means the node is alive
                 p.last_pong = time.monotonic()
                 p.pong_recv_ms = int(time.time() * 1000)
                 p.ping_sent_ms = 0

@@ -23,7 +23,7 @@ from ..protocol.resp import OK, Status, Verbatim
 from ..storage import rdb
 from ..storage.snapshot import encoding_limits
 from .registry import (command, container, ADMIN, STALE, LOADING, FAST, WRITE, DENYOOM,
-                       NO_ASYNC_LOADING, NOSCRIPT, READONLY)
+                       NO_ASYNC_LOADING, NOSCRIPT)
 from .util import parse_int
 
 log = logging.getLogger("nodensync.cluster")

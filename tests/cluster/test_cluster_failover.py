@@ -12,7 +12,7 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from cluster_support import (LocalCluster, WriteLoad, client, cluster_info, keys_for_slots,
+from cluster_support import (LocalCluster, WriteLoad, cluster_info, keys_for_slots,
                              parse_nodes, run_tool, slot_ranges_of, wait_for, Node, HOST)
 
 pytestmark = pytest.mark.timeout(300)

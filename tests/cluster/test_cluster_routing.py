@@ -425,6 +425,25 @@ def test_sharded_pubsub(ns):
     s.close()
 
 
+def test_shard_subscribers_unsubscribed_when_slot_moves(ns):
+    from nodensync.cluster.slots import key_slot
+    ch = b"movingch"
+    slot = key_slot(ch)
+    owner = node_for_slot_ns(ns, slot)
+    other = next(n for n in ns.nodes if n is not owner)
+    s = RawClient(owner.port)
+    assert s.call("SSUBSCRIBE", ch) == [b"ssubscribe", ch, 1]
+    try:
+        assert owner.c().execute_command("CLUSTER", "SETSLOT", slot, "NODE", other.myid())
+        s.sock.settimeout(5)
+        assert s.read_reply() == [b"sunsubscribe", ch, 0]
+        assert raw(owner.port, "SPUBLISH", ch, "x").startswith(b"-MOVED")
+    finally:
+        other.c().execute_command("CLUSTER", "SETSLOT", slot, "NODE", owner.myid())
+        s.close()
+    wait_for(lambda: ns.owner_of_slot(slot, node=other) is owner, 10, what="slot back")
+
+
 # -- MIGRATE ------------------------------------------------------------------------------------------
 def test_migrate_to_standalone_redis(ns):
     target = RedisServer()
