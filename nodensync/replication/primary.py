@@ -156,6 +156,30 @@ class ReplicaLink:
         with self.lock:
             self._send(data)
 
+    def send_now(self, bl):
+        """Send the new part of the stream without blocking, from the
+        caller's greenlet; True when nothing is left for the link greenlet.
+        Only for a plain-TCP link that is streaming and idle."""
+        if (self.closed or self.state != "online" or self.wait_ack or self.prefix
+                or self.backlog is not bl or self.lock.locked() or self.client.tls):
+            return False
+        off = self.next_off
+        if off > bl.offset:
+            return True
+        if off < bl.first:
+            return False
+        data = bl.read(off, CHUNK)
+        try:
+            n = self.client.sock._sock.send(data)
+        except (BlockingIOError, InterruptedError):
+            return False
+        except OSError:
+            return False                  # the link greenlet meets the error and closes
+        self.next_off = off + n
+        self.p.stats.net_repl_output_bytes += n
+        self.client.tot_net_out += n
+        return self.next_off > bl.offset
+
     def keepalive(self, condition):
         """A newline while the replica waits for its RDB (Redis does the
         same so that the replica does not time out); only while
@@ -345,9 +369,14 @@ class Primary:
             self._loop.run_callback(self._kick)
 
     def _kick(self):
+        """Once per loop iteration after writes: each streaming link sends
+        what is new right here when its socket takes it (the common case: no
+        greenlet switch); otherwise its greenlet is woken to wait for room."""
         self._kick_pending = False
+        bl = self.repl.backlog
         for link in self.links:
-            link.event.set()
+            if bl is None or not link.send_now(bl):
+                link.event.set()
 
     def expired(self, db, key):
         """keyspace.expired_listeners: a key this master expired is a DEL."""
