@@ -206,6 +206,7 @@ class Cluster:
         self.background = []
         self.joining = False
         self.meet_lock = gevent.lock.Semaphore()
+        self.left = False
         self.meets = 0
         self.stats_stalls = 0
 
@@ -507,12 +508,18 @@ class Cluster:
             other_id = other[b"id"].decode()
             if other_id == self.my_id:
                 return
-            if other.get(b"joined"):
-                if other_id in self.view.nodes:
-                    return
-                if self.raft.joined:
-                    raise PeerError("%s:%d belongs to another cluster" % (ip, port))
-                # Ask the member to add us.
+            if other.get(b"joined") and other_id in self.view.nodes:
+                return
+            if other.get(b"joined") and self.raft.joined:
+                raise PeerError("%s:%d belongs to another cluster" % (ip, port))
+            if not self.raft.joined:
+                # Both fresh: the node named by MEET founds the cluster (so
+                # several fresh nodes meeting the same one -- redis-cli
+                # --cluster create -- end up in one cluster), then adds us.
+                if not other.get(b"joined"):
+                    r = peer.call(b"CLUSTER", b"NSYNC", b"FOUND", timeout=30.0)
+                    if r != b"OK":
+                        raise PeerError("%s:%d could not found a cluster: %s" % (ip, port, r))
                 my_ip = self.announce_ip() if (self.config["clusterAnnounceIp"] or
                                                self.config["listenAddr"][0] not in
                                                ("0.0.0.0", "::", "")) else peer.local_ip()
@@ -522,12 +529,16 @@ class Cluster:
                 return
         finally:
             peer.close()
-        if not self.raft.joined:
-            self.bootstrap()
         self.add_member(other, ip, port)
 
+    def found(self):
+        """CLUSTER NSYNC FOUND: become a one-member cluster unless already
+        in one (serialized with the MEETs this node runs)."""
+        with self.meet_lock:
+            self.bootstrap()
+
     def bootstrap(self):
-        """Become a one-member cluster (the first MEET of a fresh node)."""
+        """Become a one-member cluster."""
         if self.raft.joined:
             return
         if not self.bus_port:
@@ -634,7 +645,7 @@ class Cluster:
             host, _, port = part.rpartition(":")
             seeds.append((host.strip("[]") or "127.0.0.1", int(port)))
         me = (self.announce_ip(), self.tcp_port)
-        while not self.raft.joined:
+        while not self.raft.joined and not self.left:
             answered = []
             for host, port in seeds:
                 if (host, port) == me:
@@ -653,11 +664,18 @@ class Cluster:
             else:
                 founder = min(seeds + [me])
                 if founder == me and answered:
-                    self.meet(*answered[0])
-            gevent.sleep(1.0)
+                    try:
+                        self.found()
+                    except (RaftError, OSError) as e:
+                        log.warning("Could not found the cluster: %s", e)
+            deadline = time.monotonic() + 1.0
+            while time.monotonic() < deadline and not self.raft.joined:
+                gevent.sleep(0.05)
 
     def leave(self, hard):
-        """CLUSTER RESET: leave the cluster and forget the configuration."""
+        """CLUSTER RESET: leave the cluster and forget the configuration
+        (the --clusterPeers seeds are not joined again)."""
+        self.left = True
         if self.raft.joined:
             try:
                 self.raft.propose("forget", self.my_id, timeout=2.0)

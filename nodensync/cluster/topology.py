@@ -107,10 +107,12 @@ class Topology:
                                "fail": False, "voter": voter, "seq": self.seq}
         for s in slot_list:
             self.slots[s] = node_id
-        if epoch:
+        taken = {n["epoch"] for n in self.nodes.values() if n["id"] != node_id and n["epoch"]}
+        if epoch and epoch not in taken:
             self.nodes[node_id]["epoch"] = epoch
             self.current_epoch = max(self.current_epoch, epoch)
-        elif slot_list:
+        elif slot_list or epoch:
+            # every master keeps a distinct config epoch
             self.nodes[node_id]["epoch"] = self._new_epoch()
         return {"voter": voter, "new": True}
 

@@ -662,8 +662,8 @@ def cluster_set_config_epoch(ctx, epoch_arg):
 
 # -- internal node-to-node protocol --------------------------------------------------------------
 @command("cluster|nsync", arity=-3, flags=ADMIN | STALE | LOADING, group=G, since="7.0.0",
-         syntax="<HELLO | JOIN | PAUSE | UNPAUSE | OFFSET | PUBLISH | SPUBLISH | STATUS | "
-                "BEGINMOVES | FINISHMOVES> ...")
+         syntax="<HELLO | FOUND | JOIN | PROMOTE | PAUSE | UNPAUSE | OFFSET | BARRIER | PUBLISH | "
+                "SPUBLISH | STATUS | BEGINMOVES | FINISHMOVES> ...")
 def cluster_nsync(ctx, op, *args):
     """NodeNsync's internal node-to-node protocol (not for clients)."""
     c = _cluster(ctx)
@@ -700,6 +700,13 @@ def cluster_nsync(ctx, op, *args):
         return OK
     if o in (b"beginmoves", b"finishmoves") and len(args) >= 2:
         return _batched_moves(c, o == b"beginmoves", args[0], args[1:])
+    if o == b"found":
+        from ..cluster.raft import RaftError
+        try:
+            c.found()
+        except RaftError as e:
+            raise CommandError("ERR %s" % e) from None
+        return OK
     if o == b"promote" and len(args) >= 1:
         try:
             c.promote(args[0].decode(), [p.decode() for p in args[1:]])

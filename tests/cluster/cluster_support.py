@@ -78,10 +78,10 @@ def parse_nodes(text):
 class Node(NodeServer):
     """A cluster node: its bus port is kept across restarts."""
 
-    def __init__(self, node_timeout, extra=(), bus_port=None):
+    def __init__(self, node_timeout, extra=(), bus_port=None, port=None):
         self.bus_port = bus_port or free_port()
         super().__init__("--clusterEnabled", "yes", "--clusterBusPort", str(self.bus_port),
-                         "--clusterNodeTimeout", str(node_timeout), *extra)
+                         "--clusterNodeTimeout", str(node_timeout), *extra, port=port)
         self.id = None
         self.stopped = False
 
