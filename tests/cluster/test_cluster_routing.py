@@ -480,6 +480,29 @@ def test_migrate_to_standalone_redis(ns):
         target.cleanup()
 
 
+def test_tool_fix_finishes_an_interrupted_migration(ns):
+    slot = 3300
+    src = node_for_slot_ns(ns, slot)
+    dst = next(n for n in ns.nodes if n is not src)
+    src.c().mset({"{b}fix1": "1", "{b}fix2": "2"})
+    _setup_migration(src.port, dst.port, slot)
+    # one key already moved, as if the tool had died in the middle
+    assert src.c().execute_command("MIGRATE", HOST, dst.port, "{b}fix1", 0, 5000) == b"OK"
+    rc_code, out = run_tool("check", "%s:%d" % (HOST, src.port))
+    assert rc_code == 3 and "The following slots are open: 3300." in out, out
+    rc_code, out = run_tool("fix", "%s:%d" % (HOST, src.port))
+    assert rc_code == 0, out
+    assert ns.owner_of_slot(slot) is dst
+    rc = ns.rc()
+    assert rc.get("{b}fix1") == b"1" and rc.get("{b}fix2") == b"2"
+    rc.delete("{b}fix1", "{b}fix2")
+    rc.close()
+    # give the slot back with Redis's per-slot protocol
+    rc_code, out = run_tool("reshard", "%s:%d" % (HOST, src.port), "--from", dst.myid(),
+                            "--to", src.myid(), "--slots", 1, "--batch", 1)
+    assert rc_code == 0, out
+
+
 # -- live resharding -------------------------------------------------------------------------------------
 def test_live_resharding_under_load(ns):
     """Slots move with the tool while clients INCR keys: no error but
