@@ -29,7 +29,7 @@ import gevent
 import hiredis
 from gevent.event import Event
 
-from ..commands.registry import WRITE, lookup
+from ..commands.registry import ASKING, WRITE, lookup
 from ..errors import CommandError
 from ..protocol.resp import encode_command
 from .slots import key_slot
@@ -53,7 +53,6 @@ class Router:
         self.exec_spec = lookup(b"exec")
         self.migrate_spec = lookup(b"migrate")
         self.shard_pubsub = {lookup(n.encode()) for n in _SHARD_PUBSUB} - {None}
-        self.asking_specs = set()       # commands flagged "asking" (RESTORE-ASKING)
         self.no_reset_asking = {lookup(b"asking"), lookup(b"multi")} - {None}
         # Keys MIGRATE is moving right now (key -> Event set when done):
         # commands on them wait for it to finish, as Redis blocks the whole
@@ -67,8 +66,6 @@ class Router:
     def refresh_specs(self):
         self.migrate_spec = lookup(b"migrate")
         self.shard_pubsub = {lookup(n.encode()) for n in _SHARD_PUBSUB} - {None}
-        r = lookup(b"restore-asking")
-        self.asking_specs = {r} if r is not None else set()
         self.no_reset_asking = {lookup(b"asking"), lookup(b"multi")} - {None}
 
     # -- manual failover pause ------------------------------------------------
@@ -99,7 +96,7 @@ class Router:
                 if spec is self.exec_spec and client.multi:
                     return self._route_exec(client, asking)
                 return
-        elif first == spec.last_key and len(argv) > first:
+        elif first == spec.last_key and spec.keys_fn is None and len(argv) > first:
             # The common case, kept short: one key, a slot this node serves,
             # nothing unusual going on.
             cluster = self.cluster
@@ -187,7 +184,7 @@ class Router:
             if existing:
                 raise CommandError(TRYAGAIN)
             raise CommandError("ASK %d %s" % (slot, view.migrating_to[slot].addr))
-        if importing and (asking or spec in self.asking_specs):
+        if importing and (asking or spec.flags & ASKING):
             if multiple and missing:
                 raise CommandError(TRYAGAIN)
             return

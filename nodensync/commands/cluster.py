@@ -23,7 +23,7 @@ from ..protocol.resp import OK, Status, Verbatim
 from ..storage import rdb
 from ..storage.snapshot import encoding_limits
 from .registry import (command, container, ADMIN, STALE, LOADING, FAST, WRITE, DENYOOM,
-                       NO_ASYNC_LOADING, NOSCRIPT)
+                       NO_ASYNC_LOADING, NOSCRIPT, ASKING)
 from .util import parse_int
 
 log = logging.getLogger("nodensync.cluster")
@@ -32,7 +32,7 @@ G = "cluster"
 DISABLED = "ERR This instance has cluster support disabled"
 ADM = ADMIN | STALE | NO_ASYNC_LOADING
 
-container("cluster", group=G, since="3.0.0", summary="A container for Redis Cluster commands.")
+container("cluster", group=G, since="3.0.0", summary="A container for cluster commands")
 
 
 def _cluster(ctx):
@@ -617,7 +617,8 @@ def cluster_reset(ctx, *args):
 
 
 @command("cluster|failover", arity=-2, flags=ADM, group=G, since="3.0.0",
-         syntax="[FORCE | TAKEOVER]")
+         syntax="[FORCE | TAKEOVER]",
+         summary="Forces a replica to perform a manual failover of its master.")
 def cluster_failover(ctx, *args):
     """Forces a replica to perform a manual failover of its master."""
     from ..cluster.failover import manual_failover
@@ -860,6 +861,7 @@ def migrate_cached_sockets():
          syntax="host port <key | \"\"> destination-db timeout [COPY] [REPLACE] "
                 "[AUTH password | AUTH2 username password] [KEYS key [key ...]]",
          categories=("dangerous",),
+         summary="Atomically transfer a key from a Redis instance to another one.",
          complexity="This command actually executes a DUMP+DEL in the source instance, and a "
                     "RESTORE in the target instance. See the pages of these commands for time "
                     "complexity. Also an O(N) data transfer between the two instances is "
@@ -1024,7 +1026,7 @@ def _migrate(ctx, host, port, keys, dbid, timeout, copy, replace, user, password
         return OK
 
 
-@command("restore-asking", arity=-4, flags=WRITE | DENYOOM, keys=(1, 1, 1), group="generic",
+@command("restore-asking", arity=-4, flags=WRITE | DENYOOM | ASKING, keys=(1, 1, 1), group="generic",
          since="3.0.0", categories=("dangerous",),
          syntax="key ttl serialized-value [REPLACE] [ABSTTL] [IDLETIME seconds] "
                 "[FREQ frequency]")
@@ -1032,3 +1034,8 @@ def restore_asking(ctx, key, ttl, payload, *opts):
     """An internal command for migrating keys in a cluster."""
     from .persistence import restore
     return restore(ctx, key, ttl, payload, *opts)
+
+
+# COMMAND INFO shows MIGRATE's legacy key range as Redis does (3 3 1); the
+# actual positions come from _migrate_keys (the key, or those after KEYS).
+migrate.spec.first_key, migrate.spec.last_key, migrate.spec.key_step = 3, 3, 1

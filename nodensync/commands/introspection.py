@@ -6,7 +6,7 @@ from . import registry
 from .registry import (command, container, LOADING, STALE, SENTINEL, WRITE, READONLY, DENYOOM,
                        ADMIN, PUBSUB, NOSCRIPT, BLOCKING, SKIP_MONITOR, SKIP_SLOWLOG, FAST,
                        NO_AUTH, NO_MANDATORY_KEYS, NO_ASYNC_LOADING, NO_MULTI, MOVABLE_KEYS,
-                       ALLOW_BUSY)
+                       ALLOW_BUSY, ASKING)
 from .util import glob_match
 
 G = "server"
@@ -18,6 +18,7 @@ _INFO_FLAGS = [(bit, Status(name.encode())) for bit, name in (
     (WRITE, "write"), (READONLY, "readonly"), (DENYOOM, "denyoom"), (ADMIN, "admin"),
     (PUBSUB, "pubsub"), (NOSCRIPT, "noscript"), (BLOCKING, "blocking"), (LOADING, "loading"),
     (STALE, "stale"), (SKIP_MONITOR, "skip_monitor"), (SKIP_SLOWLOG, "skip_slowlog"),
+    (ASKING, "asking"),
     (FAST, "fast"), (NO_AUTH, "no_auth"), (NO_MANDATORY_KEYS, "no_mandatory_keys"),
     (NO_ASYNC_LOADING, "no_async_loading"), (NO_MULTI, "no_multi"),
     (MOVABLE_KEYS, "movablekeys"), (ALLOW_BUSY, "allow_busy"))]

@@ -31,13 +31,14 @@ NO_ASYNC_LOADING = 1 << 16
 MOVABLE_KEYS = 1 << 17
 SENTINEL = 1 << 18
 NO_MANDATORY_KEYS = 1 << 19
+ASKING = 1 << 20          # accepted on an IMPORTING slot without ASKING (RESTORE-ASKING)
 
 # Names COMMAND INFO shows (Redis keeps may_replicate internal).
 FLAG_NAMES = [
     (WRITE, "write"), (READONLY, "readonly"), (DENYOOM, "denyoom"),
     (ADMIN, "admin"), (PUBSUB, "pubsub"), (NOSCRIPT, "noscript"),
     (BLOCKING, "blocking"), (LOADING, "loading"), (STALE, "stale"),
-    (SKIP_MONITOR, "skip_monitor"), (SKIP_SLOWLOG, "skip_slowlog"),
+    (SKIP_MONITOR, "skip_monitor"), (SKIP_SLOWLOG, "skip_slowlog"), (ASKING, "asking"),
     (FAST, "fast"), (NO_AUTH, "no_auth"),
     (NO_MULTI, "no_multi"), (ALLOW_BUSY, "allow_busy"),
     (NO_MANDATORY_KEYS, "no_mandatory_keys"), (MOVABLE_KEYS, "movablekeys"),
