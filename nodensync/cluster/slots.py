@@ -115,6 +115,8 @@ class SlotIndex:
         if not fresh and not trusted:
             self._build()
             fresh = True
+        elif fresh:
+            self.built_seq = self.seq     # exact right now: trusted for open migrations
         lst = self.by_slot.get(slot, ())
         if fresh:
             return list(lst)

@@ -147,3 +147,39 @@ def test_nodes_lines():
     assert rep[6] == "1"                     # a replica shows its master's epoch
     assert len(rep) == 8
     assert node_line(v, v.nodes[B], _Health()).split()[8] == "5461-10922"
+
+
+class _KS:
+    dirty = 0
+
+
+class _DB:
+    def __init__(self):
+        self.keyspace = _KS()
+        self.data = {}
+
+
+def test_slot_index_reuses_a_pass_only_while_exact():
+    from nodensync.cluster.slots import SlotIndex
+    db = _DB()
+    idx = SlotIndex(lambda: db)
+    db.data.update({b"{b}1": b"x", b"{b}2": b"y", b"foo": b"z"})
+    db.keyspace.dirty += 3
+    assert sorted(idx.keys(3300)) == [b"{b}1", b"{b}2"]
+    # a new key while the slot is not migrating: the dirty counter moved -> rebuilt
+    db.data[b"{b}3"] = b"w"
+    db.keyspace.dirty += 1
+    assert sorted(idx.keys(3300)) == [b"{b}1", b"{b}2", b"{b}3"]
+    # migrating: the index built after the token is trusted; keys only leave
+    token = idx.mark()
+    assert idx.count(3300, token) == 3
+    del db.data[b"{b}1"]
+    db.keyspace.dirty += 1
+    built = idx.built_dirty
+    assert sorted(idx.keys(3300, token)) == [b"{b}2", b"{b}3"]
+    assert idx.built_dirty == built          # no new pass
+    # a replaced database (full sync) is never trusted
+    db2 = _DB()
+    db2.data[b"{b}9"] = b"v"
+    db = db2
+    assert idx.keys(3300, token) == [b"{b}9"]
