@@ -126,6 +126,28 @@ def benchmark(port, requests, clients, cluster=False, pipeline=1):
     return rps
 
 
+def commit_latency(nodes, n=200):
+    """Median time to commit a no-op through Raft, proposed on the leader
+    and on a follower (the follower forwards it to the leader)."""
+    out = {}
+    leader_addr = None
+    for node in nodes:
+        info = node.c().execute_command("CLUSTER", "INFO").decode()
+        for line in info.splitlines():
+            if line.startswith("cluster_raft_state:leader"):
+                leader_addr = node.port
+    for role in ("leader", "follower"):
+        node = next(x for x in nodes if (x.port == leader_addr) == (role == "leader"))
+        c = node.c()
+        times = []
+        for _ in range(n):
+            t = time.perf_counter()
+            c.execute_command("CLUSTER", "NSYNC", "BARRIER")
+            times.append((time.perf_counter() - t) * 1000)
+        out[role] = round(statistics.median(times), 2)
+    return out
+
+
 def throughput(args, workdir):
     results = {}
     for label, make, cl in (("one standalone node", lambda: [Proc(workdir, cluster=False)], False),
@@ -135,6 +157,12 @@ def throughput(args, workdir):
         try:
             if nodes and "--clusterEnabled" in nodes[0].args:
                 create(nodes, 0)
+            if cl:
+                results["raft_commit_ms"] = commit_latency(nodes)
+                print("Raft commit (CLUSTER NSYNC BARRIER, a no-op entry): median %.2f ms "
+                      "from the leader, %.2f ms from a follower"
+                      % (results["raft_commit_ms"]["leader"],
+                         results["raft_commit_ms"]["follower"]), flush=True)
             for pipeline in (1, 16):
                 rps = benchmark(nodes[0].port, args.requests, args.clients, cluster=cl,
                                 pipeline=pipeline)
