@@ -266,7 +266,7 @@ class MasterLink:
             try:
                 replid = words[1].decode()
                 offset = int(words[2])
-                if len(replid) != 40:
+                if len(replid) != 40 or offset < 0:
                     raise ValueError
             except (IndexError, ValueError, UnicodeDecodeError):
                 raise LinkError("Master replied with wrong +FULLRESYNC syntax.") from None
@@ -277,6 +277,9 @@ class MasterLink:
             self._full_sync(conn, replid, offset)
             leftover = conn.take()
         elif reply.startswith(b"+CONTINUE"):
+            if repl.cached is None:
+                raise LinkError("Unexpected reply to PSYNC from master: %s (no partial "
+                                "resynchronization was asked for)" % _text(reply))
             words = reply.split()
             new_id = words[1].decode("latin-1") if len(words) > 1 else None
             self._continue(new_id)

@@ -183,3 +183,62 @@ def test_output_buffer_limit_drops_a_stalled_replica(server_factory):
         os.kill(r.pid, signal.SIGCONT)
     wait_link_up(r)
     assert_same_data(m, [r])
+
+
+def test_garbage_from_a_master_is_survived(server_factory):
+    """A 'master' answering nonsense (bad PSYNC replies, broken payloads, a
+    CONTINUE nobody asked for, a non-command in the stream): the replica
+    logs why, retries, keeps serving, never a traceback."""
+    import socket
+    import threading
+    from servers import free_port
+    fake = b"a" * 40
+    scenarios = [
+        b"garbage\r\n",
+        b"+PONG\r\n+OK\r\n+OK\r\n+FULLRESYNC abc\r\n",
+        b"+PONG\r\n+OK\r\n+OK\r\n+FULLRESYNC " + fake + b" 5\r\n$abc\r\n",
+        b"+PONG\r\n+OK\r\n+OK\r\n+FULLRESYNC " + fake + b" 5\r\n$10\r\nREDIS0010\xff",
+        b"+PONG\r\n+OK\r\n+OK\r\n+FULLRESYNC " + fake + b" 5\r\n$EOF:" + b"b" * 40
+        + b"\r\nNOTRDB" + b"b" * 40,
+        b"+PONG\r\n+OK\r\n+OK\r\n+CONTINUE\r\n*1\r\n$4\r\nPING\r\n",
+        b"+PONG\r\n+OK\r\n+OK\r\n+FULLRESYNC " + fake + b" -5\r\n",
+        b"\x00\xff" * 1000,
+        b"-ERR no\r\n",
+        b"+PONG\r\n" + b"x" * 70000,
+    ]
+    port = free_port()
+    srv = socket.socket()
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind(("127.0.0.1", port))
+    srv.listen(10)
+    served = [0]
+
+    def serve():
+        while True:
+            try:
+                c, _ = srv.accept()
+            except OSError:
+                return
+            data = scenarios[served[0] % len(scenarios)]
+            served[0] += 1
+            try:
+                time.sleep(0.02)
+                c.sendall(data)
+                time.sleep(0.1)
+            except OSError:
+                pass
+            c.close()
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    r = server_factory()
+    rc = client(r)
+    rc.set("mine", "1")
+    try:
+        rc.execute_command("REPLICAOF", "127.0.0.1", port)
+        wait_for(lambda: served[0] > len(scenarios), timeout=60, what="every scenario")
+        assert rc.get("mine") == b"1"              # old data still served
+        assert info(r)["master_link_status"] == "down"
+        rc.execute_command("REPLICAOF", "NO", "ONE")
+    finally:
+        srv.close()
+    assert "Traceback" not in r.log()
