@@ -84,8 +84,6 @@ def _names(port):
 # Registry entries that still differ from Redis 7.0, declared in modules
 # other engineers own (reported to them); checked by the xfail test below.
 KNOWN_ELSEWHERE = {
-    b"migrate": "commands/cluster.py: Redis reports first/last/step 3 3 1",
-    b"restore-asking": "commands/cluster.py: Redis has the 'asking' flag",
     b"pubsub|help": "commands/pubsub.py: Redis puts PUBSUB HELP in @slow only",
     b"zunionstore": "commands/zsets.py: Redis reports first/last/step 1 1 1",
     b"zinterstore": "commands/zsets.py: Redis reports first/last/step 1 1 1",
