@@ -305,6 +305,8 @@ def main():
     ap.add_argument("--quick", action="store_true", help="short run (smoke test)")
     ap.add_argument("--write", action="store_true", help="write docs/benchmarks.md and docs/benchmarks.png")
     ap.add_argument("--keys", type=int, default=1000000, help="keys for the memory test")
+    ap.add_argument("--stall-keys", type=int, default=200000,
+                    help="keys in the database during the tail-latency (stall) tests")
     ap.add_argument("--sections", default="core,issue3,default,pipeline,latency,memory,stalls,pubsub",
                     help="comma-separated sections to run")
     args = ap.parse_args()
@@ -352,7 +354,7 @@ def main():
             for s in servers.values():
                 s.call("FLUSHALL")
         if "stalls" in sections:
-            n = 100000 if args.quick else args.keys
+            n = 20000 if args.quick else args.stall_keys
             for label, prepare, action in STALL_ACTIONS:
                 worst = {k: stall_test(s, n, prepare, action) for k, s in servers.items()}
                 line = ("Largest PING round trip of another client during %s (%d keys): "
