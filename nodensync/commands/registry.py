@@ -80,7 +80,9 @@ class CommandSpec:
         if callable(keys):
             self.keys_fn = keys
             self.flags |= MOVABLE_KEYS
-            keys = (0, 0, 0)
+            # COMMAND's legacy first/last/step for a movable-keys command
+            # (e.g. ZUNIONSTORE's destination: 1 1 1), if the finder has one.
+            keys = getattr(keys, "legacy", (0, 0, 0))
         self.first_key, self.last_key, self.key_step = keys
         self.group = group
         self.summary = summary
@@ -251,4 +253,6 @@ def keys_after_numkeys(numkeys_index, step=1, extra_first=None):
             return out
         start = numkeys_index + 1
         return out + list(range(start, min(start + n * step, len(argv)), step))
+    if extra_first is not None:
+        find.legacy = (extra_first, extra_first, 1)
     return find
