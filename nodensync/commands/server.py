@@ -4,7 +4,6 @@ import math
 import random
 import time
 
-import gevent
 
 from .. import REDIS_VERSION
 from .. import config as cfg
@@ -17,6 +16,7 @@ from .registry import (command, container, ADMIN, NOSCRIPT, LOADING, STALE, WRIT
 from .util import glob_match, parse_int
 from . import introspection  # noqa: F401  (COMMAND, HELP)
 from ..server.blocking import signal_db_ready
+from ..storage.keyspace import release
 from .connection import tracking_flush
 
 G = "server"
@@ -45,8 +45,10 @@ def dbsize(ctx):
 
 
 def _flush_mode(args):
+    """FLUSHDB/FLUSHALL [ASYNC | SYNC] -> free lazily?  (Redis's default,
+    lazyfree-lazy-user-flush no, is SYNC.)"""
     if not args:
-        return ctx_default_async()
+        return False
     if len(args) > 1:
         raise CommandError(errors.SYNTAX)
     a = args[0].lower()
@@ -57,32 +59,14 @@ def _flush_mode(args):
     raise CommandError(errors.SYNTAX)
 
 
-def ctx_default_async():
-    return False
-
-
-def free_lazily(objects):
-    """Drop big containers without stalling clients: a background greenlet
-    deletes their items in slices (lazyfree)."""
-    def run():
-        for obj in objects:
-            if isinstance(obj, dict):
-                n = 0
-                while obj:
-                    obj.popitem()
-                    n += 1
-                    if n % 10000 == 0:
-                        gevent.sleep(0)
-    if any(len(o) > 10000 for o in objects):
-        gevent.spawn(run)
-
-
 def flush_db(ctx, db, lazy):
     old = (db.data, db.expires)
     n = len(db.data)
     db.flush()
     if lazy:
-        free_lazily(old)
+        # The keyspace's lazyfree worker empties the old dicts in slices.
+        for part in old:
+            release(part)
     return n
 
 
