@@ -202,6 +202,11 @@ def pubsub_help(ctx):
     return [Status(line.encode()) for line in _HELP]
 
 
+# Redis's table puts PUBSUB HELP in @slow alone (no @pubsub, unlike the
+# group's other subcommands); ACL rules such as +@pubsub depend on it.
+pubsub_help.spec.categories = ["slow"]
+
+
 def _typed_subcommand(default):
     """The subcommand word as the client typed it (Redis echoes it in its
     syntax error).  Handlers only receive the arguments after it, so it is

@@ -81,16 +81,6 @@ def _names(port):
     return set(names)
 
 
-# Registry entries that still differ from Redis 7.0, declared in modules
-# other engineers own (reported to them); checked by the xfail test below.
-KNOWN_ELSEWHERE = {
-    b"pubsub|help": "commands/pubsub.py: Redis puts PUBSUB HELP in @slow only",
-    b"zunionstore": "commands/zsets.py: Redis reports first/last/step 1 1 1",
-    b"zinterstore": "commands/zsets.py: Redis reports first/last/step 1 1 1",
-    b"zdiffstore": "commands/zsets.py: Redis reports first/last/step 1 1 1",
-}
-
-
 def _info_mismatches(diff, names):
     mismatches = []
     for name in names:
@@ -113,15 +103,8 @@ def test_command_info_entries_are_byte_identical(diff, node_server, redis_server
     subcommands), in RESP2 and RESP3."""
     common = sorted(_names(node_server.port) & _names(redis_server.port))
     assert len(common) > 150
-    mismatches = _info_mismatches(diff, [n for n in common if n not in KNOWN_ELSEWHERE])
+    mismatches = _info_mismatches(diff, common)
     assert not mismatches, "\n".join(mismatches[:20]) + "\n(%d in all)" % len(mismatches)
-
-
-@pytest.mark.xfail(reason="registry entries owned by other modules (KNOWN_ELSEWHERE)",
-                   strict=False)
-def test_command_info_known_mismatches_elsewhere(diff, node_server, redis_server):
-    names = sorted(set(KNOWN_ELSEWHERE) & _names(node_server.port))
-    assert not _info_mismatches(diff, names)
 
 
 def _lines(reply):
