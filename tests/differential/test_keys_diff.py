@@ -14,15 +14,13 @@ BIN2 = b"\xff\x00other"
 
 
 def _has(diff, name):
-    """True when NodeNsync implements ``name`` (container types come from
-    other modules; tests that need them are skipped until they exist)."""
+    """True when NodeNsync implements ``name``."""
     return diff.node.call("COMMAND", "INFO", name) != [None]
 
 
 def _need(diff, *names):
     missing = [n for n in names if not _has(diff, n)]
-    if missing:
-        pytest.skip("NodeNsync has no %s yet" % ", ".join(missing))
+    assert not missing, "NodeNsync lacks %s" % ", ".join(missing)
 
 
 # -- arity ---------------------------------------------------------------------------

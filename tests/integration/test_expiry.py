@@ -135,8 +135,6 @@ def test_avg_ttl_and_expires_in_info(node):
 
 
 def test_expired_notification(node, node_server):
-    if node.execute_command("COMMAND", "INFO", "psubscribe") == [None]:
-        pytest.skip("no pub/sub yet")
     node.config_set("notify-keyspace-events", "Ex")
     sub = RawClient(node_server.port, timeout=5)
     try:
