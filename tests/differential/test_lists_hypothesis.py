@@ -5,6 +5,7 @@ is mixed in so WRONGTYPE paths run too; blocking commands get tiny timeouts
 (they only block when every key is empty)."""
 from collections import deque
 
+from inprocess import run_capturing
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 KEYS = ["l1", "l2", "l3", "s1"]
@@ -86,23 +87,6 @@ def test_random_list_sequences(diff, commands):
 
 
 # -- propagation ------------------------------------------------------------------------------
-def _in_process_node():
-    """A real Node with its command table in this process, so the propagated
-    stream can be captured."""
-    import socket
-    from nodensync import subsystems  # noqa: F401  (declares every setting)
-    import nodensync.commands  # noqa: F401
-    from nodensync.config import Config
-    from nodensync.node import Node
-    from nodensync.server.client import Client
-    node = Node(Config())
-    srv = socket.socket()
-    srv.bind(("127.0.0.1", 0))
-    srv.listen(1)
-    peer = socket.create_connection(srv.getsockname())
-    conn, addr = srv.accept()
-    srv.close()
-    return node, Client(node, conn, addr), (peer, conn)
 
 
 @settings(max_examples=30, deadline=None,
@@ -110,21 +94,7 @@ def _in_process_node():
                                  HealthCheck.too_slow])
 @given(st.lists(COMMANDS, min_size=1, max_size=20))
 def test_propagated_stream_replays_identically(ref, commands):
-    from nodensync.commands.dispatch import dispatch
-    from nodensync.errors import CommandError
-    node, client, socks = _in_process_node()
-    stream = []
-    node.propagators.append(lambda dbid, argvs: stream.extend(argvs))
-    try:
-        for cmd in commands:
-            argv = [c if isinstance(c, bytes) else c.encode() for c in cmd]
-            try:
-                dispatch(client, argv)
-            except CommandError:
-                pass
-    finally:
-        for s in socks:
-            s.close()
+    node, stream = run_capturing(commands)
     for argv in stream:
         assert argv[0].lower() not in (b"blpop", b"brpop", b"blmove", b"brpoplpush", b"blmpop",
                                        b"lmpop"), stream

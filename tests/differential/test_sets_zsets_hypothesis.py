@@ -7,6 +7,7 @@ compared as collections; random replies (SRANDMEMBER, ZRANDMEMBER, SPOP) by
 shape and membership only, and after an SPOP both servers are given the same
 remaining members so the sequence can go on."""
 import hiredis
+from inprocess import run_capturing
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 SET_KEYS = ["s1", "s2"]
@@ -193,23 +194,6 @@ def test_random_set_zset_sequences(diff, commands):
 
 
 # -- propagation ------------------------------------------------------------------------------
-def _in_process_node():
-    """A real Node with its command table in this process, so the propagated
-    stream can be captured."""
-    import socket
-    from nodensync import subsystems  # noqa: F401  (declares every setting)
-    import nodensync.commands  # noqa: F401
-    from nodensync.config import Config
-    from nodensync.node import Node
-    from nodensync.server.client import Client
-    node = Node(Config())
-    srv = socket.socket()
-    srv.bind(("127.0.0.1", 0))
-    srv.listen(1)
-    peer = socket.create_connection(srv.getsockname())
-    conn, addr = srv.accept()
-    srv.close()
-    return node, Client(node, conn, addr), (peer, conn)
 
 
 _NONDETERMINISTIC = {b"spop", b"zmpop", b"bzmpop", b"bzpopmin", b"bzpopmax"}
@@ -219,22 +203,8 @@ _NONDETERMINISTIC = {b"spop", b"zmpop", b"bzmpop", b"bzpopmin", b"bzpopmax"}
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(st.lists(COMMANDS, min_size=1, max_size=25))
 def test_propagated_stream_replays_identically(ref, commands):
-    from nodensync.commands.dispatch import dispatch
-    from nodensync.errors import CommandError
     from nodensync.storage.zset import ZSet
-    node, client, socks = _in_process_node()
-    stream = []
-    node.propagators.append(lambda dbid, argvs: stream.extend(argvs))
-    try:
-        for _, cmd in commands:
-            argv = [c if isinstance(c, bytes) else c.encode() for c in cmd]
-            try:
-                dispatch(client, argv)
-            except CommandError:
-                pass
-    finally:
-        for s in socks:
-            s.close()
+    node, stream = run_capturing([cmd for _, cmd in commands])
     for argv in stream:
         assert argv[0].lower() not in _NONDETERMINISTIC, stream
     ref.flushall()

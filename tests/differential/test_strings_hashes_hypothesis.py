@@ -3,6 +3,7 @@ real redis-server (RESP2 and RESP3).  Keys are shared between the two
 families so WRONGTYPE paths are exercised too.  Replies whose order Redis
 does not define are compared unordered; random picks (HRANDFIELD with a
 count below the hash size) are not generated."""
+from inprocess import in_process_node, run_capturing
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 KEYS = ["k1", "k2", "h1", "h2"]
@@ -100,23 +101,6 @@ def test_random_string_and_hash_sequences(diff, commands):
 
 
 # -- propagation: what replicas and the AOF receive rebuilds the same data ----
-def _in_process_node():
-    """A real Node with its command table, run in this process so the
-    propagated stream (what replicas and the AOF get) can be captured."""
-    import socket
-    from nodensync import subsystems  # noqa: F401  (declares every setting)
-    import nodensync.commands  # noqa: F401
-    from nodensync.config import Config
-    from nodensync.node import Node
-    from nodensync.server.client import Client
-    node = Node(Config())
-    srv = socket.socket()
-    srv.bind(("127.0.0.1", 0))
-    srv.listen(1)
-    peer = socket.create_connection(srv.getsockname())
-    conn, addr = srv.accept()
-    srv.close()
-    return node, Client(node, conn, addr), (peer, conn)
 
 
 def _state(value):
@@ -132,21 +116,7 @@ def _state(value):
                                  HealthCheck.too_slow])
 @given(st.lists(COMMANDS, min_size=1, max_size=20))
 def test_propagated_stream_replays_identically(ref, commands):
-    from nodensync.commands.dispatch import dispatch
-    from nodensync.errors import CommandError
-    node, client, socks = _in_process_node()
-    stream = []
-    node.propagators.append(lambda dbid, argvs: stream.extend(argvs))
-    try:
-        for cmd in commands:
-            argv = [c if isinstance(c, bytes) else c.encode() for c in cmd]
-            try:
-                dispatch(client, argv)
-            except CommandError:
-                pass
-    finally:
-        for s in socks:
-            s.close()
+    node, stream = run_capturing(commands)
     ref.flushall()
     for argv in stream:
         ref.execute_command(*argv)
@@ -170,7 +140,7 @@ def test_propagated_forms():
     """Non-deterministic or relative-time writes go out in Redis's rewritten,
     deterministic form."""
     from nodensync.commands.dispatch import dispatch
-    node, client, socks = _in_process_node()
+    node, client, socks = in_process_node()
     stream = []
     node.propagators.append(lambda dbid, argvs: stream.extend(argvs))
 
