@@ -63,7 +63,6 @@ class Stats:
         self.reset()
 
     def reset(self):
-        self.commands = 0
         self.connections_received = 0
         self.rejected_connections = 0
         self.rejected_calls = 0

@@ -171,7 +171,6 @@ class ReplicaLink:
         self.client.sock.sendall(data)
         n = len(data)
         self.p.stats.net_repl_output_bytes += n
-        self.client.tot_net_out += n
 
     def write(self, data):
         with self.lock:
@@ -198,7 +197,6 @@ class ReplicaLink:
             return False                  # the link greenlet meets the error and closes
         self.next_off = off + n
         self.p.stats.net_repl_output_bytes += n
-        self.client.tot_net_out += n
         return self.next_off > bl.offset
 
     def keepalive(self, condition):

@@ -589,7 +589,6 @@ class MasterLink:
             n = len(data)
             self.read_reploff += n
             stats.net_repl_input_bytes += n
-            c.tot_net_in += n
             self.lastio = time.time()
             c.last_interaction = time.monotonic()
             reader.feed(data)

@@ -156,8 +156,6 @@ class Client:
         self.cmd = None
         self.propagate_as = None
         self.qbuf_len = 0
-        self.tot_net_in = 0
-        self.tot_net_out = 0
 
     # -- the read loop ----------------------------------------------------------
     def serve(self):
@@ -206,7 +204,6 @@ class Client:
                     break
                 self.last_interaction = time.monotonic()
                 node.stats.net_input_bytes += len(data)
-                self.tot_net_in += len(data)
                 out = []
                 # Fast path: hiredis, for reads starting with a multibulk.
                 if slow is None and data[0] == 0x2A and not _not_for_hiredis(data):
@@ -484,7 +481,6 @@ class Client:
             return
         n = len(data)
         self.node.stats.net_output_bytes += n
-        self.tot_net_out += n
         if not self.out_bytes:
             if self.tls:
                 # One non-blocking SSL write; if the socket is full the drainer
