@@ -88,6 +88,11 @@ class Node:
         self.keyspace = Keyspace(config["databases"])
         self.keyspace.notify_flags = config["notifyKeyspaceEvents"]
         self.stats = Stats()
+        # time.monotonic() as of the last cron tick (hz times a second), for
+        # what needs seconds, not microseconds: a clock read costs ~170 ns
+        # on this kind of VM, too much to pay on every client read
+        # (Redis's cached server.unixtime, for the same reason).
+        self.mono_now = time.monotonic()
         self.clients = {}                 # id -> Client
         self.next_client_id = 1
         self.run_id = binascii.hexlify(os.urandom(20)).decode()
@@ -116,7 +121,12 @@ class Node:
         # Per-command observers.  While MONITOR clients or command listeners
         # exist, the client loop's inline fast path is off.
         self.monitors = GateList(self)
-        self.propagators = []             # fn(dbid, [argv, ...])
+        # fn(dbid, [argv, ...]) for each propagator that has work to do: the
+        # AOF and the replication stream register themselves only while
+        # active (set_propagating), so with neither on a write pays one
+        # truth test.  EXEC swaps this attribute for a capture list during
+        # its block; set_propagating always edits the node's own list.
+        self.propagators = self._propagators = []
         self.command_listeners = GateList(self)  # fn(client, spec, argv, usec)
         self.client_open_hooks = []       # fn(client) when a connection starts
         self.client_close_hooks = []      # fn(client) when a connection ends
@@ -175,6 +185,16 @@ class Node:
         return cid
 
     # -- propagation ---------------------------------------------------------
+    def set_propagating(self, fn, active):
+        """Register (active) or withdraw a propagator; idempotent."""
+        props = self._propagators
+        if active:
+            if fn not in props:
+                props.append(fn)
+        else:
+            while fn in props:
+                props.remove(fn)
+
     def propagate(self, dbid, argvs):
         """Send the deterministic form of a write to the AOF and replicas."""
         for fn in self.propagators:
@@ -210,6 +230,7 @@ class Node:
         deadline heaps (25% of one cycle at most, like Redis)."""
         while True:
             hz = self.config["hz"]
+            self.mono_now = time.monotonic()
             try:
                 self.keyspace.expire_cycle(budget_s=0.25 / hz)
             except Exception:
@@ -224,7 +245,7 @@ class Node:
             timeout = self.config["timeout"]
             if not timeout:
                 continue
-            now = time.monotonic()
+            now = self.mono_now           # the clock last_interaction is read from
             for c in list(self.clients.values()):
                 if (now - c.last_interaction > timeout and not c.is_replica and not c.is_master
                         and not c.subscribed and not c.blocked):

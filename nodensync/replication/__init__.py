@@ -219,11 +219,20 @@ class Replication:
             next_offset = self.offset + 1
         self.backlog = Backlog(self.config["replBacklogSize"], next_offset, self.primary.pin)
         self.base_offset = next_offset - 1
+        self.sync_feed()
 
     def free_backlog(self):
         if self.backlog is not None:
             self.base_offset = self.backlog.offset
         self.backlog = None
+        self.sync_feed()
+
+    def sync_feed(self):
+        """The primary's feed is a propagator only while there is a backlog
+        to write and this node is a master (a replica's stream is the
+        master's, fed by the link).  Called after every change of either."""
+        self.node.set_propagating(self.primary.feed,
+                                  self.backlog is not None and self.master_host is None)
 
     # -- role changes ---------------------------------------------------------------
     def _apply_role(self):
@@ -251,6 +260,7 @@ class Replication:
             self.link.stop()
             self.link = None
         self.master_host, self.master_port = host, port
+        self.sync_feed()
         if was_master:
             self.primary.unblock_blocked_clients()
             # Our own history as a cached master: if the new master was our
@@ -276,6 +286,7 @@ class Replication:
             self.link = None
         self.cached = None
         self.master_host = self.master_port = None
+        self.sync_feed()
         self.shift_replid()
         # Our replicas learn the new ID by reconnecting (partial resync).
         self.primary.disconnect_all("the replication ID changed")
@@ -467,7 +478,7 @@ def attach(node):
     repl.reset_stats()
     node.resetstat_hooks.append(repl.reset_stats)
     p = repl.primary
-    node.propagators.append(p.feed)
+    repl.sync_feed()                   # p.feed registers while it has a backlog to fill
     node.keyspace.expired_listeners.append(p.expired)
     node.client_close_hooks.append(p.client_closed)
     node.shutdown_checks.insert(0, repl.shutdown_check)

@@ -352,9 +352,12 @@ class AppendOnly:
             self.gen_written += 1
 
     def update_barrier(self):
-        """node.reply_barrier is set only while it has work to do."""
-        want = self.state != OFF and (self.always or self.gen_synced < self.gen_written)
+        """After a state change: node.reply_barrier is set only while it has
+        work to do, and the feed is a propagator only while the AOF is not
+        off."""
         node = self.node
+        node.set_propagating(self.feed, self.state != OFF)
+        want = self.state != OFF and (self.always or self.gen_synced < self.gen_written)
         if want and node.reply_barrier is None:
             node.reply_barrier = self.barrier
         elif not want and node.reply_barrier == self.barrier:

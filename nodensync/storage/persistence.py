@@ -426,7 +426,8 @@ class Persistence:
             raise SystemExit(1)
         finally:
             ks.active_expire_enabled, ks.serving_master_stream = saved_expire
-            node.propagators[:0] = saved_props
+            # (the AOF may have registered its feed while loading)
+            node.propagators[:0] = [fn for fn in saved_props if fn not in node.propagators]
             node.loading = False
             self._set_gate("loading", False)
             self.loading_info = None
@@ -548,7 +549,7 @@ def _describe(e):
 def attach(node):
     p = Persistence(node)
     node.persistence = p
-    node.propagators.append(p.aof.feed)
+    p.aof.update_barrier()             # registers the feed while the AOF is on
     node.keyspace.expired_listeners.append(p.aof.expired)
     node.shutdown_checks.append(p.shutdown_check)
     node.shutdown_hooks.append(p.shutdown_hook)
