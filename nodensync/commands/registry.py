@@ -168,6 +168,7 @@ def _categories(flags, group, extra):
 
 COMMANDS = {}   # lowercase name (str) -> CommandSpec
 LOOKUP = {}     # name as bytes, lower and upper case -> CommandSpec (hot path)
+DECLARED = [0]  # commands + subcommands declared so far (caches compare it)
 
 
 def command(name, arity, flags=0, keys=(0, 0, 0), group="generic", syntax="",
@@ -186,6 +187,7 @@ def command(name, arity, flags=0, keys=(0, 0, 0), group="generic", syntax="",
             spec = CommandSpec(sub, fn, arity, flags, keys, group, doc, syntax,
                                since, complexity, categories, parent)
             parent.subcommands[sub] = spec
+            DECLARED[0] += 1
         else:
             spec = CommandSpec(name, fn, arity, flags, keys, group, doc, syntax,
                                since, complexity, categories, None)
@@ -213,6 +215,7 @@ def _install(spec):
     if spec.name in COMMANDS:
         raise ValueError("command %s declared twice" % spec.name)
     COMMANDS[spec.name] = spec
+    DECLARED[0] += 1
     b = spec.name.encode()
     LOOKUP[b] = spec
     LOOKUP[b.upper()] = spec

@@ -202,14 +202,9 @@ class Metrics:
         self.sampler_on = node.config["metricsSampler"]
 
     # -- latency histograms -----------------------------------------------------------
-    @staticmethod
-    def _registry_size():
-        from ..commands import registry
-        return sum(1 + len(spec.subcommands or ()) for spec in registry.COMMANDS.values())
-
     def specs(self):
         from ..commands import registry
-        n = self._registry_size()
+        n = registry.DECLARED[0]
         if self._specs is None or self._specs[0] != n:
             self._specs = (n, list(registry.all_specs(include_subcommands=True)))
             if self.tracking:
@@ -248,10 +243,7 @@ class Metrics:
 
     def total_commands(self):
         """total_commands_processed: the sum of the per-command call counters."""
-        total = 0
-        for spec in self.specs():
-            total += spec.stats[0]
-        return total
+        return sum([spec.stats[0] for spec in self.specs()])
 
     # -- latency monitor ---------------------------------------------------------------
     def add_latency_sample(self, event, ms):
