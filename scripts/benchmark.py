@@ -5,7 +5,8 @@ Starts both servers on free loopback ports (default configuration, nothing
 turned off), pins each server and redis-benchmark to separate cores when
 there are several, runs redis-benchmark against both, and prints ops/s, p99
 latency and the ratio NodeNsync / redis-server.  With --write it also
-writes docs/benchmarks.md (with the exact command) and a PNG plot.
+writes docs/benchmarks.md (with the exact command) and a PNG plot
+(docs/benchmarks.png; needs matplotlib: pip install -r requirements-bench.txt).
 
     python3 scripts/benchmark.py --write            # the full set
     python3 scripts/benchmark.py --quick            # a short smoke run
@@ -67,8 +68,11 @@ class Server:
         self.port = free_port()
         self.dir = tempfile.mkdtemp(prefix="bench-%s-" % kind, dir=workdir)
         if kind == "redis":
+            # redis-server's built-in defaults, like NodeNsync's: both keep
+            # their snapshot policy (save 3600 1 300 100 60 10000), so both
+            # may BGSAVE during the write tests.
             cmd = ["redis-server", "--port", str(self.port), "--bind", HOST, "--dir", self.dir,
-                   "--save", "", "--appendonly", "no", "--logfile", os.path.join(self.dir, "log")]
+                   "--logfile", os.path.join(self.dir, "log")]
         else:
             cmd = [sys.executable, "-m", "nodensync", "--listenAddr", "%s:%d" % (HOST, self.port),
                    "--dataDir", self.dir, "--logLevel", "warning"]
@@ -339,6 +343,11 @@ def main():
                 50, n_np, 1)
         if "latency" in sections:
             run("-c 1", ["set", "get"], 1, n_np // 4, 1)
+        if "memory" in sections or "stalls" in sections:
+            # From here on the servers hold 10^5-10^6 keys: a snapshot the
+            # save policy starts would be measured too, so both stop saving.
+            for s in servers.values():
+                s.call("CONFIG", "SET", "save", "")
         if "memory" in sections:
             n = 100000 if args.quick else args.keys
             what = {"string": "string keys (16-byte keys, 32-byte values)",
