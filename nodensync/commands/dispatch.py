@@ -153,7 +153,10 @@ def call(client, spec, argv, args):
     client.cmd = spec
     started = _perf_ns()
     try:
-        result = spec.handler(client, *args)
+        if len(args) == 1:             # (the common shape, without unpacking)
+            result = spec.handler(client, args[0])
+        else:
+            result = spec.handler(client, *args)
     except CommandError:
         spec.stats[3] += 1
         if spec.flags & BLOCKING:

@@ -280,6 +280,7 @@ class Client:
         perf = _perf_ns
         encode = _encode
         done = 0
+        append = out.append    # (out keeps its identity: cleared, never rebound)
         prev = perf()
         while True:
             try:
@@ -322,7 +323,13 @@ class Client:
             dirty_before = ks.dirty
             self.cmd = spec
             try:
-                result = spec.handler(self, *argv[1:])
+                # (the two most common shapes without building a slice)
+                if n == 2:
+                    result = spec.handler(self, argv[1])
+                elif n == 3:
+                    result = spec.handler(self, argv[1], argv[2])
+                else:
+                    result = spec.handler(self, *argv[1:])
             except CommandError:
                 prev = self._inline_error(spec, argv, prev, dirty_before, out)
                 continue
@@ -351,11 +358,11 @@ class Client:
                 self.propagate_as = None
             # The frequent replies encoded inline; everything else by resp.encode.
             if result is OK:
-                out.append(b"+OK\r\n")
+                append(b"+OK\r\n")
             elif type(result) is bytes and len(result) <= 1024:
-                out.append(_BULK_HDR[len(result)] + result + b"\r\n")
+                append(_BULK_HDR[len(result)] + result + b"\r\n")
             elif result is not NO_REPLY:
-                out.append(encode(result, self.resp3))
+                append(encode(result, self.resp3))
             if self.out_bytes:
                 self.write(b"".join(out))
                 out.clear()
