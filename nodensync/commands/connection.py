@@ -342,7 +342,8 @@ def client_reply(ctx, mode):
         ctx.reply_mode = None
         return OK
     if m in (b"off", b"skip"):
-        ctx.reply_mode = m
+        if not (m == b"skip" and ctx.reply_mode == b"off"):   # SKIP leaves OFF as is
+            ctx.reply_mode = m
         return NO_REPLY
     raise CommandError(errors.SYNTAX)
 

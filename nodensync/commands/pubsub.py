@@ -12,7 +12,7 @@ QUIT and RESET).  Shard channels behave as on a non-cluster Redis: a
 separate namespace with its own subscription count.
 """
 from ..errors import CommandError
-from ..protocol.resp import Push, Raw, Status, encode
+from ..protocol.resp import Push, RawPush, Status, encode
 from .registry import (command, container, PUBSUB, NOSCRIPT, LOADING, STALE, FAST,
                        MAY_REPLICATE)
 
@@ -20,9 +20,10 @@ G = "pubsub"
 
 
 def _replies(ctx, kind, items):
-    """Encode (kind, name, count) messages for the client's protocol."""
+    """Encode (kind, name, count) messages for the client's protocol (sent
+    even under CLIENT REPLY OFF|SKIP, as Redis does)."""
     resp3 = ctx.resp3
-    return Raw(b"".join(encode(Push([kind, name, count]), resp3) for name, count in items))
+    return RawPush(b"".join(encode(Push([kind, name, count]), resp3) for name, count in items))
 
 
 def _count(ctx):

@@ -59,6 +59,12 @@ class Raw(bytes):
     __slots__ = ()
 
 
+class RawPush(Raw):
+    """Already-RESP push messages a client gets whatever its CLIENT REPLY
+    mode: the (un)subscribe confirmations, as Redis 7.0 sends them."""
+    __slots__ = ()
+
+
 class _NullArray:
     __slots__ = ()
 
@@ -203,7 +209,7 @@ def _encode_into(value, out, resp3):
             append(b"=%d\r\ntxt:%s\r\n" % (len(data) + 4, data))
         else:
             append(b"$%d\r\n%s\r\n" % (len(data), data))
-    elif t is Raw:
+    elif t is Raw or t is RawPush:
         append(value)
     elif isinstance(value, bytes):  # bytearray/other bytes subclasses
         _encode_into(bytes(value), out, resp3)

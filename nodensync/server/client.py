@@ -472,6 +472,8 @@ class Client:
                     self.reply_mode = None
                 elif self.reply_mode == b"skip":
                     self.reply_mode = b"skip-next"
+                if type(result) is resp.RawPush:
+                    out.append(result)
                 return
             if result is not resp.NO_REPLY:
                 out.append(_encode(result, self.resp3))

@@ -120,6 +120,19 @@ def test_subscribed_mode(pair):
     pair.call("GET", "k")
 
 
+def test_subscribe_confirmations_ignore_client_reply(pair, pub):
+    # (Un)subscribe confirmations are pushes: Redis 7.0 sends them under
+    # CLIENT REPLY OFF, and SKIP is used up by the SUBSCRIBE it skipped.
+    pair.node.send("CLIENT", "REPLY", "OFF")
+    pair.ref.send("CLIENT", "REPLY", "OFF")
+    pair.pipeline([("SUBSCRIBE", "a", "b"), ("UNSUBSCRIBE", "a"), ("PSUBSCRIBE", "x*"),
+                   ("PING",), ("PUNSUBSCRIBE",)], 5)
+    pub.call("PUBLISH", "b", "m")
+    pair.read(1)                       # the message itself
+    pair.pipeline([("CLIENT", "REPLY", "SKIP"), ("UNSUBSCRIBE", "b"), ("PING",)], 1)
+    pair.nothing_pending()
+
+
 def test_reset_leaves_subscribed_mode(pair, pub):
     pair.call("SUBSCRIBE", "c")
     pair.call("PSUBSCRIBE", "p*")
