@@ -54,6 +54,23 @@ OK = resp.OK
 _BULK_HDR = resp._BULK_HDR
 
 
+# Clients whose socket became readable in this loop iteration.  libev invokes
+# pending watchers last-in first-out, so switching to each client from its
+# watcher callback served the one whose request came last first: the
+# earliest requests waited for a whole round, which doubled the p99 latency
+# with many clients.  The callbacks only queue; _serve_ready then serves the
+# clients in the order epoll reported them (the queue reversed), as Redis.
+_ready = []
+
+
+def _serve_ready():
+    batch = _ready[::-1]
+    del _ready[:]
+    for c in batch:
+        if c._reading:          # (not closed or woken otherwise meanwhile)
+            c.greenlet.switch()
+
+
 def _gating(name):
     """A client attribute whose change re-evaluates ``client.gated``."""
     private = "_" + name
@@ -252,9 +269,13 @@ class Client:
             self.release()
 
     def _on_readable(self):
-        """Read-watcher callback (runs in the hub)."""
+        """Read-watcher callback (runs in the hub): queue this client for
+        _serve_ready, which runs once libev has invoked every watcher
+        of this loop iteration."""
         if self._reading:
-            self.greenlet.switch()
+            if not _ready:
+                self._read_watcher.loop.run_callback(_serve_ready)
+            _ready.append(self)
         else:
             self._read_watcher.stop()
 
