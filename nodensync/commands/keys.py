@@ -14,6 +14,8 @@ from .. import config as cfg
 from .. import errors
 from ..errors import CommandError
 from ..protocol.resp import OK, Status
+from ..storage.compact import PACKED_TYPES, IntSet, PackedHash, PackedSet
+from ..storage.compact import canonical_int as _canonical_int
 from ..storage.keyspace import TYPE_NAMES, now_ms, release, type_name
 from ..storage.zset import ZSet
 from .registry import (command, container, WRITE, READONLY, DENYOOM, FAST, LOADING,
@@ -461,6 +463,8 @@ def copy_value(value):
         return set(value)
     if t is ZSet:
         return value.copy()
+    if t in PACKED_TYPES:
+        return t(value)           # immutable, but keys never share a value object
     return _copy.deepcopy(value)
 
 
@@ -618,23 +622,6 @@ def _policy(ctx):
     return policy.decode() if isinstance(policy, bytes) else str(policy)
 
 
-def _canonical_int(b):
-    """Redis's string2l on a string value (the 'int' encoding test)."""
-    if not 0 < len(b) <= 20:
-        return None
-    try:
-        v = int(b)
-    except ValueError:
-        return None
-    if _INT64_MIN <= v <= _INT64_MAX and b"%d" % v == b:
-        return v
-    return None
-
-
-def _is_intset_member(m):
-    return _canonical_int(m) is not None
-
-
 def encoding_of(ctx, value):
     """The encoding Redis 7.0 reports for a value of this size and content.
 
@@ -650,7 +637,17 @@ def encoding_of(ctx, value):
         if _canonical_int(value) is not None:
             return b"int"
         return b"embstr" if len(value) <= 44 else b"raw"
+    if t is PackedHash:
+        return b"listpack"
+    if t is IntSet:
+        return b"intset"
+    if t is PackedSet:
+        return b"hashtable"   # Redis 7.0 has no listpack sets (7.2 would say listpack)
+    if t is set:
+        return b"hashtable"   # compact forms convert to a set for good, as in Redis
     if t is dict:
+        # A dict may be within Redis's limits (the packed form has tighter
+        # caps, storage/compact.py): then Redis would still say listpack.
         if len(value) > _setting(ctx, "hash-max-listpack-entries"):
             return b"hashtable"
         limit = _setting(ctx, "hash-max-listpack-value")
@@ -660,13 +657,6 @@ def encoding_of(ctx, value):
         return b"listpack"
     if t is deque:
         return b"quicklist"   # Redis 7.0 has no listpack-encoded lists
-    if t is set:
-        if len(value) > _setting(ctx, "set-max-intset-entries"):
-            return b"hashtable"
-        for m in value:
-            if not _is_intset_member(m):
-                return b"hashtable"
-        return b"intset"
     if t is ZSet:
         if len(value) > _setting(ctx, "zset-max-listpack-entries"):
             return b"skiplist"

@@ -29,6 +29,7 @@ import time
 from collections import deque
 
 from . import lzf
+from .compact import PACKED_TYPES, canonical_int, expand
 from .crc64 import crc64
 from .zset import ZSet
 
@@ -122,20 +123,6 @@ class UnsupportedValue(ValueError):
     """A keyspace value of a type the RDB writer does not know."""
 
 
-def canonical_int(s):
-    """The int64 a string holds when it is written canonically (Redis's
-    string2ll round trip), else None."""
-    n = len(s)
-    if 0 < n <= 20:
-        c = s[0]
-        if 48 <= c <= 57 or c == 45:
-            try:
-                v = int(s)
-            except ValueError:
-                return None
-            if _INT64_MIN <= v <= _INT64_MAX and b"%d" % v == s:
-                return v
-    return None
 
 
 def d2string(score):
@@ -301,6 +288,8 @@ class Encoder:
             return self._set(value)
         if t is ZSet:
             return self._zset(value)
+        if t in PACKED_TYPES:
+            return self.value(expand(value))
         if isinstance(value, (bytes, bytearray)):
             return T_STRING, encode_string(bytes(value), self.compress)
         raise UnsupportedValue("cannot save a value of type %s in an RDB file"
