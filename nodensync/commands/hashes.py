@@ -2,8 +2,8 @@
 
 A hash is a ``dict`` field (bytes) -> value (bytes), or while small a
 ``storage.compact.PackedHash`` (Redis's listpack): reads go through
-``_field`` / ``_read_hash``, writes through ``_write_hash`` +
-``_commit_hash``, which pack again or convert to a dict for good.  An empty hash is
+``_field`` / ``_read_hash``, writes through ``_set_fields`` (which packs
+again, or converts to a dict for good) and ``compact.hash_delete``.  An empty hash is
 never stored: the key is deleted (with a ``del`` notification after the
 command's own event), as Redis does.  Python dicts keep insertion order,
 which is also the order of Redis's small (listpack) hashes, so HGETALL,
@@ -18,7 +18,7 @@ from .. import errors
 from ..errors import CommandError
 from ..protocol.resp import OK
 from ..storage import numbers
-from ..storage.compact import (PackedHash, hash_fits, pack_hash, packed_hash_get,
+from ..storage.compact import (PackedHash, hash_delete, hash_set, packed_hash_get,
                                packed_hash_len, unpack_hash)
 from ..storage.keyspace import ScanCursors
 from .registry import command, WRITE, READONLY, DENYOOM, FAST
@@ -42,8 +42,10 @@ def _get_hash(db, key):
     """The stored hash at key (a dict or a PackedHash), None when absent,
     WRONGTYPE for another type."""
     value = db.get(key)
-    if value is not None and type(value) is not dict and type(value) is not PackedHash:
-        raise _wrongtype()
+    if value is not None:
+        t = type(value)
+        if t is not PackedHash and t is not dict:
+            raise _wrongtype()
     return value
 
 
@@ -65,37 +67,24 @@ def _field(value, field):
     return value.get(field)
 
 
-def _write_hash(db, key):
-    """(dict to change, stored value): the stored dict itself, or a dict
-    decoded from the packed form (or new) that ``_commit_hash`` stores."""
-    value = _get_hash(db, key)
-    if value is None:
-        return {}, None
-    if type(value) is dict:
-        return value, value
-    return unpack_hash(value), value
-
-
-def _commit_hash(db, key, h, stored, written):
-    """Store the dict ``h`` changed by writing the strings ``written``:
-    packed while it fits the limits, else as a dict for good."""
-    if h is stored:
-        return                       # a dict, changed in place
-    value = pack_hash(h) if hash_fits(db.keyspace, len(h), written) else h
-    db.set(key, value, keepttl=stored is not None)
+def _set_fields(db, key, pairs, stored):
+    """Set (field, value, ...) in the hash ``stored`` at key (None: create
+    it); returns how many fields were added.  The caller notifies."""
+    value, added = hash_set(db.keyspace, stored, pairs)
+    if stored is None:
+        db.set(key, value)
+    elif value is not stored:
+        db.data[key] = value             # a new packed form; the TTL stays
+    return added
 
 
 def _hset_pairs(ctx, key, pairs, name):
     if len(pairs) % 2:
         raise errors.wrong_arity(name)
     db = ctx.db
-    h, stored = _write_hash(db, key)
-    before = len(h)
-    it = iter(pairs)
-    h.update(zip(it, it))
-    _commit_hash(db, key, h, stored, pairs)
+    added = _set_fields(db, key, pairs, _get_hash(db, key))
     db.modified(key, "hset", "h")
-    return len(h) - before
+    return added
 
 
 @command("hset", arity=-4, flags=WRITE | DENYOOM | FAST, keys=(1, 1, 1), group=G,
@@ -118,11 +107,10 @@ def hmset(ctx, key, *pairs):
 def hsetnx(ctx, key, field, value):
     """Set the value of a hash field, only if the field does not exist."""
     db = ctx.db
-    if _field(_get_hash(db, key), field) is not None:
+    stored = _get_hash(db, key)
+    if _field(stored, field) is not None:
         return 0
-    h, stored = _write_hash(db, key)
-    h[field] = value
-    _commit_hash(db, key, h, stored, (field, value))
+    _set_fields(db, key, (field, value), stored)
     db.modified(key, "hset", "h")
     return 1
 
@@ -201,21 +189,16 @@ def hstrlen(ctx, key, field):
 def hdel(ctx, key, *fields):
     """Delete one or more hash fields."""
     db = ctx.db
-    h, stored = _write_hash(db, key)
+    stored = _get_hash(db, key)
     if stored is None:
         return 0
-    deleted = 0
-    for f in fields:
-        if h.pop(f, None) is not None:
-            deleted += 1
-            if not h:
-                break
+    left, deleted = hash_delete(stored, fields)
     if deleted:
-        removed = not h
+        removed = left is None
         if removed:
             db.delete(key)
-        elif h is not stored:
-            db.set(key, pack_hash(h), keepttl=True)     # smaller: stays packed
+        elif left is not stored:
+            db.set(key, left, keepttl=True)
         db.modified(key, "hdel", "h", dirty=deleted)
         if removed:
             db.modified(key, "del", "g", dirty=0)
@@ -228,7 +211,8 @@ def hincrby(ctx, key, field, increment):
     """Increment the integer value of a hash field by the given number."""
     incr = parse_int(increment)
     db = ctx.db
-    cur = _field(_get_hash(db, key), field)
+    stored = _get_hash(db, key)
+    cur = _field(stored, field)
     if cur is None:
         value = 0
     else:
@@ -239,9 +223,7 @@ def hincrby(ctx, key, field, increment):
     result = value + incr
     if not _INT64_MIN <= result <= _INT64_MAX:
         raise CommandError(errors.OVERFLOW)
-    h, stored = _write_hash(db, key)
-    text = h[field] = b"%d" % result
-    _commit_hash(db, key, h, stored, (field, text))
+    _set_fields(db, key, (field, b"%d" % result), stored)
     db.modified(key, "hincrby", "h")
     return result
 
@@ -256,7 +238,8 @@ def hincrbyfloat(ctx, key, field, increment):
     if not numbers.is_finite(incr):
         raise CommandError("ERR value is NaN or Infinity")
     db = ctx.db
-    cur = _field(_get_hash(db, key), field)
+    stored = _get_hash(db, key)
+    cur = _field(stored, field)
     if cur is None:
         value = numbers.from_int(0)
     else:
@@ -266,9 +249,7 @@ def hincrbyfloat(ctx, key, field, increment):
     text = numbers.human(numbers.add(value, incr))
     if text is None:
         raise CommandError(errors.NAN_OR_INF)
-    h, stored = _write_hash(db, key)
-    h[field] = text
-    _commit_hash(db, key, h, stored, (field, text))
+    _set_fields(db, key, (field, text), stored)
     db.modified(key, "hincrbyfloat", "h")
     # The printed value, not the addition, goes to replicas and the AOF.
     ctx.propagate_as = [[b"HSET", key, field, text]]

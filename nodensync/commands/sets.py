@@ -20,6 +20,7 @@ import sys
 
 from .. import errors
 from ..errors import CommandError
+from ..protocol.resp import OrderedSet
 from ..storage.compact import (IntSet, PackedSet, as_set, compact_set, set_add,
                                set_contains, set_len, set_members, set_remove)
 from ..storage.keyspace import release
@@ -245,7 +246,11 @@ def srem(ctx, key, *members):
 def smembers(ctx, key):
     """Get all the members in a set."""
     s = _get_set(ctx.db, key)
-    return set(set_members(s)) if s is not None else set()
+    if s is None:
+        return set()
+    if type(s) is IntSet:
+        return OrderedSet(set_members(s))     # ascending, as Redis's intset
+    return set(set_members(s))
 
 
 @command("sismember", arity=3, flags=READONLY | FAST, keys=(1, 1, 1), group=G,

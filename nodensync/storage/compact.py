@@ -8,8 +8,8 @@ and sets in one flat buffer; so do we, as immutable ``bytes`` subclasses with
 ==============  =============================================  ================
 type            content                                        OBJECT ENCODING
 ==============  =============================================  ================
-``PackedHash``  ``marshal`` (version 2) of the flat tuple      listpack
-                (field, value, field, value, ...)
+``PackedHash``  ``marshal`` (version 2) of the flat list       listpack
+                [field, value, field, value, ...]
 ``IntSet``      the members as sorted native int64s            intset
 ``PackedSet``   ``marshal`` (version 2) of the tuple of        hashtable (as
                 members, in insertion order                    Redis 7.0 says)
@@ -19,6 +19,8 @@ type            content                                        OBJECT ENCODING
 ``hiredis.Reader``: both decode in C at about the same speed, marshal is ~7%
 smaller and encodes 2-3x faster (a C call instead of a Python join).
 Version 2 skips marshal's reference table (not needed: no shared objects).
+A hash is a list so that a write changes the decoded list in place (no
+dict is built); a field is found by ``index`` on the fields' slice.
 
 Every write decodes, modifies and packs again (O(n) in C, as a listpack
 write is in Redis), which is why the forms are kept small.  A value that
@@ -60,7 +62,7 @@ _INT64_MAX = (1 << 63) - 1
 
 
 class PackedHash(bytes):
-    """A small hash: marshal of (field, value, field, value, ...)."""
+    """A small hash: marshal of [field, value, field, value, ...]."""
     __slots__ = ()
 
 
@@ -97,7 +99,7 @@ def canonical_int(s):
 # -- hashes ------------------------------------------------------------------------
 
 def pack_hash(h):
-    return PackedHash(_dumps(tuple(_flatten(h.items())), 2))
+    return PackedHash(_dumps(list(_flatten(h.items())), 2))
 
 
 def unpack_hash(p):
@@ -112,28 +114,80 @@ def packed_hash_len(p):
 
 def packed_hash_get(p, field):
     """The value of ``field`` or None, without building a dict."""
-    t = _loads(p)
-    try:
-        i = t.index(field)
-        while i & 1:                 # matched a value, not a field
-            i = t.index(field, i + 1)
-    except ValueError:
-        return None
-    return t[i + 1]
+    flat = _loads(p)
+    fields = flat[::2]
+    if field in fields:                  # no exception on a miss: cheaper
+        return flat[2 * fields.index(field) + 1]
+    return None
 
 
-def hash_fits(ks, n, written):
-    """May a hash of ``n`` fields stay packed after writing the strings
-    ``written`` (fields and values)?"""
-    return n <= ks.hash_pack_entries and (not written
-                                          or max(map(len, written)) <= ks.hash_pack_value)
+def hash_set(ks, value, pairs):
+    """Set the fields of ``pairs`` (field, value, ...) in the stored hash
+    ``value`` (None: a new hash) -> (value to store, fields added).  A dict
+    changes in place; a packed hash is re-packed while it fits the limits,
+    else (and for good) becomes a dict."""
+    if type(value) is dict:
+        before = len(value)
+        it = iter(pairs)
+        value.update(zip(it, it))
+        return value, len(value) - before
+    # The common cases first, each a few C calls (HSET's per-call cost).
+    flat = [] if value is None else _loads(value)
+    before = len(flat)
+    if len(pairs) == 2:
+        fields = flat[::2]
+        if pairs[0] in fields:
+            flat[2 * fields.index(pairs[0]) + 1] = pairs[1]
+        else:
+            flat += pairs
+    elif not before and len(set(pairs[::2])) << 1 == len(pairs):
+        flat += pairs                           # a new hash, no repeated field
+    else:
+        fields = flat[::2]
+        for i in range(0, len(pairs), 2):
+            f = pairs[i]
+            if f in fields:
+                flat[2 * fields.index(f) + 1] = pairs[i + 1]
+            else:
+                flat.append(f)
+                flat.append(pairs[i + 1])
+                fields.append(f)
+    added = (len(flat) - before) >> 1
+    if len(flat) >> 1 <= ks.hash_pack_entries and max(map(len, pairs)) <= ks.hash_pack_value:
+        return PackedHash(_dumps(flat, 2)), added
+    it = iter(flat)
+    return dict(zip(it, it)), added
+
+
+def hash_delete(value, fields):
+    """Remove ``fields`` from the stored hash ``value`` -> (value to store,
+    None when nothing is left; how many were removed).  A dict changes in
+    place; a packed hash stays packed (it only shrinks)."""
+    if type(value) is dict:
+        deleted = 0
+        for f in fields:
+            if value.pop(f, None) is not None:
+                deleted += 1
+                if not value:
+                    break
+        return (value if value else None), deleted
+    flat = _loads(value)
+    fields_now = flat[::2]
+    drop = set(fields).intersection(fields_now)
+    if not drop:
+        return value, 0
+    if len(drop) == len(fields_now):
+        return None, len(drop)
+    keep = [i for i, f in enumerate(fields_now) if f not in drop]
+    return PackedHash(_dumps([x for i in keep for x in flat[2 * i:2 * i + 2]], 2)), len(drop)
 
 
 def compact_hash(ks, h):
     """The form to store a whole hash in (RDB load, RESTORE): packed when it
     fits, else the dict itself."""
-    if h and hash_fits(ks, len(h), list(_flatten(h.items()))):
-        return pack_hash(h)
+    flat = list(_flatten(h.items()))
+    if flat and len(h) <= ks.hash_pack_entries and max(map(len, flat)) <= ks.hash_pack_value:
+        return PackedHash(_dumps(flat, 2))
     return h
 
 
