@@ -552,8 +552,9 @@ _LFU_FREQ_ERR = ("ERR An LFU maxmemory policy is not selected, access frequency 
                  "Please note that when switching between policies at runtime LRU and LFU "
                  "data will take some time to adjust.")
 # The settings that choose compact encodings (Redis 7.0 names, aliases,
-# defaults and bounds).  Nothing is stored differently: they only change what
-# OBJECT ENCODING reports, and clients and test suites set them freely.
+# defaults and bounds).  The hash and intset ones also choose how small
+# hashes and sets are stored (storage/compact.py, applied by server/core.py);
+# the others only change what OBJECT ENCODING reports.
 _LONG_MAX = (1 << 63) - 1
 
 
@@ -578,23 +579,27 @@ def _config_memory(text):
     return int(text[:digits] or "0") * unit
 
 
-def _encoding_setting(name, redis_name, alias, default, minimum, maximum, memory=False):
+def _encoding_setting(name, redis_name, alias, default, minimum, maximum, memory=False,
+                      stored=False):
     flags = ["--" + name, "--" + redis_name] + (["--" + alias] if alias else [])
-    cfg.declare(name, "int", default, "Encoding threshold (%s): changes what OBJECT ENCODING "
-                "reports." % redis_name, redis=redis_name, flags=flags, mutable=True,
+    effect = ("small values within it are stored compactly and OBJECT ENCODING reports it"
+              if stored else "changes what OBJECT ENCODING reports")
+    cfg.declare(name, "int", default, "Encoding threshold (%s): %s." % (redis_name, effect),
+                redis=redis_name, flags=flags, mutable=True,
                 minimum=minimum, maximum=maximum, group="encoding",
                 parser=_config_memory if memory else _config_int)
 
 
 _encoding_setting("hashMaxListpackEntries", "hash-max-listpack-entries",
-                  "hash-max-ziplist-entries", 512, 0, _LONG_MAX)
+                  "hash-max-ziplist-entries", 512, 0, _LONG_MAX, stored=True)
 _encoding_setting("hashMaxListpackValue", "hash-max-listpack-value",
-                  "hash-max-ziplist-value", 64, 0, _LONG_MAX, memory=True)
+                  "hash-max-ziplist-value", 64, 0, _LONG_MAX, memory=True, stored=True)
 _encoding_setting("zsetMaxListpackEntries", "zset-max-listpack-entries",
                   "zset-max-ziplist-entries", 128, 0, _LONG_MAX)
 _encoding_setting("zsetMaxListpackValue", "zset-max-listpack-value",
                   "zset-max-ziplist-value", 64, 0, _LONG_MAX, memory=True)
-_encoding_setting("setMaxIntsetEntries", "set-max-intset-entries", None, 512, 0, _LONG_MAX)
+_encoding_setting("setMaxIntsetEntries", "set-max-intset-entries", None, 512, 0, _LONG_MAX,
+                  stored=True)
 _encoding_setting("listMaxListpackSize", "list-max-listpack-size",
                   "list-max-ziplist-size", -2, _INT32_MIN, _INT32_MAX)
 _encoding_setting("listCompressDepth", "list-compress-depth", None, 0, 0, _INT32_MAX)
