@@ -14,8 +14,9 @@ set     ``set`` of bytes, or ``compact.IntSet`` / ``compact.PackedSet``
 zset    ``storage.zset.ZSet``
 ======  ======================================================
 
-The compact forms (storage/compact.py) are immutable ``bytes`` subclasses:
-a write stores a new one (keeping the TTL) or converts to the dict / set.
+The compact forms (storage/compact.py) are immutable (a str, ``bytes``
+subclasses): a write stores a new one (keeping the TTL) or converts to the
+dict / set.
 
 Expiry times live in a second dict (key -> absolute unix time in ms) as in
 Redis.  Keys are expired lazily when touched and actively by ``expire_cycle``
@@ -73,7 +74,7 @@ def lazyfree_pending():
 def release(value):
     """Drop a value that is no longer in the keyspace without stalling."""
     t = type(value)
-    if t is bytes or t is int or value is None or isinstance(value, bytes):
+    if t is bytes or t is int or value is None or isinstance(value, (bytes, str)):
         return                       # strings and compact forms: one block
     try:
         if len(value) < LAZYFREE_THRESHOLD:

@@ -261,3 +261,17 @@ def test_loaded_values_are_compacted_by_the_rules():
         assert compact.compact(ks, b"str") == b"str"
     finally:
         n.close()
+
+
+def test_a_packed_hash_is_not_tracked_by_the_garbage_collector():
+    """Small hashes were untracked dicts; their packed form must not add a
+    million objects to every full collection (see compact.PackedHash)."""
+    import gc
+    n = Node()
+    try:
+        p = compact.pack_hash({b"f": b"v"})
+        assert type(p) is PackedHash and not gc.is_tracked(p)
+        value, _ = compact.hash_set(n.node.keyspace, p, (b"g", b"w"))
+        assert type(value) is PackedHash and not gc.is_tracked(value)
+    finally:
+        n.close()
