@@ -24,7 +24,6 @@ from ..server.blocking import signal_key_ready
 from .util import is_raw_string, redis_glob_matcher, parse_int
 
 G = "generic"
-_INT64_MIN = -(1 << 63)
 _INT64_MAX = (1 << 63) - 1
 _INT32_MIN = -(1 << 31)
 _INT32_MAX = (1 << 31) - 1

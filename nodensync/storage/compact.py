@@ -215,10 +215,6 @@ def pack_ints(ints):
     return IntSet(array("q", sorted(ints)).tobytes())
 
 
-def intset_values(p):
-    return _intset_view(p).tolist()
-
-
 def intset_contains(p, member):
     v = canonical_int(member)
     if v is None:

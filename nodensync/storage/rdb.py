@@ -96,8 +96,6 @@ _LIST_SIZE_LEVELS = (4096, 8192, 16384, 32768, 65536)
 _LIST_SAFETY_LIMIT = 8192
 _PLAIN_THRESHOLD = 1 << 30
 
-_INT64_MIN = -(1 << 63)
-_INT64_MAX = (1 << 63) - 1
 _pack_q = struct.Struct("<q").pack
 _pack_d = struct.Struct("<d").pack
 _unpack_d = struct.Struct("<d").unpack_from
