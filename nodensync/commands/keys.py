@@ -463,7 +463,7 @@ def copy_value(value):
     if t is ZSet:
         return value.copy()
     if t in PACKED_TYPES:
-        return t(value)           # immutable, but keys never share a value object
+        return value              # immutable: both keys may hold the one object
     return _copy.deepcopy(value)
 
 
