@@ -1,6 +1,9 @@
 """Hash commands.
 
-A hash is a plain ``dict`` field (bytes) -> value (bytes).  An empty hash is
+A hash is a ``dict`` field (bytes) -> value (bytes), or while small a
+``storage.compact.PackedHash`` (Redis's listpack): reads go through
+``_field`` / ``_read_hash``, writes through ``_set_fields`` (which packs
+again, or converts to a dict for good) and ``compact.hash_delete``.  An empty hash is
 never stored: the key is deleted (with a ``del`` notification after the
 command's own event), as Redis does.  Python dicts keep insertion order,
 which is also the order of Redis's small (listpack) hashes, so HGETALL,
@@ -15,6 +18,8 @@ from .. import errors
 from ..errors import CommandError
 from ..protocol.resp import OK
 from ..storage import numbers
+from ..storage.compact import (PackedHash, hash_delete, hash_set, packed_hash_get,
+                               packed_hash_len, unpack_hash)
 from ..storage.keyspace import ScanCursors
 from .registry import command, WRITE, READONLY, DENYOOM, FAST
 from .strings import parse_int, _opt
@@ -34,32 +39,52 @@ def _wrongtype():
 
 
 def _get_hash(db, key):
-    """The dict at key, None when absent, WRONGTYPE for another type."""
+    """The stored hash at key (a dict or a PackedHash), None when absent,
+    WRONGTYPE for another type."""
     value = db.get(key)
-    if value is not None and type(value) is not dict:
-        raise _wrongtype()
+    if value is not None:
+        t = type(value)
+        if t is not PackedHash and t is not dict:
+            raise _wrongtype()
     return value
 
 
-def _hash_for_write(db, key):
-    """The dict at key, created (and stored) when absent."""
-    h = _get_hash(db, key)
-    if h is None:
-        h = {}
-        db.set(key, h)
-    return h
+def _read_hash(db, key):
+    """A dict of the hash at key for reading (the stored dict, or a new one
+    decoded from the packed form), None when absent."""
+    value = _get_hash(db, key)
+    if type(value) is PackedHash:
+        return unpack_hash(value)
+    return value
+
+
+def _field(value, field):
+    """The value of ``field`` in a stored hash (None: no such field)."""
+    if value is None:
+        return None
+    if type(value) is PackedHash:
+        return packed_hash_get(value, field)
+    return value.get(field)
+
+
+def _set_fields(db, key, pairs, stored):
+    """Set (field, value, ...) in the hash ``stored`` at key (None: create
+    it); returns how many fields were added.  The caller notifies."""
+    value, added = hash_set(db.keyspace, stored, pairs)
+    if stored is None:
+        db.set(key, value)
+    elif value is not stored:
+        db.data[key] = value             # a new packed form; the TTL stays
+    return added
 
 
 def _hset_pairs(ctx, key, pairs, name):
     if len(pairs) % 2:
         raise errors.wrong_arity(name)
     db = ctx.db
-    h = _hash_for_write(db, key)
-    before = len(h)
-    for i in range(0, len(pairs), 2):
-        h[pairs[i]] = pairs[i + 1]
+    added = _set_fields(db, key, pairs, _get_hash(db, key))
     db.modified(key, "hset", "h")
-    return len(h) - before
+    return added
 
 
 @command("hset", arity=-4, flags=WRITE | DENYOOM | FAST, keys=(1, 1, 1), group=G,
@@ -82,13 +107,10 @@ def hmset(ctx, key, *pairs):
 def hsetnx(ctx, key, field, value):
     """Set the value of a hash field, only if the field does not exist."""
     db = ctx.db
-    h = _get_hash(db, key)
-    if h is not None and field in h:
+    stored = _get_hash(db, key)
+    if _field(stored, field) is not None:
         return 0
-    if h is None:
-        h = {}
-        db.set(key, h)
-    h[field] = value
+    _set_fields(db, key, (field, value), stored)
     db.modified(key, "hset", "h")
     return 1
 
@@ -97,15 +119,14 @@ def hsetnx(ctx, key, field, value):
          syntax="key field", since="2.0.0")
 def hget(ctx, key, field):
     """Get the value of a hash field."""
-    h = _get_hash(ctx.db, key)
-    return None if h is None else h.get(field)
+    return _field(_get_hash(ctx.db, key), field)
 
 
 @command("hmget", arity=-3, flags=READONLY | FAST, keys=(1, 1, 1), group=G,
          syntax="key field [field ...]", since="2.0.0")
 def hmget(ctx, key, *fields):
     """Get the values of all the given hash fields."""
-    h = _get_hash(ctx.db, key)
+    h = _read_hash(ctx.db, key)
     if h is None:
         return [None] * len(fields)
     get = h.get
@@ -116,15 +137,17 @@ def hmget(ctx, key, *fields):
          since="2.0.0")
 def hgetall(ctx, key):
     """Get all the fields and values in a hash."""
-    h = _get_hash(ctx.db, key)
-    return {} if h is None else dict(h)
+    value = _get_hash(ctx.db, key)
+    if value is None:
+        return {}
+    return unpack_hash(value) if type(value) is PackedHash else dict(value)
 
 
 @command("hkeys", arity=2, flags=READONLY, keys=(1, 1, 1), group=G, syntax="key",
          since="2.0.0")
 def hkeys(ctx, key):
     """Get all the fields in a hash."""
-    h = _get_hash(ctx.db, key)
+    h = _read_hash(ctx.db, key)
     return [] if h is None else list(h)
 
 
@@ -132,7 +155,7 @@ def hkeys(ctx, key):
          since="2.0.0")
 def hvals(ctx, key):
     """Get all the values in a hash."""
-    h = _get_hash(ctx.db, key)
+    h = _read_hash(ctx.db, key)
     return [] if h is None else list(h.values())
 
 
@@ -140,26 +163,24 @@ def hvals(ctx, key):
          since="2.0.0")
 def hlen(ctx, key):
     """Get the number of fields in a hash."""
-    h = _get_hash(ctx.db, key)
-    return 0 if h is None else len(h)
+    value = _get_hash(ctx.db, key)
+    if value is None:
+        return 0
+    return packed_hash_len(value) if type(value) is PackedHash else len(value)
 
 
 @command("hexists", arity=3, flags=READONLY | FAST, keys=(1, 1, 1), group=G,
          syntax="key field", since="2.0.0")
 def hexists(ctx, key, field):
     """Determine if a hash field exists."""
-    h = _get_hash(ctx.db, key)
-    return 1 if h is not None and field in h else 0
+    return 0 if _field(_get_hash(ctx.db, key), field) is None else 1
 
 
 @command("hstrlen", arity=3, flags=READONLY | FAST, keys=(1, 1, 1), group=G,
          syntax="key field", since="3.2.0")
 def hstrlen(ctx, key, field):
     """Get the length of the value of a hash field."""
-    h = _get_hash(ctx.db, key)
-    if h is None:
-        return 0
-    v = h.get(field)
+    v = _field(_get_hash(ctx.db, key), field)
     return 0 if v is None else len(v)
 
 
@@ -168,19 +189,16 @@ def hstrlen(ctx, key, field):
 def hdel(ctx, key, *fields):
     """Delete one or more hash fields."""
     db = ctx.db
-    h = _get_hash(db, key)
-    if h is None:
+    stored = _get_hash(db, key)
+    if stored is None:
         return 0
-    deleted = 0
-    for f in fields:
-        if h.pop(f, None) is not None:
-            deleted += 1
-            if not h:
-                break
+    left, deleted = hash_delete(stored, fields)
     if deleted:
-        removed = not h
+        removed = left is None
         if removed:
             db.delete(key)
+        elif left is not stored:
+            db.set(key, left, keepttl=True)
         db.modified(key, "hdel", "h", dirty=deleted)
         if removed:
             db.modified(key, "del", "g", dirty=0)
@@ -193,8 +211,8 @@ def hincrby(ctx, key, field, increment):
     """Increment the integer value of a hash field by the given number."""
     incr = parse_int(increment)
     db = ctx.db
-    h = _get_hash(db, key)
-    cur = None if h is None else h.get(field)
+    stored = _get_hash(db, key)
+    cur = _field(stored, field)
     if cur is None:
         value = 0
     else:
@@ -205,10 +223,7 @@ def hincrby(ctx, key, field, increment):
     result = value + incr
     if not _INT64_MIN <= result <= _INT64_MAX:
         raise CommandError(errors.OVERFLOW)
-    if h is None:
-        h = {}
-        db.set(key, h)
-    h[field] = b"%d" % result
+    _set_fields(db, key, (field, b"%d" % result), stored)
     db.modified(key, "hincrby", "h")
     return result
 
@@ -223,8 +238,8 @@ def hincrbyfloat(ctx, key, field, increment):
     if not numbers.is_finite(incr):
         raise CommandError("ERR value is NaN or Infinity")
     db = ctx.db
-    h = _get_hash(db, key)
-    cur = None if h is None else h.get(field)
+    stored = _get_hash(db, key)
+    cur = _field(stored, field)
     if cur is None:
         value = numbers.from_int(0)
     else:
@@ -234,10 +249,7 @@ def hincrbyfloat(ctx, key, field, increment):
     text = numbers.human(numbers.add(value, incr))
     if text is None:
         raise CommandError(errors.NAN_OR_INF)
-    if h is None:
-        h = {}
-        db.set(key, h)
-    h[field] = text
+    _set_fields(db, key, (field, text), stored)
     db.modified(key, "hincrbyfloat", "h")
     # The printed value, not the addition, goes to replicas and the AOF.
     ctx.propagate_as = [[b"HSET", key, field, text]]
@@ -256,7 +268,7 @@ def hrandfield(ctx, key, *args):
     db = ctx.db
     rng = ctx.node.rng
     if not args:
-        h = _get_hash(db, key)
+        h = _read_hash(db, key)
         if h is None:
             return None
         return _nth_field(h, rng.randrange(len(h)))
@@ -271,7 +283,7 @@ def hrandfield(ctx, key, *args):
         withvalues = True
         if count < -(_LONG_MAX // 2) or count > _LONG_MAX // 2:
             raise CommandError("ERR value is out of range")
-    h = _get_hash(db, key)
+    h = _read_hash(db, key)
     if h is None or count == 0:
         return []
     size = len(h)
@@ -332,7 +344,7 @@ def parse_scan_cursor(arg):
 def hscan(ctx, key, cursor, *options):
     """Incrementally iterate hash fields and associated values."""
     cursor = parse_scan_cursor(cursor)
-    h = _get_hash(ctx.db, key)
+    h = _read_hash(ctx.db, key)
     if h is None:
         return [b"0", []]
     count = 10

@@ -14,6 +14,8 @@ from .. import config as cfg
 from .. import errors
 from ..errors import CommandError
 from ..protocol.resp import OK, Status
+from ..storage.compact import PACKED_TYPES, IntSet, PackedHash, PackedSet
+from ..storage.compact import canonical_int as _canonical_int
 from ..storage.keyspace import TYPE_NAMES, now_ms, release, type_name
 from ..storage.zset import ZSet
 from .registry import (command, container, WRITE, READONLY, DENYOOM, FAST, LOADING,
@@ -22,7 +24,6 @@ from ..server.blocking import signal_key_ready
 from .util import is_raw_string, redis_glob_matcher, parse_int
 
 G = "generic"
-_INT64_MIN = -(1 << 63)
 _INT64_MAX = (1 << 63) - 1
 _INT32_MIN = -(1 << 31)
 _INT32_MAX = (1 << 31) - 1
@@ -461,6 +462,8 @@ def copy_value(value):
         return set(value)
     if t is ZSet:
         return value.copy()
+    if t in PACKED_TYPES:
+        return value              # immutable: both keys may hold the one object
     return _copy.deepcopy(value)
 
 
@@ -548,8 +551,9 @@ _LFU_FREQ_ERR = ("ERR An LFU maxmemory policy is not selected, access frequency 
                  "Please note that when switching between policies at runtime LRU and LFU "
                  "data will take some time to adjust.")
 # The settings that choose compact encodings (Redis 7.0 names, aliases,
-# defaults and bounds).  Nothing is stored differently: they only change what
-# OBJECT ENCODING reports, and clients and test suites set them freely.
+# defaults and bounds).  The hash and intset ones also choose how small
+# hashes and sets are stored (storage/compact.py, applied by server/core.py);
+# the others only change what OBJECT ENCODING reports.
 _LONG_MAX = (1 << 63) - 1
 
 
@@ -574,23 +578,27 @@ def _config_memory(text):
     return int(text[:digits] or "0") * unit
 
 
-def _encoding_setting(name, redis_name, alias, default, minimum, maximum, memory=False):
+def _encoding_setting(name, redis_name, alias, default, minimum, maximum, memory=False,
+                      stored=False):
     flags = ["--" + name, "--" + redis_name] + (["--" + alias] if alias else [])
-    cfg.declare(name, "int", default, "Encoding threshold (%s): changes what OBJECT ENCODING "
-                "reports." % redis_name, redis=redis_name, flags=flags, mutable=True,
+    effect = ("small values within it are stored compactly and OBJECT ENCODING reports it"
+              if stored else "changes what OBJECT ENCODING reports")
+    cfg.declare(name, "int", default, "Encoding threshold (%s): %s." % (redis_name, effect),
+                redis=redis_name, flags=flags, mutable=True,
                 minimum=minimum, maximum=maximum, group="encoding",
                 parser=_config_memory if memory else _config_int)
 
 
 _encoding_setting("hashMaxListpackEntries", "hash-max-listpack-entries",
-                  "hash-max-ziplist-entries", 512, 0, _LONG_MAX)
+                  "hash-max-ziplist-entries", 512, 0, _LONG_MAX, stored=True)
 _encoding_setting("hashMaxListpackValue", "hash-max-listpack-value",
-                  "hash-max-ziplist-value", 64, 0, _LONG_MAX, memory=True)
+                  "hash-max-ziplist-value", 64, 0, _LONG_MAX, memory=True, stored=True)
 _encoding_setting("zsetMaxListpackEntries", "zset-max-listpack-entries",
                   "zset-max-ziplist-entries", 128, 0, _LONG_MAX)
 _encoding_setting("zsetMaxListpackValue", "zset-max-listpack-value",
                   "zset-max-ziplist-value", 64, 0, _LONG_MAX, memory=True)
-_encoding_setting("setMaxIntsetEntries", "set-max-intset-entries", None, 512, 0, _LONG_MAX)
+_encoding_setting("setMaxIntsetEntries", "set-max-intset-entries", None, 512, 0, _LONG_MAX,
+                  stored=True)
 _encoding_setting("listMaxListpackSize", "list-max-listpack-size",
                   "list-max-ziplist-size", -2, _INT32_MIN, _INT32_MAX)
 _encoding_setting("listCompressDepth", "list-compress-depth", None, 0, 0, _INT32_MAX)
@@ -618,23 +626,6 @@ def _policy(ctx):
     return policy.decode() if isinstance(policy, bytes) else str(policy)
 
 
-def _canonical_int(b):
-    """Redis's string2l on a string value (the 'int' encoding test)."""
-    if not 0 < len(b) <= 20:
-        return None
-    try:
-        v = int(b)
-    except ValueError:
-        return None
-    if _INT64_MIN <= v <= _INT64_MAX and b"%d" % v == b:
-        return v
-    return None
-
-
-def _is_intset_member(m):
-    return _canonical_int(m) is not None
-
-
 def encoding_of(ctx, value):
     """The encoding Redis 7.0 reports for a value of this size and content.
 
@@ -650,7 +641,17 @@ def encoding_of(ctx, value):
         if _canonical_int(value) is not None:
             return b"int"
         return b"embstr" if len(value) <= 44 else b"raw"
+    if t is PackedHash:
+        return b"listpack"
+    if t is IntSet:
+        return b"intset"
+    if t is PackedSet:
+        return b"hashtable"   # Redis 7.0 has no listpack sets (7.2 would say listpack)
+    if t is set:
+        return b"hashtable"   # compact forms convert to a set for good, as in Redis
     if t is dict:
+        # A dict may be within Redis's limits (the packed form has tighter
+        # caps, storage/compact.py): then Redis would still say listpack.
         if len(value) > _setting(ctx, "hash-max-listpack-entries"):
             return b"hashtable"
         limit = _setting(ctx, "hash-max-listpack-value")
@@ -660,13 +661,6 @@ def encoding_of(ctx, value):
         return b"listpack"
     if t is deque:
         return b"quicklist"   # Redis 7.0 has no listpack-encoded lists
-    if t is set:
-        if len(value) > _setting(ctx, "set-max-intset-entries"):
-            return b"hashtable"
-        for m in value:
-            if not _is_intset_member(m):
-                return b"hashtable"
-        return b"intset"
     if t is ZSet:
         if len(value) > _setting(ctx, "zset-max-listpack-entries"):
             return b"skiplist"

@@ -19,6 +19,7 @@ from .. import config as cfg
 from .. import errors
 from ..errors import CommandError
 from ..protocol.resp import OK, Status, Verbatim
+from ..storage.compact import PACKED_TYPES
 from ..storage.zset import ZSet
 from .registry import (command, container, ADMIN, NOSCRIPT, LOADING, STALE, READONLY,
                        WRITE, MAY_REPLICATE, SKIP_SLOWLOG, FAST)
@@ -479,7 +480,7 @@ def _sample_size(items, total, samples):
 def value_usage(value, samples=5):
     """Estimated bytes of one value (Redis's objectComputeSize analogue)."""
     t = type(value)
-    if t is bytes or t is int:
+    if t is bytes or t is int or t in PACKED_TYPES:
         return _getsizeof(value)
     if t is dict:
         return _getsizeof(value) + _sample_size(

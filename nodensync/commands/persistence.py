@@ -7,6 +7,7 @@ from .. import errors
 from ..errors import CommandError
 from ..protocol.resp import OK, Status
 from ..storage import rdb
+from ..storage.compact import compact
 from ..storage.keyspace import now_ms, release
 from ..storage.snapshot import encoding_limits
 from .registry import (command, ADMIN, NOSCRIPT, NO_ASYNC_LOADING, NO_MULTI, LOADING, STALE,
@@ -168,7 +169,7 @@ def restore(ctx, key, ttl_arg, payload, *opts):
             ctx.propagate_as = [[b"DEL", key]]
             db.modified(key, "del", klass="g")
         return OK
-    db.set(key, value)
+    db.set(key, compact(db.keyspace, value))
     if ttl:
         db.set_expire(key, ttl)
         if not absttl:

@@ -1,10 +1,13 @@
 """Set commands.
 
-A set is a plain Python ``set`` of bytes.  Empty sets are never stored: the
+A set is a Python ``set`` of bytes or, while small, a compact form from
+``storage.compact`` (``IntSet``: Redis's intset; ``PackedSet``: Redis 7.2's
+listpack); ``compact`` has the operations over all three forms.  Empty sets are never stored: the
 key is deleted (with a ``del`` notification after the command's own event),
 as Redis does.
 
-Random picks: a Python set has no random access.  While its hash table is
+Random picks in a compact set: a random index into its members (exactly
+uniform).  A Python set has no random access.  While its hash table is
 small a pick is exactly uniform (a random position, O(table)).  A big table
 is walked with the set's own O(1) pop finger (``pop`` then ``add`` back),
 skipping a random number of members each time: members come in hash order,
@@ -17,6 +20,9 @@ import sys
 
 from .. import errors
 from ..errors import CommandError
+from ..protocol.resp import OrderedSet
+from ..storage.compact import (IntSet, PackedSet, as_set, compact_set, set_add,
+                               set_contains, set_len, set_members, set_remove)
 from ..storage.keyspace import release
 from .registry import command, keys_after_numkeys, WRITE, READONLY, DENYOOM, FAST
 from .util import glob_matcher, parse_int, try_int
@@ -43,11 +49,23 @@ _SPACES = b" \t\n\v\f\r"
 
 # -- helpers ------------------------------------------------------------------
 
+SET_TYPES = (set, IntSet, PackedSet)
+
+
 def _get_set(db, key):
+    """The stored set at key (any form), None when absent, WRONGTYPE for
+    another type."""
     value = db.get(key)
-    if value is not None and type(value) is not set:
+    if value is not None and type(value) not in SET_TYPES:
         raise _wrongtype()
     return value
+
+
+def _replace(db, key, old, new):
+    """Store the new form of a changed set (compact forms are immutable);
+    the key keeps its TTL."""
+    if new is not old and new is not None:
+        db.set(key, new, keepttl=True)
 
 
 def _deleted(db, key):
@@ -146,6 +164,9 @@ def _walk(rng, s):
 
 
 def _random_member(rng, s):
+    if type(s) is not set:
+        seq = set_members(s)
+        return seq[rng.randrange(len(seq))]
     if _small_table(s):
         return next(itertools.islice(s, rng.randrange(len(s)), None))
     return _walk(rng, s)
@@ -165,6 +186,8 @@ def _pop_random(rng, s):
 
 def _sample(rng, s, count):
     """``count`` distinct random members (count < len(s))."""
+    if type(s) is not set:
+        return rng.sample(set_members(s), count)
     n = len(s)
     if _small_table(s) or count > n // 4:
         return rng.sample(tuple(s), count)
@@ -190,13 +213,12 @@ def sadd(ctx, key, *members):
     db = ctx.db
     s = _get_set(db, key)
     if s is None:
-        s = set(members)
-        db.set(key, s)
-        added = len(s)
+        new = set(members)
+        added = len(new)
+        db.set(key, compact_set(db.keyspace, new))
     else:
-        before = len(s)
-        s.update(members)
-        added = len(s) - before
+        new, added = set_add(db.keyspace, s, members)
+        _replace(db, key, s, new)
     if added:
         db.modified(key, "sadd", dirty=added)
     return added
@@ -210,12 +232,11 @@ def srem(ctx, key, *members):
     s = _get_set(db, key)
     if s is None:
         return 0
-    before = len(s)
-    s.difference_update(members)
-    removed = before - len(s)
+    new, removed = set_remove(s, members)
     if removed:
+        _replace(db, key, s, new)
         db.modified(key, "srem", dirty=removed)
-        if not s:
+        if new is None:
             _deleted(db, key)
     return removed
 
@@ -225,7 +246,11 @@ def srem(ctx, key, *members):
 def smembers(ctx, key):
     """Get all the members in a set."""
     s = _get_set(ctx.db, key)
-    return set(s) if s is not None else set()
+    if s is None:
+        return set()
+    if type(s) is IntSet:
+        return OrderedSet(set_members(s))     # ascending, as Redis's intset
+    return set(set_members(s))
 
 
 @command("sismember", arity=3, flags=READONLY | FAST, keys=(1, 1, 1), group=G,
@@ -233,7 +258,7 @@ def smembers(ctx, key):
 def sismember(ctx, key, member):
     """Determine if a given value is a member of a set."""
     s = _get_set(ctx.db, key)
-    return 1 if s is not None and member in s else 0
+    return 1 if s is not None and set_contains(s, member) else 0
 
 
 @command("smismember", arity=-3, flags=READONLY | FAST, keys=(1, 1, 1), group=G,
@@ -243,7 +268,7 @@ def smismember(ctx, key, *members):
     s = _get_set(ctx.db, key)
     if s is None:
         return [0] * len(members)
-    return [1 if m in s else 0 for m in members]
+    return [1 if set_contains(s, m) else 0 for m in members]
 
 
 @command("scard", arity=2, flags=READONLY | FAST, keys=(1, 1, 1), group=G,
@@ -251,7 +276,7 @@ def smismember(ctx, key, *members):
 def scard(ctx, key):
     """Get the number of members in a set."""
     s = _get_set(ctx.db, key)
-    return len(s) if s is not None else 0
+    return set_len(s) if s is not None else 0
 
 
 @command("spop", arity=-2, flags=WRITE | FAST, keys=(1, 1, 1), group=G,
@@ -266,9 +291,15 @@ def spop(ctx, key, *args):
     s = _get_set(db, key)
     if s is None:
         return None
-    member = _pop_random(ctx.node.rng, s)
+    if type(s) is set:
+        member = _pop_random(ctx.node.rng, s)
+        left = s
+    else:
+        member = _random_member(ctx.node.rng, s)
+        left, _ = set_remove(s, (member,))
+        _replace(db, key, s, left)
     db.modified(key, "spop")
-    if not s:
+    if not left:
         _deleted(db, key)
     ctx.propagate_as = [[b"srem", key, member]]
     return member
@@ -279,15 +310,18 @@ def _spop_count(ctx, key, count):
     s = _get_set(db, key)
     if s is None or count == 0:
         return set()
-    if count >= len(s):
-        popped = _intset_order(s)
+    if count >= set_len(s):
+        popped = _intset_order(set_members(s))
         db.delete(key)
         db.modified(key, "spop", "s", dirty=len(popped))
         db.modified(key, "del", "g", dirty=0)
         _propagate_srem(ctx, key, popped)
         return set(popped)
     rng = ctx.node.rng
-    if _small_table(s) or count > len(s) // 4:
+    if type(s) is not set:
+        popped = _sample(rng, s, count)
+        _replace(db, key, s, set_remove(s, popped)[0])
+    elif _small_table(s) or count > len(s) // 4:
         popped = rng.sample(tuple(s), count)
         s.difference_update(popped)
     else:
@@ -315,12 +349,12 @@ def srandmember(ctx, key, *args):
     if s is None or count == 0:
         return []
     if count < 0:
-        if _small_table(s):
-            pool = tuple(s)
+        if type(s) is not set or _small_table(s):
+            pool = tuple(set_members(s))
             return [pool[rng.randrange(len(pool))] for _ in range(-count)]
         return [_walk(rng, s) for _ in range(-count)]
-    if count >= len(s):
-        return _intset_order(s)
+    if count >= set_len(s):
+        return _intset_order(set_members(s))
     return _sample(rng, s, count)
 
 
@@ -333,22 +367,25 @@ def smove(ctx, source, destination, member):
     dst = db.get(destination)
     if src is None:
         return 0
-    if type(src) is not set or (dst is not None and type(dst) is not set):
+    if type(src) not in SET_TYPES or (dst is not None and type(dst) not in SET_TYPES):
         raise _wrongtype()
-    if src is dst:
-        return 1 if member in src else 0
-    if member not in src:
+    if source == destination:
+        return 1 if set_contains(src, member) else 0
+    if not set_contains(src, member):
         return 0
-    src.discard(member)
+    left, _ = set_remove(src, (member,))
+    _replace(db, source, src, left)
     db.modified(source, "srem")
-    if not src:
+    if left is None:
         _deleted(db, source)
     if dst is None:
-        dst = set()
-        db.set(destination, dst)
-    if member not in dst:
-        dst.add(member)
+        db.set(destination, compact_set(db.keyspace, {member}))
         db.modified(destination, "sadd")
+    else:
+        new, added = set_add(db.keyspace, dst, (member,))
+        if added:
+            _replace(db, destination, dst, new)
+            db.modified(destination, "sadd")
     return 1
 
 
@@ -362,9 +399,11 @@ def sscan(ctx, key, cursor, *options):
         return [b"0", []]
     match, count = parse_scan_options(options)
     scans = ctx.node.keyspace.scans
-    if len(s) <= max(scans.SMALL, count):
+    if type(s) is IntSet:
+        nxt, chunk = 0, set_members(s)          # whole, ascending (as Redis)
+    elif type(s) is not set or len(s) <= max(scans.SMALL, count):
         # Small sets come whole whatever the cursor (Redis's intset).
-        nxt, chunk = 0, _intset_order(s)
+        nxt, chunk = 0, _intset_order(set_members(s))
     else:
         nxt, chunk = scans.scan(s, cur, count)
         chunk = [m for m in chunk if m in s]
@@ -376,12 +415,15 @@ def sscan(ctx, key, cursor, *options):
 # -- multi-key algebra ----------------------------------------------------------------
 
 def _load_sets(db, keys):
-    """Every key's set (None when missing); WRONGTYPE if any is not a set."""
+    """Every key's members as a Python set, to read only (None when
+    missing); WRONGTYPE if any is not a set."""
     out = []
     for k in keys:
         v = db.get(k)
-        if v is not None and type(v) is not set:
-            raise _wrongtype()
+        if v is not None:
+            if type(v) not in SET_TYPES:
+                raise _wrongtype()
+            v = as_set(v)
         out.append(v)
     return out
 
@@ -423,7 +465,7 @@ def _store(ctx, dst, result, event):
     db = ctx.db
     if result:
         release(db.data.get(dst))    # a big overwritten value is freed in the background
-        db.set(dst, result)
+        db.set(dst, compact_set(db.keyspace, result))
         db.modified(dst, event)
         return len(result)
     if db.get(dst) is not None:

@@ -5,6 +5,7 @@ from functools import lru_cache
 
 from .. import errors
 from ..errors import CommandError
+from ..storage.compact import canonical_int as try_int   # noqa: F401 (the commands' name)
 
 def _error(message):
     # A fresh exception per raise: re-raising one shared instance makes its
@@ -31,19 +32,6 @@ def parse_nonneg(b, message):
     if v < 0:
         raise CommandError(message)
     return v
-
-
-def try_int(b):
-    """The int a string value holds if it is a canonical int64, else None
-    (used to store INCR-able strings compactly)."""
-    if 0 < len(b) <= 20:
-        try:
-            v = int(b)
-        except ValueError:
-            return None
-        if _INT64_MIN <= v <= _INT64_MAX and b"%d" % v == b:
-            return v
-    return None
 
 
 _FLOAT_OK = re.compile(rb"^[-+]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|inf|infinity)$", re.I)

@@ -20,13 +20,14 @@ import re
 
 from .. import errors
 from ..errors import CommandError
+from ..storage.compact import as_set
 from ..storage.keyspace import release
 from ..protocol.resp import NULL_ARRAY, format_double
 from ..server import blocking
 from ..storage.zset import ZSet, LEX_MIN, LEX_MAX
 from .registry import (command, keys_after_numkeys, WRITE, READONLY, DENYOOM, FAST,
                        BLOCKING, NOSCRIPT)
-from .sets import parse_scan_cursor, parse_scan_options, positive_long, _range_long
+from .sets import SET_TYPES, parse_scan_cursor, parse_scan_options, positive_long, _range_long
 from .util import parse_int
 
 G = "sorted_set"
@@ -829,8 +830,10 @@ def _zsetop(ctx, dstkey, numkeys, rest, op, cmdname, cardinality_only=False):
     srcs = []
     for k in rest[:setnum]:
         v = db.get(k)
-        if v is not None and type(v) is not ZSet and type(v) is not set:
-            raise _wrongtype()
+        if v is not None and type(v) is not ZSet:
+            if type(v) not in SET_TYPES:
+                raise _wrongtype()
+            v = as_set(v)            # a compact set's members, to read
         srcs.append(v)
     weights = [1.0] * setnum
     agg = _SUM

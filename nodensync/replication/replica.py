@@ -42,6 +42,7 @@ from ..commands.dispatch import call, dispatch
 from ..commands.registry import LOOKUP, STALE
 from ..errors import CommandError
 from ..protocol.resp import encode_command
+from ..storage.compact import compact
 from ..storage.keyspace import Keyspace, release
 
 log = logging.getLogger("nodensync.replication")
@@ -405,6 +406,7 @@ class MasterLink:
         ndb = len(node.keyspace.dbs)
         fresh = Keyspace(ndb)
         fresh.active_expire_enabled = False
+        live = node.keyspace                # whose compact-form limits apply
         dbs = fresh.dbs
         started = time.monotonic()
         last = [started]
@@ -414,7 +416,7 @@ class MasterLink:
             if value is None:
                 return
             db = dbs[dbid]
-            db.data[key] = value
+            db.data[key] = compact(live, value)     # small hashes / sets packed
             if expire is not None:
                 db.set_expire(key, expire)
             loaded[0] += 1

@@ -50,6 +50,7 @@ from .. import errors
 from ..config import declare
 from ..errors import CommandError
 from ..storage import keyspace as _keyspace
+from ..storage.compact import PACKED_TYPES
 
 _release = getattr(_keyspace, "release", None)     # lazy free of big values
 
@@ -107,7 +108,7 @@ def _elem(x):
 def value_size(value, sample=16):
     """Estimated bytes held by one value (containers from a sample)."""
     t = type(value)
-    if t is bytes:
+    if t is bytes or t in PACKED_TYPES:
         return _r16(_getsizeof(value))
     if t is int:
         return 32

@@ -1,5 +1,6 @@
 """Core background work: active expiry, idle-client timeout, settings that
 apply to the keyspace."""
+from ..storage.compact import HASH_PACK_ENTRIES, HASH_PACK_VALUE
 
 
 def attach(node):
@@ -10,6 +11,19 @@ def attach(node):
 
     set_notify(cfg["notifyKeyspaceEvents"])
     cfg.on_change("notifyKeyspaceEvents", set_notify)
+
+    ks = node.keyspace
+
+    def set_compact_limits(_value=None):
+        # The compact forms follow Redis's settings, within the caps that
+        # keep a re-pack cheap (storage/compact.py).
+        ks.hash_pack_entries = min(cfg["hashMaxListpackEntries"], HASH_PACK_ENTRIES)
+        ks.hash_pack_value = min(cfg["hashMaxListpackValue"], HASH_PACK_VALUE)
+        ks.intset_entries = cfg["setMaxIntsetEntries"]
+
+    set_compact_limits()
+    for name in ("hashMaxListpackEntries", "hashMaxListpackValue", "setMaxIntsetEntries"):
+        cfg.on_change(name, set_compact_limits)
     node.start_hooks.append(lambda: node.spawn_background(node.expire_loop))
     node.start_hooks.append(lambda: node.spawn_background(node.clients_cron))
 

@@ -44,6 +44,7 @@ from gevent.event import Event
 
 from ..protocol.resp import encode_command
 from . import rdb
+from .compact import PACKED_TYPES, expand
 from .snapshot import (fsync_dir, start_child, write_rdb_file, remove_temp_file,
                        _latency)
 
@@ -1015,6 +1016,9 @@ def write_commands(keyspace, write):
         emit([b"SELECT", b"%d" % db.id])
         for key, value in db.data.items():
             t = type(value)
+            if t in PACKED_TYPES:
+                value = expand(value)
+                t = type(value)
             if t is bytes:
                 emit([b"SET", key, value])
             elif t is int:

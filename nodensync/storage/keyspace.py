@@ -7,11 +7,16 @@ its dict entry:
 type    Python value
 ======  ======================================================
 string  ``bytes``, or ``int`` for canonical integers (INCR)
-hash    ``dict`` bytes -> bytes
+hash    ``dict`` bytes -> bytes, or ``compact.PackedHash`` while small
 list    ``collections.deque`` of bytes
-set     ``set`` of bytes
+set     ``set`` of bytes, or ``compact.IntSet`` / ``compact.PackedSet``
+        while small
 zset    ``storage.zset.ZSet``
 ======  ======================================================
+
+The compact forms (storage/compact.py) are immutable (a str, ``bytes``
+subclasses): a write stores a new one (keeping the TTL) or converts to the
+dict / set.
 
 Expiry times live in a second dict (key -> absolute unix time in ms) as in
 Redis.  Keys are expired lazily when touched and actively by ``expire_cycle``
@@ -29,12 +34,14 @@ from collections import OrderedDict, deque
 from itertools import compress
 
 from ..errors import CommandError, WRONGTYPE
+from .compact import HASH_PACK_ENTRIES, IntSet, PackedHash, PackedSet
 from .zset import ZSet
 
-TYPE_NAMES = {bytes: "string", int: "string", dict: "hash", deque: "list",
-              set: "set", ZSet: "zset"}
+TYPE_NAMES = {bytes: "string", int: "string", dict: "hash", PackedHash: "hash", deque: "list",
+              set: "set", IntSet: "set", PackedSet: "set", ZSet: "zset"}
 # Keyspace-notification class letter of each type, Redis's K/E flags.
-TYPE_CLASS = {bytes: "$", int: "$", dict: "h", deque: "l", set: "s", ZSet: "z"}
+TYPE_CLASS = {bytes: "$", int: "$", dict: "h", PackedHash: "h", deque: "l", set: "s",
+              IntSet: "s", PackedSet: "s", ZSet: "z"}
 
 _WRONGTYPE = CommandError(WRONGTYPE)
 
@@ -67,8 +74,8 @@ def lazyfree_pending():
 def release(value):
     """Drop a value that is no longer in the keyspace without stalling."""
     t = type(value)
-    if t is bytes or t is int or value is None:
-        return
+    if t is bytes or t is int or value is None or isinstance(value, (bytes, str)):
+        return                       # strings and compact forms: one block
     try:
         if len(value) < LAZYFREE_THRESHOLD:
             return
@@ -406,6 +413,11 @@ class Keyspace:
         self.notify = lambda klass, event, key, dbid: None
         self.expired_listeners = []           # fn(db, key) -> propagate DEL etc.
         self.scans = ScanCursors()
+        # Limits of the compact forms (storage/compact.py), from the settings
+        # hash-max-listpack-entries/-value and set-max-intset-entries.
+        self.hash_pack_entries = HASH_PACK_ENTRIES
+        self.hash_pack_value = 64
+        self.intset_entries = 512
         self._expire_next = 0                 # database the next expire cycle starts at
 
     # INFO memory's lazyfree fields (values freed by the background freer)

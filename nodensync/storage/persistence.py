@@ -34,6 +34,7 @@ from ..errors import CommandError
 from ..observability.info import section
 from . import aof as aof_mod
 from . import rdb
+from .compact import compact
 from .snapshot import Snapshots
 
 log = logging.getLogger("nodensync")
@@ -338,7 +339,7 @@ class Persistence:
             if expire is not None and skip_expired and expire < now:
                 counts[1] += 1
                 return
-            db.data[key] = value
+            db.data[key] = compact(ks, value)       # small hashes / sets packed
             if expire is not None:
                 db.set_expire(key, expire)
             counts[0] += 1

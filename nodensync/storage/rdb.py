@@ -29,6 +29,7 @@ import time
 from collections import deque
 
 from . import lzf
+from .compact import PACKED_TYPES, canonical_int, expand
 from .crc64 import crc64
 from .zset import ZSet
 
@@ -95,8 +96,6 @@ _LIST_SIZE_LEVELS = (4096, 8192, 16384, 32768, 65536)
 _LIST_SAFETY_LIMIT = 8192
 _PLAIN_THRESHOLD = 1 << 30
 
-_INT64_MIN = -(1 << 63)
-_INT64_MAX = (1 << 63) - 1
 _pack_q = struct.Struct("<q").pack
 _pack_d = struct.Struct("<d").pack
 _unpack_d = struct.Struct("<d").unpack_from
@@ -122,20 +121,6 @@ class UnsupportedValue(ValueError):
     """A keyspace value of a type the RDB writer does not know."""
 
 
-def canonical_int(s):
-    """The int64 a string holds when it is written canonically (Redis's
-    string2ll round trip), else None."""
-    n = len(s)
-    if 0 < n <= 20:
-        c = s[0]
-        if 48 <= c <= 57 or c == 45:
-            try:
-                v = int(s)
-            except ValueError:
-                return None
-            if _INT64_MIN <= v <= _INT64_MAX and b"%d" % v == s:
-                return v
-    return None
 
 
 def d2string(score):
@@ -301,6 +286,8 @@ class Encoder:
             return self._set(value)
         if t is ZSet:
             return self._zset(value)
+        if t in PACKED_TYPES:
+            return self.value(expand(value))
         if isinstance(value, (bytes, bytearray)):
             return T_STRING, encode_string(bytes(value), self.compress)
         raise UnsupportedValue("cannot save a value of type %s in an RDB file"
