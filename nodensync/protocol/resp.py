@@ -24,6 +24,7 @@ Raw                    written as is            written as is
 =====================  =======================  ==========================
 """
 import math
+from operator import concat as _concat
 
 from ..errors import CommandError
 
@@ -131,14 +132,28 @@ def encode(value, resp3=False):
             return _SMALL_INTS[value + 1]
         return b":%d\r\n" % value
     if t is list and value and set(map(type, value)) == _ONLY_BYTES:
-        # Arrays of plain bulk strings (LRANGE, MGET hits, HKEYS ...): one
-        # join instead of a call per element.
-        return b"*%d\r\n" % len(value) + b"".join(
-            [(_BULK_HDR[len(x)] if len(x) <= 1024 else b"$%d\r\n" % len(x)) + x + _CRLF
-             for x in value])
+        return _encode_bulks(value)
     out = []
     _encode_into(value, out, resp3)
     return b"".join(out)
+
+
+def _encode_bulks(value):
+    """An array of plain bulk strings (LRANGE, MGET hits, HKEYS ...), the
+    same in RESP2 and RESP3, built by C loops (map/join) instead of Python
+    work per element: elements of one length (redis-benchmark's LRANGE,
+    fixed-size ids) need a single join with the header as separator."""
+    lens = set(map(len, value))
+    longest = max(lens)
+    if longest <= 1024:
+        if len(lens) == 1:
+            hdr = _BULK_HDR[longest]
+            return b"*%d\r\n%s%s\r\n" % (len(value), hdr, (_CRLF + hdr).join(value))
+        return b"*%d\r\n%s\r\n" % (len(value), _CRLF.join(
+            map(_concat, map(_BULK_HDR.__getitem__, map(len, value)), value)))
+    return b"*%d\r\n" % len(value) + b"".join(
+        [(_BULK_HDR[len(x)] if len(x) <= 1024 else b"$%d\r\n" % len(x)) + x + _CRLF
+         for x in value])
 
 
 def _encode_into(value, out, resp3):
