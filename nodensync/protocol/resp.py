@@ -131,8 +131,11 @@ def encode(value, resp3=False):
         if -1 <= value <= 10000:
             return _SMALL_INTS[value + 1]
         return b":%d\r\n" % value
-    if t is list and value and set(map(type, value)) == _ONLY_BYTES:
-        return _encode_bulks(value)
+    if t is list:
+        if not value:
+            return b"*0\r\n"
+        if set(map(type, value)) == _ONLY_BYTES:
+            return _encode_bulks(value)
     out = []
     _encode_into(value, out, resp3)
     return b"".join(out)
