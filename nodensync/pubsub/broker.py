@@ -26,12 +26,15 @@ broker.  ``attach(node)`` wires the broker, the notifications, the
 ``client-output-buffer-limit`` setting and the clean-up hooks (RESET,
 disconnect) of Pub/Sub, MONITOR and WATCH into a node.
 """
+import logging
 import re
 
 import gevent
 
 from .. import config as cfg
 from ..commands.util import glob_matcher
+
+log = logging.getLogger("nodensync.pubsub")
 
 _MESSAGE = b"$7\r\nmessage\r\n"
 _PMESSAGE = b"$8\r\npmessage\r\n"
@@ -224,7 +227,10 @@ class Broker:
             return
         self.pending = {}
         for c, msgs in pending.items():
-            c.send(msgs[0] if len(msgs) == 1 else b"".join(msgs))
+            try:
+                c.send(msgs[0] if len(msgs) == 1 else b"".join(msgs))
+            except Exception:      # runs in the hub: one client's failure must not stop the rest
+                log.exception("delivering Pub/Sub messages to %s failed", c.addr_text)
 
     def flush_client(self, client):
         msgs = self.pending.pop(client, None)
