@@ -138,10 +138,12 @@ def _normalise(start, end, n):
 # -- pushes ----------------------------------------------------------------------------
 def _push(ctx, key, values, left):
     db = ctx.db
-    lst = _get_list(db, key)
-    if lst is None:
-        lst = deque()
-        db.set(key, lst)
+    lst = db.data.get(key)
+    if type(lst) is not deque or db.expires:
+        lst = _get_list(db, key)    # absent, maybe expired, or another type
+        if lst is None:
+            lst = deque()
+            db.set(key, lst)
     if left:
         lst.extendleft(values)
     else:
@@ -201,16 +203,18 @@ def rpushx(ctx, key, *values):
 
 # -- pops -------------------------------------------------------------------------------
 def _pop(ctx, key, args, left):
-    if len(args) > 1:
-        raise errors.wrong_arity("lpop" if left else "rpop")
     db = ctx.db
     if not args:
-        lst = _get_list(db, key)
-        if lst is None:
-            return None
+        lst = db.data.get(key)
+        if type(lst) is not deque or db.expires:
+            lst = _get_list(db, key)    # absent, maybe expired, or another type
+            if lst is None:
+                return None
         value = lst.popleft() if left else lst.pop()
         _removed(db, key, lst, "lpop" if left else "rpop", 1)
         return value
+    if len(args) > 1:
+        raise errors.wrong_arity("lpop" if left else "rpop")
     count = _positive_long(args[0])
     lst = _get_list(db, key)
     if lst is None:

@@ -289,7 +289,34 @@ def _zadd_generic(ctx, key, args, incr=False):
          since="1.2.0")
 def zadd(ctx, key, *args):
     """Add one or more members to a sorted set, or update its score if it already exists."""
+    if len(args) == 2:
+        score = args[0]
+        if score and score[0] not in _OPTION_START:
+            # The usual ZADD key score member: no options to look for (a
+            # first word that cannot start an option is the score).
+            return _zadd_one(ctx.db, key, parse_score(score), args[1])
     return _zadd_generic(ctx, key, args)
+
+
+def _zadd_one(db, key, score, member):
+    """ZADD of one member without options: _zadd_generic's result for
+    that case, without its option and list handling."""
+    zs = _get_zset(db, key)
+    if zs is None:
+        zs = ZSet()
+        zs.add(member, score)
+        db.set(key, zs)
+    else:
+        cur = zs.scores.get(member)
+        if cur is not None:
+            if score != cur:
+                zs.add(member, score)
+                db.modified(key, "zadd")
+            return 0
+        zs.add(member, score)
+    db.modified(key, "zadd")
+    _signal(db, key)
+    return 1
 
 
 @command("zincrby", arity=4, flags=WRITE | DENYOOM | FAST, keys=(1, 1, 1), group=G,

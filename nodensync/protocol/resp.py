@@ -24,6 +24,8 @@ Raw                    written as is            written as is
 =====================  =======================  ==========================
 """
 import math
+from itertools import chain
+from operator import concat as _concat
 
 from ..errors import CommandError
 
@@ -136,15 +138,42 @@ def encode(value, resp3=False):
         if -1 <= value <= 10000:
             return _SMALL_INTS[value + 1]
         return b":%d\r\n" % value
-    if t is list and value and set(map(type, value)) == _ONLY_BYTES:
-        # Arrays of plain bulk strings (LRANGE, MGET hits, HKEYS ...): one
-        # join instead of a call per element.
-        return b"*%d\r\n" % len(value) + b"".join(
-            [(_BULK_HDR[len(x)] if len(x) <= 1024 else b"$%d\r\n" % len(x)) + x + _CRLF
-             for x in value])
+    if t is list:
+        if not value:
+            return b"*0\r\n"
+        if set(map(type, value)) == _ONLY_BYTES:
+            return _encode_bulks(value, b"*%d\r\n" % len(value))
+    elif t is set:
+        if value and set(map(type, value)) == _ONLY_BYTES:     # SMEMBERS, SINTER ...
+            return _encode_bulks(value, b"%s%d\r\n" % (b"~" if resp3 else b"*", len(value)))
+    elif t is dict:
+        if (value and set(map(type, value)) == _ONLY_BYTES
+                and set(map(type, value.values())) == _ONLY_BYTES):   # HGETALL ...
+            return _encode_bulks(list(chain.from_iterable(value.items())),
+                                 b"%%%d\r\n" % len(value) if resp3
+                                 else b"*%d\r\n" % (2 * len(value)))
     out = []
     _encode_into(value, out, resp3)
     return b"".join(out)
+
+
+def _encode_bulks(value, head):
+    """``head`` (an array, set or map header) and the bulk strings of
+    ``value`` (a non-empty list or set of bytes: LRANGE, MGET hits, HKEYS,
+    SMEMBERS ...), built by C loops (map/join) instead of Python work per
+    element: elements of one length (redis-benchmark's LRANGE, fixed-size
+    ids) need a single join with the header as separator."""
+    lens = set(map(len, value))
+    longest = max(lens)
+    if longest <= 1024:
+        if len(lens) == 1:
+            hdr = _BULK_HDR[longest]
+            return b"%s%s%s\r\n" % (head, hdr, (_CRLF + hdr).join(value))
+        return b"%s%s\r\n" % (head, _CRLF.join(
+            map(_concat, map(_BULK_HDR.__getitem__, map(len, value)), value)))
+    return head + b"".join(
+        [(_BULK_HDR[len(x)] if len(x) <= 1024 else b"$%d\r\n" % len(x)) + x + _CRLF
+         for x in value])
 
 
 def _encode_into(value, out, resp3):
@@ -160,6 +189,9 @@ def _encode_into(value, out, resp3):
     elif value is None:
         append(_NULL3 if resp3 else _NULL2)
     elif t is list or t is tuple:
+        if len(value) > 4 and set(map(type, value)) == _ONLY_BYTES:   # SCAN's keys, EXEC ...
+            append(_encode_bulks(value, b"*%d\r\n" % len(value)))
+            return
         append(b"*%d\r\n" % len(value))
         for item in value:
             _encode_into(item, out, resp3)

@@ -6,9 +6,17 @@ used as ordered sets, so behaviour is deterministic).  A client keeps the
 mirror image (``client.channels`` / ``patterns`` / ``shard_channels``) so
 that unsubscribing everything on RESET or disconnect is cheap.
 
-Delivery encodes a message once per protocol and hands it to
+Delivery encodes a message once per protocol and appends it to the
+subscriber's pending list; once per event-loop iteration (a hub callback)
+each subscriber's pending messages are joined and handed to
 ``client.send()``, which writes what the kernel takes and queues the rest:
-the publisher never waits for a subscriber.  A subscriber is a "pubsub"
+the publisher never waits for a subscriber, and a burst of messages (a
+pipelined publisher, several publishers ready at once) costs each subscriber
+one send, as Redis writes a client's buffer once per event-loop iteration.
+A client's own messages (it publishes to a channel it listens to, or causes
+a keyspace notification it receives) go out at once, so they keep their
+place before its reply; its pending messages are sent before it leaves a
+channel (the unsubscribe confirmation follows them, as in Redis).  A subscriber is a "pubsub"
 client for ``client-output-buffer-limit`` while it has a subscription, so
 one that stops reading is disconnected once its queue passes the limit
 (``Client.check_output_limits``) instead of growing without bound.
@@ -18,10 +26,15 @@ broker.  ``attach(node)`` wires the broker, the notifications, the
 ``client-output-buffer-limit`` setting and the clean-up hooks (RESET,
 disconnect) of Pub/Sub, MONITOR and WATCH into a node.
 """
+import logging
 import re
+
+import gevent
 
 from .. import config as cfg
 from ..commands.util import glob_matcher
+
+log = logging.getLogger("nodensync.pubsub")
 
 _MESSAGE = b"$7\r\nmessage\r\n"
 _PMESSAGE = b"$8\r\npmessage\r\n"
@@ -50,6 +63,8 @@ class Broker:
         self.patterns = {}          # pattern -> {client: None}
         self.shard_channels = {}    # shard channel -> {client: None}
         self._matchers = {}         # pattern -> compiled predicate
+        self.pending = {}           # client -> [encoded message, ...] not sent yet (see flush)
+        self._flush_scheduled = False
 
     # -- subscriptions ----------------------------------------------------------
     @staticmethod
@@ -77,6 +92,8 @@ class Broker:
 
     def subscribe(self, client, channel, shard=False):
         """Add a subscription; True if it is new."""
+        if client in self.pending:
+            self.flush_client(client)
         attr, registry = ("shard_channels", self.shard_channels) if shard \
             else ("channels", self.channels)
         mine = self._own(client, attr)
@@ -89,6 +106,8 @@ class Broker:
 
     def unsubscribe(self, client, channel, shard=False):
         """Remove a subscription; True if there was one."""
+        if client in self.pending:
+            self.flush_client(client)
         attr, registry = ("shard_channels", self.shard_channels) if shard \
             else ("channels", self.channels)
         mine = self._own(client, attr)
@@ -104,6 +123,8 @@ class Broker:
         return True
 
     def psubscribe(self, client, pattern):
+        if client in self.pending:
+            self.flush_client(client)
         mine = self._own(client, "patterns")
         if pattern in mine:
             return False
@@ -117,6 +138,8 @@ class Broker:
         return True
 
     def punsubscribe(self, client, pattern):
+        if client in self.pending:
+            self.flush_client(client)
         mine = self._own(client, "patterns")
         if pattern not in mine:
             return False
@@ -133,6 +156,8 @@ class Broker:
     def unsubscribe_all(self, client):
         """Forget every subscription of ``client`` without telling it
         (RESET, disconnect)."""
+        if client in self.pending:
+            self.flush_client(client)
         if not client.subscribed:
             return
         for ch in list(client.channels):
@@ -150,7 +175,7 @@ class Broker:
         subs = self.channels.get(channel)
         if subs:
             body = _MESSAGE + _bulk(channel) + _bulk(message)
-            receivers += _deliver(subs, b"*3\r\n" + body, b">3\r\n" + body)
+            receivers += self._deliver(subs, b"*3\r\n" + body, b">3\r\n" + body)
         if self.patterns:
             cb = mb = None
             for pattern, subs in list(self.patterns.items()):
@@ -159,7 +184,7 @@ class Broker:
                 if cb is None:
                     cb, mb = _bulk(channel), _bulk(message)
                 body = _PMESSAGE + _bulk(pattern) + cb + mb
-                receivers += _deliver(subs, b"*4\r\n" + body, b">4\r\n" + body)
+                receivers += self._deliver(subs, b"*4\r\n" + body, b">4\r\n" + body)
         return receivers
 
     def spublish(self, channel, message):
@@ -168,7 +193,49 @@ class Broker:
         if not subs:
             return 0
         body = _SMESSAGE + _bulk(channel) + _bulk(message)
-        return _deliver(subs, b"*3\r\n" + body, b">3\r\n" + body)
+        return self._deliver(subs, b"*3\r\n" + body, b">3\r\n" + body)
+
+    def _deliver(self, subs, resp2, resp3):
+        """Queue one message (encoded for each protocol) for every client
+        of ``subs``; returns how many."""
+        pending = self.pending
+        current = gevent.getcurrent()
+        for c in tuple(subs):
+            msg = resp3 if c.resp3 else resp2
+            if c.greenlet is current:
+                # Its own message (it publishes to itself, a notification of
+                # its own write): sent now, before its reply.
+                if c in pending:
+                    self.flush_client(c)
+                c.send(msg)
+                continue
+            queued = pending.get(c)
+            if queued is None:
+                pending[c] = [msg]
+            else:
+                queued.append(msg)
+        if pending and not self._flush_scheduled:
+            self._flush_scheduled = True
+            gevent.get_hub().loop.run_callback(self.flush)
+        return len(subs)
+
+    def flush(self):
+        """Hand every subscriber its pending messages (one send each)."""
+        self._flush_scheduled = False
+        pending = self.pending
+        if not pending:
+            return
+        self.pending = {}
+        for c, msgs in pending.items():
+            try:
+                c.send(msgs[0] if len(msgs) == 1 else b"".join(msgs))
+            except Exception:      # runs in the hub: one client's failure must not stop the rest
+                log.exception("delivering Pub/Sub messages to %s failed", c.addr_text)
+
+    def flush_client(self, client):
+        msgs = self.pending.pop(client, None)
+        if msgs:
+            client.send(b"".join(msgs))
 
     # -- introspection ------------------------------------------------------------
     def active_channels(self, pattern=None, shard=False):
@@ -181,12 +248,6 @@ class Broker:
     def numsub(self, channel, shard=False):
         subs = (self.shard_channels if shard else self.channels).get(channel)
         return len(subs) if subs else 0
-
-
-def _deliver(subs, resp2, resp3):
-    for c in tuple(subs):
-        c.send(resp3 if c.resp3 else resp2)
-    return len(subs)
 
 
 # -- client-output-buffer-limit -----------------------------------------------------

@@ -111,6 +111,10 @@ class ZSet:
         n = min(count, len(index))
         if n <= 0:
             return []
+        if n == 1:                 # ZPOPMIN/ZPOPMAX key, BZPOPMIN: one O(log n) pop
+            s, m = index.pop(-1 if from_max else 0)
+            del self.scores[m]
+            return [(m, s)]
         if from_max:
             taken = list(index.islice(len(index) - n, len(index), reverse=True))
             del index[len(index) - n:]

@@ -71,6 +71,29 @@ def test_zadd_options_and_errors(diff):
     diff.check("ZADD", "str", "nan", "a")
 
 
+def test_zadd_single_member_form(diff):
+    # ZADD key score member (no options) has its own fast path: same
+    # replies, scores and order as the general form.
+    run(diff, """
+        ZADD s 0 m
+        ZADD s 0 m
+        ZADD s -0 m
+        ZSCORE s m
+        ZADD s -0 n
+        ZSCORE s n
+        ZADD s 2 m
+        ZADD s 1.5 m
+        ZADD s inf top
+        ZADD s -inf bottom
+        ZADD s nx m
+        ZADD s incr m
+        ZRANGE s 0 -1 WITHSCORES
+        ZPOPMAX s
+        ZPOPMIN s
+        ZRANGE s 0 -1 WITHSCORES
+    """)
+
+
 def test_zadd_incr_and_zincrby(diff):
     run(diff, """
         ZADD z INCR 1 a

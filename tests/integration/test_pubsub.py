@@ -170,3 +170,26 @@ def test_info_counts_channels_and_patterns(node, node_server):
         assert stats["pubsub_patterns"] == 1
     finally:
         c.close()
+
+
+def test_pipelined_burst_reaches_every_subscriber_in_order(node_server):
+    # One write of 200 PUBLISH: each subscriber gets all 200 messages, in
+    # publish order, after the SUBSCRIBE confirmation; an UNSUBSCRIBE sent
+    # after they arrived is confirmed after them.
+    from servers import RawClient
+    subs = [RawClient(node_server.port) for _ in range(5)]
+    pub = RawClient(node_server.port)
+    try:
+        for s in subs:
+            s.call("SUBSCRIBE", "burst")
+        pub.send_raw(b"".join(RawClient.encode(["PUBLISH", "burst", "m%d" % i])
+                              for i in range(200)))
+        for _ in range(200):
+            assert pub.read_reply() == 5
+        for s in subs:
+            got = [s.read_reply() for _ in range(200)]
+            assert got == [[b"message", b"burst", b"m%d" % i] for i in range(200)]
+            assert s.call("UNSUBSCRIBE", "burst") == [b"unsubscribe", b"burst", 0]
+    finally:
+        for c in subs + [pub]:
+            c.close()
