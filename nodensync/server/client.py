@@ -52,6 +52,7 @@ _perf_ns = time.perf_counter_ns
 NO_REPLY = resp.NO_REPLY
 OK = resp.OK
 _BULK_HDR = resp._BULK_HDR
+_SMALL_INTS = resp._SMALL_INTS
 
 
 # Clients whose socket became readable in this loop iteration.  libev invokes
@@ -382,6 +383,8 @@ class Client:
                 append(b"+OK\r\n")
             elif type(result) is bytes and len(result) <= 1024:
                 append(_BULK_HDR[len(result)] + result + b"\r\n")
+            elif type(result) is int:
+                append(_SMALL_INTS[result + 1] if -1 <= result <= 10000 else b":%d\r\n" % result)
             elif result is not NO_REPLY:
                 append(encode(result, self.resp3))
             if self.out_bytes:
