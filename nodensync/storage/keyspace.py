@@ -29,6 +29,7 @@ from collections import OrderedDict, deque
 from itertools import compress
 
 from ..errors import CommandError, WRONGTYPE
+from .acyclic import TRACKED_VALUE_TYPES, is_tracked, untrack, untrack_value
 from .zset import ZSet
 
 TYPE_NAMES = {bytes: "string", int: "string", dict: "hash", deque: "list",
@@ -126,7 +127,7 @@ class Database:
         self.keyspace = keyspace
         self.data = {}
         self.expires = {}
-        self.heap = []          # (when_ms, key); may hold stale entries
+        self.heap = untrack([])     # (when_ms, key); may hold stale entries
         self.watchers = {}      # key -> set of clients WATCHing it
         self.avg_ttl = 0
         # RANDOMKEY's pool of candidate keys (see random_key)
@@ -201,6 +202,13 @@ class Database:
         notification ``event`` (class letter ``klass``, default by type)."""
         ks = self.keyspace
         ks.dirty += dirty
+        data = self.data
+        if type(data.get(key)) in TRACKED_VALUE_TYPES:
+            # A set or list value: keep it (and the key dict, which storing
+            # it tracked again) out of the cyclic GC (storage/acyclic.py).
+            untrack_value(data[key])
+        if is_tracked(data):
+            untrack(data)
         if self.watchers:
             clients = self.watchers.get(key)
             if clients:
@@ -241,7 +249,7 @@ class Database:
         return self.expires.pop(key, None) is not None
 
     def _rebuild_heap(self):
-        self.heap = [(w, k) for k, w in self.expires.items()]
+        self.heap = untrack([(w, k) for k, w in self.expires.items()])
         heapq.heapify(self.heap)
 
     def drop_expired(self, key):
@@ -301,7 +309,7 @@ class Database:
         self.keyspace.scans.forget(self.data)   # don't pin the old keys
         self.data = {}
         self.expires = {}
-        self.heap = []
+        self.heap = untrack([])
         self.avg_ttl = 0
         self.rk_pool = None
 
@@ -384,7 +392,7 @@ class Database:
             if not pool:
                 pool = [next(iter(data))]
             self.rk_picks = 0
-        self.rk_pool = pool
+        self.rk_pool = untrack(pool)
         self.rk_source = id(data)
         self.rk_dirty = self.keyspace.dirty
         self.rk_len = n
@@ -439,6 +447,9 @@ class Keyspace:
         Each database pops its heap of deadlines; the pass starts after the
         database where the previous one ran out of time, so one database
         with a flood of expiring keys cannot starve the others."""
+        for db in self.dbs:
+            if is_tracked(db.data):     # a load or a swap stored containers
+                untrack(db.data)
         if not self.active_expire_enabled:
             return 0
         now = now_ms()
@@ -452,7 +463,7 @@ class Keyspace:
             db = dbs[(first + i) % n]
             if not db.expires:
                 if db.heap:
-                    db.heap = []        # only stale entries left
+                    db.heap = untrack([])   # only stale entries left
                 db.avg_ttl = 0
                 continue
             if db.heap and db.heap[0][0] <= now:
@@ -538,7 +549,7 @@ class ScanCursors:
         return (end << self.ID_BITS) | sid, chunk
 
     def _new_snapshot(self, source):
-        snap = list(source)
+        snap = untrack(list(source))    # bytes only: no work for the cyclic GC
         now = time.monotonic()
         snapshots = self.snapshots
         for old_sid in [s for s, rec in snapshots.items() if now - rec[2] > self.IDLE_SECONDS]:

@@ -29,6 +29,7 @@ import time
 from collections import deque
 
 from . import lzf
+from .acyclic import untrack_value
 from .crc64 import crc64
 from .zset import ZSet
 
@@ -864,6 +865,7 @@ class RdbParser:
             else:
                 key = self.string()
                 value = self.read_object(t, key, at)
+                untrack_value(value)     # sets/lists stay out of the cyclic GC
             on_key(dbid, key, value, expire)
             expire = None
             count += 1

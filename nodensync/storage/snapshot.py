@@ -6,10 +6,14 @@ directory, flushed and fsynced, renamed over ``dbfilename`` and the
 directory is fsynced; a failed or killed save leaves the previous snapshot
 untouched (the parent removes the dead child's temp file).
 
-Forking a Python process: before ``fork`` the parent calls ``gc.freeze()``
-so that neither process's garbage collector walks (and so copies) the
-pages of the objects that existed at fork time; the parent unfreezes when
-the child has been reaped.  The child resets the signals the parent
+Forking a Python process: the cyclic garbage collector must not walk (and
+so copy) the pages of every object.  The child disables it.  The parent's
+collections do not reach the keyspace (its containers are untracked,
+storage/acyclic.py) nor what existed once the node had started (frozen
+then, cli.py), so they touch few pages while the child runs.  (Freezing
+around each fork instead would have to unfreeze after it, putting the
+startup objects back in the collector's view.)  The child runs at idle CPU
+priority (_lower_priority).  The child resets the signals the parent
 handles, asks the kernel to kill it if the parent dies (PR_SET_PDEATHSIG),
 points every inherited socket at /dev/null (so a killed parent frees its
 port at once), writes the file and leaves with ``os._exit``.  The parent
@@ -209,11 +213,9 @@ def start_child(persistence, kind, work, on_exit):
     parent_pid = os.getpid()
     r, w = os.pipe()
     t0 = time.perf_counter()
-    gc.freeze()
     try:
         pid = gos.fork_and_watch(fork=_raw_fork)
     except OSError:
-        gc.unfreeze()
         os.close(r)
         os.close(w)
         raise
@@ -288,7 +290,6 @@ def _reap(persistence, child, on_exit):
             os.close(child.info_fd)
         except OSError:
             pass
-    gc.unfreeze()
     if status is None:
         code, sig = 1, 0
     elif os.WIFSIGNALED(status):
