@@ -55,8 +55,9 @@ def type_name(value):
 # ones are simply dropped, big ones are emptied by one background greenlet
 # in slices, so clients are not stalled (Redis's lazyfree).
 LAZYFREE_THRESHOLD = 1024     # elements; smaller values are freed at once
-LAZYFREE_SLICE = 4096         # elements freed between two yields
+LAZYFREE_SLICE = 1024         # elements freed between two yields (well under 1 ms)
 _lazy_queue = deque()
+_CONTAINER_TYPES = frozenset((dict, deque, set, ZSet))
 _lazy_state = {"worker": None, "pending": 0, "freed": 0}
 
 
@@ -107,8 +108,18 @@ def _drain(value):
         parts = [value]
     for part in parts:
         if isinstance(part, dict):
-            pop = part.popitem
-        elif hasattr(part, "pop") and not isinstance(part, (bytes, str)):
+            # A database's key dict (FLUSHALL ASYNC) may hold big values:
+            # those go back to the queue instead of being freed in one go.
+            popitem = part.popitem
+            while part:
+                for _ in range(min(LAZYFREE_SLICE, len(part))):
+                    value = popitem()[1]
+                    if type(value) in _CONTAINER_TYPES and len(value) >= LAZYFREE_THRESHOLD:
+                        release(value)
+                value = None
+                yield
+            continue
+        if hasattr(part, "pop") and not isinstance(part, (bytes, str)):
             pop = part.pop
         else:
             continue
