@@ -205,13 +205,28 @@ class Node:
         self.background.append(g)
         return g
 
+    # Active expiry runs in slices this long, other clients served between
+    # two slices: a flood of expiring keys never stalls them for more.
+    EXPIRE_SLICE_S = 0.001
+
     def expire_loop(self):
         """Active expiry: hz times a second, a time-bounded pass over the
-        deadline heaps (25% of one cycle at most, like Redis)."""
+        deadline heaps (25% of one cycle at most, like Redis), in slices of
+        EXPIRE_SLICE_S with a yield between two (Redis spends the 25% in
+        one go: 25 ms at hz 10)."""
+        perf = time.perf_counter
         while True:
             hz = self.config["hz"]
+            budget = 0.25 / hz
             try:
-                self.keyspace.expire_cycle(budget_s=0.25 / hz)
+                for _ in range(max(1, int(budget / self.EXPIRE_SLICE_S))):
+                    started = perf()
+                    self.keyspace.expire_cycle(budget_s=min(self.EXPIRE_SLICE_S, budget))
+                    spent = perf() - started
+                    budget -= spent
+                    if spent < self.EXPIRE_SLICE_S or budget <= 0:
+                        break           # nothing more due, or the cycle's time is used
+                    gevent.sleep(0)
             except Exception:
                 log.exception("active expire cycle failed")
             gevent.sleep(1.0 / hz)
