@@ -11,6 +11,7 @@ from collections import deque
 import gevent
 
 from . import __version__, REDIS_VERSION
+from .pacing import Pacer
 from .protocol.resp import encode_command
 from .storage.keyspace import Keyspace
 
@@ -206,7 +207,8 @@ class Node:
         return g
 
     # Active expiry runs in slices this long, other clients served between
-    # two slices: a flood of expiring keys never stalls them for more.
+    # two slices (paced: pacing.py): a flood of expiring keys never stalls
+    # them for more.
     EXPIRE_SLICE_S = 0.001
 
     def expire_loop(self):
@@ -218,6 +220,7 @@ class Node:
         while True:
             hz = self.config["hz"]
             budget = 0.25 / hz
+            pacer = Pacer()
             try:
                 for _ in range(max(1, int(budget / self.EXPIRE_SLICE_S))):
                     started = perf()
@@ -226,7 +229,7 @@ class Node:
                     budget -= spent
                     if spent < self.EXPIRE_SLICE_S or budget <= 0:
                         break           # nothing more due, or the cycle's time is used
-                    gevent.sleep(0)
+                    pacer.pause()
             except Exception:
                 log.exception("active expire cycle failed")
             gevent.sleep(1.0 / hz)

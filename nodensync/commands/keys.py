@@ -13,6 +13,7 @@ import gevent
 from .. import config as cfg
 from .. import errors
 from ..errors import CommandError
+from ..pacing import Pacer
 from ..protocol.resp import OK, Status
 from ..storage.acyclic import untrack
 from ..storage.keyspace import TYPE_NAMES, now_ms, release, type_name
@@ -317,9 +318,10 @@ def keys(ctx, pattern):
         matches = redis_glob_filter(pattern)
         snapshot = untrack(list(data))
         found = []
+        pacer = Pacer()
         for i in range(0, len(snapshot), _KEYS_SLICE):
             found.extend(matches(snapshot[i:i + _KEYS_SLICE]))
-            gevent.sleep(0)
+            pacer.pause()
     expires = db.expires
     if expires and found:
         # Logically expired keys are skipped (not deleted), as Redis does.

@@ -86,11 +86,13 @@ def release(value):
 
 def _lazyfree_run():
     import gevent
+    from ..pacing import Pacer
+    pacer = Pacer()     # slices, with rests: see pacing.py
     while _lazy_queue:
         value = _lazy_queue.popleft()
         try:
             for _ in _drain(value):
-                gevent.sleep(0)
+                pacer.pause()
         except Exception:   # a value of an unexpected shape: just drop it
             pass
         del value
