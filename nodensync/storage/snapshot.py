@@ -143,21 +143,24 @@ class Child:
         self.cow_time = started
 
 
-def runqueue_wait_seconds(pid):
-    """Time a process has spent runnable but waiting for a CPU (None if
-    unknown): /proc/<pid>/schedstat's second field."""
+def sched_seconds(pid):
+    """(time on a CPU, time runnable but waiting for one) of a process so
+    far, in seconds, from /proc/<pid>/schedstat; None if unknown."""
     try:
         with open("/proc/%d/schedstat" % pid) as f:
-            return int(f.read().split()[1]) / 1e9
-    except (OSError, ValueError, IndexError):
+            run, wait = f.read().split()[:2]
+        return int(run) / 1e9, int(wait) / 1e9
+    except (OSError, ValueError):
         return None
 
 
-# An idle-priority child that waited this long for a CPU over the last
-# second is starved (the machine is saturated): it is put back to the
-# normal policy so the save finishes.  (A child sleeping, as with
-# rdb-key-save-delay, does not wait on the run queue.)
-CHILD_STARVED_WAIT = 0.5
+def starved(before, after):
+    """Between two sched_seconds() readings one second apart: the process
+    waited for a CPU most of the time and got under a tenth of one.  (A
+    child sleeping, as with rdb-key-save-delay, does not wait.)"""
+    if before is None or after is None:
+        return False
+    return after[1] - before[1] > 0.5 and after[0] - before[0] < 0.1
 
 
 def _sample_cow(child):
@@ -166,14 +169,14 @@ def _sample_cow(child):
     the starvation check of the idle-priority child (_lower_priority)."""
     pool = gevent.get_hub().threadpool
     idle = True
-    last_wait = runqueue_wait_seconds(child.pid)
+    last = sched_seconds(child.pid)
     while not child.done.is_set():
         child.done.wait(1.0)
         if child.done.is_set():
             break
         if idle:
-            wait = runqueue_wait_seconds(child.pid)
-            if wait is not None and last_wait is not None and wait - last_wait > CHILD_STARVED_WAIT:
+            now = sched_seconds(child.pid)
+            if starved(last, now):
                 idle = False
                 try:
                     os.sched_setscheduler(child.pid, os.SCHED_OTHER, os.sched_param(0))
@@ -182,7 +185,7 @@ def _sample_cow(child):
                              else "Background AOF rewrite", child.pid)
                 except (AttributeError, OSError):
                     pass
-            last_wait = wait
+            last = now
         try:
             cow = pool.spawn(private_dirty_bytes, child.pid).get()
         except Exception:
