@@ -35,10 +35,6 @@ try:
 except (AttributeError, OSError):      # not CPython: nothing to do
     _untrack = None
 
-# Value types whose instances CPython always tracks although ours are acyclic.
-TRACKED_VALUE_TYPES = frozenset((set, deque))
-
-
 def untrack(obj):
     """Take ``obj`` (an acyclic container) out of the collector's lists;
     returns it, so a creation site can wrap the new object."""
@@ -47,9 +43,14 @@ def untrack(obj):
     return obj
 
 
+# type -> fn(value) keeping a keyspace value of that type untracked: sets and
+# lists (always tracked by CPython) here, sorted sets register theirs
+# (storage/zset.py).  Hash dicts of bytes CPython leaves untracked itself.
+KEEPERS = {set: untrack, deque: untrack}
+
+
 def untrack_value(value):
-    """``untrack`` a keyspace value when it is a set or a list (other
-    values are untracked by CPython itself or hold tracked parts, as a
-    sorted set's index)."""
-    if type(value) in TRACKED_VALUE_TYPES and _untrack is not None and is_tracked(value):
-        _untrack(value)
+    """Keep a keyspace value out of the cyclic GC (see KEEPERS)."""
+    keep = KEEPERS.get(type(value))
+    if keep is not None:
+        keep(value)

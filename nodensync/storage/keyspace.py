@@ -29,7 +29,7 @@ from collections import OrderedDict, deque
 from itertools import compress
 
 from ..errors import CommandError, WRONGTYPE
-from .acyclic import TRACKED_VALUE_TYPES, is_tracked, untrack, untrack_value
+from .acyclic import KEEPERS, is_tracked, untrack
 from .zset import ZSet
 
 TYPE_NAMES = {bytes: "string", int: "string", dict: "hash", deque: "list",
@@ -216,10 +216,11 @@ class Database:
         ks = self.keyspace
         ks.dirty += dirty
         data = self.data
-        if type(data.get(key)) in TRACKED_VALUE_TYPES:
-            # A set or list value: keep it (and the key dict, which storing
-            # it tracked again) out of the cyclic GC (storage/acyclic.py).
-            untrack_value(data[key])
+        keep = KEEPERS.get(type(data.get(key)))
+        if keep is not None:
+            # A set, list or sorted set: keep it (and the key dict, which
+            # storing it tracked again) out of the cyclic GC (acyclic.py).
+            keep(data[key])
         if is_tracked(data):
             untrack(data)
         if self.watchers:

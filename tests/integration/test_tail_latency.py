@@ -162,7 +162,9 @@ def test_keyspace_containers_stay_out_of_the_cyclic_gc():
         run("SADD", "s", "a", "b")
         run("RPUSH", "l", "a", "b")
         run("HSET", "h", "f", "v")
-        run("ZADD", "z", "1", "m")
+        run("ZADD", "z", *[str(x) for i in range(5000) for x in (i, "m%d" % i)])
+        run("ZADD", "z", "0.5", "m-new")                 # splits a sublist of the index
+        run("ZUNIONSTORE", "z2", "1", "z")
         run("SUNIONSTORE", "s2", "s")
         run("RENAME", "l", "l2")
         run("SET", "str", "x")
@@ -175,7 +177,12 @@ def test_keyspace_containers_stay_out_of_the_cyclic_gc():
         gc.collect()                    # nothing in the keyspace is lost to a collection
         assert db.data[b"s"] == {b"a", b"b"} and db.data[b"s2"] == {b"a", b"b"}
         assert db.data[b"l2"] == deque([b"a", b"b"])
-        assert isinstance(db.data[b"z"], ZSet)
+        for key in (b"z", b"z2"):
+            z = db.data[key]
+            assert isinstance(z, ZSet) and len(z) == 5001
+            assert len(z.index._lists) > 1
+            assert not any(gc.is_tracked(part) for part in z.index._lists), key
+        assert db.data[b"z"].slice(0, 2) == [(b"m0", 0.0), (b"m-new", 0.5)]
         # values read back from an RDB stream are untracked as well
         out = []
         writer = rdb.RdbWriter(out.append)
@@ -184,6 +191,8 @@ def test_keyspace_containers_stay_out_of_the_cyclic_gc():
         rdb.RdbParser(b"".join(out)).load(lambda dbid, k, v, exp: loaded.__setitem__(k, v), 16)
         assert loaded[b"s"] == {b"a", b"b"} and not gc.is_tracked(loaded[b"s"])
         assert loaded[b"l2"] == deque([b"a", b"b"]) and not gc.is_tracked(loaded[b"l2"])
+        assert loaded[b"z"] == db.data[b"z"]
+        assert not any(gc.is_tracked(part) for part in loaded[b"z"].index._lists)
     finally:
         for sock in socks:
             sock.close()
