@@ -253,6 +253,25 @@ def _big_set(sock, key, members):
         _roundtrip(sock, b"SADD", key, *[b"m%d" % i for i in range(start, start + 10000)])
 
 
+_VOLATILE = {"at": 0.0}
+
+
+def _volatile_keys(sock, n=200000, delay_s=6.0):
+    """n more keys that all expire at the same moment, delay_s from now (the
+    flood for active expiry; the filling is done well before)."""
+    at = time.time() + delay_s
+    _VOLATILE["at"] = at
+    pxat = b"%d" % int(at * 1000)
+    for start in range(0, n, 1000):
+        sock.sendall(b"".join(encode([b"SET", b"vol:%d" % i, b"v", b"PXAT", pxat])
+                              for i in range(start, start + 1000)))
+        _drain(sock, 1000)
+
+
+def _await_expiry(sock):
+    time.sleep(max(0.0, _VOLATILE["at"] - time.time()) + 2.0)
+
+
 STALL_ACTIONS = [
     ("KEYS nomatch* on the whole database", None, lambda s: _roundtrip(s, "KEYS", "nomatch*")),
     ("DEL of a 1,000,000-member set", lambda s: _big_set(s, b"bigset", 1000000),
@@ -261,6 +280,7 @@ STALL_ACTIONS = [
      lambda s: (_roundtrip(s, "UNLINK", "bigset"), time.sleep(2))),
     ("FLUSHALL ASYNC", None, lambda s: (_roundtrip(s, "FLUSHALL", "ASYNC"), time.sleep(2))),
     ("BGSAVE (fork)", None, lambda s: (_roundtrip(s, "BGSAVE"), time.sleep(3))),
+    ("active expiry of 200,000 keys", _volatile_keys, _await_expiry),
 ]
 
 

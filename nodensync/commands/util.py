@@ -183,6 +183,19 @@ def redis_glob_matcher(pattern):
     return lambda s: bool(s) and match(s) is not None
 
 
+def redis_glob_filter(pattern):
+    """A function ``keys -> [matching keys]`` with redis_glob_matcher's
+    rules.  When the pattern is one regex (at most one ``*``) ``filter``
+    calls the compiled regex directly, with no Python call per key: KEYS
+    over a big database runs about twice as fast."""
+    match = _glob_regex(pattern) if pattern else None
+    if isinstance(getattr(match, "__self__", None), re.Pattern):
+        # only the (few) matches pass through Python; the empty key never matches
+        return lambda keys: [k for k in filter(match, keys) if k]
+    match = redis_glob_matcher(pattern)
+    return lambda keys: [k for k in keys if match(k)]
+
+
 def glob_match(pattern, subject):
     """Redis's stringmatchlen(): * ? [abc] [^a] [a-z] and \\ escapes."""
     return glob_matcher(pattern)(subject)

@@ -49,6 +49,8 @@ from array import array
 from bisect import bisect_left
 from itertools import chain, filterfalse
 
+from . import acyclic
+
 HASH_PACK_ENTRIES = 128     # fields; beyond this a re-pack costs more than a dict write
 HASH_PACK_VALUE = 512       # bytes per field or value
 SET_PACK_ENTRIES = 128      # Redis 7.2's set-max-listpack-entries
@@ -395,3 +397,9 @@ def compact(ks, value):
     if t is set:
         return compact_set(ks, value)
     return value
+
+
+# Packed sets are bytes subclasses, which CPython tracks in the cyclic GC;
+# they hold no references: keep them out of it like the other values.
+acyclic.KEEPERS[IntSet] = acyclic.untrack
+acyclic.KEEPERS[PackedSet] = acyclic.untrack

@@ -35,6 +35,7 @@ from itertools import compress
 
 from ..errors import CommandError, WRONGTYPE
 from .compact import HASH_PACK_ENTRIES, IntSet, PackedHash, PackedSet
+from .acyclic import KEEPERS, is_tracked, untrack
 from .zset import ZSet
 
 TYPE_NAMES = {bytes: "string", int: "string", dict: "hash", PackedHash: "hash", deque: "list",
@@ -61,8 +62,9 @@ def type_name(value):
 # ones are simply dropped, big ones are emptied by one background greenlet
 # in slices, so clients are not stalled (Redis's lazyfree).
 LAZYFREE_THRESHOLD = 1024     # elements; smaller values are freed at once
-LAZYFREE_SLICE = 4096         # elements freed between two yields
+LAZYFREE_SLICE = 1024         # elements freed between two yields (well under 1 ms)
 _lazy_queue = deque()
+_CONTAINER_TYPES = frozenset((dict, deque, set, ZSet))
 _lazy_state = {"worker": None, "pending": 0, "freed": 0}
 
 
@@ -91,11 +93,13 @@ def release(value):
 
 def _lazyfree_run():
     import gevent
+    from ..pacing import Pacer
+    pacer = Pacer()     # slices, with rests: see pacing.py
     while _lazy_queue:
         value = _lazy_queue.popleft()
         try:
             for _ in _drain(value):
-                gevent.sleep(0)
+                pacer.pause()
         except Exception:   # a value of an unexpected shape: just drop it
             pass
         del value
@@ -113,8 +117,18 @@ def _drain(value):
         parts = [value]
     for part in parts:
         if isinstance(part, dict):
-            pop = part.popitem
-        elif hasattr(part, "pop") and not isinstance(part, (bytes, str)):
+            # A database's key dict (FLUSHALL ASYNC) may hold big values:
+            # those go back to the queue instead of being freed in one go.
+            popitem = part.popitem
+            while part:
+                for _ in range(min(LAZYFREE_SLICE, len(part))):
+                    value = popitem()[1]
+                    if type(value) in _CONTAINER_TYPES and len(value) >= LAZYFREE_THRESHOLD:
+                        release(value)
+                value = None
+                yield
+            continue
+        if hasattr(part, "pop") and not isinstance(part, (bytes, str)):
             pop = part.pop
         else:
             continue
@@ -133,7 +147,7 @@ class Database:
         self.keyspace = keyspace
         self.data = {}
         self.expires = {}
-        self.heap = []          # (when_ms, key); may hold stale entries
+        self.heap = untrack([])     # (when_ms, key); may hold stale entries
         self.watchers = {}      # key -> set of clients WATCHing it
         self.avg_ttl = 0
         # RANDOMKEY's pool of candidate keys (see random_key)
@@ -208,6 +222,16 @@ class Database:
         notification ``event`` (class letter ``klass``, default by type)."""
         ks = self.keyspace
         ks.dirty += dirty
+        data = self.data
+        t = type(data.get(key))
+        if t is not bytes and t is not int:      # (strings never make the dict tracked)
+            keep = KEEPERS.get(t)
+            if keep is not None:
+                # A set, list or sorted set: keep it (and the key dict, which
+                # storing it tracked again) out of the cyclic GC (acyclic.py).
+                keep(data[key])
+            if is_tracked(data):
+                untrack(data)
         if self.watchers:
             clients = self.watchers.get(key)
             if clients:
@@ -248,7 +272,7 @@ class Database:
         return self.expires.pop(key, None) is not None
 
     def _rebuild_heap(self):
-        self.heap = [(w, k) for k, w in self.expires.items()]
+        self.heap = untrack([(w, k) for k, w in self.expires.items()])
         heapq.heapify(self.heap)
 
     def drop_expired(self, key):
@@ -308,7 +332,7 @@ class Database:
         self.keyspace.scans.forget(self.data)   # don't pin the old keys
         self.data = {}
         self.expires = {}
-        self.heap = []
+        self.heap = untrack([])
         self.avg_ttl = 0
         self.rk_pool = None
 
@@ -391,7 +415,7 @@ class Database:
             if not pool:
                 pool = [next(iter(data))]
             self.rk_picks = 0
-        self.rk_pool = pool
+        self.rk_pool = untrack(pool)
         self.rk_source = id(data)
         self.rk_dirty = self.keyspace.dirty
         self.rk_len = n
@@ -451,6 +475,9 @@ class Keyspace:
         Each database pops its heap of deadlines; the pass starts after the
         database where the previous one ran out of time, so one database
         with a flood of expiring keys cannot starve the others."""
+        for db in self.dbs:
+            if is_tracked(db.data):     # a load or a swap stored containers
+                untrack(db.data)
         if not self.active_expire_enabled:
             return 0
         now = now_ms()
@@ -464,7 +491,7 @@ class Keyspace:
             db = dbs[(first + i) % n]
             if not db.expires:
                 if db.heap:
-                    db.heap = []        # only stale entries left
+                    db.heap = untrack([])   # only stale entries left
                 db.avg_ttl = 0
                 continue
             if db.heap and db.heap[0][0] <= now:
@@ -550,7 +577,7 @@ class ScanCursors:
         return (end << self.ID_BITS) | sid, chunk
 
     def _new_snapshot(self, source):
-        snap = list(source)
+        snap = untrack(list(source))    # bytes only: no work for the cyclic GC
         now = time.monotonic()
         snapshots = self.snapshots
         for old_sid in [s for s, rec in snapshots.items() if now - rec[2] > self.IDLE_SECONDS]:

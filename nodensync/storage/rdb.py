@@ -30,6 +30,7 @@ from collections import deque
 
 from . import lzf
 from .compact import PACKED_TYPES, canonical_int, expand
+from .acyclic import untrack_value
 from .crc64 import crc64
 from .zset import ZSet
 
@@ -851,6 +852,7 @@ class RdbParser:
             else:
                 key = self.string()
                 value = self.read_object(t, key, at)
+                untrack_value(value)     # sets/lists stay out of the cyclic GC
             on_key(dbid, key, value, expire)
             expire = None
             count += 1

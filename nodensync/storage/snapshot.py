@@ -6,10 +6,14 @@ directory, flushed and fsynced, renamed over ``dbfilename`` and the
 directory is fsynced; a failed or killed save leaves the previous snapshot
 untouched (the parent removes the dead child's temp file).
 
-Forking a Python process: before ``fork`` the parent calls ``gc.freeze()``
-so that neither process's garbage collector walks (and so copies) the
-pages of the objects that existed at fork time; the parent unfreezes when
-the child has been reaped.  The child resets the signals the parent
+Forking a Python process: the cyclic garbage collector must not walk (and
+so copy) the pages of every object.  The child disables it.  The parent's
+collections do not reach the keyspace (its containers are untracked,
+storage/acyclic.py) nor what existed once the node had started (frozen
+then, cli.py), so they touch few pages while the child runs.  (Freezing
+around each fork instead would have to unfreeze after it, putting the
+startup objects back in the collector's view.)  The child runs at idle CPU
+priority (_lower_priority).  The child resets the signals the parent
 handles, asks the kernel to kill it if the parent dies (PR_SET_PDEATHSIG),
 points every inherited socket at /dev/null (so a killed parent frees its
 port at once), writes the file and leaves with ``os._exit``.  The parent
@@ -139,14 +143,49 @@ class Child:
         self.cow_time = started
 
 
+def sched_seconds(pid):
+    """(time on a CPU, time runnable but waiting for one) of a process so
+    far, in seconds, from /proc/<pid>/schedstat; None if unknown."""
+    try:
+        with open("/proc/%d/schedstat" % pid) as f:
+            run, wait = f.read().split()[:2]
+        return int(run) / 1e9, int(wait) / 1e9
+    except (OSError, ValueError):
+        return None
+
+
+def starved(before, after):
+    """Between two sched_seconds() readings one second apart: the process
+    waited for a CPU most of the time and got under a tenth of one.  (A
+    child sleeping, as with rdb-key-save-delay, does not wait.)"""
+    if before is None or after is None:
+        return False
+    return after[1] - before[1] > 0.5 and after[0] - before[0] < 0.1
+
+
 def _sample_cow(child):
     """Once a second while the child runs: its private dirty memory, read in
-    the threadpool (smaps_rollup of a big process takes milliseconds)."""
+    the threadpool (smaps_rollup of a big process takes milliseconds); and
+    the starvation check of the idle-priority child (_lower_priority)."""
     pool = gevent.get_hub().threadpool
+    idle = True
+    last = sched_seconds(child.pid)
     while not child.done.is_set():
         child.done.wait(1.0)
         if child.done.is_set():
             break
+        if idle:
+            now = sched_seconds(child.pid)
+            if starved(last, now):
+                idle = False
+                try:
+                    os.sched_setscheduler(child.pid, os.SCHED_OTHER, os.sched_param(0))
+                    log.info("%s child %d starved at idle priority: back to normal priority",
+                             "Background saving" if child.kind == "rdb"
+                             else "Background AOF rewrite", child.pid)
+                except (AttributeError, OSError):
+                    pass
+            last = now
         try:
             cow = pool.spawn(private_dirty_bytes, child.pid).get()
         except Exception:
@@ -198,6 +237,27 @@ def _child_setup(parent_pid):
         os._exit(1)
     _close_inherited_sockets()
     gc.disable()
+    _lower_priority()
+
+
+def _lower_priority():
+    """In the child: run only when a CPU would otherwise be idle
+    (SCHED_IDLE; nice 19 where that is unavailable), so the snapshot never
+    takes a core from the parent serving clients.  Measured on 2 cores with
+    1,000,000 keys: PING p99.9 during BGSAVE 4.1-11.4 ms at normal
+    priority, 3.9-4.2 ms with SCHED_IDLE, 2.6-6.2 ms with nice 19.  The
+    save takes longer when the machine is busy (1.3-2.3 s -> 2.1-3.0 s
+    here); a child starved on a saturated machine is put back to normal
+    priority by the parent (_sample_cow)."""
+    try:
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+        return
+    except (AttributeError, OSError):
+        pass
+    try:
+        os.nice(19)
+    except (AttributeError, OSError):
+        pass
 
 
 def start_child(persistence, kind, work, on_exit):
@@ -209,11 +269,9 @@ def start_child(persistence, kind, work, on_exit):
     parent_pid = os.getpid()
     r, w = os.pipe()
     t0 = time.perf_counter()
-    gc.freeze()
     try:
         pid = gos.fork_and_watch(fork=_raw_fork)
     except OSError:
-        gc.unfreeze()
         os.close(r)
         os.close(w)
         raise
@@ -288,7 +346,6 @@ def _reap(persistence, child, on_exit):
             os.close(child.info_fd)
         except OSError:
             pass
-    gc.unfreeze()
     if status is None:
         code, sig = 1, 0
     elif os.WIFSIGNALED(status):
