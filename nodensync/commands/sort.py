@@ -195,7 +195,8 @@ def _sort(ctx, key, args, readonly):
         raise CommandError(errors.WRONGTYPE)
     elements = [] if value is None else _elements(value, kind)
     if dontsort and kind == "set" and store is not None:
-        dontsort, alpha, sortby = False, True, None      # a stored result must not depend on hash order
+        # A stored result must not depend on hash order.
+        dontsort, alpha, sortby = False, True, None
     total = len(elements)
     start = min(max(start, 0), total)
     count = min(max(count, -1), total)
