@@ -17,7 +17,7 @@ from .. import errors
 from ..errors import CommandError
 from .registry import command, WRITE, READONLY, DENYOOM, FAST
 from .strings import parse_int, _as_bytes, _opt
-from .util import mark_raw_string
+from .util import mark_raw_string, store_raw_string
 
 G = "bitmap"
 _OFFSET_ERR = "ERR bit offset is not an integer or out of range"
@@ -59,15 +59,9 @@ def _string_for_bit_write(ctx, key, maxbit):
 def _store(ctx, key, buf, changed, event="setbit"):
     """Store a written bitmap (the TTL stays).  Even an unchanged one is
     stored: Redis unshares it into a raw string either way."""
-    db = ctx.db
-    new = bytes(buf)
-    if key in db.data:
-        db.data[key] = new
-    else:
-        db.set(key, new)
-    mark_raw_string(db, key, new)
+    store_raw_string(ctx.db, key, buf)
     if changed:
-        db.modified(key, event, "$")
+        ctx.db.modified(key, event, "$")
 
 
 @command("setbit", arity=4, flags=WRITE | DENYOOM, keys=(1, 1, 1), group=G,
