@@ -11,9 +11,11 @@ splits and merges included, so the bytes are identical to Redis's.
 """
 import math
 
+from .. import config as cfg
 from ..errors import CommandError
 from ..protocol.resp import OK
 from .registry import command, WRITE, READONLY, DENYOOM, FAST, MAY_REPLICATE
+from .keys import _config_memory
 from .strings import _as_bytes
 from .util import store_raw_string
 
@@ -28,10 +30,14 @@ _SPARSE, _DENSE = 1, 0
 _VAL_MAX_VALUE, _VAL_MAX_LEN = 32, 4
 _ZERO_MAX_LEN, _XZERO_MAX_LEN = 64, 16384
 _ALPHA_INF = 0.721347520444481703680
-_SPARSE_MAX_BYTES = 3000           # hll-sparse-max-bytes (Redis's default)
 _INVALID = "WRONGTYPE Key is not a valid HyperLogLog string value."
 _CORRUPT = "INVALIDOBJ Corrupted HLL object detected"
 _M64 = 0xFFFFFFFFFFFFFFFF
+
+cfg.declare("hllSparseMaxBytes", "int", 3000,
+            "Largest sparse HyperLogLog in bytes (header included); PFADD/PFMERGE convert a "
+            "bigger one to the dense form.", redis="hll-sparse-max-bytes", mutable=True,
+            minimum=0, maximum=(1 << 63) - 1, group="encoding", parser=_config_memory)
 
 
 def _murmur64a(key, seed=0xadc83b19):
@@ -167,9 +173,10 @@ def _dense_set(buf, index, count):
     return 1
 
 
-def _sparse_set(buf, index, count):
+def _sparse_set(buf, index, count, max_bytes):
     """hllSparseSet on a bytearray: (result, buffer), the buffer replaced
-    when the HLL was promoted to dense; result 1 changed, 0 not, -1 bad."""
+    when the HLL was promoted to dense (a register above 32, or longer than
+    ``max_bytes``); result 1 changed, 0 not, -1 bad."""
     if count > _VAL_MAX_VALUE:
         return _promote(buf, index, count)
     first = 0
@@ -209,7 +216,7 @@ def _sparse_set(buf, index, count):
         if index != last:
             seq += _zero_op(last - index)
     delta = len(seq) - oplen
-    if delta > 0 and len(buf) + delta > _SPARSE_MAX_BYTES:
+    if delta > 0 and len(buf) + delta > max_bytes:
         return _promote(buf, index, count)
     buf[p:p + oplen] = seq
     return 1, _merge(buf, prev)
@@ -244,10 +251,10 @@ def _merge(buf, prev):
     return buf
 
 
-def _set_register(buf, index, count):
+def _set_register(ctx, buf, index, count):
     if buf[4] == _DENSE:
         return _dense_set(buf, index, count), buf
-    return _sparse_set(buf, index, count)
+    return _sparse_set(buf, index, count, ctx.node.config["hllSparseMaxBytes"])
 
 
 # -- estimator ----------------------------------------------------------------------
@@ -315,7 +322,7 @@ def pfadd(ctx, key, *elements):
         buf = bytearray(value)
     for e in elements:
         index, count = _pat_len(e)
-        result, buf = _set_register(buf, index, count)
+        result, buf = _set_register(ctx, buf, index, count)
         if result < 0:
             raise CommandError(_CORRUPT)
         updated += result
@@ -390,7 +397,7 @@ def pfmerge(ctx, dest, *sources):
         buf = _to_dense(buf, regs)
     for i, count in enumerate(merged):
         if count:
-            _, buf = _set_register(buf, i, count)
+            _, buf = _set_register(ctx, buf, i, count)
     buf[15] |= 0x80
     _store(ctx, dest, buf)
     return OK

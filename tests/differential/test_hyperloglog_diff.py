@@ -62,3 +62,21 @@ def test_pfmerge(diff):
     diff.check("PFCOUNT", "dst2", "a", "d")
     diff.check("SET", "ttl", "x", "EX", "100")
     diff.check("DEL", "ttl")
+
+
+def test_hll_sparse_max_bytes(diff):
+    diff.check("CONFIG", "GET", "hll-sparse-max-bytes")
+    try:
+        diff.check("CONFIG", "SET", "hll-sparse-max-bytes", "60")
+        diff.check("CONFIG", "GET", "hll*")
+        diff.check("PFADD", "h", *["e%d" % i for i in range(8)])
+        diff.check("STRLEN", "h")
+        diff.check("PFADD", "h", *["f%d" % i for i in range(30)])
+        diff.check("STRLEN", "h")                  # promoted to dense past 60 bytes
+        diff.check("PFCOUNT", "h")
+        diff.check("CONFIG", "SET", "hll-sparse-max-bytes", "1kb")
+        diff.check("CONFIG", "GET", "hll-sparse-max-bytes")
+        diff.check("CONFIG", "SET", "hll-sparse-max-bytes", "-1")
+        diff.check("CONFIG", "SET", "hll-sparse-max-bytes", "x")
+    finally:
+        diff.check("CONFIG", "SET", "hll-sparse-max-bytes", "3000")
