@@ -295,7 +295,7 @@ def keys_from_specs(specs, argv):
     return out
 
 
-def _set_key_flags(argv):
+def _set_key_flags(argv, pos):
     # Redis's setGetKeys: SET ... GET reads the old value.
     if any(a.lower() == b"get" for a in argv[3:]):
         return ("RW", "access", "update")
@@ -303,10 +303,14 @@ def _set_key_flags(argv):
 
 
 # Commands whose keys Redis finds with a getkeys procedure instead of the
-# specs: the flags that procedure reports (0 for the generic ones).
+# specs: the flags that procedure reports for the key at argv[pos] (0 for
+# the generic ones).
 _PROC_KEY_FLAGS = {
     "set": _set_key_flags,
-    "migrate": lambda argv: ("RW", "access", "delete"),
+    "migrate": lambda argv, pos: ("RW", "access", "delete"),
+    # sortGetKeys: the sorted key is read, a STORE destination overwritten.
+    "sort": lambda argv, pos: ("RO", "access") if pos == 1 else ("OW", "update"),
+    "sort_ro": lambda argv, pos: ("RO", "access"),
 }
 
 
@@ -321,7 +325,7 @@ def keys_with_flags(spec, argv):
     if found is None:
         flags_fn = _PROC_KEY_FLAGS.get(spec.fullname)
         if flags_fn is not None:
-            found = [(i, flags_fn(argv)) for i in spec.key_positions(argv)]
+            found = [(i, flags_fn(argv, i)) for i in spec.key_positions(argv)]
         elif spec.fullname not in _KEY_SPECS and spec.keys_fn is not None:
             found = [(i, ()) for i in spec.key_positions(argv)]
         else:

@@ -227,6 +227,18 @@ def mark_raw_string(db, key, value):
     marks[(db.id, key)] = (id(value), len(value))
 
 
+def store_raw_string(db, key, buf):
+    """Store a string built in place (SETBIT, BITFIELD, PFADD ...) as bytes:
+    the key keeps its TTL, and OBJECT ENCODING says raw, as Redis's
+    dbUnshareStringValue leaves it.  The caller calls ``db.modified``."""
+    new = bytes(buf)
+    if key in db.data:
+        db.data[key] = new
+    else:
+        db.set(key, new)
+    mark_raw_string(db, key, new)
+
+
 def is_raw_string(db, key, value):
     mark = _RAW_STRINGS.get((db.id, key))
     if mark is None:

@@ -134,3 +134,18 @@ def test_lolwut(diff):
         cells = (lambda x: x.count("\033[") or len(x))
         assert [cells(x) for x in la[:-2]] == [cells(x) for x in lb[:-2]], args
         assert la[-2:] == lb[-2:], args
+
+
+def test_module_command_without_modules(diff):
+    # redis-py test_module_list: a server without modules lists none; loading
+    # is refused as by Redis 7.0's default enable-module-command no.
+    diff.check("MODULE", "LIST")
+    diff.check("MODULE", "LIST", "x")
+    diff.check("MODULE", "HELP")
+    diff.check("MODULE", "LOAD", "/nonexistent.so")
+    diff.check("MODULE", "LOADEX", "/nonexistent.so", "CONFIG", "a", "b")
+    diff.check("MODULE", "UNLOAD", "foo")
+    diff.check("MODULE", "UNLOAD")
+    diff.check("MODULE", "BOGUS")
+    diff.check("MODULE")
+    diff.check("COMMAND", "DOCS", "MODULE|LIST")

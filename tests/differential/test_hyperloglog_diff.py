@@ -1,0 +1,82 @@
+"""HyperLogLog (PFADD, PFCOUNT, PFMERGE) compared with a real redis-server,
+byte for byte: the replies and the HLL strings themselves (sparse opcodes,
+promotion to dense, cached cardinality), so values move between the two.
+Found missing by redis-py's own suite (test_pfadd, test_pfcount,
+test_pfmerge)."""
+import random
+
+
+def test_pfadd_pfcount_small(diff):
+    diff.check("PFADD", "h", "a", "b", "c")
+    diff.check("PFADD", "h", "a")
+    diff.check("PFADD", "h")
+    diff.check("PFADD", "new")
+    diff.check("GET", "h")
+    diff.check("PFCOUNT", "h")
+    diff.check("GET", "h")                 # the cached count is now stored
+    diff.check("PFCOUNT", "h")
+    diff.check("PFCOUNT", "missing")
+    diff.check("PFCOUNT", "h", "missing", "new")
+    diff.check("PFADD", "h", "")
+    diff.check("PFADD", "h", "x" * 100, b"\x00\xff")
+    diff.check("GET", "h")
+    diff.check("SET", "s", "not an hll")
+    diff.check("PFADD", "s", "a")
+    diff.check("PFCOUNT", "s")
+    diff.check("PFCOUNT", "h", "s")
+    diff.check("PFMERGE", "s", "h")
+    diff.check("LPUSH", "l", "a")
+    diff.check("PFADD", "l", "a")
+    diff.check("PFCOUNT", "l")
+    diff.check("SET", "fake", b"HYLL\x00" + b"\x00" * 11)    # dense of the wrong length
+    diff.check("PFCOUNT", "fake")
+
+
+def test_pfadd_grows_to_dense_and_counts(diff):
+    rng = random.Random(5)
+    for batch in range(12):
+        members = ["m%d" % rng.randrange(10 ** 6) for _ in range(150)]
+        diff.check("PFADD", "big", *members)
+        diff.check("PFCOUNT", "big")
+        if batch % 4 == 0:
+            diff.check("GET", "big")
+    diff.check("STRLEN", "big")
+    diff.check("GET", "big")
+
+
+def test_pfmerge(diff):
+    diff.check("PFADD", "a", *["a%d" % i for i in range(50)])
+    diff.check("PFADD", "b", *["b%d" % i for i in range(40)] + ["a1", "a2"])
+    diff.check("PFMERGE", "dst", "a", "b")
+    diff.check("GET", "dst")
+    diff.check("PFCOUNT", "dst")
+    diff.check("PFCOUNT", "a", "b")
+    diff.check("PFMERGE", "a", "b", "missing")
+    diff.check("GET", "a")
+    diff.check("PFMERGE", "empty")
+    diff.check("GET", "empty")
+    diff.check("PFADD", "d", *["d%d" % i for i in range(3000)])
+    diff.check("PFMERGE", "dst2", "a", "d")
+    diff.check("STRLEN", "dst2")
+    diff.check("GET", "dst2")
+    diff.check("PFCOUNT", "dst2", "a", "d")
+    diff.check("SET", "ttl", "x", "EX", "100")
+    diff.check("DEL", "ttl")
+
+
+def test_hll_sparse_max_bytes(diff):
+    diff.check("CONFIG", "GET", "hll-sparse-max-bytes")
+    try:
+        diff.check("CONFIG", "SET", "hll-sparse-max-bytes", "60")
+        diff.check("CONFIG", "GET", "hll*")
+        diff.check("PFADD", "h", *["e%d" % i for i in range(8)])
+        diff.check("STRLEN", "h")
+        diff.check("PFADD", "h", *["f%d" % i for i in range(30)])
+        diff.check("STRLEN", "h")                  # promoted to dense past 60 bytes
+        diff.check("PFCOUNT", "h")
+        diff.check("CONFIG", "SET", "hll-sparse-max-bytes", "1kb")
+        diff.check("CONFIG", "GET", "hll-sparse-max-bytes")
+        diff.check("CONFIG", "SET", "hll-sparse-max-bytes", "-1")
+        diff.check("CONFIG", "SET", "hll-sparse-max-bytes", "x")
+    finally:
+        diff.check("CONFIG", "SET", "hll-sparse-max-bytes", "3000")
