@@ -28,6 +28,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HOST = "127.0.0.1"
+NOTES_HEADING = "## Reading these figures"
 
 CORE_TESTS = ["set", "get", "incr", "hset", "mset"]
 ISSUE3_TESTS = ["lpush", "lpop", "sadd", "zadd", "lrange_100"]
@@ -432,8 +433,17 @@ def write_docs(rows, extra_lines, command):
     plot = _plot(rows, os.path.join(docs, "benchmarks.png"))
     if plot:
         lines += ["![ratios](benchmarks.png)", ""]
-    with open(os.path.join(docs, "benchmarks.md"), "w") as f:
-        f.write("\n".join(lines))
+    # The hand-written reading of the figures (from its heading on) is kept.
+    path = os.path.join(docs, "benchmarks.md")
+    notes = ""
+    if os.path.exists(path):
+        with open(path) as f:
+            old = f.read()
+        at = old.find("\n" + NOTES_HEADING)
+        if at >= 0:
+            notes = old[at:]
+    with open(path, "w") as f:
+        f.write("\n".join(lines).rstrip("\n") + "\n" + notes)
     print("wrote docs/benchmarks.md")
 
 
