@@ -385,6 +385,8 @@ class Client:
                 append(_BULK_HDR[len(result)] + result + b"\r\n")
             elif type(result) is int:
                 append(_SMALL_INTS[result + 1] if -1 <= result <= 10000 else b":%d\r\n" % result)
+            elif result is None:
+                append(b"_\r\n" if self.resp3 else b"$-1\r\n")
             elif result is not NO_REPLY:
                 append(encode(result, self.resp3))
             if self.out_bytes:

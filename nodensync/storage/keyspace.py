@@ -223,15 +223,18 @@ class Database:
         ks = self.keyspace
         ks.dirty += dirty
         data = self.data
-        t = type(data.get(key))
-        if t is not bytes and t is not int:      # (strings never make the dict tracked)
-            keep = KEEPERS.get(t)
+        if is_tracked(data):
+            # Storing a container (set, list, sorted set, packed set) tracks
+            # the untracked key dict again (CPython's MAINTAIN_TRACKING):
+            # take both out of the cyclic GC (acyclic.py).  Containers
+            # changed in place stay untracked, except a sorted set's index,
+            # which grows new sublists.
+            keep = KEEPERS.get(type(data.get(key)))
             if keep is not None:
-                # A set, list or sorted set: keep it (and the key dict, which
-                # storing it tracked again) out of the cyclic GC (acyclic.py).
                 keep(data[key])
-            if is_tracked(data):
-                untrack(data)
+            untrack(data)
+        elif type(data.get(key)) is ZSet:
+            data[key].keep_untracked()
         if self.watchers:
             clients = self.watchers.get(key)
             if clients:
