@@ -47,8 +47,29 @@ TYPE_CLASS = {bytes: "$", int: "$", dict: "h", PackedHash: "h", deque: "l", set:
 _WRONGTYPE = CommandError(WRONGTYPE)
 
 
+# While EXEC runs its queue, the clock keys expire by is frozen at the EXEC's
+# start (Redis's fixed_time_expire): a key cannot expire between two commands
+# of one transaction, which the replicas and the AOF, replaying the block,
+# would not see.
+_frozen_ms = [None]
+
+
 def now_ms():
-    return int(time.time() * 1000)
+    frozen = _frozen_ms[0]
+    return int(time.time() * 1000) if frozen is None else frozen
+
+
+class frozen_time:
+    """Context manager: now_ms() stays at its value on entry (nests)."""
+    __slots__ = ("outer",)
+
+    def __enter__(self):
+        self.outer = _frozen_ms[0]
+        if self.outer is None:
+            _frozen_ms[0] = int(time.time() * 1000)
+
+    def __exit__(self, *exc):
+        _frozen_ms[0] = self.outer
 
 
 def type_name(value):

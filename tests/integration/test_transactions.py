@@ -6,6 +6,7 @@ import threading
 import time
 
 import gevent.socket
+import hiredis
 import pytest
 import redis
 
@@ -209,6 +210,25 @@ def test_transaction_propagated_as_one_block(local_node):
     assert [a[0].upper() for a in flat] == [b"SELECT", b"MULTI", b"SET", b"SELECT", b"INCR",
                                              b"INCR", b"EXEC"]
     assert flat[3] == [b"SELECT", b"2"]
+
+
+def test_no_key_expires_between_two_commands_of_one_exec(local_node):
+    # Redis freezes the expiry clock while EXEC runs its queue: a key whose
+    # time comes in the middle of a transaction expires after it, never
+    # between two of its commands (the replicas and the AOF replay the block
+    # as a whole after the DEL an expiry sends, so they would diverge).
+    node, stream, run = local_node
+    run(("SADD", "big", *["m%d" % i for i in range(100000)]), ("RPUSH", "l", "old"))
+    started = time.perf_counter()
+    run(("SUNIONSTORE", "probe", "big"))          # a command that takes a while
+    ttl_ms = max(1, int((time.perf_counter() - started) * 1000 / 3))
+    replies = run(("PEXPIRE", "l", str(ttl_ms)), ("MULTI",), ("RPUSH", "l", "a"),
+                  ("SUNIONSTORE", "dst", "big"), ("RPUSH", "l", "b"), ("EXEC",))
+    reader = hiredis.Reader()
+    reader.feed(bytes(replies[-1]))                          # EXEC's reply, as sent
+    assert reader.gets() == [2, 100000, 3]                   # l was still there for "b"
+    time.sleep(ttl_ms / 1000.0 + 0.01)
+    assert run(("EXISTS", "l"))[0] == 0                      # expired after the block
 
 
 def test_single_write_transaction_propagated_alone(local_node):
