@@ -23,7 +23,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -32,9 +31,9 @@ import threading
 import time
 from binascii import crc_hqx
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from benchlib import HOST, ROOT, free_port, wait_ping
+
 TOOL = os.path.join(ROOT, "scripts", "nodensync-cluster")
-HOST = "127.0.0.1"
 
 try:
     import redis
@@ -43,30 +42,10 @@ except ImportError:  # pragma: no cover
     sys.exit("bench_cluster.py needs redis-py")
 
 
-def free_port():
-    while True:
-        with socket.socket() as s:
-            s.bind((HOST, 0))
-            p = s.getsockname()[1]
-        if p + 10000 <= 65535:
-            return p
-
-
-def wait_ping(port, timeout=30):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if redis.Redis(host=HOST, port=port, socket_timeout=1).ping():
-                return
-        except redis.RedisError:
-            time.sleep(0.05)
-    raise RuntimeError("port %d did not answer" % port)
-
-
 class Proc:
     def __init__(self, workdir, cluster=True, node_timeout=2000):
-        self.port = free_port()
-        self.bus = free_port()
+        self.port = free_port(10000)
+        self.bus = free_port(10000)
         self.dir = os.path.join(workdir, str(self.port))
         os.makedirs(self.dir)
         self.args = [sys.executable, "-m", "nodensync", "--listenAddr", "%s:%d" % (HOST, self.port),

@@ -26,8 +26,8 @@ import tempfile
 import threading
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-HOST = "127.0.0.1"
+from benchlib import HOST, ROOT, free_port, pin, wait_ping
+
 NOTES_HEADING = "## Reading these figures"
 
 CORE_TESTS = ["set", "get", "incr", "hset", "mset"]
@@ -35,32 +35,6 @@ ISSUE3_TESTS = ["lpush", "lpop", "sadd", "zadd", "lrange_100"]
 DEFAULT_SET = ["ping_inline", "ping_mbulk", "set", "get", "incr", "lpush", "rpush", "lpop",
                "rpop", "sadd", "hset", "spop", "zadd", "zpopmin", "lrange_100", "lrange_300",
                "mset"]
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
-
-
-def wait_ping(port, timeout=30):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection((HOST, port), timeout=1) as s:
-                s.sendall(b"PING\r\n")
-                if s.recv(64).startswith(b"+PONG"):
-                    return
-        except OSError:
-            pass
-        time.sleep(0.05)
-    raise RuntimeError("no PING answer on port %d" % port)
-
-
-def pin(core):
-    if shutil.which("taskset") and os.cpu_count() and os.cpu_count() > 1:
-        return ["taskset", "-c", str(core)]
-    return []
 
 
 class Server:
