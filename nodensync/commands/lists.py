@@ -138,12 +138,10 @@ def _normalise(start, end, n):
 # -- pushes ----------------------------------------------------------------------------
 def _push(ctx, key, values, left):
     db = ctx.db
-    lst = db.data.get(key)
-    if type(lst) is not deque or db.expires:
-        lst = _get_list(db, key)    # absent, maybe expired, or another type
-        if lst is None:
-            lst = deque()
-            db.set(key, lst)
+    lst = _get_list(db, key)
+    if lst is None:
+        lst = deque()
+        db.set(key, lst)
     if left:
         lst.extendleft(values)
     else:
@@ -205,11 +203,9 @@ def rpushx(ctx, key, *values):
 def _pop(ctx, key, args, left):
     db = ctx.db
     if not args:
-        lst = db.data.get(key)
-        if type(lst) is not deque or db.expires:
-            lst = _get_list(db, key)    # absent, maybe expired, or another type
-            if lst is None:
-                return None
+        lst = _get_list(db, key)
+        if lst is None:
+            return None
         value = lst.popleft() if left else lst.pop()
         _removed(db, key, lst, "lpop" if left else "rpop", 1)
         return value

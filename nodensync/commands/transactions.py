@@ -33,7 +33,7 @@ import logging
 from .. import errors
 from ..errors import CommandError
 from ..protocol.resp import NULL_ARRAY, NO_REPLY, OK, Raw, encode, encode_error
-from ..storage.keyspace import frozen_time, now_ms
+from ..storage.keyspace import freeze_time, now_ms, thaw_time
 from . import dispatch as _dispatch
 from .dispatch import call
 from .registry import (command, NOSCRIPT, LOADING, STALE, FAST, ALLOW_BUSY, SKIP_SLOWLOG,
@@ -224,8 +224,7 @@ def exec_(ctx):
     if propagators:
         captured = []
         node.propagators = [lambda dbid, argvs: captured.append((dbid, argvs))]
-    frozen = frozen_time()       # no key expires between two queued commands
-    frozen.__enter__()
+    frozen = freeze_time()       # no key expires between two queued commands
     try:
         for spec, argv, args in queue:
             if acl:
@@ -249,7 +248,7 @@ def exec_(ctx):
             if result is not NO_REPLY:
                 out.append(encode(result, ctx.resp3))
     finally:
-        frozen.__exit__()
+        thaw_time(frozen)
         if captured is not None:
             node.propagators = propagators
         ctx.batch = saved_batch

@@ -59,17 +59,17 @@ def now_ms():
     return int(time.time() * 1000) if frozen is None else frozen
 
 
-class frozen_time:
-    """Context manager: now_ms() stays at its value on entry (nests)."""
-    __slots__ = ("outer",)
+def freeze_time():
+    """From now on now_ms() stays at its current value, until
+    thaw_time(what this returned); nests."""
+    outer = _frozen_ms[0]
+    if outer is None:
+        _frozen_ms[0] = int(time.time() * 1000)
+    return outer
 
-    def __enter__(self):
-        self.outer = _frozen_ms[0]
-        if self.outer is None:
-            _frozen_ms[0] = int(time.time() * 1000)
 
-    def __exit__(self, *exc):
-        _frozen_ms[0] = self.outer
+def thaw_time(outer):
+    _frozen_ms[0] = outer
 
 
 def type_name(value):
@@ -254,8 +254,10 @@ class Database:
             if keep is not None:
                 keep(data[key])
             untrack(data)
-        elif type(data.get(key)) is ZSet:
-            data[key].keep_untracked()
+        else:
+            value = data.get(key)
+            if type(value) is ZSet:
+                value.keep_untracked()
         if self.watchers:
             clients = self.watchers.get(key)
             if clients:
