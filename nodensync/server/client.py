@@ -62,14 +62,39 @@ _SMALL_INTS = resp._SMALL_INTS
 # with many clients.  The callbacks only queue; _serve_ready then serves the
 # clients in the order epoll reported them (the queue reversed), as Redis.
 _ready = []
+# Replies produced while _serve_ready runs are sent when it has served every
+# ready client (Redis writes in beforeSleep too): the peers get their replies
+# in one burst instead of one wake-up each, and a peer still busy with the
+# first reply is not woken again for the next (see _flush_deferred).
+_deferred = []
+_deferring = False
 
 
 def _serve_ready():
+    global _deferring
     batch = _ready[::-1]
     del _ready[:]
-    for c in batch:
-        if c._reading:          # (not closed or woken otherwise meanwhile)
-            c.greenlet.switch()
+    _deferring = True
+    try:
+        for c in batch:
+            if c._reading:          # (not closed or woken otherwise meanwhile)
+                c.greenlet.switch()
+    finally:
+        _deferring = False
+        if _deferred:
+            _flush_deferred()
+
+
+def _flush_deferred():
+    clients = _deferred[:]
+    del _deferred[:]
+    for c in clients:
+        data = c.deferred
+        c.deferred = None
+        try:
+            c.send(data[0] if len(data) == 1 else b"".join(data))
+        except Exception:      # runs in the hub: one client's failure must not stop the rest
+            log.exception("sending to %s failed", c.addr_text)
 
 
 def _gating(name):
@@ -178,6 +203,7 @@ class Client:
         self.cmd = None
         self.propagate_as = None
         self.qbuf_len = 0
+        self.deferred = None     # replies held until _serve_ready ends: [bytes, ...]
 
     # -- the read loop ----------------------------------------------------------
     def serve(self):
@@ -212,6 +238,10 @@ class Client:
                             hub_switch()
                         finally:
                             self._reading = False
+                        if self.out_bytes:
+                            # (replies sent at the end of the last round that
+                            # the socket did not take: bound the buffer)
+                            self.wait_drained()
                     try:
                         data = raw.recv(READ_SIZE) if tls_obj is None else tls_obj.read(READ_SIZE)
                     except (BlockingIOError, InterruptedError, ssl.SSLWantReadError):
@@ -253,7 +283,15 @@ class Client:
                     else:
                         self.qbuf_len = slow.pending_bytes()
                 if out:
-                    self.write(b"".join(out) if len(out) > 1 else out[0])
+                    data = b"".join(out) if len(out) > 1 else out[0]
+                    if self.deferred is not None:
+                        self.deferred.append(data)
+                    elif (_deferring and not self.out_bytes and not self.close_after_reply
+                          and node.reply_barrier is None):
+                        self.deferred = [data]
+                        _deferred.append(self)
+                    else:
+                        self.write(data)
                 if self.close_after_reply:
                     self.wait_drained(5.0)
                     break
@@ -532,6 +570,9 @@ class Client:
             return
         if self.batch is not None and gevent.getcurrent() is self.greenlet:
             self.batch.append(data)   # sent with the replies of this read
+            return
+        if self.deferred is not None:
+            self.deferred.append(data)   # after the replies held for this round
             return
         n = len(data)
         self.node.stats.net_output_bytes += n
