@@ -12,6 +12,7 @@ import gevent
 
 from . import __version__, REDIS_VERSION
 from .pacing import Pacer
+from .commands.registry import FAST_STAT_US
 from .protocol.resp import encode_command
 from .storage.keyspace import Keyspace
 
@@ -84,6 +85,20 @@ class Stats:
 
 
 class Node:
+    # A command that ran for less than ``stat_fast_ns`` is counted on the
+    # client loop's inline path with one increment of ``spec.fast`` (see
+    # registry.CommandSpec): under 32 us and under the slow log / latency
+    # monitor threshold, where the per-microsecond counts say everything
+    # the stats, histogram and slow log need.
+    @property
+    def slowlog_threshold_us(self):
+        return self._slowlog_threshold_us
+
+    @slowlog_threshold_us.setter
+    def slowlog_threshold_us(self, us):
+        self._slowlog_threshold_us = us
+        self.stat_fast_ns = min(FAST_STAT_US, us) * 1000 if us >= 0 else FAST_STAT_US * 1000
+
     def __init__(self, config):
         self.config = config
         self.keyspace = Keyspace(config["databases"])
@@ -142,7 +157,7 @@ class Node:
         self.info_sections = {}           # name -> fn() -> [(field, value)]
         self.slowlog = deque(maxlen=128)
         self.slowlog_next_id = 0
-        self.slowlog_threshold_us = 10000
+        self.slowlog_threshold_us = 10000   # (also sets stat_fast_ns, see below)
         self.client_pause = None          # fn(client, spec) while CLIENT PAUSE is active
         self.reply_barrier = None         # fn(client) before its replies go out (AOF always: group fsync)
         self.reload_hooks = []            # fn() on SIGHUP (after the log file is reopened)

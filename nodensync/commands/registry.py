@@ -66,7 +66,7 @@ class CommandSpec:
     __slots__ = ("name", "fullname", "handler", "arity", "flags", "first_key",
                  "last_key", "key_step", "keys_fn", "group", "summary", "syntax",
                  "since", "complexity", "categories", "subcommands", "parent",
-                 "propagate", "stats", "doc_flags", "inline", "hist")
+                 "propagate", "stats", "doc_flags", "inline", "hist", "fast")
 
     def __init__(self, name, handler, arity, flags, keys, group, summary, syntax,
                  since, complexity, categories, parent):
@@ -103,6 +103,12 @@ class CommandSpec:
         # latency-tracking is on, else None: index us < 32, else
         # hist_bucket(us).
         self.hist = None
+        # Calls the client loop's inline path counted by duration, one
+        # counter per whole microsecond under FAST_STAT_US (and under the
+        # slow log threshold: node.stat_fast_ns): one increment per command
+        # instead of calls, usec and histogram updates.  settle_stats()
+        # moves them into ``stats`` and ``hist`` before anyone reads those.
+        self.fast = [0] * FAST_STAT_US
 
     def flag_names(self):
         return [n for bit, n in FLAG_NAMES if self.flags & bit]
@@ -130,6 +136,29 @@ class CommandSpec:
     def usage(self):
         words = (self.parent.name + " " + self.name) if self.parent else self.name
         return ("%s %s" % (words.upper(), self.syntax)).strip()
+
+
+FAST_STAT_US = 32     # (the histogram's exact per-microsecond buckets)
+_FAST_WEIGHTS = range(FAST_STAT_US)
+
+
+def settle_stats(specs=None):
+    """Fold every command's ``fast`` counts into its ``stats`` (calls,
+    usec) and, while latency-tracking is on, its histogram.  Called by
+    whatever reads the figures (INFO, /metrics, latency-tracking changes)."""
+    for spec in (all_specs(include_subcommands=True) if specs is None else specs):
+        f = spec.fast
+        if any(f):
+            st = spec.stats
+            st[0] += sum(f)
+            st[1] += sum(map(int.__mul__, f, _FAST_WEIGHTS))
+            h = spec.hist
+            if h is not None:
+                h[:FAST_STAT_US] = map(int.__add__, h[:FAST_STAT_US], f)
+            f[:] = _ZEROS
+
+
+_ZEROS = (0,) * FAST_STAT_US
 
 
 def hist_bucket(us):

@@ -203,6 +203,7 @@ def config_resetstat(ctx):
     node.keyspace.stat_evicted_keys = 0
     for spec in registry.all_specs(include_subcommands=True):
         spec.stats[:] = [0, 0, 0, 0]
+        spec.fast[:] = [0] * len(spec.fast)
     for hook in node.resetstat_hooks:
         hook()
     return OK

@@ -238,6 +238,7 @@ class NodeCollector:
         fail = CounterMetricFamily("redis_commands_failed_calls_total",
                                    "Total number of errors within command execution per command",
                                    labels=["cmd"])
+        registry.settle_stats()
         for spec in registry.all_specs(include_subcommands=True):
             c, usec, r, fl = spec.stats[:4]
             if c or r or fl:

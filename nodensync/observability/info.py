@@ -383,6 +383,7 @@ def _keyspace(node):
 @section("commandstats")
 def _commandstats(node):
     from ..commands import registry
+    registry.settle_stats()
     out = []
     for spec in registry.all_specs(include_subcommands=True):
         calls, usec, rejected, failed = spec.stats[:4]

@@ -217,6 +217,8 @@ class Metrics:
     def set_tracking(self, on):
         """latency-tracking yes/no: give every command its counts list (kept
         across off/on, as Redis keeps its histograms) or take it away."""
+        from ..commands.registry import settle_stats
+        settle_stats(self.specs())      # what was counted so far, under the old setting
         self.tracking = bool(on)
         for spec in self.specs():
             if self.tracking:
@@ -234,6 +236,8 @@ class Metrics:
 
     def command_histograms(self):
         """[(spec, counts, total)] for every command with samples."""
+        from ..commands.registry import settle_stats
+        settle_stats(self.specs())
         out = []
         for spec, counts in list(self.hists.items()):
             total = sum(counts)
@@ -243,7 +247,8 @@ class Metrics:
 
     def total_commands(self):
         """total_commands_processed: the sum of the per-command call counters."""
-        return sum([spec.stats[0] for spec in self.specs()])
+        specs = self.specs()
+        return sum([spec.stats[0] + sum(spec.fast) for spec in specs])
 
     # -- latency monitor ---------------------------------------------------------------
     def add_latency_sample(self, event, ms):

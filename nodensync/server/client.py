@@ -402,16 +402,12 @@ class Client:
                 prev = perf()
                 continue
             now = perf()
-            elapsed_us = (now - prev) // 1000
+            elapsed = now - prev
             prev = now
-            st = spec.stats
-            st[0] += 1
-            st[1] += elapsed_us
-            h = spec.hist
-            if h is not None:
-                h[elapsed_us if elapsed_us < 32 else hist_bucket(elapsed_us)] += 1
-            if elapsed_us >= node.slowlog_threshold_us >= 0:
-                node.slowlog_add(self, argv, elapsed_us)
+            if elapsed < node.stat_fast_ns:
+                spec.fast[elapsed // 1000] += 1      # (calls, usec, histogram: registry.settle_stats)
+            else:
+                self._count_slow(spec, argv, elapsed // 1000)
             if ks.dirty != dirty_before and node.propagators and spec.propagate:
                 node.propagate(self.db.id, self.propagate_as or [argv])
             if self.propagate_as is not None:
@@ -433,6 +429,19 @@ class Client:
                 prev = perf()
             if self.closing or self.close_after_reply:
                 return done
+
+    def _count_slow(self, spec, argv, elapsed_us):
+        """Stats of an inline command that took stat_fast_ns or longer:
+        as dispatch.call counts every command."""
+        st = spec.stats
+        st[0] += 1
+        st[1] += elapsed_us
+        h = spec.hist
+        if h is not None:
+            h[elapsed_us if elapsed_us < 32 else hist_bucket(elapsed_us)] += 1
+        node = self.node
+        if elapsed_us >= node.slowlog_threshold_us >= 0:
+            node.slowlog_add(self, argv, elapsed_us)
 
     def _inline_error(self, spec, argv, started, dirty_before, out):
         """Bookkeeping for a CommandError raised on the inline path; returns

@@ -218,6 +218,68 @@ def test_latency_histogram_shape_like_redis(rc, ref):
     assert b"set" in all_[::2]
 
 
+def _cmdstat(c, name):
+    info = c.call("INFO", "commandstats").decode()
+    for line in info.splitlines():
+        if line.startswith("cmdstat_%s:" % name):
+            return dict(kv.split("=") for kv in line.split(":", 1)[1].split(","))
+    return None
+
+
+def _hist_calls(c, name):
+    reply = c.call("LATENCY", "HISTOGRAM", name)
+    return reply[1][1] if reply else 0
+
+
+def test_pipelined_commands_counted_in_stats_and_histogram(rc):
+    """The client loop counts fast inline commands per microsecond and
+    folds them into calls/usec/histogram when they are read: every command
+    of a pipeline is in INFO commandstats, total_commands_processed and
+    LATENCY HISTOGRAM; while latency-tracking is off commands are counted
+    but stay out of the histogram, which keeps its earlier counts."""
+    def pipeline(n):
+        rc.send_raw(b"".join(rc.encode(("INCR", "ctr")) for _ in range(n)))
+        for _ in range(n):
+            rc.read_reply()
+    before = int(dict(l.split(":") for l in rc.call("INFO", "stats").decode().split("\r\n")
+                      if l.startswith("total_commands_processed"))["total_commands_processed"])
+    pipeline(500)
+    st = _cmdstat(rc, "incr")
+    assert st["calls"] == "500" and st["rejected_calls"] == "0"
+    assert 0 <= int(st["usec"]) < 500 * 1000
+    assert _hist_calls(rc, "incr") == 500
+    after = int(dict(l.split(":") for l in rc.call("INFO", "stats").decode().split("\r\n")
+                     if l.startswith("total_commands_processed"))["total_commands_processed"])
+    assert after - before >= 500 + 2            # the INCRs, INFO commandstats, LATENCY
+    rc.call("CONFIG", "SET", "latency-tracking", "no")
+    pipeline(300)
+    rc.call("CONFIG", "SET", "latency-tracking", "yes")
+    assert _cmdstat(rc, "incr")["calls"] == "800"
+    assert _hist_calls(rc, "incr") == 500
+    pipeline(200)
+    assert _hist_calls(rc, "incr") == 700
+    assert rc.call("GET", "ctr") == b"1000"
+    rc.call("CONFIG", "RESETSTAT")
+    pipeline(10)
+    assert _cmdstat(rc, "incr")["calls"] == "10"
+    assert _hist_calls(rc, "incr") == 10
+
+
+def test_slowlog_still_sees_fast_path_commands_over_threshold(rc):
+    """With slowlog-log-slower-than 0 every command is logged, including
+    those the client loop runs inline (no fast counting below the threshold)."""
+    rc.call("SLOWLOG", "RESET")
+    rc.call("CONFIG", "SET", "slowlog-log-slower-than", "0")
+    rc.send_raw(b"".join(rc.encode(("SET", "k%d" % i, "v")) for i in range(5)))
+    for _ in range(5):
+        rc.read_reply()
+    rc.call("CONFIG", "SET", "slowlog-log-slower-than", "10000")
+    logged = [e[3] for e in rc.call("SLOWLOG", "GET", "-1")]
+    for i in range(5):
+        assert [b"SET", b"k%d" % i, b"v"] in logged
+    assert _cmdstat(rc, "set")["calls"] == "5"
+
+
 # -- MEMORY -------------------------------------------------------------------------------
 @pytest.mark.parametrize("args", [
     ("MEMORY", "HELP"), ("MEMORY", "USAGE", "nokey"), ("MEMORY", "USAGE"),
