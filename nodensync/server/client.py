@@ -352,9 +352,20 @@ class Client:
             if type(argv) is not list or not argv:
                 done += 1      # *-1 / *0: an empty command, ignored like Redis
                 continue
-            for a in argv:
-                if type(a) is not bytes:
+            n = len(argv)
+            # Every element a bulk string (hiredis returns ints, lists, None
+            # ... for other element types); the common sizes without a loop.
+            if n == 2:
+                if type(argv[0]) is not bytes or type(argv[1]) is not bytes:
                     return -(done + 1)
+            elif n == 3:
+                if (type(argv[0]) is not bytes or type(argv[1]) is not bytes
+                        or type(argv[2]) is not bytes):
+                    return -(done + 1)
+            else:
+                for a in argv:
+                    if type(a) is not bytes:
+                        return -(done + 1)
             done += 1
             spec = lookup_get(argv[0])
             if (spec is None or not spec.inline or self.gated
@@ -365,7 +376,6 @@ class Client:
                 prev = perf()
                 continue
             arity = spec.arity
-            n = len(argv)
             if (n != arity) if arity > 0 else (n < -arity):
                 self.execute(argv, out)
                 prev = perf()

@@ -268,6 +268,21 @@ class Database:
                 klass = TYPE_CLASS.get(type(self.data.get(key)), "g")
             ks.notify(klass, event, key, self.id)
 
+    def modified_string(self, key, event):
+        """modified(key, event, "$") after storing a string (bytes or int):
+        such a value never makes the key dict tracked by the GC (CPython
+        tracks a dict when it stores a GC-tracked object) and is not a
+        sorted set, so the GC bookkeeping is skipped."""
+        ks = self.keyspace
+        ks.dirty += 1
+        if self.watchers:
+            clients = self.watchers.get(key)
+            if clients:
+                for c in clients:
+                    c.watch_dirty = True
+        if ks.notify_flags:
+            ks.notify("$", event, key, self.id)
+
     def touch_all(self, replaced_with=None):
         """Invalidate the WATCHes FLUSHDB/SWAPDB affect: as Redis, a watched
         key that exists here or (SWAPDB) in the database ``replaced_with``."""

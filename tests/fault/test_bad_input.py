@@ -16,6 +16,13 @@ CASES = [
     b"*abc\r\n",                              # multibulk count not a number
     b"*1\r\n:5\r\n",                          # not a bulk
     b"*2\r\n$4\r\nECHO\r\n+hi\r\n",           # simple string inside a command
+    # other non-bulk elements at each position of 2-, 3- and 4-element commands
+    b"*2\r\n$3\r\nGET\r\n:1\r\n",
+    b"*2\r\n*1\r\n$3\r\nGET\r\n$1\r\nk\r\n",
+    b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n:1\r\n",
+    b"*3\r\n$3\r\nSET\r\n*1\r\n$1\r\nk\r\n$1\r\nv\r\n",
+    b"*3\r\n$3\r\nSET\r\n$-1\r\n$1\r\nv\r\n",
+    b"*4\r\n$4\r\nMSET\r\n$1\r\nk\r\n$1\r\nv\r\n_\r\n",
     b"*1\r\n$4\r\nPING\r\nPING\r\n",          # multibulk then inline
     b'SET "a b\r\n',                          # unbalanced quotes
     b"SET 'a'b 1\r\n",                        # closing quote not followed by space
