@@ -336,8 +336,9 @@ def main():
         if "pipeline" in sections:
             run("-c 50 -P 16", CORE_TESTS + ISSUE3_TESTS, 50, n_p, 16)
         if "default" in sections:
-            run("-c 50 (default set)", [t for t in DEFAULT_SET if t not in CORE_TESTS + ISSUE3_TESTS],
-                50, n_np, 1)
+            rest = [t for t in DEFAULT_SET if t not in CORE_TESTS + ISSUE3_TESTS]
+            run("-c 50 (default set)", rest, 50, n_np, 1)
+            run("-c 50 -P 16 (default set)", rest, 50, n_p, 16)
         if "latency" in sections:
             run("-c 1", ["set", "get"], 1, n_np // 4, 1)
         if "memory" in sections or "stalls" in sections:

@@ -137,6 +137,15 @@ def split_args(line):
     """Split an inline command like Redis's sdssplitargs: spaces separate
     arguments, "double quotes" support \\n \\r \\t \\b \\a \\xHH escapes,
     'single quotes' support \\'.  None for unbalanced quotes."""
+    if b'"' not in line and b"'" not in line and b"\0" not in line:
+        # No quoting and no NUL (where sdssplitargs stops): its split is
+        # bytes.split()'s, on the same six whitespace bytes.
+        return line.split()
+    return split_args_quoted(line)
+
+
+def split_args_quoted(line):
+    """split_args for lines with quotes (or NUL): sdssplitargs step by step."""
     args = []
     i, n = 0, len(line)
     while True:

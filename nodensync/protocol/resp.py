@@ -132,6 +132,8 @@ def encode(value, resp3=False):
         return b"$%d\r\n%s\r\n" % (n, value)
     if value is OK:
         return _OK_BYTES
+    if t is Status:
+        return b"+%s\r\n" % value
     if value is None:
         return _NULL3 if resp3 else _NULL2
     if t is int:

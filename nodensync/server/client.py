@@ -110,6 +110,25 @@ def _gating(name):
     return property(get, set)
 
 
+class _ExactReader:
+    """The exact parser (protocol.request) behind hiredis.Reader's ``gets``
+    contract (False when it needs more input), so that inline commands and
+    reads hiredis must not take run through the same path as the rest;
+    the parser's pre-AUTH limits follow the client's state command by
+    command.  Its ProtocolError goes to the caller (_run_slow)."""
+    __slots__ = ("parser", "client")
+
+    def __init__(self, parser, client):
+        self.parser = parser
+        self.client = client
+
+    def gets(self):
+        parser = self.parser
+        parser.auth_required = not self.client.authenticated
+        argv = parser.gets()
+        return False if argv is None else argv
+
+
 class Client:
     # Plain attributes (no __slots__): subsystems attach their own state.
     kind = "normal"
@@ -398,6 +417,8 @@ class Client:
                     result = spec.handler(self, argv[1])
                 elif n == 3:
                     result = spec.handler(self, argv[1], argv[2])
+                elif n == 1:
+                    result = spec.handler(self)
                 else:
                     result = spec.handler(self, *argv[1:])
             except CommandError:
@@ -511,15 +532,7 @@ class Client:
 
     def _run_slow(self, slow, out):
         try:
-            while True:
-                argv = slow.gets()
-                if argv is None:
-                    return
-                if argv:
-                    self.execute(argv, out)
-                if self.closing or self.close_after_reply:
-                    return
-                slow.auth_required = not self.authenticated
+            self._run_batch(_ExactReader(slow, self), out)
         except ProtocolError as e:
             # encode_error maps CR/LF to spaces, as Redis's addReplyErrorFormat
             # (the offending byte is quoted in the text).
