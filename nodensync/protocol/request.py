@@ -137,9 +137,10 @@ def split_args(line):
     """Split an inline command like Redis's sdssplitargs: spaces separate
     arguments, "double quotes" support \\n \\r \\t \\b \\a \\xHH escapes,
     'single quotes' support \\'.  None for unbalanced quotes."""
-    if b'"' not in line and b"'" not in line and b"\0" not in line:
-        # No quoting and no NUL (where sdssplitargs stops): its split is
-        # bytes.split()'s, on the same six whitespace bytes.
+    if 0x22 not in line and 0x27 not in line and 0 not in line:
+        # No quote and no NUL (where sdssplitargs stops): its split is
+        # bytes.split()'s, on the same six whitespace bytes.  (Int needles:
+        # a bare memchr each.)
         return line.split()
     return split_args_quoted(line)
 
