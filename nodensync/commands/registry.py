@@ -66,7 +66,8 @@ class CommandSpec:
     __slots__ = ("name", "fullname", "handler", "arity", "flags", "first_key",
                  "last_key", "key_step", "keys_fn", "group", "summary", "syntax",
                  "since", "complexity", "categories", "subcommands", "parent",
-                 "propagate", "stats", "doc_flags", "inline", "hist", "fast")
+                 "propagate", "stats", "doc_flags", "inline", "hist", "fast",
+                 "hub_safe")
 
     def __init__(self, name, handler, arity, flags, keys, group, summary, syntax,
                  since, complexity, categories, parent):
@@ -95,6 +96,12 @@ class CommandSpec:
         # a plain command (no subcommands) with a handler.  Blocking commands
         # go through dispatch.call, which discounts their wait (server/blocking.py).
         self.inline = handler is not None and not flags & BLOCKING
+        # True when the event loop itself may run it for a client
+        # (server/client.py _serve_in_hub): a data-type command whose
+        # handler never waits (no greenlet switch).  KEYS works in paced
+        # slices and MIGRATE talks to another server: not these.
+        self.hub_safe = self.inline and (group in HUB_SAFE_GROUPS or name in HUB_SAFE_NAMES) \
+            and name not in HUB_UNSAFE_NAMES
         self.propagate = True
         # [calls, usec, rejected_calls, failed_calls]: kept here so the hot
         # path updates a list it already holds instead of looking one up.
@@ -137,6 +144,11 @@ class CommandSpec:
         words = (self.parent.name + " " + self.name) if self.parent else self.name
         return ("%s %s" % (words.upper(), self.syntax)).strip()
 
+
+HUB_SAFE_GROUPS = frozenset(["string", "hash", "list", "set", "sorted_set", "bitmap",
+                             "hyperloglog", "geo", "generic"])
+HUB_SAFE_NAMES = frozenset(["ping", "echo"])
+HUB_UNSAFE_NAMES = frozenset(["keys", "migrate", "wait", "waitaof"])
 
 FAST_STAT_US = 32     # (the histogram's exact per-microsecond buckets)
 _FAST_WEIGHTS = range(FAST_STAT_US)

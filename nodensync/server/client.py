@@ -78,12 +78,37 @@ def _serve_ready():
     _deferring = True
     try:
         for c in batch:
-            if c._reading:          # (not closed or woken otherwise meanwhile)
+            if not c._reading:      # (closed or woken otherwise meanwhile)
+                continue
+            if c._hub_reader is not None:
+                try:
+                    handed = c._serve_in_hub()
+                except Exception:
+                    log.exception("client %s: unexpected error", c.addr_text)
+                    handed = _HUB_EOF
+                if handed is _HUB_PASS:
+                    c.greenlet.switch()
+                elif handed is not None:
+                    c.greenlet.switch(handed)
+            else:
                 c.greenlet.switch()
     finally:
         _deferring = False
         if _deferred:
             _flush_deferred()
+
+
+_HUB_EOF = (b"", None, 0, False)     # (data, out, done, mid): see Client._serve_in_hub
+_HUB_PASS = object()                 # not now: the greenlet reads as usual
+_hub_lookup = {}
+
+
+def _hub_specs():
+    """name -> spec of the commands the hub may run for a client (see
+    Client._serve_in_hub): LOOKUP's inline specs flagged hub_safe."""
+    if not _hub_lookup:
+        _hub_lookup.update((k, s) for k, s in LOOKUP.items() if s.inline and s.hub_safe)
+    return _hub_lookup
 
 
 def _flush_deferred():
@@ -253,15 +278,33 @@ class Client:
                     if tls_obj is None or not tls_obj.pending():
                         if not watcher.active:
                             watcher.start(self._on_readable)
+                        # While this client is in the plain state, the hub
+                        # may read and run its next commands itself
+                        # (_serve_in_hub) and hand over what it could not do.
+                        self._hub_reader = reader if fast_io and slow is None else None
                         self._reading = True
                         try:
-                            hub_switch()
+                            handed = hub_switch()
                         finally:
                             self._reading = False
+                            self._hub_reader = None
                         if self.out_bytes:
                             # (replies sent at the end of the last round that
                             # the socket did not take: bound the buffer)
                             self.wait_drained()
+                        if handed:        # (a plain switch() gives ())
+                            data, out, done, mid = handed
+                            if not data:
+                                break
+                            if out is None:          # read, not started on
+                                reader, slow = self._start_read(data, reader, slow)
+                            else:
+                                reader, slow = self._continue_hub(data, reader, out, done, mid)
+                                slow = self._finish_read(slow, out)
+                            if self.close_after_reply:
+                                self.wait_drained(5.0)
+                                break
+                            continue
                     try:
                         data = raw.recv(READ_SIZE) if tls_obj is None else tls_obj.read(READ_SIZE)
                     except (BlockingIOError, InterruptedError, ssl.SSLWantReadError):
@@ -274,44 +317,7 @@ class Client:
                     data = raw.recv(READ_SIZE)
                 if not data:
                     break
-                self.last_interaction = node.mono_now
-                node.stats.net_input_bytes += len(data)
-                out = []
-                # Fast path: hiredis, for reads starting with a multibulk.
-                if slow is None and data[0] == 0x2A and not _not_for_hiredis(data):
-                    reader.feed(data)
-                    done = self._run_batch(reader, out)
-                    if done < 0:  # malformed: let the exact parser explain
-                        slow = self._to_slow(data, -done - 1)
-                        reader = hiredis.Reader()
-                    elif not (self.closing or self.close_after_reply) and self._mid_command(reader):
-                        slow = self._to_slow(data, done)
-                        reader = hiredis.Reader()
-                else:
-                    if slow is None:
-                        slow = self._new_parser()
-                    slow.feed(data)
-                if slow is not None and not (self.closing or self.close_after_reply):
-                    self._run_slow(slow, out)
-                    if slow.at_boundary():
-                        slow = None
-                    elif slow.pending_bytes() > node.config["clientQueryBufferLimit"]:
-                        log.warning("Closing client that reached max query buffer length: %s",
-                                    self.addr_text)
-                        node.stats.client_query_buffer_limit_disconnections += 1
-                        self.close_after_reply = True
-                    else:
-                        self.qbuf_len = slow.pending_bytes()
-                if out:
-                    data = b"".join(out) if len(out) > 1 else out[0]
-                    if self.deferred is not None:
-                        self.deferred.append(data)
-                    elif (_deferring and not self.out_bytes and not self.close_after_reply
-                          and node.reply_barrier is None):
-                        self.deferred = [data]
-                        _deferred.append(self)
-                    else:
-                        self.write(data)
+                reader, slow = self._start_read(data, reader, slow)
                 if self.close_after_reply:
                     self.wait_drained(5.0)
                     break
@@ -327,6 +333,127 @@ class Client:
                 watcher.close()
             self.release()
 
+    def _start_read(self, data, reader, slow):
+        """Run the commands of one read; returns the (reader, exact parser
+        or None) to go on with."""
+        node = self.node
+        self.last_interaction = node.mono_now
+        node.stats.net_input_bytes += len(data)
+        out = []
+        # Fast path: hiredis, for reads starting with a multibulk.
+        if slow is None and data[0] == 0x2A and not _not_for_hiredis(data):
+            reader.feed(data)
+            done = self._run_batch(reader, out)
+            if done < 0:  # malformed: let the exact parser explain
+                slow = self._to_slow(data, -done - 1)
+                reader = hiredis.Reader()
+            elif not (self.closing or self.close_after_reply) and self._mid_command(reader):
+                slow = self._to_slow(data, done)
+                reader = hiredis.Reader()
+        else:
+            if slow is None:
+                slow = self._new_parser()
+            slow.feed(data)
+        return reader, self._finish_read(slow, out)
+
+    def _finish_read(self, slow, out):
+        """The exact parser's share of a read, then the replies; returns the
+        exact parser if it holds part of a command."""
+        if slow is not None and not (self.closing or self.close_after_reply):
+            self._run_slow(slow, out)
+            if slow.at_boundary():
+                slow = None
+            elif slow.pending_bytes() > self.node.config["clientQueryBufferLimit"]:
+                log.warning("Closing client that reached max query buffer length: %s",
+                            self.addr_text)
+                self.node.stats.client_query_buffer_limit_disconnections += 1
+                self.close_after_reply = True
+            else:
+                self.qbuf_len = slow.pending_bytes()
+        if out:
+            data = b"".join(out) if len(out) > 1 else out[0]
+            if self.deferred is not None:
+                self.deferred.append(data)
+            elif (_deferring and not self.out_bytes and not self.close_after_reply
+                  and self.node.reply_barrier is None):
+                self.deferred = [data]
+                _deferred.append(self)
+            else:
+                self.write(data)
+        return slow
+
+    # -- commands run by the hub ------------------------------------------------
+    # A round of _serve_ready switches to every readable client's greenlet,
+    # which reads, runs its commands and switches back: two greenlet switches
+    # per request (about a microsecond here).  A client in the plain state
+    # (no TLS, no partial command, no gating state, no queued output, no
+    # CLIENT TRACKING) has its read done by the hub itself when nothing
+    # propagates (no AOF, no replicas: the replication feed marks the
+    # writing greenlet for WAIT), and the commands the hub may run:
+    # CommandSpec.hub_safe, handlers that never wait.  Anything else is
+    # handed to the client's greenlet as it stands (_continue_hub).
+    _hub_reader = None          # the client's hiredis.Reader while it waits, if eligible
+    _stash = None               # a command the hub took from the reader but left to the greenlet
+
+    def _serve_in_hub(self):
+        """Read and run what the hub may run; None when done, else what to
+        hand over: (data, out or None, done, mid) -- see serve()."""
+        node = self.node
+        if (self.gated or self.out_bytes or node.propagators
+                or getattr(self, "tracking", False)):
+            return _HUB_PASS
+        try:
+            data = self.sock._sock.recv(READ_SIZE)
+        except (BlockingIOError, InterruptedError):
+            return None               # (no data after all: keep waiting)
+        except OSError:
+            return _HUB_EOF
+        if not data:
+            return _HUB_EOF
+        if data[0] != 0x2A or _not_for_hiredis(data):
+            return (data, None, 0, False)
+        self.last_interaction = node.mono_now
+        node.stats.net_input_bytes += len(data)
+        reader = self._hub_reader
+        reader.feed(data)
+        out = []
+        done = self._run_batch(reader, out, True)
+        if (done < 0 or self._stash is not None or self.closing or self.close_after_reply
+                or self.out_bytes):
+            return (data, out, done, False)
+        if self._mid_command(reader):
+            return (data, out, done, True)
+        if out:
+            data = b"".join(out) if len(out) > 1 else out[0]
+            if self.deferred is not None:
+                self.deferred.append(data)
+            else:
+                self.deferred = [data]
+                _deferred.append(self)
+        return None
+
+    def _continue_hub(self, data, reader, out, done, mid):
+        """In the greenlet: finish a read the hub started (``done`` commands
+        taken from ``reader``, the last of them in ``self._stash`` if the hub
+        left it; ``mid``: the read ends inside a command).  Returns the
+        (reader, exact parser or None) to go on with."""
+        if done < 0:
+            return hiredis.Reader(), self._to_slow(data, -done - 1)
+        if mid:
+            return hiredis.Reader(), self._to_slow(data, done)
+        stash = self._stash
+        if stash is not None:
+            self._stash = None
+            self.execute(stash, out)
+        if self.closing or self.close_after_reply:
+            return reader, None
+        more = self._run_batch(reader, out)
+        if more < 0:
+            return hiredis.Reader(), self._to_slow(data, done - more - 1)
+        if not (self.closing or self.close_after_reply) and self._mid_command(reader):
+            return hiredis.Reader(), self._to_slow(data, done + more)
+        return reader, None
+
     def _on_readable(self):
         """Read-watcher callback (runs in the hub): queue this client for
         _serve_ready, which runs once libev has invoked every watcher
@@ -338,7 +465,7 @@ class Client:
         else:
             self._read_watcher.stop()
 
-    def _run_batch(self, reader, out):
+    def _run_batch(self, reader, out, hub=False):
         """Run every complete command hiredis has parsed from this read.
 
         Returns how many commands were taken from the reader, or -(n+1) when
@@ -356,7 +483,7 @@ class Client:
         """
         node = self.node
         ks = node.keyspace
-        lookup_get = LOOKUP.get
+        lookup_get = _hub_specs().get if hub else LOOKUP.get
         perf = _perf_ns
         encode = _encode
         done = 0
@@ -390,6 +517,9 @@ class Client:
             spec = lookup_get(argv[0])
             if (spec is None or not spec.inline or self.gated
                     or (spec.flags & _GATED_FLAGS and node.write_gated)):
+                if hub:                 # (for the greenlet: full dispatch)
+                    self._stash = argv
+                    return done
                 self.execute(argv, out)
                 if self.closing or self.close_after_reply:
                     return done
@@ -397,6 +527,9 @@ class Client:
                 continue
             arity = spec.arity
             if (n != arity) if arity > 0 else (n < -arity):
+                if hub:
+                    self._stash = argv
+                    return done
                 self.execute(argv, out)
                 prev = perf()
                 continue
@@ -456,6 +589,8 @@ class Client:
             elif result is not NO_REPLY:
                 append(encode(result, self.resp3))
             if self.out_bytes:
+                if hub:                 # (writing may wait: the greenlet's job)
+                    return done
                 self.write(b"".join(out))
                 out.clear()
                 prev = perf()

@@ -1,0 +1,98 @@
+"""Pipelines that mix commands the event loop may run for a client itself
+(server/client.py _serve_in_hub: plain data-type commands) with commands it
+hands to the client's greenlet (MULTI/EXEC, SELECT, CLIENT, errors, QUIT
+...), sent in one write or split at every point into two writes: the reply
+bytes are the same as redis-server's, in the same order."""
+import socket
+import time
+
+import pytest
+
+from servers import HOST, RawClient
+
+ENC = RawClient.encode
+
+MIXED = [
+    ("DEL", "k1", "k2", "n", "l", "h", "z"),
+    ("SET", "k1", "v1"), ("GET", "k1"), ("INCR", "n"), ("APPEND", "k1", "+"), ("GET", "k1"),
+    ("CLIENT", "SETNAME", "mix"), ("CLIENT", "GETNAME"),     # handed to the greenlet
+    ("LPUSH", "l", "a", "b"), ("LRANGE", "l", "0", "-1"),
+    ("MULTI",), ("SET", "k2", "v2"), ("INCR", "n"), ("EXEC",),  # gated while queued
+    ("GET", "k2"), ("GET",),                                     # arity error
+    ("NOSUCHCOMMAND", "x"), ("INCR", "k1"),                      # unknown, runtime error
+    ("SELECT", "1"), ("SET", "k1", "db1"), ("GET", "k1"), ("SELECT", "0"), ("GET", "k1"),
+    ("HSET", "h", "f", "v"), ("HGETALL", "h"), ("PING",), ("ECHO", "e"),
+    ("ZADD", "z", "1", "m"), ("ZRANGE", "z", "0", "-1", "WITHSCORES"),
+    ("DEL", "k1", "k2", "n", "l", "h", "z"),
+]
+
+
+def _collect(port, chunks, expect_close=False, quiet=0.4):
+    s = socket.create_connection((HOST, port), timeout=5)
+    for i, c in enumerate(chunks):
+        s.sendall(c)
+        if i + 1 < len(chunks):
+            time.sleep(0.01)        # a separate read on the server
+    s.settimeout(quiet)
+    out = b""
+    try:
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            out += chunk
+    except socket.timeout:
+        pass
+    s.close()
+    return out
+
+
+def _payload(commands):
+    return b"".join(ENC(c) for c in commands)
+
+
+def test_mixed_pipeline_in_one_write(node_server, redis_server):
+    data = _payload(MIXED)
+    assert _collect(node_server.port, [data]) == _collect(redis_server.port, [data])
+
+
+@pytest.mark.parametrize("cut", range(1, 230, 6))
+def test_mixed_pipeline_split_in_two_reads(node_server, redis_server, cut):
+    """The first read ends inside a command (or right after one): the hub
+    runs what is complete and hands the rest to the greenlet."""
+    data = _payload(MIXED)
+    pieces = [data[:cut], data[cut:]]
+    assert _collect(node_server.port, pieces) == _collect(redis_server.port, pieces)
+
+
+def test_quit_and_malformed_after_plain_commands(node_server, redis_server):
+    quit_data = _payload([("SET", "q", "1"), ("GET", "q"), ("QUIT",), ("GET", "q")])
+    assert _collect(node_server.port, [quit_data]) == _collect(redis_server.port, [quit_data])
+    bad = _payload([("SET", "q", "2"), ("GET", "q")]) + b"*1\r\n:5\r\n" + _payload([("GET", "q")])
+    assert _collect(node_server.port, [bad]) == _collect(redis_server.port, [bad])
+    inline_after = _payload([("GET", "q")]) + b"GET q\r\n"
+    assert _collect(node_server.port, [inline_after]) == _collect(redis_server.port, [inline_after])
+
+
+def test_many_clients_each_pipelining(node_server, redis_server):
+    """Twenty clients, each with its own pipeline in flight in the same
+    rounds: every client gets exactly its own replies, in order."""
+    for port in (node_server.port, redis_server.port):
+        socks = [socket.create_connection((HOST, port), timeout=5) for _ in range(20)]
+        try:
+            for i, s in enumerate(socks):
+                s.sendall(_payload([("SET", "c%d" % i, "v%d" % i), ("INCR", "cnt%d" % i),
+                                    ("GET", "c%d" % i), ("CLIENT", "SETNAME", "n%d" % i),
+                                    ("CLIENT", "GETNAME"), ("INCR", "cnt%d" % i)]))
+            for i, s in enumerate(socks):
+                want = (b"+OK\r\n:1\r\n$%d\r\nv%d\r\n+OK\r\n$%d\r\nn%d\r\n:2\r\n"
+                        % (len(b"v%d" % i), i, len(b"n%d" % i), i))
+                got = b""
+                while len(got) < len(want):
+                    chunk = s.recv(65536)
+                    assert chunk
+                    got += chunk
+                assert got == want
+        finally:
+            for s in socks:
+                s.close()
