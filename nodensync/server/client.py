@@ -573,7 +573,7 @@ class Client:
                 spec.fast[elapsed // 1000] += 1      # (calls, usec, histogram: registry.settle_stats)
             else:
                 self._count_slow(spec, argv, elapsed // 1000)
-            if ks.dirty != dirty_before and node.propagators and spec.propagate:
+            if node.propagators and ks.dirty != dirty_before and spec.propagate:
                 node.propagate(self.db.id, self.propagate_as or [argv])
             if self.propagate_as is not None:
                 self.propagate_as = None
