@@ -181,10 +181,10 @@ def _unblocked(client, started, dirty_before):
     return started, dirty_before
 
 
-def _after(client, node, ks, spec, argv, started, dirty_before):
-    """Per-command bookkeeping: stats, latency histogram, slow log,
-    MONITOR, propagation of the change, listeners."""
-    elapsed_us = (_perf_ns() - started) // 1000
+def account(node, client, spec, argv, elapsed_us):
+    """A command's calls, usec, latency histogram and slow log entry.  (The
+    client loop's inline path counts fast commands in ``spec.fast``
+    instead: registry.settle_stats.)"""
     st = spec.stats
     st[0] += 1
     st[1] += elapsed_us
@@ -193,6 +193,13 @@ def _after(client, node, ks, spec, argv, started, dirty_before):
         h[elapsed_us if elapsed_us < 32 else hist_bucket(elapsed_us)] += 1
     if elapsed_us >= node.slowlog_threshold_us >= 0:
         node.slowlog_add(client, argv, elapsed_us)
+
+
+def _after(client, node, ks, spec, argv, started, dirty_before):
+    """Per-command bookkeeping: stats, latency histogram, slow log,
+    MONITOR, propagation of the change, listeners."""
+    elapsed_us = (_perf_ns() - started) // 1000
+    account(node, client, spec, argv, elapsed_us)
     if node.monitors:
         node.feed_monitors(client, argv, spec)
     if ks.dirty != dirty_before and node.propagators and spec.propagate:

@@ -25,8 +25,8 @@ import gevent
 import hiredis
 from gevent.event import Event
 
-from ..commands.dispatch import dispatch, _GATED_FLAGS
-from ..commands.registry import LOOKUP, hist_bucket
+from ..commands.dispatch import dispatch, account, _GATED_FLAGS
+from ..commands.registry import LOOKUP
 from ..errors import CommandError, ProtocolError
 from ..protocol import resp
 from ..protocol.request import RequestParser
@@ -252,7 +252,6 @@ class Client:
 
     # -- the read loop ----------------------------------------------------------
     def serve(self):
-        node = self.node
         sock = self.sock
         fast_io = not self.tls
         raw = sock._sock if fast_io else sock
@@ -572,7 +571,7 @@ class Client:
             if elapsed < node.stat_fast_ns:
                 spec.fast[elapsed // 1000] += 1      # (calls, usec, histogram: registry.settle_stats)
             else:
-                self._count_slow(spec, argv, elapsed // 1000)
+                account(node, self, spec, argv, elapsed // 1000)     # (slow: as dispatch counts)
             if node.propagators and ks.dirty != dirty_before and spec.propagate:
                 node.propagate(self.db.id, self.propagate_as or [argv])
             if self.propagate_as is not None:
@@ -597,19 +596,6 @@ class Client:
             if self.closing or self.close_after_reply:
                 return done
 
-    def _count_slow(self, spec, argv, elapsed_us):
-        """Stats of an inline command that took stat_fast_ns or longer:
-        as dispatch.call counts every command."""
-        st = spec.stats
-        st[0] += 1
-        st[1] += elapsed_us
-        h = spec.hist
-        if h is not None:
-            h[elapsed_us if elapsed_us < 32 else hist_bucket(elapsed_us)] += 1
-        node = self.node
-        if elapsed_us >= node.slowlog_threshold_us >= 0:
-            node.slowlog_add(self, argv, elapsed_us)
-
     def _inline_error(self, spec, argv, started, dirty_before, out):
         """Bookkeeping for a CommandError raised on the inline path; returns
         the clock read it ends the command's time with."""
@@ -618,13 +604,7 @@ class Client:
         node = self.node
         spec.stats[3] += 1
         now = _perf_ns()
-        elapsed_us = (now - started) // 1000
-        spec.stats[0] += 1
-        spec.stats[1] += elapsed_us
-        if spec.hist is not None:
-            spec.hist[elapsed_us if elapsed_us < 32 else hist_bucket(elapsed_us)] += 1
-        if elapsed_us >= node.slowlog_threshold_us >= 0:
-            node.slowlog_add(self, argv, elapsed_us)
+        account(node, self, spec, argv, (now - started) // 1000)
         if node.keyspace.dirty != dirty_before and node.propagators:
             node.propagate(self.db.id, self.propagate_as or [argv])
         self.propagate_as = None

@@ -259,10 +259,7 @@ class Database:
             if type(value) is ZSet:
                 value.keep_untracked()
         if self.watchers:
-            clients = self.watchers.get(key)
-            if clients:
-                for c in clients:
-                    c.watch_dirty = True
+            self.touch_watched(key)
         if event is not None and ks.notify_flags:
             if klass is None:
                 klass = TYPE_CLASS.get(type(self.data.get(key)), "g")
@@ -276,12 +273,16 @@ class Database:
         ks = self.keyspace
         ks.dirty += 1
         if self.watchers:
-            clients = self.watchers.get(key)
-            if clients:
-                for c in clients:
-                    c.watch_dirty = True
+            self.touch_watched(key)
         if ks.notify_flags:
             ks.notify("$", event, key, self.id)
+
+    def touch_watched(self, key):
+        """WATCH: the transactions of clients watching ``key`` will fail."""
+        clients = self.watchers.get(key)
+        if clients:
+            for c in clients:
+                c.watch_dirty = True
 
     def touch_all(self, replaced_with=None):
         """Invalidate the WATCHes FLUSHDB/SWAPDB affect: as Redis, a watched
@@ -503,10 +504,7 @@ class Keyspace:
         for fn in self.expired_listeners:
             fn(db, key)
         if db.watchers:
-            clients = db.watchers.get(key)
-            if clients:
-                for c in clients:
-                    c.watch_dirty = True
+            db.touch_watched(key)
         if self.notify_flags:
             self.notify("x", "expired", key, db.id)
 
