@@ -18,7 +18,7 @@ from itertools import islice
 
 from .. import errors
 from ..errors import CommandError
-from ..protocol.resp import OK, NULL_ARRAY
+from ..protocol.resp import OK, NULL_ARRAY, Bulks
 from ..server import blocking
 from .registry import (command, keys_after_numkeys, WRITE, READONLY, DENYOOM, FAST,
                        NOSCRIPT, BLOCKING)
@@ -108,13 +108,14 @@ def _removed(db, key, lst, event, count):
 
 def _slice(lst, start, end):
     """Elements start..end (inclusive, already normalised and in range) as a
-    list, walking from the nearer end of the deque."""
+    list (a Bulks reply: list elements are bytes), walking from the nearer
+    end of the deque."""
     n = len(lst)
     if start == 0 and end == n - 1:
-        return list(lst)
+        return Bulks(lst)
     if start <= n - 1 - end:
-        return list(islice(lst, start, end + 1))
-    out = list(islice(reversed(lst), n - 1 - end, n - start))
+        return Bulks(islice(lst, start, end + 1))
+    out = Bulks(islice(reversed(lst), n - 1 - end, n - start))
     out.reverse()
     return out
 
