@@ -137,20 +137,17 @@ def _normalise(start, end, n):
 
 
 # -- pushes ----------------------------------------------------------------------------
-def _push(ctx, key, values, left):
-    db = ctx.db
+# LPUSH/RPUSH/LPOP/RPOP test the stored value inline (data.get, type) and only
+# go through _get_list when that is not a deque in a database without TTLs:
+# fewer calls on the path pipelined clients hammer.
+def _push_target(db, key):
+    """The list at key to push into, created when absent; WRONGTYPE for
+    another type."""
     lst = _get_list(db, key)
     if lst is None:
         lst = deque()
         db.set(key, lst)
-    if left:
-        lst.extendleft(values)
-    else:
-        lst.extend(values)
-    n = len(lst)
-    db.modified(key, "lpush" if left else "rpush", "l", len(values))
-    _signal(db, key)
-    return n
+    return lst
 
 
 def _pushx(ctx, key, values, left):
@@ -176,14 +173,30 @@ _PUSH_COMPLEXITY = ("O(1) for each element added, so O(N) to add N elements when
          syntax="key element [element ...]", since="1.0.0", complexity=_PUSH_COMPLEXITY)
 def lpush(ctx, key, *values):
     """Prepend one or multiple elements to a list."""
-    return _push(ctx, key, values, True)
+    db = ctx.db
+    lst = db.data.get(key)
+    if type(lst) is not deque or db.expires:    # absent, maybe expired, or another type
+        lst = _push_target(db, key)
+    lst.extendleft(values)
+    n = len(lst)
+    db.modified(key, "lpush", "l", len(values))
+    _signal(db, key)
+    return n
 
 
 @command("rpush", arity=-3, flags=WRITE | DENYOOM | FAST, keys=(1, 1, 1), group=G,
          syntax="key element [element ...]", since="1.0.0", complexity=_PUSH_COMPLEXITY)
 def rpush(ctx, key, *values):
     """Append one or multiple elements to a list."""
-    return _push(ctx, key, values, False)
+    db = ctx.db
+    lst = db.data.get(key)
+    if type(lst) is not deque or db.expires:    # absent, maybe expired, or another type
+        lst = _push_target(db, key)
+    lst.extend(values)
+    n = len(lst)
+    db.modified(key, "rpush", "l", len(values))
+    _signal(db, key)
+    return n
 
 
 @command("lpushx", arity=-3, flags=WRITE | DENYOOM | FAST, keys=(1, 1, 1), group=G,
@@ -201,17 +214,11 @@ def rpushx(ctx, key, *values):
 
 
 # -- pops -------------------------------------------------------------------------------
-def _pop(ctx, key, args, left):
-    db = ctx.db
-    if not args:
-        lst = _get_list(db, key)
-        if lst is None:
-            return None
-        value = lst.popleft() if left else lst.pop()
-        _removed(db, key, lst, "lpop" if left else "rpop", 1)
-        return value
+def _pop_count(ctx, key, args, left):
+    """LPOP/RPOP key count."""
     if len(args) > 1:
         raise errors.wrong_arity("lpop" if left else "rpop")
+    db = ctx.db
     count = _positive_long(args[0])
     lst = _get_list(db, key)
     if lst is None:
@@ -235,14 +242,40 @@ def _pop(ctx, key, args, left):
          since="1.0.0", complexity="O(N) where N is the number of elements returned")
 def lpop(ctx, key, *args):
     """Remove and get the first elements in a list."""
-    return _pop(ctx, key, args, True)
+    if args:
+        return _pop_count(ctx, key, args, True)
+    db = ctx.db
+    lst = db.data.get(key)
+    if type(lst) is not deque or db.expires:    # absent, maybe expired, or another type
+        lst = _get_list(db, key)
+        if lst is None:
+            return None
+    value = lst.popleft()
+    db.modified(key, "lpop", "l")               # (_removed, inlined)
+    if not lst:
+        db.delete(key)
+        db.modified(key, "del", "g", 0)
+    return value
 
 
 @command("rpop", arity=-2, flags=WRITE | FAST, keys=(1, 1, 1), group=G, syntax="key [count]",
          since="1.0.0", complexity="O(N) where N is the number of elements returned")
 def rpop(ctx, key, *args):
     """Remove and get the last elements in a list."""
-    return _pop(ctx, key, args, False)
+    if args:
+        return _pop_count(ctx, key, args, False)
+    db = ctx.db
+    lst = db.data.get(key)
+    if type(lst) is not deque or db.expires:    # absent, maybe expired, or another type
+        lst = _get_list(db, key)
+        if lst is None:
+            return None
+    value = lst.pop()
+    db.modified(key, "rpop", "l")               # (_removed, inlined)
+    if not lst:
+        db.delete(key)
+        db.modified(key, "del", "g", 0)
+    return value
 
 
 # -- reading ------------------------------------------------------------------------------
