@@ -91,6 +91,15 @@ def _hset_pairs(ctx, key, pairs, name):
          syntax="key field value [field value ...]", since="2.0.0")
 def hset(ctx, key, *pairs):
     """Set the string value of a hash field."""
+    db = ctx.db
+    h = db.data.get(key)
+    if type(h) is dict and len(pairs) == 2 and not db.expires:
+        # The common case without the general path's layers: one field of a
+        # hash that is a dict already (hash_set would update it in place).
+        n = len(h)
+        h[pairs[0]] = pairs[1]
+        db.modified(key, "hset", "h")
+        return len(h) - n
     return _hset_pairs(ctx, key, pairs, "hset")
 
 
