@@ -39,8 +39,16 @@ def _wrongtype():
     return CommandError(errors.WRONGTYPE)
 
 
+# The canonical spellings of small indexes (LRANGE 0 99, LINDEX -1 ...) ->
+# their value: one dict lookup instead of int() and the round-trip check.
+_SMALL_LONGS = {b"%d" % i: i for i in range(-1024, 1025)}
+
+
 def _long(b, message=errors.NOT_INTEGER):
     """Redis's getLongFromObjectOrReply: a canonical int64 (string2ll)."""
+    v = _SMALL_LONGS.get(b)
+    if v is not None:
+        return v
     try:
         v = int(b)
     except (ValueError, TypeError):
