@@ -224,7 +224,8 @@ def sadd(ctx, key, *members):
         if added:
             db.modified(key, "sadd", "s", added)
         return added
-    s = _get_set(db, key)
+    if db.expires or type(s) not in SET_TYPES:
+        s = _get_set(db, key)       # maybe expired, absent, or another type
     if s is None:
         new = set(members)
         added = len(new)
