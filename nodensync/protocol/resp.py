@@ -42,11 +42,10 @@ class Verbatim(str):
 
 
 class Bulks(list):
-    """An array reply whose elements are all ``bytes`` (list elements, set
-    members, hash fields and values: what the keyspace stores), so encoding
-    skips the per-element type check a plain list needs.  Only for values
-    known to be bytes: a ``Status`` or ``Raw`` element would go out as a
-    bulk string."""
+    """An array reply whose elements are all ``bytes`` read from the keyspace
+    (LRANGE's list elements), so encoding skips the per-element type check
+    a plain list needs.  Only for values known to be bytes: a ``Status`` or
+    ``Raw`` element would go out as a bulk string."""
     __slots__ = ()
 
 
