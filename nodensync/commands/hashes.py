@@ -91,6 +91,22 @@ def _hset_pairs(ctx, key, pairs, name):
          syntax="key field value [field value ...]", since="2.0.0")
 def hset(ctx, key, *pairs):
     """Set the string value of a hash field."""
+    db = ctx.db
+    h = db.data.get(key)
+    if len(pairs) == 2 and not db.expires:
+        # The common cases without the general path's layers: one field of
+        # an existing hash (a database without TTLs: no expiry to check).
+        t = type(h)
+        if t is dict:                   # (hash_set would update it in place)
+            n = len(h)
+            h[pairs[0]] = pairs[1]
+            db.modified(key, "hset", "h")
+            return len(h) - n
+        if t is PackedHash:
+            value, added = hash_set(db.keyspace, h, pairs)
+            db.data[key] = value        # re-packed, or converted to a dict
+            db.modified(key, "hset", "h")
+            return added
     return _hset_pairs(ctx, key, pairs, "hset")
 
 

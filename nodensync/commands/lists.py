@@ -18,7 +18,7 @@ from itertools import islice
 
 from .. import errors
 from ..errors import CommandError
-from ..protocol.resp import OK, NULL_ARRAY
+from ..protocol.resp import OK, NULL_ARRAY, Bulks
 from ..server import blocking
 from .registry import (command, keys_after_numkeys, WRITE, READONLY, DENYOOM, FAST,
                        NOSCRIPT, BLOCKING)
@@ -39,8 +39,16 @@ def _wrongtype():
     return CommandError(errors.WRONGTYPE)
 
 
+# The canonical spellings of small indexes (LRANGE 0 99, LINDEX -1 ...) ->
+# their value: one dict lookup instead of int() and the round-trip check.
+_SMALL_LONGS = {b"%d" % i: i for i in range(-1024, 1025)}
+
+
 def _long(b, message=errors.NOT_INTEGER):
     """Redis's getLongFromObjectOrReply: a canonical int64 (string2ll)."""
+    v = _SMALL_LONGS.get(b)
+    if v is not None:
+        return v
     try:
         v = int(b)
     except (ValueError, TypeError):
@@ -108,13 +116,14 @@ def _removed(db, key, lst, event, count):
 
 def _slice(lst, start, end):
     """Elements start..end (inclusive, already normalised and in range) as a
-    list, walking from the nearer end of the deque."""
+    list (a Bulks reply: list elements are bytes), walking from the nearer
+    end of the deque."""
     n = len(lst)
     if start == 0 and end == n - 1:
-        return list(lst)
+        return Bulks(lst)
     if start <= n - 1 - end:
-        return list(islice(lst, start, end + 1))
-    out = list(islice(reversed(lst), n - 1 - end, n - start))
+        return Bulks(islice(lst, start, end + 1))
+    out = Bulks(islice(reversed(lst), n - 1 - end, n - start))
     out.reverse()
     return out
 
@@ -136,20 +145,17 @@ def _normalise(start, end, n):
 
 
 # -- pushes ----------------------------------------------------------------------------
-def _push(ctx, key, values, left):
-    db = ctx.db
+# LPUSH/RPUSH/LPOP/RPOP test the stored value inline (data.get, type) and only
+# go through _get_list when that is not a deque in a database without TTLs:
+# fewer calls on the path pipelined clients hammer.
+def _push_target(db, key):
+    """The list at key to push into, created when absent; WRONGTYPE for
+    another type."""
     lst = _get_list(db, key)
     if lst is None:
         lst = deque()
         db.set(key, lst)
-    if left:
-        lst.extendleft(values)
-    else:
-        lst.extend(values)
-    n = len(lst)
-    db.modified(key, "lpush" if left else "rpush", "l", len(values))
-    _signal(db, key)
-    return n
+    return lst
 
 
 def _pushx(ctx, key, values, left):
@@ -175,14 +181,30 @@ _PUSH_COMPLEXITY = ("O(1) for each element added, so O(N) to add N elements when
          syntax="key element [element ...]", since="1.0.0", complexity=_PUSH_COMPLEXITY)
 def lpush(ctx, key, *values):
     """Prepend one or multiple elements to a list."""
-    return _push(ctx, key, values, True)
+    db = ctx.db
+    lst = db.data.get(key)
+    if type(lst) is not deque or db.expires:    # absent, maybe expired, or another type
+        lst = _push_target(db, key)
+    lst.extendleft(values)
+    n = len(lst)
+    db.modified(key, "lpush", "l", len(values))
+    _signal(db, key)
+    return n
 
 
 @command("rpush", arity=-3, flags=WRITE | DENYOOM | FAST, keys=(1, 1, 1), group=G,
          syntax="key element [element ...]", since="1.0.0", complexity=_PUSH_COMPLEXITY)
 def rpush(ctx, key, *values):
     """Append one or multiple elements to a list."""
-    return _push(ctx, key, values, False)
+    db = ctx.db
+    lst = db.data.get(key)
+    if type(lst) is not deque or db.expires:    # absent, maybe expired, or another type
+        lst = _push_target(db, key)
+    lst.extend(values)
+    n = len(lst)
+    db.modified(key, "rpush", "l", len(values))
+    _signal(db, key)
+    return n
 
 
 @command("lpushx", arity=-3, flags=WRITE | DENYOOM | FAST, keys=(1, 1, 1), group=G,
@@ -200,17 +222,11 @@ def rpushx(ctx, key, *values):
 
 
 # -- pops -------------------------------------------------------------------------------
-def _pop(ctx, key, args, left):
-    db = ctx.db
-    if not args:
-        lst = _get_list(db, key)
-        if lst is None:
-            return None
-        value = lst.popleft() if left else lst.pop()
-        _removed(db, key, lst, "lpop" if left else "rpop", 1)
-        return value
+def _pop_count(ctx, key, args, left):
+    """LPOP/RPOP key count."""
     if len(args) > 1:
         raise errors.wrong_arity("lpop" if left else "rpop")
+    db = ctx.db
     count = _positive_long(args[0])
     lst = _get_list(db, key)
     if lst is None:
@@ -234,14 +250,40 @@ def _pop(ctx, key, args, left):
          since="1.0.0", complexity="O(N) where N is the number of elements returned")
 def lpop(ctx, key, *args):
     """Remove and get the first elements in a list."""
-    return _pop(ctx, key, args, True)
+    if args:
+        return _pop_count(ctx, key, args, True)
+    db = ctx.db
+    lst = db.data.get(key)
+    if type(lst) is not deque or db.expires:    # absent, maybe expired, or another type
+        lst = _get_list(db, key)
+        if lst is None:
+            return None
+    value = lst.popleft()
+    db.modified(key, "lpop", "l")               # (_removed, inlined)
+    if not lst:
+        db.delete(key)
+        db.modified(key, "del", "g", 0)
+    return value
 
 
 @command("rpop", arity=-2, flags=WRITE | FAST, keys=(1, 1, 1), group=G, syntax="key [count]",
          since="1.0.0", complexity="O(N) where N is the number of elements returned")
 def rpop(ctx, key, *args):
     """Remove and get the last elements in a list."""
-    return _pop(ctx, key, args, False)
+    if args:
+        return _pop_count(ctx, key, args, False)
+    db = ctx.db
+    lst = db.data.get(key)
+    if type(lst) is not deque or db.expires:    # absent, maybe expired, or another type
+        lst = _get_list(db, key)
+        if lst is None:
+            return None
+    value = lst.pop()
+    db.modified(key, "rpop", "l")               # (_removed, inlined)
+    if not lst:
+        db.delete(key)
+        db.modified(key, "del", "g", 0)
+    return value
 
 
 # -- reading ------------------------------------------------------------------------------

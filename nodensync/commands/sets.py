@@ -211,7 +211,21 @@ def _propagate_srem(ctx, key, members):
 def sadd(ctx, key, *members):
     """Add one or more members to a set."""
     db = ctx.db
-    s = _get_set(db, key)
+    s = db.data.get(key)
+    if type(s) is set and not db.expires:
+        # The common case without the general path's layers: a set that is a
+        # plain set already (set_add would update it in place).
+        n = len(s)
+        if len(members) == 1:
+            s.add(members[0])       # (half the cost of update() with a tuple)
+        else:
+            s.update(members)
+        added = len(s) - n
+        if added:
+            db.modified(key, "sadd", "s", added)
+        return added
+    if db.expires or type(s) not in SET_TYPES:
+        s = _get_set(db, key)       # maybe expired, absent, or another type
     if s is None:
         new = set(members)
         added = len(new)

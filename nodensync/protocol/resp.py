@@ -12,6 +12,7 @@ float                  bulk string (%.17g)      double
 None                   null bulk ``$-1``        null ``_``
 NULL_ARRAY             null array ``*-1``       null ``_``
 list / tuple           array                    array
+Bulks                  array                    array
 dict                   flat array k1 v1 ...     map
 set / frozenset        array                    set
 OrderedSet             array                    set (order kept)
@@ -37,6 +38,14 @@ class Status(bytes):
 
 class Verbatim(str):
     """Text shown by RESP3 clients as a verbatim string (``=len txt:...``)."""
+    __slots__ = ()
+
+
+class Bulks(list):
+    """An array reply whose elements are all ``bytes`` read from the keyspace
+    (LRANGE's list elements), so encoding skips the per-element type check
+    a plain list needs.  Only for values known to be bytes: a ``Status`` or
+    ``Raw`` element would go out as a bulk string."""
     __slots__ = ()
 
 
@@ -140,6 +149,8 @@ def encode(value, resp3=False):
         if -1 <= value <= 10000:
             return _SMALL_INTS[value + 1]
         return b":%d\r\n" % value
+    if t is Bulks:                   # LRANGE ...: bytes guaranteed, no type scan
+        return _encode_bulks(value, b"*%d\r\n" % len(value)) if value else b"*0\r\n"
     if t is list:
         if not value:
             return b"*0\r\n"
@@ -162,17 +173,19 @@ def encode(value, resp3=False):
 def _encode_bulks(value, head):
     """``head`` (an array, set or map header) and the bulk strings of
     ``value`` (a non-empty list or set of bytes: LRANGE, MGET hits, HKEYS,
-    SMEMBERS ...), built by C loops (map/join) instead of Python work per
-    element: elements of one length (redis-benchmark's LRANGE, fixed-size
-    ids) need a single join with the header as separator."""
-    lens = set(map(len, value))
-    longest = max(lens)
-    if longest <= 1024:
-        if len(lens) == 1:
-            hdr = _BULK_HDR[longest]
+    SMEMBERS ...), built by C loops (map/join/count) instead of Python work
+    per element: elements of one length (redis-benchmark's LRANGE,
+    fixed-size ids) need a single join with the header as separator."""
+    lens = list(map(len, value))
+    first = lens[0]
+    try:
+        if lens.count(first) == len(lens):     # (cheaper than a set of the lengths)
+            hdr = _BULK_HDR[first]
             return b"%s%s%s\r\n" % (head, hdr, (_CRLF + hdr).join(value))
         return b"%s%s\r\n" % (head, _CRLF.join(
-            map(_concat, map(_BULK_HDR.__getitem__, map(len, value)), value)))
+            map(_concat, map(_BULK_HDR.__getitem__, lens), value)))
+    except IndexError:                         # an element longer than 1024 bytes
+        pass
     return head + b"".join(
         [(_BULK_HDR[len(x)] if len(x) <= 1024 else b"$%d\r\n" % len(x)) + x + _CRLF
          for x in value])
@@ -197,6 +210,8 @@ def _encode_into(value, out, resp3):
         append(b"*%d\r\n" % len(value))
         for item in value:
             _encode_into(item, out, resp3)
+    elif t is Bulks:
+        append(_encode_bulks(value, b"*%d\r\n" % len(value)) if value else b"*0\r\n")
     elif t is Status:
         append(b"+%s\r\n" % value)
     elif t is dict:

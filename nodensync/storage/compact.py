@@ -327,7 +327,10 @@ def set_add(ks, value, members):
                 return pack_ints(merged), len(new)
     elif t is PackedSet:
         old = _loads(value)
-        new = [m for m in dict.fromkeys(members) if m not in old]
+        if len(members) == 1:        # (nothing to dedupe: cheaper than the comprehension)
+            new = [] if members[0] in old else list(members)
+        else:
+            new = [m for m in dict.fromkeys(members) if m not in old]
         if not new:
             return value, 0
         if _fits_packed(len(old) + len(new), new):
