@@ -213,7 +213,9 @@ def test_latency_histogram_shape_like_redis(rc, ref):
             assert detail[2] == b"histogram_usec"
             buckets = detail[3]
             assert len(buckets) == 2 and buckets[1] == 1
-            assert buckets[0] in (1, 2, 4, 8, 16, 33, 66, 132, 264, 528, 1056, 2112, 4224)
+            # (Redis 7.0.15 prints these levels: DEBUG SLEEP 0.0015 and 0.003 give
+            # 2113 and 4227; a slow machine can push a command that far.)
+            assert buckets[0] in (1, 2, 4, 8, 16, 33, 66, 132, 264, 528, 1056, 2113, 4227, 8454)
     all_ = rc.call("LATENCY", "HISTOGRAM")
     assert b"set" in all_[::2]
 
