@@ -100,7 +100,7 @@ def hset(ctx, key, *pairs):
         if t is dict:                   # (hash_set would update it in place)
             n = len(h)
             h[pairs[0]] = pairs[1]
-            db.modified(key, "hset", "h")
+            db.modified_value(key, "hset", "h")
             return len(h) - n
         if t is PackedHash:
             value, added = hash_set(db.keyspace, h, pairs)

@@ -183,11 +183,14 @@ def lpush(ctx, key, *values):
     """Prepend one or multiple elements to a list."""
     db = ctx.db
     lst = db.data.get(key)
-    if type(lst) is not deque or db.expires:    # absent, maybe expired, or another type
+    if type(lst) is deque and not db.expires:   # (a list already stored: changed in place)
+        lst.extendleft(values)
+        db.modified_value(key, "lpush", "l", len(values))
+    else:                                       # absent, maybe expired, or another type
         lst = _push_target(db, key)
-    lst.extendleft(values)
+        lst.extendleft(values)
+        db.modified(key, "lpush", "l", len(values))
     n = len(lst)
-    db.modified(key, "lpush", "l", len(values))
     _signal(db, key)
     return n
 
@@ -198,11 +201,14 @@ def rpush(ctx, key, *values):
     """Append one or multiple elements to a list."""
     db = ctx.db
     lst = db.data.get(key)
-    if type(lst) is not deque or db.expires:    # absent, maybe expired, or another type
+    if type(lst) is deque and not db.expires:   # (a list already stored: changed in place)
+        lst.extend(values)
+        db.modified_value(key, "rpush", "l", len(values))
+    else:                                       # absent, maybe expired, or another type
         lst = _push_target(db, key)
-    lst.extend(values)
+        lst.extend(values)
+        db.modified(key, "rpush", "l", len(values))
     n = len(lst)
-    db.modified(key, "rpush", "l", len(values))
     _signal(db, key)
     return n
 
@@ -259,7 +265,7 @@ def lpop(ctx, key, *args):
         if lst is None:
             return None
     value = lst.popleft()
-    db.modified(key, "lpop", "l")               # (_removed, inlined)
+    db.modified_value(key, "lpop", "l")         # (_removed, inlined; the list changed in place)
     if not lst:
         db.delete(key)
         db.modified(key, "del", "g", 0)
@@ -279,7 +285,7 @@ def rpop(ctx, key, *args):
         if lst is None:
             return None
     value = lst.pop()
-    db.modified(key, "rpop", "l")               # (_removed, inlined)
+    db.modified_value(key, "rpop", "l")         # (_removed, inlined; the list changed in place)
     if not lst:
         db.delete(key)
         db.modified(key, "del", "g", 0)

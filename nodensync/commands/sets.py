@@ -222,7 +222,7 @@ def sadd(ctx, key, *members):
             s.update(members)
         added = len(s) - n
         if added:
-            db.modified(key, "sadd", "s", added)
+            db.modified_value(key, "sadd", "s", added)
         return added
     if db.expires or type(s) not in SET_TYPES:
         s = _get_set(db, key)       # maybe expired, absent, or another type

@@ -145,7 +145,7 @@ def set_(ctx, key, value, *options):
         db.data[key] = value
         if db.expires:
             db.expires.pop(key, None)
-        db.modified_string(key, "set")
+        db.modified_value(key, "set", "$")
         return OK
     flags, expire = _parse_extended(options, True)
     expire_at = _expire_at_ms(expire, flags, "set") if expire is not None else None
@@ -190,7 +190,7 @@ def _incr(ctx, key, delta):
     if not _INT64_MIN <= result <= _INT64_MAX:
         raise _OVERFLOW.with_traceback(None)
     db.data[key] = result
-    db.modified_string(key, "incrby")
+    db.modified_value(key, "incrby", "$")
     return result
 
 

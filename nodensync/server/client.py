@@ -550,6 +550,8 @@ class Client:
                     result = spec.handler(self, argv[1])
                 elif n == 3:
                     result = spec.handler(self, argv[1], argv[2])
+                elif n == 4:
+                    result = spec.handler(self, argv[1], argv[2], argv[3])
                 elif n == 1:
                     result = spec.handler(self)
                 else:

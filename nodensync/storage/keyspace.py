@@ -265,17 +265,18 @@ class Database:
                 klass = TYPE_CLASS.get(type(self.data.get(key)), "g")
             ks.notify(klass, event, key, self.id)
 
-    def modified_string(self, key, event):
-        """modified(key, event, "$") after storing a string (bytes or int):
-        such a value never makes the key dict tracked by the GC (CPython
-        tracks a dict when it stores a GC-tracked object) and is not a
-        sorted set, so the GC bookkeeping is skipped."""
+    def modified_value(self, key, event, klass, dirty=1):
+        """modified() for a change that stored no new container: a string
+        value (bytes or int), or an update in place of the list, hash or
+        set already stored.  Neither makes the key dict tracked by the GC
+        (CPython tracks a dict when it stores a GC-tracked object) and
+        neither is a sorted set, so the GC bookkeeping is skipped."""
         ks = self.keyspace
-        ks.dirty += 1
+        ks.dirty += dirty
         if self.watchers:
             self.touch_watched(key)
         if ks.notify_flags:
-            ks.notify("$", event, key, self.id)
+            ks.notify(klass, event, key, self.id)
 
     def touch_watched(self, key):
         """WATCH: the transactions of clients watching ``key`` will fail."""
