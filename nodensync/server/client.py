@@ -249,6 +249,7 @@ class Client:
         self.propagate_as = None
         self.qbuf_len = 0
         self.deferred = None     # replies held until _serve_ready ends: [bytes, ...]
+        self.tracking = False    # CLIENT TRACKING on (commands/connection.py)
 
     # -- the read loop ----------------------------------------------------------
     def serve(self):
@@ -399,7 +400,7 @@ class Client:
         hand over: (data, out or None, done, mid) -- see serve()."""
         node = self.node
         if (self.gated or self.out_bytes or node.propagators
-                or getattr(self, "tracking", False)):
+                or self.tracking):
             return _HUB_PASS
         try:
             data = self.sock._sock.recv(READ_SIZE)
