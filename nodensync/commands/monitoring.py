@@ -493,9 +493,10 @@ def value_usage(value, samples=5):
                                                 samples)
     if t is ZSet:
         n = len(value)
-        # the score dict, the sorted index of (score, member) tuples
+        # the score dict, the sorted index of bytes keys (8-byte score
+        # prefix + member) in sublists of about a thousand
         base = _getsizeof(value) + _getsizeof(value.scores) + 64 * (n // 1000 + 1)
-        per = _sample_size((_getsizeof(m) + _getsizeof(s) + 56 + 8
+        per = _sample_size((2 * _getsizeof(m) + 8 + _getsizeof(s) + 8
                             for m, s in value.scores.items()), n, samples)
         return base + per
     size_fn = getattr(value, "memory_usage", None)

@@ -1,7 +1,7 @@
 """Sorted set commands.
 
 Values are ``storage.zset.ZSet`` (member -> score dict plus a SortedList of
-(score, member)), so ranks, score ranges and lex ranges are O(log n) lookups
+score-then-member keys), so ranks, score ranges and lex ranges are O(log n) lookups
 plus the size of the reply.
 
 Scores are Python floats; handlers return them and the encoder prints them

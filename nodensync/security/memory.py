@@ -123,12 +123,14 @@ def value_size(value, sample=16):
         per = sum(_elem(k) + _elem(v) for k, v in items) / len(items)
         return _getsizeof(value) + int(n * per)
     scores = getattr(value, "scores", None)
-    if isinstance(scores, dict):      # storage.zset.ZSet: dict + SortedList of (score, member)
+    if isinstance(scores, dict):      # storage.zset.ZSet: dict + SortedList of bytes keys
         if not n:
             return 200
-        items = list(itertools.islice(scores.items(), sample))
-        per = sum(_elem(k) + 32 for k, _ in items) / len(items)
-        return _getsizeof(scores) + int(n * (per + 64 + 8))
+        items = list(itertools.islice(scores, sample))
+        # member and float in the dict; in the index a key (8-byte score
+        # prefix + member) and the list's pointer to it
+        per = sum(_elem(k) + 32 + _r16(_getsizeof(k) + 8) + 8 for k in items) / len(items)
+        return _getsizeof(scores) + int(n * per)
     if not n:
         return _getsizeof(value)
     items = list(itertools.islice(iter(value), sample))

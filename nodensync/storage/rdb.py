@@ -344,7 +344,7 @@ class Encoder:
         # Redis writes the skiplist from the greatest element to the smallest.
         out = [encode_length(n)]
         enc = self.string
-        for score, m in reversed(z.index):
+        for m, score in z.items_desc():
             out.append(enc(m))
             out.append(_pack_d(score))
         return T_ZSET_2, b"".join(out)

@@ -1,16 +1,28 @@
 """Sorted set value: member -> score dict plus a sorted index.
 
-The index is a ``sortedcontainers.SortedList`` of ``(score, member)`` pairs,
-which orders exactly as Redis does (by score, then by member bytes) and gives
-O(log n) rank, insert, delete and range lookups.
+The index is a ``sortedcontainers.SortedList`` of ``bytes`` keys, one per
+member: an 8-byte order-preserving encoding of the score followed by the
+member (``zkey``).  The prefix has a fixed length, so the keys' bytes order
+(memcmp, then length) is exactly Redis's order: by score, then by member
+bytes.  It gives O(log n) rank, insert, delete and range lookups.
+
+Why bytes rather than ``(score, member)`` tuples: with a big sorted set
+every comparison of a bisection is a cache miss, and a tuple costs one for
+the tuple, one for its float and, on equal scores, one for the member; a
+key is one object.  Keys are also never tracked by the cyclic GC (tuples
+are, until a collection looks at them), so updates do not feed it.
 
 Ranges are expressed as half-open index intervals ``[lo, hi)`` of the
-index, found by bisection; callers slice them with ``islice``.
+index, found by bisection; callers slice them with ``islice``.  Scores
+(stored floats, the dict's values) are looked up by member, so replies
+print exactly the float that was stored.
 
 Scores equal to -0.0 are stored as 0.0: Redis keeps small sorted sets in a
 listpack where the score text of -0.0 is "0", so that is what clients see.
 """
 import math
+import struct
+from operator import itemgetter
 
 from sortedcontainers import SortedList
 
@@ -18,6 +30,50 @@ from . import acyclic
 
 _INF = math.inf
 _nextafter = math.nextafter
+
+_D = struct.Struct(">d")
+_pack_d, _unpack_d = _D.pack, _D.unpack_from
+_Q = struct.Struct(">Q")
+_pack_q, _unpack_q = _Q.pack, _Q.unpack
+_MAX63 = (1 << 63) - 1
+PREFIX = 8                              # bytes of score encoding in a key
+_member = itemgetter(slice(PREFIX, None))   # key -> member (a C call, for map())
+
+
+def score_prefix(score):
+    """The 8 bytes that order like ``score`` (not NaN; -0.0 must already be
+    0.0): the IEEE-754 bits with the sign bit set for positives and all
+    bits flipped for negatives.  A positive score's encoding is the bits of
+    its negation; a negative one's is 2**63-1 minus the bits of its
+    magnitude."""
+    if score >= 0.0:
+        return _pack_d(-score)
+    return _pack_q(_MAX63 - _unpack_q(_pack_d(-score))[0])
+
+
+def zkey(score, member):
+    """The index key of (score, member)."""
+    if score >= 0.0:
+        return _pack_d(-score) + member
+    return _pack_q(_MAX63 - _unpack_q(_pack_d(-score))[0]) + member
+
+
+def _negative_score(key):
+    """The score of a key whose score is negative (prefix below 0x80)."""
+    return -_unpack_d(_pack_q(_MAX63 - _unpack_q(key[:PREFIX])[0]))[0]
+
+
+def _pairs(keys):
+    """(member, score) pairs of an iterable of index keys.  Decoding the
+    prefix (``-_unpack_d`` for the usual positive score) is cheaper than
+    looking each member up in the score dict, another cache miss."""
+    return [(k[PREFIX:], -_unpack_d(k)[0] if k[0] & 0x80 else _negative_score(k))
+            for k in keys]
+
+
+def _bound(score):
+    """score_prefix of a range bound (which may be -0.0)."""
+    return score_prefix(score + 0.0)
 
 
 class ZSet:
@@ -51,15 +107,15 @@ class ZSet:
             if s == 0:
                 scores[m] = 0.0
         z.scores = scores
-        z.index = SortedList((s, m) for m, s in scores.items())
+        z.index = SortedList([zkey(s, m) for m, s in scores.items()])
         return z
 
     def keep_untracked(self):
-        """Keep the index's sublists (about a thousand (score, member)
-        tuples each, so acyclic) out of the cyclic GC: without this a full
-        collection visits every member (about 9 ms per million).  Cheap
-        unless the sublists changed: a split or a merge changes their
-        number, a rebuild replaces the first one."""
+        """Keep the index's sublists (lists of about a thousand bytes keys)
+        out of the cyclic GC: without this a full collection visits every
+        member (about 9 ms per million).  Cheap unless the sublists
+        changed: a split or a merge changes their number, a rebuild
+        replaces the first one."""
         lists = getattr(self.index, "_lists", None)
         if lists is None:
             return
@@ -74,35 +130,42 @@ class ZSet:
     def add(self, member, score):
         """Insert or update; returns True when the member is new."""
         score += 0.0  # -0.0 -> 0.0
-        old = self.scores.get(member)
+        scores = self.scores
+        old = scores.get(member)
         if old is not None:
             if old == score:
                 return False
-            self.index.remove((old, member))
-            self.scores[member] = score
-            self.index.add((score, member))
+            index = self.index
+            index.remove(zkey(old, member))
+            scores[member] = score
+            index.add(zkey(score, member))
             return False
-        self.scores[member] = score
-        self.index.add((score, member))
+        scores[member] = score
+        self.index.add(zkey(score, member))
         return True
 
     def remove(self, member):
         score = self.scores.pop(member, None)
         if score is None:
             return False
-        self.index.remove((score, member))
+        self.index.remove(zkey(score, member))
         return True
 
     def rank(self, member):
         score = self.scores.get(member)
         if score is None:
             return None
-        return self.index.index((score, member))
+        return self.index.index(zkey(score, member))
 
     def items(self):
-        """(member, score) pairs in ascending order."""
-        for score, member in self.index:
-            yield member, score
+        """(member, score) pairs in ascending order (lazily)."""
+        for k in self.index:
+            yield k[PREFIX:], -_unpack_d(k)[0] if k[0] & 0x80 else _negative_score(k)
+
+    def items_desc(self):
+        """(member, score) pairs in descending order (lazily)."""
+        for k in reversed(self.index):
+            yield k[PREFIX:], -_unpack_d(k)[0] if k[0] & 0x80 else _negative_score(k)
 
     def copy(self):
         z = ZSet()
@@ -114,12 +177,11 @@ class ZSet:
     def slice(self, lo, hi, reverse=False):
         """(member, score) pairs of index positions [lo, hi), in ascending
         order or, with ``reverse``, descending from hi-1 down to lo."""
-        return [(m, s) for s, m in self.index.islice(lo, hi, reverse=reverse)]
+        return _pairs(self.index.islice(lo, hi, reverse=reverse))
 
     def at(self, i):
         """(member, score) at index position i."""
-        s, m = self.index[i]
-        return m, s
+        return _pairs((self.index[i],))[0]
 
     def pop(self, count, from_max=False):
         """Remove and return up to ``count`` lowest (or highest) pairs, in
@@ -128,22 +190,18 @@ class ZSet:
         n = min(count, len(index))
         if n <= 0:
             return []
+        scores = self.scores
         if n == 1:                 # ZPOPMIN/ZPOPMAX key, BZPOPMIN: one O(log n) pop
-            s, m = index.pop(-1 if from_max else 0)
-            del self.scores[m]
-            return [(m, s)]
+            m = index.pop(-1 if from_max else 0)[PREFIX:]
+            return [(m, scores.pop(m))]
         if from_max:
             taken = list(index.islice(len(index) - n, len(index), reverse=True))
             del index[len(index) - n:]
         else:
             taken = list(index.islice(0, n))
             del index[:n]
-        scores = self.scores
-        out = []
-        for s, m in taken:
-            del scores[m]
-            out.append((m, s))
-        return out
+        pop = scores.pop
+        return [(m, pop(m)) for m in map(_member, taken)]
 
     def delete_slice(self, lo, hi):
         """Remove index positions [lo, hi); returns how many."""
@@ -151,26 +209,27 @@ class ZSet:
             return 0
         index = self.index
         scores = self.scores
-        for s, m in index.islice(lo, hi):
+        for m in map(_member, index.islice(lo, hi)):
             del scores[m]
         del index[lo:hi]
         return hi - lo
 
     # -- score ranges ---------------------------------------------------------
     def score_bounds(self, smin, minex, smax, maxex):
-        """Index interval [lo, hi) of members with min <(=) score <(=) max."""
+        """Index interval [lo, hi) of members with min <(=) score <(=) max.
+        A bare score prefix sorts before every key with that score."""
         index = self.index
         n = len(index)
         if smin > smax or (smin == smax and (minex or maxex)) or not n:
             return 0, 0
         if minex:
-            lo = n if smin == _INF else index.bisect_left((_nextafter(smin, _INF),))
+            lo = n if smin == _INF else index.bisect_left(_bound(_nextafter(smin, _INF)))
         else:
-            lo = index.bisect_left((smin,))
+            lo = index.bisect_left(_bound(smin))
         if maxex:
-            hi = index.bisect_left((smax,))
+            hi = index.bisect_left(_bound(smax))
         else:
-            hi = n if smax == _INF else index.bisect_left((_nextafter(smax, _INF),))
+            hi = n if smax == _INF else index.bisect_left(_bound(_nextafter(smax, _INF)))
         if hi < lo:
             hi = lo
         return lo, hi
@@ -211,31 +270,31 @@ class ZSet:
         if not n or self.lex_range_empty(lmin, minex, lmax, maxex):
             return 0, 0
         gte, lte = self.lex_gte_min, self.lex_lte_max
-        if index[0][0] == index[-1][0]:
+        prefix = index[0][:PREFIX]
+        if prefix == index[-1][:PREFIX]:
             # All scores equal: members are in lex order, bisect.
-            score = index[0][0]
             if lmin is LEX_MIN:
                 lo = 0
             elif lmin is LEX_MAX:
                 return 0, 0
             elif minex:
-                lo = index.bisect_right((score, lmin))
+                lo = index.bisect_right(prefix + lmin)
             else:
-                lo = index.bisect_left((score, lmin))
+                lo = index.bisect_left(prefix + lmin)
             if lmax is LEX_MAX:
                 hi = n
             elif lmax is LEX_MIN:
                 return 0, 0
             elif maxex:
-                hi = index.bisect_left((score, lmax))
+                hi = index.bisect_left(prefix + lmax)
             else:
-                hi = index.bisect_right((score, lmax))
+                hi = index.bisect_right(prefix + lmax)
             return lo, max(lo, hi)
         # Mixed scores: Redis's linear scan semantics.
-        if not gte(index[-1][1], lmin, minex) or not lte(index[0][1], lmax, maxex):
+        if not gte(index[-1][PREFIX:], lmin, minex) or not lte(index[0][PREFIX:], lmax, maxex):
             return 0, 0
         lo = None
-        for i, (_, m) in enumerate(index):
+        for i, m in enumerate(map(_member, index)):
             if gte(m, lmin, minex):
                 if not lte(m, lmax, maxex):
                     return 0, 0
@@ -244,7 +303,7 @@ class ZSet:
         if lo is None:
             return 0, 0
         hi = lo
-        for _, m in index.islice(lo, n):
+        for m in map(_member, index.islice(lo, n)):
             if not lte(m, lmax, maxex):
                 break
             hi += 1
@@ -259,14 +318,16 @@ class ZSet:
         n = len(index)
         if offset < 0 or not n:
             return []
-        if index[0][0] == index[-1][0]:
+        if index[0][:PREFIX] == index[-1][:PREFIX]:
             lo, hi = self.lex_bounds(lmin, minex, lmax, maxex)
             return self.window(lo, hi, reverse, offset, limit)
         # Mixed scores (undefined in Redis): walk entries like its listpack.
         out = []
+        scores = self.scores
         gte, lte = self.lex_gte_min, self.lex_lte_max
         if self.lex_range_empty(lmin, minex, lmax, maxex) or \
-                not gte(index[-1][1], lmin, minex) or not lte(index[0][1], lmax, maxex):
+                not gte(index[-1][PREFIX:], lmin, minex) or \
+                not lte(index[0][PREFIX:], lmax, maxex):
             return []
         if not reverse:
             lo, hi = self.lex_bounds(lmin, minex, lmax, maxex)
@@ -274,16 +335,16 @@ class ZSet:
                 return []
             p = lo + offset
             while p < n and limit != 0:
-                s, m = index[p]
+                m = index[p][PREFIX:]
                 if not lte(m, lmax, maxex):
                     break
-                out.append((m, s))
+                out.append((m, scores[m]))
                 limit -= 1
                 p += 1
             return out
         last = None
         for i in range(n - 1, -1, -1):
-            m = index[i][1]
+            m = index[i][PREFIX:]
             if lte(m, lmax, maxex):
                 if gte(m, lmin, minex):
                     last = i
@@ -292,10 +353,10 @@ class ZSet:
             return []
         p = last - offset
         while p >= 0 and limit != 0:
-            s, m = index[p]
+            m = index[p][PREFIX:]
             if not gte(m, lmin, minex):
                 break
-            out.append((m, s))
+            out.append((m, scores[m]))
             limit -= 1
             p -= 1
         return out
