@@ -250,10 +250,10 @@ def _zadd_generic(ctx, key, args, incr=False):
         created = True
     added = updated = processed = 0
     newscore = None
-    cur_scores = zs.scores
+    cur_score = zs.score
     for j, score in enumerate(scores):
         member = rest[2 * j + 1]
-        cur = cur_scores.get(member)
+        cur = cur_score(member)
         if cur is not None:
             if nx:
                 continue
@@ -307,13 +307,11 @@ def _zadd_one(db, key, score, member):
         zs.add(member, score)
         db.set(key, zs)
     else:
-        cur = zs.scores.get(member)
-        if cur is not None:
-            if score != cur:
-                zs.add(member, score)
+        r = zs.add(member, score)       # 1 added, 0 score changed, None same score
+        if r != 1:
+            if r is not None:
                 db.modified(key, "zadd")
             return 0
-        zs.add(member, score)
     db.modified(key, "zadd")
     _signal(db, key)
     return 1
@@ -363,7 +361,7 @@ def zscore(ctx, key, member):
     zs = _get_zset(ctx.db, key)
     if zs is None:
         return None
-    return zs.scores.get(member)
+    return zs.score(member)
 
 
 @command("zmscore", arity=-3, flags=READONLY | FAST, keys=(1, 1, 1), group=G,
@@ -373,7 +371,7 @@ def zmscore(ctx, key, *members):
     zs = _get_zset(ctx.db, key)
     if zs is None:
         return [None] * len(members)
-    get = zs.scores.get
+    get = zs.score
     return [get(m) for m in members]
 
 
@@ -640,9 +638,7 @@ def _zpop_command(ctx, key, args, from_max):
     if len(args) > 1:
         raise _syntax()
     count = positive_long(args[0]) if args else -1
-    zs = _get_zset(ctx.db, key)
-    if zs is None or count == 0:
-        return []
+    # (pop_zset checks the type, and pops nothing for a missing key or 0)
     popped = pop_zset(ctx, key, 1 if count == -1 else count, from_max)
     if count == -1 or not ctx.resp3:
         out = []
@@ -803,13 +799,13 @@ def zscan(ctx, key, cursor, *options):
         return [b"0", []]
     match, count = parse_scan_options(options)
     scans = ctx.node.keyspace.scans
-    scores = zs.scores
     if len(zs) <= max(scans.SMALL, count):
         # Small sorted sets come whole, in order (Redis's listpack).
         nxt, pairs = 0, zs.slice(0, len(zs))
     else:
-        nxt, chunk = scans.scan(scores, cur, count)
-        pairs = [(m, scores[m]) for m in chunk if m in scores]
+        nxt, chunk = scans.scan(zs.members, cur, count)
+        score = zs.score
+        pairs = [(m, s) for m, s in zip(chunk, map(score, chunk)) if s is not None]
     out = []
     for m, s in pairs:
         if match is None or match(m):
@@ -826,13 +822,13 @@ _SUM, _MIN, _MAX = 0, 1, 2
 def _members_scores(src):
     """(member, score) pairs of a source (ZSet or set: score 1)."""
     if type(src) is ZSet:
-        return src.scores.items()
+        return src.score_items()
     return ((m, 1.0) for m in src)
 
 
 def _score_of(src, member):
     if type(src) is ZSet:
-        return src.scores.get(member)
+        return src.score(member)
     return 1.0 if member in src else None
 
 
@@ -909,7 +905,7 @@ def _zsetop(ctx, dstkey, numkeys, rest, op, cmdname, cardinality_only=False):
             others = [s for s in srcs[1:] if s]
             for m, s in _members_scores(first):
                 for o in others:
-                    if m in (o.scores if type(o) is ZSet else o):
+                    if m in o:
                         break
                 else:
                     result[m] = s

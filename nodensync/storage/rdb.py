@@ -335,7 +335,7 @@ class Encoder:
         n = len(z)
         if n <= self.zset_entries:
             limit = self.zset_value
-            if all(len(m) <= limit for m in z.scores):
+            if all(len(m) <= limit for m in z.members):
                 parts = []
                 for m, score in z.items():
                     parts.append(lp_entry(m))
@@ -713,7 +713,7 @@ class RdbParser:
                 score = rd()
                 if score != score:
                     raise RdbError("Zset with NAN score detected", at)
-                if m in z.scores:
+                if m in z:
                     raise RdbError("Duplicate zset fields detected", at)
                 z.add(m, score)
             return z
@@ -898,7 +898,7 @@ def _pairs_to_zset(items, at):
             raise RdbError("Invalid zset score", at) from None
         if score != score:
             raise RdbError("Zset with NAN score detected", at)
-        if m in z.scores:
+        if m in z:
             raise RdbError("Duplicate zset fields detected", at)
         z.add(m, score)
     return z

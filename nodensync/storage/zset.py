@@ -1,28 +1,29 @@
-"""Sorted set value: member -> score dict plus a sorted index.
+"""Sorted set value: a member -> key dict plus a sorted index of the keys.
 
-The index is a ``sortedcontainers.SortedList`` of ``bytes`` keys, one per
-member: an 8-byte order-preserving encoding of the score followed by the
-member (``zkey``).  The prefix has a fixed length, so the keys' bytes order
-(memcmp, then length) is exactly Redis's order: by score, then by member
-bytes.  It gives O(log n) rank, insert, delete and range lookups.
+A member's key (``zkey``) is an 8-byte order-preserving encoding of its
+score followed by the member bytes.  The prefix has a fixed length, so the
+keys' bytes order (memcmp, then length) is exactly Redis's order: by score,
+then by member bytes.  The index is a ``sortedcontainers.SortedList`` of
+the keys, which gives O(log n) rank, insert, delete and range lookups; the
+dict (``members``) holds the same key objects, so an update finds the old
+key without rebuilding it, and a score is decoded from the key
+(``score_of``, exactly the float that was stored).
 
-Why bytes rather than ``(score, member)`` tuples: with a big sorted set
-every comparison of a bisection is a cache miss, and a tuple costs one for
-the tuple, one for its float and, on equal scores, one for the member; a
-key is one object.  Keys are also never tracked by the cyclic GC (tuples
-are, until a collection looks at them), so updates do not feed it.
+Why bytes keys rather than ``(score, member)`` tuples and a member ->
+score dict: with a big sorted set every comparison of a bisection is a
+cache miss, and a tuple costs one for the tuple, one for its float and, on
+equal scores, one for the member; a key is one object.  Keys are never
+tracked by the cyclic GC either (tuples are, until a collection looks at
+them), and there are no float objects to allocate and chase.
 
 Ranges are expressed as half-open index intervals ``[lo, hi)`` of the
-index, found by bisection; callers slice them with ``islice``.  Scores
-(stored floats, the dict's values) are looked up by member, so replies
-print exactly the float that was stored.
+index, found by bisection; callers slice them with ``islice``.
 
 Scores equal to -0.0 are stored as 0.0: Redis keeps small sorted sets in a
 listpack where the score text of -0.0 is "0", so that is what clients see.
 """
 import math
 import struct
-from operator import itemgetter
 
 from sortedcontainers import SortedList
 
@@ -34,10 +35,9 @@ _nextafter = math.nextafter
 _D = struct.Struct(">d")
 _pack_d, _unpack_d = _D.pack, _D.unpack_from
 _Q = struct.Struct(">Q")
-_pack_q, _unpack_q = _Q.pack, _Q.unpack
+_pack_q, _unpack_q = _Q.pack, _Q.unpack_from
 _MAX63 = (1 << 63) - 1
 PREFIX = 8                              # bytes of score encoding in a key
-_member = itemgetter(slice(PREFIX, None))   # key -> member (a C call, for map())
 
 
 def score_prefix(score):
@@ -52,21 +52,24 @@ def score_prefix(score):
 
 
 def zkey(score, member):
-    """The index key of (score, member)."""
+    """The index key of (score, member) (not NaN, not -0.0)."""
     if score >= 0.0:
         return _pack_d(-score) + member
     return _pack_q(_MAX63 - _unpack_q(_pack_d(-score))[0]) + member
 
 
 def _negative_score(key):
-    """The score of a key whose score is negative (prefix below 0x80)."""
-    return -_unpack_d(_pack_q(_MAX63 - _unpack_q(key[:PREFIX])[0]))[0]
+    """The score of a key whose prefix is below 0x80 (a negative score)."""
+    return -_unpack_d(_pack_q(_MAX63 - _unpack_q(key)[0]))[0]
+
+
+def score_of(key):
+    """The score a key encodes."""
+    return -_unpack_d(key)[0] if key[0] & 0x80 else _negative_score(key)
 
 
 def _pairs(keys):
-    """(member, score) pairs of an iterable of index keys.  Decoding the
-    prefix (``-_unpack_d`` for the usual positive score) is cheaper than
-    looking each member up in the score dict, another cache miss."""
+    """(member, score) pairs of an iterable of keys (score_of inlined)."""
     return [(k[PREFIX:], -_unpack_d(k)[0] if k[0] & 0x80 else _negative_score(k))
             for k in keys]
 
@@ -77,37 +80,34 @@ def _bound(score):
 
 
 class ZSet:
-    __slots__ = ("scores", "index", "untracked_lists")
+    __slots__ = ("members", "index", "untracked_lists")
 
     def __init__(self, items=()):
-        self.scores = {}
+        self.members = {}
         self.index = SortedList()
         self.untracked_lists = 0
         for member, score in items:
             self.add(member, score)
 
     def __len__(self):
-        return len(self.scores)
+        return len(self.members)
 
     def __contains__(self, member):
-        return member in self.scores
+        return member in self.members
 
     def __eq__(self, other):
-        return isinstance(other, ZSet) and self.scores == other.scores
+        return isinstance(other, ZSet) and self.members == other.members
 
     def __repr__(self):
         return "ZSet(%r)" % list(self.items())
 
     @classmethod
     def from_scores(cls, scores):
-        """A ZSet from a member -> score dict (taken over, not copied);
-        faster than repeated ``add`` for bulk results (ZUNIONSTORE...)."""
+        """A ZSet from a member -> score dict; faster than repeated ``add``
+        for bulk results (ZUNIONSTORE...)."""
         z = cls()
-        for m, s in scores.items():
-            if s == 0:
-                scores[m] = 0.0
-        z.scores = scores
-        z.index = SortedList([zkey(s, m) for m, s in scores.items()])
+        members = z.members = {m: zkey(s + 0.0, m) for m, s in scores.items()}
+        z.index = SortedList(members.values())
         return z
 
     def keep_untracked(self):
@@ -125,37 +125,51 @@ class ZSet:
             self.untracked_lists = len(lists)
 
     def score(self, member):
-        return self.scores.get(member)
+        """The member's score, or None."""
+        key = self.members.get(member)
+        if key is None:
+            return None
+        return -_unpack_d(key)[0] if key[0] & 0x80 else _negative_score(key)
+
+    def score_items(self):
+        """(member, score) pairs in no particular order (lazily)."""
+        for m, k in self.members.items():
+            yield m, -_unpack_d(k)[0] if k[0] & 0x80 else _negative_score(k)
 
     def add(self, member, score):
-        """Insert or update; returns True when the member is new."""
-        score += 0.0  # -0.0 -> 0.0
-        scores = self.scores
-        old = scores.get(member)
+        """Insert or update; returns 1 when the member is new, 0 when its
+        score changed and None when it already had that score."""
+        score += 0.0                    # -0.0 -> 0.0
+        if score >= 0.0:                # zkey, inlined (the hot path of ZADD)
+            key = _pack_d(-score) + member
+        else:
+            key = _pack_q(_MAX63 - _unpack_q(_pack_d(-score))[0]) + member
+        members = self.members
+        old = members.get(member)
         if old is not None:
-            if old == score:
-                return False
+            if old == key:                  # same member: same score
+                return None
             index = self.index
-            index.remove(zkey(old, member))
-            scores[member] = score
-            index.add(zkey(score, member))
-            return False
-        scores[member] = score
-        self.index.add(zkey(score, member))
-        return True
+            index.remove(old)
+            members[member] = key
+            index.add(key)
+            return 0
+        members[member] = key
+        self.index.add(key)
+        return 1
 
     def remove(self, member):
-        score = self.scores.pop(member, None)
-        if score is None:
+        key = self.members.pop(member, None)
+        if key is None:
             return False
-        self.index.remove(zkey(score, member))
+        self.index.remove(key)
         return True
 
     def rank(self, member):
-        score = self.scores.get(member)
-        if score is None:
+        key = self.members.get(member)
+        if key is None:
             return None
-        return self.index.index(zkey(score, member))
+        return self.index.index(key)
 
     def items(self):
         """(member, score) pairs in ascending order (lazily)."""
@@ -169,7 +183,7 @@ class ZSet:
 
     def copy(self):
         z = ZSet()
-        z.scores = dict(self.scores)
+        z.members = dict(self.members)
         z.index = SortedList(self.index)
         return z
 
@@ -190,27 +204,31 @@ class ZSet:
         n = min(count, len(index))
         if n <= 0:
             return []
-        scores = self.scores
         if n == 1:                 # ZPOPMIN/ZPOPMAX key, BZPOPMIN: one O(log n) pop
-            m = index.pop(-1 if from_max else 0)[PREFIX:]
-            return [(m, scores.pop(m))]
+            key = index.pop(-1 if from_max else 0)
+            m = key[PREFIX:]
+            del self.members[m]
+            return [(m, -_unpack_d(key)[0] if key[0] & 0x80 else _negative_score(key))]
         if from_max:
             taken = list(index.islice(len(index) - n, len(index), reverse=True))
             del index[len(index) - n:]
         else:
             taken = list(index.islice(0, n))
             del index[:n]
-        pop = scores.pop
-        return [(m, pop(m)) for m in map(_member, taken)]
+        out = _pairs(taken)
+        members = self.members
+        for m, _ in out:
+            del members[m]
+        return out
 
     def delete_slice(self, lo, hi):
         """Remove index positions [lo, hi); returns how many."""
         if hi <= lo:
             return 0
         index = self.index
-        scores = self.scores
-        for m in map(_member, index.islice(lo, hi)):
-            del scores[m]
+        members = self.members
+        for k in index.islice(lo, hi):
+            del members[k[PREFIX:]]
         del index[lo:hi]
         return hi - lo
 
@@ -294,7 +312,7 @@ class ZSet:
         if not gte(index[-1][PREFIX:], lmin, minex) or not lte(index[0][PREFIX:], lmax, maxex):
             return 0, 0
         lo = None
-        for i, m in enumerate(map(_member, index)):
+        for i, m in enumerate(k[PREFIX:] for k in index):
             if gte(m, lmin, minex):
                 if not lte(m, lmax, maxex):
                     return 0, 0
@@ -303,7 +321,7 @@ class ZSet:
         if lo is None:
             return 0, 0
         hi = lo
-        for m in map(_member, index.islice(lo, n)):
+        for m in (k[PREFIX:] for k in index.islice(lo, n)):
             if not lte(m, lmax, maxex):
                 break
             hi += 1
@@ -323,7 +341,6 @@ class ZSet:
             return self.window(lo, hi, reverse, offset, limit)
         # Mixed scores (undefined in Redis): walk entries like its listpack.
         out = []
-        scores = self.scores
         gte, lte = self.lex_gte_min, self.lex_lte_max
         if self.lex_range_empty(lmin, minex, lmax, maxex) or \
                 not gte(index[-1][PREFIX:], lmin, minex) or \
@@ -335,10 +352,11 @@ class ZSet:
                 return []
             p = lo + offset
             while p < n and limit != 0:
-                m = index[p][PREFIX:]
+                k = index[p]
+                m = k[PREFIX:]
                 if not lte(m, lmax, maxex):
                     break
-                out.append((m, scores[m]))
+                out.append((m, score_of(k)))
                 limit -= 1
                 p += 1
             return out
@@ -353,10 +371,11 @@ class ZSet:
             return []
         p = last - offset
         while p >= 0 and limit != 0:
-            m = index[p][PREFIX:]
+            k = index[p]
+            m = k[PREFIX:]
             if not gte(m, lmin, minex):
                 break
-            out.append((m, scores[m]))
+            out.append((m, score_of(k)))
             limit -= 1
             p -= 1
         return out
