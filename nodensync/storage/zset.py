@@ -24,6 +24,7 @@ listpack where the score text of -0.0 is "0", so that is what clients see.
 """
 import math
 import struct
+from bisect import bisect_left as _bisect_left
 
 from sortedcontainers import SortedList
 
@@ -149,14 +150,43 @@ class ZSet:
         if old is not None:
             if old == key:                  # same member: same score
                 return None
-            index = self.index
-            index.remove(old)
             members[member] = key
-            index.add(key)
+            self._move(old, key)
             return 0
         members[member] = key
         self.index.add(key)
         return 1
+
+    def _move(self, old, key):
+        """Replace ``old`` by ``key`` in the index.  Uses SortedList's
+        sublists (``_lists``, their maxima ``_maxes``): when the new key
+        still sorts between the old one's neighbours (a small ZINCRBY, a
+        score that changes little), it takes the old one's slot, with no
+        shifting and no positional-index update; otherwise the old key's
+        position, found once, is deleted and the new key added."""
+        index = self.index
+        maxes = index._maxes
+        lists = index._lists
+        pos = _bisect_left(maxes, old)
+        lst = lists[pos]
+        idx = _bisect_left(lst, old)
+        last = len(lst) - 1
+        if key < old:
+            if idx:
+                fits = lst[idx - 1] < key
+            else:
+                fits = not pos or maxes[pos - 1] < key
+        elif idx < last:
+            fits = key < lst[idx + 1]
+        else:
+            fits = pos == len(maxes) - 1 or key < lists[pos + 1][0]
+        if fits:
+            lst[idx] = key
+            if idx == last:
+                maxes[pos] = key
+        else:
+            index._delete(pos, idx)
+            index.add(key)
 
     def remove(self, member):
         key = self.members.pop(member, None)
