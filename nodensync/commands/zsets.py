@@ -1,7 +1,7 @@
 """Sorted set commands.
 
-Values are ``storage.zset.ZSet`` (member -> score dict plus a SortedList of
-score-then-member keys), so ranks, score ranges and lex ranges are O(log n) lookups
+Values are ``storage.zset.ZSet`` (member -> key dict plus a SortedList of
+the keys, which sort by score then member), so ranks, score ranges and lex ranges are O(log n) lookups
 plus the size of the reply.
 
 Scores are Python floats; handlers return them and the encoder prints them
