@@ -1,8 +1,8 @@
 """Sorted set commands.
 
 Values are ``storage.zset.ZSet`` (member -> key dict plus a SortedList of
-the keys, which sort by score then member), so ranks, score ranges and lex ranges are O(log n) lookups
-plus the size of the reply.
+the keys, which sort by score then member), so ranks, score ranges and lex
+ranges are O(log n) lookups plus the size of the reply.
 
 Scores are Python floats; handlers return them and the encoder prints them
 as Redis 7.0 does (``%.17g``, ``inf``/``-inf``): a bulk string in RESP2, a
