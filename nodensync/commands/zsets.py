@@ -448,7 +448,9 @@ def _rank_bounds(start, end, llen):
 def _zrange_generic(ctx, args, store, rangetype=None, reverse=None):
     """Redis's zrangeGenericCommand.  ``args`` starts at the source key
     (after the destination for ZRANGESTORE).  ``rangetype``/``reverse``
-    None means "from the options" (ZRANGE, ZRANGESTORE)."""
+    None means "from the options" (ZRANGE, ZRANGESTORE).  Returns
+    (items, withscores): items are (member, score) pairs for ZRANGESTORE
+    and WITHSCORES, else just the members (no scores decoded)."""
     key = args[0]
     withscores = False
     offset, limit = 0, -1
@@ -490,6 +492,7 @@ def _zrange_generic(ctx, args, store, rangetype=None, reverse=None):
         srange = parse_score_range(bmin, bmax)
     else:
         lrange = parse_lex_range(bmin, bmax)
+    scores = withscores or store
     zs = _get_zset(ctx.db, key)
     if zs is None:
         pairs = []
@@ -499,15 +502,22 @@ def _zrange_generic(ctx, args, store, rangetype=None, reverse=None):
         if b is None:
             pairs = []
         elif reverse:
-            pairs = zs.slice(llen - b[1], llen - b[0], reverse=True)
+            pairs = zs.slice(llen - b[1], llen - b[0], True, scores)
         else:
-            pairs = zs.slice(b[0], b[1])
+            pairs = zs.slice(b[0], b[1], False, scores)
     elif rangetype == _SCORE:
         lo, hi = zs.score_bounds(*srange)
-        pairs = zs.window(lo, hi, reverse, offset, limit)
+        pairs = zs.window(lo, hi, reverse, offset, limit, scores)
     else:
-        pairs = zs.lex_range(*lrange, reverse=reverse, offset=offset, limit=limit)
+        pairs = zs.lex_range(*lrange, reverse=reverse, offset=offset, limit=limit,
+                             scores=scores)
     return pairs, withscores
+
+
+def _range_reply(ctx, args, rangetype=None, reverse=None):
+    """The reply of ZRANGE and its older forms."""
+    items, withscores = _zrange_generic(ctx, args, False, rangetype, reverse)
+    return _with_scores(ctx, items) if withscores else items
 
 
 @command("zrange", arity=-4, flags=READONLY, keys=(1, 1, 1), group=G,
@@ -515,8 +525,7 @@ def _zrange_generic(ctx, args, store, rangetype=None, reverse=None):
          since="1.2.0")
 def zrange(ctx, *args):
     """Return a range of members in a sorted set."""
-    pairs, withscores = _zrange_generic(ctx, args, False)
-    return _reply_pairs(ctx, pairs, withscores)
+    return _range_reply(ctx, args)
 
 
 @command("zrangestore", arity=-5, flags=WRITE | DENYOOM, keys=(1, 2, 1), group=G,
@@ -532,40 +541,35 @@ def zrangestore(ctx, dst, *args):
          syntax="key start stop [WITHSCORES]", since="1.2.0")
 def zrevrange(ctx, *args):
     """Return a range of members in a sorted set, by index, with scores ordered from high to low."""
-    pairs, withscores = _zrange_generic(ctx, args, False, _RANK, True)
-    return _reply_pairs(ctx, pairs, withscores)
+    return _range_reply(ctx, args, _RANK, True)
 
 
 @command("zrangebyscore", arity=-4, flags=READONLY, keys=(1, 1, 1), group=G,
          syntax="key min max [WITHSCORES] [LIMIT offset count]", since="1.0.5")
 def zrangebyscore(ctx, *args):
     """Return a range of members in a sorted set, by score."""
-    pairs, withscores = _zrange_generic(ctx, args, False, _SCORE, False)
-    return _reply_pairs(ctx, pairs, withscores)
+    return _range_reply(ctx, args, _SCORE, False)
 
 
 @command("zrevrangebyscore", arity=-4, flags=READONLY, keys=(1, 1, 1), group=G,
          syntax="key max min [WITHSCORES] [LIMIT offset count]", since="2.2.0")
 def zrevrangebyscore(ctx, *args):
     """Return a range of members in a sorted set, by score, with scores ordered from high to low."""
-    pairs, withscores = _zrange_generic(ctx, args, False, _SCORE, True)
-    return _reply_pairs(ctx, pairs, withscores)
+    return _range_reply(ctx, args, _SCORE, True)
 
 
 @command("zrangebylex", arity=-4, flags=READONLY, keys=(1, 1, 1), group=G,
          syntax="key min max [LIMIT offset count]", since="2.8.9")
 def zrangebylex(ctx, *args):
     """Return a range of members in a sorted set, by lexicographical range."""
-    pairs, _ = _zrange_generic(ctx, args, False, _LEX, False)
-    return [m for m, _ in pairs]
+    return _range_reply(ctx, args, _LEX, False)
 
 
 @command("zrevrangebylex", summary='Return a range of members in a sorted set, by lexicographical range, ordered from higher to lower strings.', arity=-4, flags=READONLY, keys=(1, 1, 1), group=G,
          syntax="key max min [LIMIT offset count]", since="2.8.9")
 def zrevrangebylex(ctx, *args):
     """Return a range of members in a sorted set, by lexicographical range, ordered from higher to lower strings."""  # noqa: E501
-    pairs, _ = _zrange_generic(ctx, args, False, _LEX, True)
-    return [m for m, _ in pairs]
+    return _range_reply(ctx, args, _LEX, True)
 
 
 def _zremrange(ctx, key, bmin, bmax, rangetype):

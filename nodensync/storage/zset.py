@@ -218,10 +218,14 @@ class ZSet:
         return z
 
     # -- positional access --------------------------------------------------
-    def slice(self, lo, hi, reverse=False):
+    def slice(self, lo, hi, reverse=False, scores=True):
         """(member, score) pairs of index positions [lo, hi), in ascending
-        order or, with ``reverse``, descending from hi-1 down to lo."""
-        return _pairs(self.index.islice(lo, hi, reverse=reverse))
+        order or, with ``reverse``, descending from hi-1 down to lo.  With
+        ``scores`` false just the members (no scores to decode)."""
+        keys = self.index.islice(lo, hi, reverse=reverse)
+        if scores:
+            return _pairs(keys)
+        return [k[PREFIX:] for k in keys]
 
     def at(self, i):
         """(member, score) at index position i."""
@@ -357,18 +361,19 @@ class ZSet:
             hi += 1
         return lo, hi
 
-    def lex_range(self, lmin, minex, lmax, maxex, reverse=False, offset=0, limit=-1):
-        """(member, score) pairs of a lex range as ZRANGEBYLEX emits them:
-        from the first (last, with ``reverse``) entry in range, skip
-        ``offset`` entries, then emit while in range, at most ``limit``
-        (negative: no limit)."""
+    def lex_range(self, lmin, minex, lmax, maxex, reverse=False, offset=0, limit=-1,
+                  scores=True):
+        """(member, score) pairs (``scores`` false: members) of a lex range
+        as ZRANGEBYLEX emits them: from the first (last, with ``reverse``)
+        entry in range, skip ``offset`` entries, then emit while in range,
+        at most ``limit`` (negative: no limit)."""
         index = self.index
         n = len(index)
         if offset < 0 or not n:
             return []
         if index[0][:PREFIX] == index[-1][:PREFIX]:
             lo, hi = self.lex_bounds(lmin, minex, lmax, maxex)
-            return self.window(lo, hi, reverse, offset, limit)
+            return self.window(lo, hi, reverse, offset, limit, scores)
         # Mixed scores (undefined in Redis): walk entries like its listpack.
         out = []
         gte, lte = self.lex_gte_min, self.lex_lte_max
@@ -386,7 +391,7 @@ class ZSet:
                 m = k[PREFIX:]
                 if not lte(m, lmax, maxex):
                     break
-                out.append((m, score_of(k)))
+                out.append((m, score_of(k)) if scores else m)
                 limit -= 1
                 p += 1
             return out
@@ -405,24 +410,24 @@ class ZSet:
             m = k[PREFIX:]
             if not gte(m, lmin, minex):
                 break
-            out.append((m, score_of(k)))
+            out.append((m, score_of(k)) if scores else m)
             limit -= 1
             p -= 1
         return out
 
-    def window(self, lo, hi, reverse=False, offset=0, limit=-1):
-        """(member, score) pairs of positions [lo, hi) after skipping
-        ``offset`` from the start (the end, with ``reverse``) and keeping at
-        most ``limit`` (negative: all)."""
+    def window(self, lo, hi, reverse=False, offset=0, limit=-1, scores=True):
+        """(member, score) pairs (``scores`` false: members) of positions
+        [lo, hi) after skipping ``offset`` from the start (the end, with
+        ``reverse``) and keeping at most ``limit`` (negative: all)."""
         if offset < 0:
             return []
         if not reverse:
             a = lo + offset
             b = hi if limit < 0 else min(hi, a + limit)
-            return self.slice(a, b) if a < b else []
+            return self.slice(a, b, False, scores) if a < b else []
         b = hi - offset
         a = lo if limit < 0 else max(lo, b - limit)
-        return self.slice(a, b, reverse=True) if a < b else []
+        return self.slice(a, b, True, scores) if a < b else []
 
 
 class _LexBound:
