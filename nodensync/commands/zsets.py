@@ -304,7 +304,9 @@ def zadd(ctx, key, *args):
 def _zadd_one(db, key, score, member):
     """ZADD of one member without options: _zadd_generic's result for
     that case, without its option and list handling."""
-    zs = _get_zset(db, key)
+    zs = db.get(key)                    # (_get_zset inlined)
+    if zs is not None and type(zs) is not ZSet:
+        raise _wrongtype()
     if zs is None:
         zs = ZSet()
         zs.add(member, score)
