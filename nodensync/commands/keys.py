@@ -669,7 +669,7 @@ def encoding_of(ctx, value):
         if len(value) > _setting(ctx, "zset-max-listpack-entries"):
             return b"skiplist"
         limit = _setting(ctx, "zset-max-listpack-value")
-        for m in value.scores:
+        for m in value.members:
             if len(m) > limit:
                 return b"skiplist"
         return b"listpack"

@@ -493,10 +493,11 @@ def value_usage(value, samples=5):
                                                 samples)
     if t is ZSet:
         n = len(value)
-        # the score dict, the sorted index of (score, member) tuples
-        base = _getsizeof(value) + _getsizeof(value.scores) + 64 * (n // 1000 + 1)
-        per = _sample_size((_getsizeof(m) + _getsizeof(s) + 56 + 8
-                            for m, s in value.scores.items()), n, samples)
+        # the member -> key dict, the sorted index of those keys (8-byte
+        # score prefix + member) in sublists of about a thousand
+        base = _getsizeof(value) + _getsizeof(value.members) + 64 * (n // 1000 + 1)
+        per = _sample_size((_getsizeof(m) + _getsizeof(k) + 8
+                            for m, k in value.members.items()), n, samples)
         return base + per
     size_fn = getattr(value, "memory_usage", None)
     if size_fn is not None:

@@ -1,8 +1,8 @@
 """Sorted set commands.
 
-Values are ``storage.zset.ZSet`` (member -> score dict plus a SortedList of
-(score, member)), so ranks, score ranges and lex ranges are O(log n) lookups
-plus the size of the reply.
+Values are ``storage.zset.ZSet`` (member -> key dict plus a SortedList of
+the keys, which sort by score then member), so ranks, score ranges and lex
+ranges are O(log n) lookups plus the size of the reply.
 
 Scores are Python floats; handlers return them and the encoder prints them
 as Redis 7.0 does (``%.17g``, ``inf``/``-inf``): a bulk string in RESP2, a
@@ -95,8 +95,11 @@ def _strtod_full(b):
 
 def parse_score(b, message=errors.NOT_FLOAT):
     """A double as Redis's getDoubleFromObject accepts it."""
-    if len(b) < 16 and (b.isdigit() or (b[:1] == b"-" and b[1:].isdigit())):
-        return float(b)         # the usual integer score
+    if len(b) < 16:             # the usual integer score (exact: below 2**53)
+        if b.isdigit():
+            return float(int(b))    # (int() parses bytes faster than float())
+        if b[:1] == b"-" and b[1:].isdigit():
+            return float(b)         # (keeps "-0" -0.0)
     if not b or b[:1] in _SPACES:
         raise CommandError(message)
     r = _strtod_full(b)
@@ -250,10 +253,10 @@ def _zadd_generic(ctx, key, args, incr=False):
         created = True
     added = updated = processed = 0
     newscore = None
-    cur_scores = zs.scores
+    cur_score = zs.score
     for j, score in enumerate(scores):
         member = rest[2 * j + 1]
-        cur = cur_scores.get(member)
+        cur = cur_score(member)
         if cur is not None:
             if nx:
                 continue
@@ -301,19 +304,19 @@ def zadd(ctx, key, *args):
 def _zadd_one(db, key, score, member):
     """ZADD of one member without options: _zadd_generic's result for
     that case, without its option and list handling."""
-    zs = _get_zset(db, key)
+    zs = db.get(key)                    # (_get_zset inlined)
+    if zs is not None and type(zs) is not ZSet:
+        raise _wrongtype()
     if zs is None:
         zs = ZSet()
         zs.add(member, score)
         db.set(key, zs)
     else:
-        cur = zs.scores.get(member)
-        if cur is not None:
-            if score != cur:
-                zs.add(member, score)
+        r = zs.add(member, score)       # 1 added, 0 score changed, None same score
+        if r != 1:
+            if r is not None:
                 db.modified(key, "zadd")
             return 0
-        zs.add(member, score)
     db.modified(key, "zadd")
     _signal(db, key)
     return 1
@@ -363,7 +366,7 @@ def zscore(ctx, key, member):
     zs = _get_zset(ctx.db, key)
     if zs is None:
         return None
-    return zs.scores.get(member)
+    return zs.score(member)
 
 
 @command("zmscore", arity=-3, flags=READONLY | FAST, keys=(1, 1, 1), group=G,
@@ -373,7 +376,7 @@ def zmscore(ctx, key, *members):
     zs = _get_zset(ctx.db, key)
     if zs is None:
         return [None] * len(members)
-    get = zs.scores.get
+    get = zs.score
     return [get(m) for m in members]
 
 
@@ -447,7 +450,9 @@ def _rank_bounds(start, end, llen):
 def _zrange_generic(ctx, args, store, rangetype=None, reverse=None):
     """Redis's zrangeGenericCommand.  ``args`` starts at the source key
     (after the destination for ZRANGESTORE).  ``rangetype``/``reverse``
-    None means "from the options" (ZRANGE, ZRANGESTORE)."""
+    None means "from the options" (ZRANGE, ZRANGESTORE).  Returns
+    (items, withscores): items are (member, score) pairs for ZRANGESTORE
+    and WITHSCORES, else just the members (no scores decoded)."""
     key = args[0]
     withscores = False
     offset, limit = 0, -1
@@ -489,6 +494,7 @@ def _zrange_generic(ctx, args, store, rangetype=None, reverse=None):
         srange = parse_score_range(bmin, bmax)
     else:
         lrange = parse_lex_range(bmin, bmax)
+    scores = withscores or store
     zs = _get_zset(ctx.db, key)
     if zs is None:
         pairs = []
@@ -498,15 +504,22 @@ def _zrange_generic(ctx, args, store, rangetype=None, reverse=None):
         if b is None:
             pairs = []
         elif reverse:
-            pairs = zs.slice(llen - b[1], llen - b[0], reverse=True)
+            pairs = zs.slice(llen - b[1], llen - b[0], True, scores)
         else:
-            pairs = zs.slice(b[0], b[1])
+            pairs = zs.slice(b[0], b[1], False, scores)
     elif rangetype == _SCORE:
         lo, hi = zs.score_bounds(*srange)
-        pairs = zs.window(lo, hi, reverse, offset, limit)
+        pairs = zs.window(lo, hi, reverse, offset, limit, scores)
     else:
-        pairs = zs.lex_range(*lrange, reverse=reverse, offset=offset, limit=limit)
+        pairs = zs.lex_range(*lrange, reverse=reverse, offset=offset, limit=limit,
+                             scores=scores)
     return pairs, withscores
+
+
+def _range_reply(ctx, args, rangetype=None, reverse=None):
+    """The reply of ZRANGE and its older forms."""
+    items, withscores = _zrange_generic(ctx, args, False, rangetype, reverse)
+    return _with_scores(ctx, items) if withscores else items
 
 
 @command("zrange", arity=-4, flags=READONLY, keys=(1, 1, 1), group=G,
@@ -514,8 +527,7 @@ def _zrange_generic(ctx, args, store, rangetype=None, reverse=None):
          since="1.2.0")
 def zrange(ctx, *args):
     """Return a range of members in a sorted set."""
-    pairs, withscores = _zrange_generic(ctx, args, False)
-    return _reply_pairs(ctx, pairs, withscores)
+    return _range_reply(ctx, args)
 
 
 @command("zrangestore", arity=-5, flags=WRITE | DENYOOM, keys=(1, 2, 1), group=G,
@@ -531,40 +543,35 @@ def zrangestore(ctx, dst, *args):
          syntax="key start stop [WITHSCORES]", since="1.2.0")
 def zrevrange(ctx, *args):
     """Return a range of members in a sorted set, by index, with scores ordered from high to low."""
-    pairs, withscores = _zrange_generic(ctx, args, False, _RANK, True)
-    return _reply_pairs(ctx, pairs, withscores)
+    return _range_reply(ctx, args, _RANK, True)
 
 
 @command("zrangebyscore", arity=-4, flags=READONLY, keys=(1, 1, 1), group=G,
          syntax="key min max [WITHSCORES] [LIMIT offset count]", since="1.0.5")
 def zrangebyscore(ctx, *args):
     """Return a range of members in a sorted set, by score."""
-    pairs, withscores = _zrange_generic(ctx, args, False, _SCORE, False)
-    return _reply_pairs(ctx, pairs, withscores)
+    return _range_reply(ctx, args, _SCORE, False)
 
 
 @command("zrevrangebyscore", arity=-4, flags=READONLY, keys=(1, 1, 1), group=G,
          syntax="key max min [WITHSCORES] [LIMIT offset count]", since="2.2.0")
 def zrevrangebyscore(ctx, *args):
     """Return a range of members in a sorted set, by score, with scores ordered from high to low."""
-    pairs, withscores = _zrange_generic(ctx, args, False, _SCORE, True)
-    return _reply_pairs(ctx, pairs, withscores)
+    return _range_reply(ctx, args, _SCORE, True)
 
 
 @command("zrangebylex", arity=-4, flags=READONLY, keys=(1, 1, 1), group=G,
          syntax="key min max [LIMIT offset count]", since="2.8.9")
 def zrangebylex(ctx, *args):
     """Return a range of members in a sorted set, by lexicographical range."""
-    pairs, _ = _zrange_generic(ctx, args, False, _LEX, False)
-    return [m for m, _ in pairs]
+    return _range_reply(ctx, args, _LEX, False)
 
 
 @command("zrevrangebylex", summary='Return a range of members in a sorted set, by lexicographical range, ordered from higher to lower strings.', arity=-4, flags=READONLY, keys=(1, 1, 1), group=G,
          syntax="key max min [LIMIT offset count]", since="2.8.9")
 def zrevrangebylex(ctx, *args):
     """Return a range of members in a sorted set, by lexicographical range, ordered from higher to lower strings."""  # noqa: E501
-    pairs, _ = _zrange_generic(ctx, args, False, _LEX, True)
-    return [m for m, _ in pairs]
+    return _range_reply(ctx, args, _LEX, True)
 
 
 def _zremrange(ctx, key, bmin, bmax, rangetype):
@@ -640,9 +647,7 @@ def _zpop_command(ctx, key, args, from_max):
     if len(args) > 1:
         raise _syntax()
     count = positive_long(args[0]) if args else -1
-    zs = _get_zset(ctx.db, key)
-    if zs is None or count == 0:
-        return []
+    # (pop_zset checks the type, and pops nothing for a missing key or 0)
     popped = pop_zset(ctx, key, 1 if count == -1 else count, from_max)
     if count == -1 or not ctx.resp3:
         out = []
@@ -803,13 +808,13 @@ def zscan(ctx, key, cursor, *options):
         return [b"0", []]
     match, count = parse_scan_options(options)
     scans = ctx.node.keyspace.scans
-    scores = zs.scores
     if len(zs) <= max(scans.SMALL, count):
         # Small sorted sets come whole, in order (Redis's listpack).
         nxt, pairs = 0, zs.slice(0, len(zs))
     else:
-        nxt, chunk = scans.scan(scores, cur, count)
-        pairs = [(m, scores[m]) for m in chunk if m in scores]
+        nxt, chunk = scans.scan(zs.members, cur, count)
+        score = zs.score
+        pairs = [(m, s) for m, s in zip(chunk, map(score, chunk)) if s is not None]
     out = []
     for m, s in pairs:
         if match is None or match(m):
@@ -826,13 +831,13 @@ _SUM, _MIN, _MAX = 0, 1, 2
 def _members_scores(src):
     """(member, score) pairs of a source (ZSet or set: score 1)."""
     if type(src) is ZSet:
-        return src.scores.items()
+        return src.score_items()
     return ((m, 1.0) for m in src)
 
 
 def _score_of(src, member):
     if type(src) is ZSet:
-        return src.scores.get(member)
+        return src.score(member)
     return 1.0 if member in src else None
 
 
@@ -909,7 +914,7 @@ def _zsetop(ctx, dstkey, numkeys, rest, op, cmdname, cardinality_only=False):
             others = [s for s in srcs[1:] if s]
             for m, s in _members_scores(first):
                 for o in others:
-                    if m in (o.scores if type(o) is ZSet else o):
+                    if m in o:
                         break
                 else:
                     result[m] = s

@@ -122,13 +122,15 @@ def value_size(value, sample=16):
         items = list(itertools.islice(value.items(), sample))
         per = sum(_elem(k) + _elem(v) for k, v in items) / len(items)
         return _getsizeof(value) + int(n * per)
-    scores = getattr(value, "scores", None)
-    if isinstance(scores, dict):      # storage.zset.ZSet: dict + SortedList of (score, member)
+    members = getattr(value, "members", None)
+    if isinstance(members, dict):     # storage.zset.ZSet: member -> key dict + SortedList of keys
         if not n:
             return 200
-        items = list(itertools.islice(scores.items(), sample))
-        per = sum(_elem(k) + 32 for k, _ in items) / len(items)
-        return _getsizeof(scores) + int(n * (per + 64 + 8))
+        items = list(itertools.islice(members, sample))
+        # the member (a dict key) and its index key (8-byte score prefix +
+        # member, the dict's value too) with the index's pointer to it
+        per = sum(_elem(m) + _r16(_getsizeof(m) + 8) + 8 for m in items) / len(items)
+        return _getsizeof(members) + int(n * per)
     if not n:
         return _getsizeof(value)
     items = list(itertools.islice(iter(value), sample))

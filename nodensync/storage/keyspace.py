@@ -133,7 +133,7 @@ def _drain(value):
     """Empty ``value`` LAZYFREE_SLICE elements at a time (a generator that
     yields between slices)."""
     if isinstance(value, ZSet):
-        parts = [value.scores, value.index]
+        parts = [value.members, value.index]
     else:
         parts = [value]
     for part in parts:

@@ -335,7 +335,7 @@ class Encoder:
         n = len(z)
         if n <= self.zset_entries:
             limit = self.zset_value
-            if all(len(m) <= limit for m in z.scores):
+            if all(len(m) <= limit for m in z.members):
                 parts = []
                 for m, score in z.items():
                     parts.append(lp_entry(m))
@@ -344,7 +344,7 @@ class Encoder:
         # Redis writes the skiplist from the greatest element to the smallest.
         out = [encode_length(n)]
         enc = self.string
-        for score, m in reversed(z.index):
+        for m, score in z.items_desc():
             out.append(enc(m))
             out.append(_pack_d(score))
         return T_ZSET_2, b"".join(out)
@@ -713,7 +713,7 @@ class RdbParser:
                 score = rd()
                 if score != score:
                     raise RdbError("Zset with NAN score detected", at)
-                if m in z.scores:
+                if m in z:
                     raise RdbError("Duplicate zset fields detected", at)
                 z.add(m, score)
             return z
@@ -898,7 +898,7 @@ def _pairs_to_zset(items, at):
             raise RdbError("Invalid zset score", at) from None
         if score != score:
             raise RdbError("Zset with NAN score detected", at)
-        if m in z.scores:
+        if m in z:
             raise RdbError("Duplicate zset fields detected", at)
         z.add(m, score)
     return z

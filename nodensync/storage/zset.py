@@ -1,8 +1,20 @@
-"""Sorted set value: member -> score dict plus a sorted index.
+"""Sorted set value: a member -> key dict plus a sorted index of the keys.
 
-The index is a ``sortedcontainers.SortedList`` of ``(score, member)`` pairs,
-which orders exactly as Redis does (by score, then by member bytes) and gives
-O(log n) rank, insert, delete and range lookups.
+A member's key (``zkey``) is an 8-byte order-preserving encoding of its
+score followed by the member bytes.  The prefix has a fixed length, so the
+keys' bytes order (memcmp, then length) is exactly Redis's order: by score,
+then by member bytes.  The index is a ``sortedcontainers.SortedList`` of
+the keys, which gives O(log n) rank, insert, delete and range lookups; the
+dict (``members``) holds the same key objects, so an update finds the old
+key without rebuilding it, and a score is decoded from the key
+(``score_of``, exactly the float that was stored).
+
+Why bytes keys rather than ``(score, member)`` tuples and a member ->
+score dict: with a big sorted set every comparison of a bisection is a
+cache miss, and a tuple costs one for the tuple, one for its float and, on
+equal scores, one for the member; a key is one object.  Keys are never
+tracked by the cyclic GC either (tuples are, until a collection looks at
+them), and there are no float objects to allocate and chase.
 
 Ranges are expressed as half-open index intervals ``[lo, hi)`` of the
 index, found by bisection; callers slice them with ``islice``.
@@ -11,6 +23,8 @@ Scores equal to -0.0 are stored as 0.0: Redis keeps small sorted sets in a
 listpack where the score text of -0.0 is "0", so that is what clients see.
 """
 import math
+import struct
+from bisect import bisect_left as _bisect_left
 
 from sortedcontainers import SortedList
 
@@ -19,47 +33,90 @@ from . import acyclic
 _INF = math.inf
 _nextafter = math.nextafter
 
+_D = struct.Struct(">d")
+_pack_d, _unpack_d = _D.pack, _D.unpack_from
+_Q = struct.Struct(">Q")
+_pack_q, _unpack_q = _Q.pack, _Q.unpack_from
+_MAX63 = (1 << 63) - 1
+PREFIX = 8                              # bytes of score encoding in a key
+
+
+def score_prefix(score):
+    """The 8 bytes that order like ``score`` (not NaN; -0.0 must already be
+    0.0): the IEEE-754 bits with the sign bit set for positives and all
+    bits flipped for negatives.  A positive score's encoding is the bits of
+    its negation; a negative one's is 2**63-1 minus the bits of its
+    magnitude."""
+    if score >= 0.0:
+        return _pack_d(-score)
+    return _pack_q(_MAX63 - _unpack_q(_pack_d(-score))[0])
+
+
+def zkey(score, member):
+    """The index key of (score, member) (not NaN, not -0.0)."""
+    if score >= 0.0:
+        return _pack_d(-score) + member
+    return _pack_q(_MAX63 - _unpack_q(_pack_d(-score))[0]) + member
+
+
+def _negative_score(key):
+    """The score of a key whose prefix is below 0x80 (a negative score)."""
+    return -_unpack_d(_pack_q(_MAX63 - _unpack_q(key)[0]))[0]
+
+
+def score_of(key):
+    """The score a key encodes."""
+    return -_unpack_d(key)[0] if key[0] & 0x80 else _negative_score(key)
+
+
+def _pairs(keys):
+    """(member, score) pairs of an iterable of keys (score_of inlined)."""
+    return [(k[PREFIX:], -_unpack_d(k)[0] if k[0] & 0x80 else _negative_score(k))
+            for k in keys]
+
+
+def _bound(score):
+    """score_prefix of a range bound (which may be -0.0)."""
+    return score_prefix(score + 0.0)
+
 
 class ZSet:
-    __slots__ = ("scores", "index", "untracked_lists")
+    __slots__ = ("members", "index", "untracked_lists")
 
     def __init__(self, items=()):
-        self.scores = {}
+        self.members = {}
         self.index = SortedList()
         self.untracked_lists = 0
         for member, score in items:
             self.add(member, score)
 
     def __len__(self):
-        return len(self.scores)
+        return len(self.members)
 
     def __contains__(self, member):
-        return member in self.scores
+        return member in self.members
 
     def __eq__(self, other):
-        return isinstance(other, ZSet) and self.scores == other.scores
+        return isinstance(other, ZSet) and self.members == other.members
 
     def __repr__(self):
         return "ZSet(%r)" % list(self.items())
 
     @classmethod
     def from_scores(cls, scores):
-        """A ZSet from a member -> score dict (taken over, not copied);
-        faster than repeated ``add`` for bulk results (ZUNIONSTORE...)."""
+        """A ZSet from a member -> score dict; faster than repeated ``add``
+        for bulk results (ZUNIONSTORE...)."""
         z = cls()
-        for m, s in scores.items():
-            if s == 0:
-                scores[m] = 0.0
-        z.scores = scores
-        z.index = SortedList((s, m) for m, s in scores.items())
+        members = z.members = {m: zkey(s + 0.0, m) for m, s in scores.items()}
+        z.index = SortedList(members.values())
         return z
 
     def keep_untracked(self):
-        """Keep the index's sublists (about a thousand (score, member)
-        tuples each, so acyclic) out of the cyclic GC: without this a full
-        collection visits every member (about 9 ms per million).  Cheap
-        unless the sublists changed: a split or a merge changes their
-        number, a rebuild replaces the first one."""
+        """Keep the index's sublists (lists of about a thousand bytes keys)
+        out of the cyclic GC: without this a full collection visits every
+        member (about 9 ms per million).  Cheap unless the sublists
+        changed: a split or a merge changes their number, a rebuild
+        replaces the first one."""
         lists = getattr(self.index, "_lists", None)
         if lists is None:
             return
@@ -69,57 +126,110 @@ class ZSet:
             self.untracked_lists = len(lists)
 
     def score(self, member):
-        return self.scores.get(member)
+        """The member's score, or None."""
+        key = self.members.get(member)
+        if key is None:
+            return None
+        return -_unpack_d(key)[0] if key[0] & 0x80 else _negative_score(key)
+
+    def score_items(self):
+        """(member, score) pairs in no particular order (lazily)."""
+        for m, k in self.members.items():
+            yield m, -_unpack_d(k)[0] if k[0] & 0x80 else _negative_score(k)
 
     def add(self, member, score):
-        """Insert or update; returns True when the member is new."""
-        score += 0.0  # -0.0 -> 0.0
-        old = self.scores.get(member)
+        """Insert or update; returns 1 when the member is new, 0 when its
+        score changed and None when it already had that score."""
+        score += 0.0                    # -0.0 -> 0.0
+        if score >= 0.0:                # zkey, inlined (the hot path of ZADD)
+            key = _pack_d(-score) + member
+        else:
+            key = _pack_q(_MAX63 - _unpack_q(_pack_d(-score))[0]) + member
+        members = self.members
+        old = members.get(member)
         if old is not None:
-            if old == score:
-                return False
-            self.index.remove((old, member))
-            self.scores[member] = score
-            self.index.add((score, member))
-            return False
-        self.scores[member] = score
-        self.index.add((score, member))
-        return True
+            if old == key:                  # same member: same score
+                return None
+            members[member] = key
+            self._move(old, key)
+            return 0
+        members[member] = key
+        self.index.add(key)
+        return 1
+
+    def _move(self, old, key):
+        """Replace ``old`` by ``key`` in the index.  Uses SortedList's
+        sublists (``_lists``, their maxima ``_maxes``): when the new key
+        still sorts between the old one's neighbours (a small ZINCRBY, a
+        score that changes little), it takes the old one's slot, with no
+        shifting and no positional-index update; otherwise the old key's
+        position, found once, is deleted and the new key added."""
+        index = self.index
+        maxes = index._maxes
+        lists = index._lists
+        pos = _bisect_left(maxes, old)
+        lst = lists[pos]
+        idx = _bisect_left(lst, old)
+        last = len(lst) - 1
+        if key < old:
+            if idx:
+                fits = lst[idx - 1] < key
+            else:
+                fits = not pos or maxes[pos - 1] < key
+        elif idx < last:
+            fits = key < lst[idx + 1]
+        else:
+            fits = pos == len(maxes) - 1 or key < lists[pos + 1][0]
+        if fits:
+            lst[idx] = key
+            if idx == last:
+                maxes[pos] = key
+        else:
+            index._delete(pos, idx)
+            index.add(key)
 
     def remove(self, member):
-        score = self.scores.pop(member, None)
-        if score is None:
+        key = self.members.pop(member, None)
+        if key is None:
             return False
-        self.index.remove((score, member))
+        self.index.remove(key)
         return True
 
     def rank(self, member):
-        score = self.scores.get(member)
-        if score is None:
+        key = self.members.get(member)
+        if key is None:
             return None
-        return self.index.index((score, member))
+        return self.index.index(key)
 
     def items(self):
-        """(member, score) pairs in ascending order."""
-        for score, member in self.index:
-            yield member, score
+        """(member, score) pairs in ascending order (lazily)."""
+        for k in self.index:
+            yield k[PREFIX:], -_unpack_d(k)[0] if k[0] & 0x80 else _negative_score(k)
+
+    def items_desc(self):
+        """(member, score) pairs in descending order (lazily)."""
+        for k in reversed(self.index):
+            yield k[PREFIX:], -_unpack_d(k)[0] if k[0] & 0x80 else _negative_score(k)
 
     def copy(self):
         z = ZSet()
-        z.scores = dict(self.scores)
+        z.members = dict(self.members)
         z.index = SortedList(self.index)
         return z
 
     # -- positional access --------------------------------------------------
-    def slice(self, lo, hi, reverse=False):
+    def slice(self, lo, hi, reverse=False, scores=True):
         """(member, score) pairs of index positions [lo, hi), in ascending
-        order or, with ``reverse``, descending from hi-1 down to lo."""
-        return [(m, s) for s, m in self.index.islice(lo, hi, reverse=reverse)]
+        order or, with ``reverse``, descending from hi-1 down to lo.  With
+        ``scores`` false just the members (no scores to decode)."""
+        keys = self.index.islice(lo, hi, reverse=reverse)
+        if scores:
+            return _pairs(keys)
+        return [k[PREFIX:] for k in keys]
 
     def at(self, i):
         """(member, score) at index position i."""
-        s, m = self.index[i]
-        return m, s
+        return _pairs((self.index[i],))[0]
 
     def pop(self, count, from_max=False):
         """Remove and return up to ``count`` lowest (or highest) pairs, in
@@ -129,20 +239,20 @@ class ZSet:
         if n <= 0:
             return []
         if n == 1:                 # ZPOPMIN/ZPOPMAX key, BZPOPMIN: one O(log n) pop
-            s, m = index.pop(-1 if from_max else 0)
-            del self.scores[m]
-            return [(m, s)]
+            key = index.pop(-1 if from_max else 0)
+            m = key[PREFIX:]
+            del self.members[m]
+            return [(m, -_unpack_d(key)[0] if key[0] & 0x80 else _negative_score(key))]
         if from_max:
             taken = list(index.islice(len(index) - n, len(index), reverse=True))
             del index[len(index) - n:]
         else:
             taken = list(index.islice(0, n))
             del index[:n]
-        scores = self.scores
-        out = []
-        for s, m in taken:
-            del scores[m]
-            out.append((m, s))
+        out = _pairs(taken)
+        members = self.members
+        for m, _ in out:
+            del members[m]
         return out
 
     def delete_slice(self, lo, hi):
@@ -150,27 +260,28 @@ class ZSet:
         if hi <= lo:
             return 0
         index = self.index
-        scores = self.scores
-        for s, m in index.islice(lo, hi):
-            del scores[m]
+        members = self.members
+        for k in index.islice(lo, hi):
+            del members[k[PREFIX:]]
         del index[lo:hi]
         return hi - lo
 
     # -- score ranges ---------------------------------------------------------
     def score_bounds(self, smin, minex, smax, maxex):
-        """Index interval [lo, hi) of members with min <(=) score <(=) max."""
+        """Index interval [lo, hi) of members with min <(=) score <(=) max.
+        A bare score prefix sorts before every key with that score."""
         index = self.index
         n = len(index)
         if smin > smax or (smin == smax and (minex or maxex)) or not n:
             return 0, 0
         if minex:
-            lo = n if smin == _INF else index.bisect_left((_nextafter(smin, _INF),))
+            lo = n if smin == _INF else index.bisect_left(_bound(_nextafter(smin, _INF)))
         else:
-            lo = index.bisect_left((smin,))
+            lo = index.bisect_left(_bound(smin))
         if maxex:
-            hi = index.bisect_left((smax,))
+            hi = index.bisect_left(_bound(smax))
         else:
-            hi = n if smax == _INF else index.bisect_left((_nextafter(smax, _INF),))
+            hi = n if smax == _INF else index.bisect_left(_bound(_nextafter(smax, _INF)))
         if hi < lo:
             hi = lo
         return lo, hi
@@ -211,31 +322,31 @@ class ZSet:
         if not n or self.lex_range_empty(lmin, minex, lmax, maxex):
             return 0, 0
         gte, lte = self.lex_gte_min, self.lex_lte_max
-        if index[0][0] == index[-1][0]:
+        prefix = index[0][:PREFIX]
+        if prefix == index[-1][:PREFIX]:
             # All scores equal: members are in lex order, bisect.
-            score = index[0][0]
             if lmin is LEX_MIN:
                 lo = 0
             elif lmin is LEX_MAX:
                 return 0, 0
             elif minex:
-                lo = index.bisect_right((score, lmin))
+                lo = index.bisect_right(prefix + lmin)
             else:
-                lo = index.bisect_left((score, lmin))
+                lo = index.bisect_left(prefix + lmin)
             if lmax is LEX_MAX:
                 hi = n
             elif lmax is LEX_MIN:
                 return 0, 0
             elif maxex:
-                hi = index.bisect_left((score, lmax))
+                hi = index.bisect_left(prefix + lmax)
             else:
-                hi = index.bisect_right((score, lmax))
+                hi = index.bisect_right(prefix + lmax)
             return lo, max(lo, hi)
         # Mixed scores: Redis's linear scan semantics.
-        if not gte(index[-1][1], lmin, minex) or not lte(index[0][1], lmax, maxex):
+        if not gte(index[-1][PREFIX:], lmin, minex) or not lte(index[0][PREFIX:], lmax, maxex):
             return 0, 0
         lo = None
-        for i, (_, m) in enumerate(index):
+        for i, m in enumerate(k[PREFIX:] for k in index):
             if gte(m, lmin, minex):
                 if not lte(m, lmax, maxex):
                     return 0, 0
@@ -244,29 +355,31 @@ class ZSet:
         if lo is None:
             return 0, 0
         hi = lo
-        for _, m in index.islice(lo, n):
+        for m in (k[PREFIX:] for k in index.islice(lo, n)):
             if not lte(m, lmax, maxex):
                 break
             hi += 1
         return lo, hi
 
-    def lex_range(self, lmin, minex, lmax, maxex, reverse=False, offset=0, limit=-1):
-        """(member, score) pairs of a lex range as ZRANGEBYLEX emits them:
-        from the first (last, with ``reverse``) entry in range, skip
-        ``offset`` entries, then emit while in range, at most ``limit``
-        (negative: no limit)."""
+    def lex_range(self, lmin, minex, lmax, maxex, reverse=False, offset=0, limit=-1,
+                  scores=True):
+        """(member, score) pairs (``scores`` false: members) of a lex range
+        as ZRANGEBYLEX emits them: from the first (last, with ``reverse``)
+        entry in range, skip ``offset`` entries, then emit while in range,
+        at most ``limit`` (negative: no limit)."""
         index = self.index
         n = len(index)
         if offset < 0 or not n:
             return []
-        if index[0][0] == index[-1][0]:
+        if index[0][:PREFIX] == index[-1][:PREFIX]:
             lo, hi = self.lex_bounds(lmin, minex, lmax, maxex)
-            return self.window(lo, hi, reverse, offset, limit)
+            return self.window(lo, hi, reverse, offset, limit, scores)
         # Mixed scores (undefined in Redis): walk entries like its listpack.
         out = []
         gte, lte = self.lex_gte_min, self.lex_lte_max
         if self.lex_range_empty(lmin, minex, lmax, maxex) or \
-                not gte(index[-1][1], lmin, minex) or not lte(index[0][1], lmax, maxex):
+                not gte(index[-1][PREFIX:], lmin, minex) or \
+                not lte(index[0][PREFIX:], lmax, maxex):
             return []
         if not reverse:
             lo, hi = self.lex_bounds(lmin, minex, lmax, maxex)
@@ -274,16 +387,17 @@ class ZSet:
                 return []
             p = lo + offset
             while p < n and limit != 0:
-                s, m = index[p]
+                k = index[p]
+                m = k[PREFIX:]
                 if not lte(m, lmax, maxex):
                     break
-                out.append((m, s))
+                out.append((m, score_of(k)) if scores else m)
                 limit -= 1
                 p += 1
             return out
         last = None
         for i in range(n - 1, -1, -1):
-            m = index[i][1]
+            m = index[i][PREFIX:]
             if lte(m, lmax, maxex):
                 if gte(m, lmin, minex):
                     last = i
@@ -292,27 +406,28 @@ class ZSet:
             return []
         p = last - offset
         while p >= 0 and limit != 0:
-            s, m = index[p]
+            k = index[p]
+            m = k[PREFIX:]
             if not gte(m, lmin, minex):
                 break
-            out.append((m, s))
+            out.append((m, score_of(k)) if scores else m)
             limit -= 1
             p -= 1
         return out
 
-    def window(self, lo, hi, reverse=False, offset=0, limit=-1):
-        """(member, score) pairs of positions [lo, hi) after skipping
-        ``offset`` from the start (the end, with ``reverse``) and keeping at
-        most ``limit`` (negative: all)."""
+    def window(self, lo, hi, reverse=False, offset=0, limit=-1, scores=True):
+        """(member, score) pairs (``scores`` false: members) of positions
+        [lo, hi) after skipping ``offset`` from the start (the end, with
+        ``reverse``) and keeping at most ``limit`` (negative: all)."""
         if offset < 0:
             return []
         if not reverse:
             a = lo + offset
             b = hi if limit < 0 else min(hi, a + limit)
-            return self.slice(a, b) if a < b else []
+            return self.slice(a, b, False, scores) if a < b else []
         b = hi - offset
         a = lo if limit < 0 else max(lo, b - limit)
-        return self.slice(a, b, reverse=True) if a < b else []
+        return self.slice(a, b, True, scores) if a < b else []
 
 
 class _LexBound:

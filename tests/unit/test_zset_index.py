@@ -1,0 +1,63 @@
+"""storage.zset.ZSet against a plain model: the bytes index keys order as
+Redis does (score, then member bytes), scores decode to the stored float,
+and in-place moves (ZSet._move) keep SortedList's invariants."""
+import math
+import random
+
+from nodensync.storage.zset import ZSet, zkey, score_of, score_prefix
+
+SPECIAL = [0.0, math.inf, -math.inf, 5e-324, -5e-324, 2.2250738585072014e-308,
+           -2.2250738585072014e-308, 1.7976931348623157e308, -1.7976931348623157e308,
+           1.0, -1.0, 0.5, -0.5, 1e15, -1e15]
+
+
+def test_key_order_is_score_then_member():
+    rng = random.Random(1)
+    scores = SPECIAL + [rng.uniform(-1e9, 1e9) for _ in range(500)]
+    members = [b"", b"\x00", b"a", b"a\x00", b"ab", b"b", b"\xff", b"\xff\xff"]
+    pairs = [(s, m) for s in scores for m in rng.sample(members, 3)]
+    assert sorted(pairs) == sorted(pairs, key=lambda p: zkey(*p))
+    for s in scores:
+        k = zkey(s, b"m")
+        assert score_of(k) == s and math.copysign(1, score_of(k)) == math.copysign(1, s)
+        assert k[:8] == score_prefix(s)
+
+
+def test_negative_zero_is_stored_as_zero():
+    z = ZSet([(b"a", -0.0)])
+    assert math.copysign(1, z.score(b"a")) == 1
+    assert z.add(b"a", 0.0) is None       # unchanged
+    assert z.score_bounds(-0.0, False, -0.0, False) == (0, 1)
+
+
+def test_updates_match_a_model():
+    for seed in range(20):
+        rng = random.Random(seed)
+        z, ref = ZSet(), {}
+        nmembers = rng.choice([3, 40, 2500, 5000])      # one sublist or several
+        spread = rng.choice([2, 100, 10 ** 6])
+        for _ in range(8000):
+            m = b"m%d" % rng.randrange(nmembers)
+            r = rng.random()
+            if r < 0.4 and m in ref:          # small moves: mostly in place
+                s = ref[m] + rng.choice([-1, 1]) * rng.random() * spread / 100
+            elif r < 0.45:
+                s = rng.choice(SPECIAL + [-0.0])
+            else:
+                s = float(rng.randrange(-spread, spread + 1))
+            new = m not in ref
+            changed = not new and ref[m] != s
+            assert z.add(m, s) == (1 if new else 0 if changed else None)
+            ref[m] = s + 0.0
+            if r > 0.97:
+                z.rank(m)                     # builds SortedList's positional index
+            elif r < 0.01:
+                d = rng.choice(list(ref))
+                assert z.remove(d)
+                del ref[d]
+        z.index._check()
+        expect = sorted(ref.items(), key=lambda p: (p[1], p[0]))
+        assert list(z.items()) == expect
+        assert list(z.items_desc()) == expect[::-1]
+        assert [z.rank(m) for m, _ in expect] == list(range(len(expect)))
+        assert dict(z.score_items()) == ref
