@@ -79,9 +79,16 @@ COMMANDS = st.lists(st.tuples(st.integers(min_value=0, max_value=10 ** 6),
                               st.lists(ARG, max_size=5)), min_size=1, max_size=12)
 
 
+_EXEC_REJECTED = "EXECABORT Transaction discarded because of: "
+
+
 def _reply_ok_for(reply, name, state):
     """Did a command reply respect the permissions of ``state``?"""
     text = str(reply) if isinstance(reply, Exception) else None
+    if text is not None and text.startswith(_EXEC_REJECTED):
+        # A rejected EXEC reports the rejection inside EXECABORT, as Redis
+        # 7.0 does even without MULTI: "EXECABORT ... because of: NOAUTH ...".
+        text = text[len(_EXEC_REJECTED):]
     if text is not None and text.startswith(PRE_AUTH_ERRORS):
         return True
     if state == "unauth":
