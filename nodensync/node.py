@@ -143,6 +143,12 @@ class Node:
         # truth test.  EXEC swaps this attribute for a capture list during
         # its block; set_propagating always edits the node's own list.
         self.propagators = self._propagators = []
+        # Propagators that need the writing client's greenlet to be the
+        # current one (the replication feed marks it for WAIT): while any is
+        # active the event loop runs no client's commands itself
+        # (server/client.py _serve_in_hub).
+        self._hub_unsafe_props = []
+        self.hub_unsafe_propagation = False
         self.command_listeners = GateList(self)  # fn(client, spec, argv, usec)
         self.client_open_hooks = []       # fn(client) when a connection starts
         self.client_close_hooks = []      # fn(client) when a connection ends
@@ -201,15 +207,18 @@ class Node:
         return cid
 
     # -- propagation ---------------------------------------------------------
-    def set_propagating(self, fn, active):
-        """Register (active) or withdraw a propagator; idempotent."""
-        props = self._propagators
-        if active:
-            if fn not in props:
-                props.append(fn)
-        else:
-            while fn in props:
-                props.remove(fn)
+    def set_propagating(self, fn, active, hub_safe=True):
+        """Register (active) or withdraw a propagator; idempotent.
+        ``hub_safe``: it may run for a command the event loop runs itself."""
+        for props in (self._propagators,) if hub_safe else (self._propagators,
+                                                            self._hub_unsafe_props):
+            if active:
+                if fn not in props:
+                    props.append(fn)
+            else:
+                while fn in props:
+                    props.remove(fn)
+        self.hub_unsafe_propagation = bool(self._hub_unsafe_props)
 
     def propagate(self, dbid, argvs):
         """Send the deterministic form of a write to the AOF and replicas."""

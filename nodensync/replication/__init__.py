@@ -232,7 +232,8 @@ class Replication:
         to write and this node is a master (a replica's stream is the
         master's, fed by the link).  Called after every change of either."""
         self.node.set_propagating(self.primary.feed,
-                                  self.backlog is not None and self.master_host is None)
+                                  self.backlog is not None and self.master_host is None,
+                                  hub_safe=False)       # (marks the writer's greenlet for WAIT)
 
     # -- role changes ---------------------------------------------------------------
     def _apply_role(self):

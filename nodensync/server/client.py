@@ -387,9 +387,10 @@ class Client:
     # which reads, runs its commands and switches back: two greenlet switches
     # per request (about a microsecond here).  A client in the plain state
     # (no TLS, no partial command, no gating state, no queued output, no
-    # CLIENT TRACKING) has its read done by the hub itself when nothing
-    # propagates (no AOF, no replicas: the replication feed marks the
-    # writing greenlet for WAIT), and the commands the hub may run:
+    # CLIENT TRACKING) has its read done by the hub itself when no replica
+    # stream is fed (the replication feed marks the writing greenlet for
+    # WAIT) and no reply waits for an fsync (appendfsync always), and the
+    # commands the hub may run:
     # CommandSpec.hub_safe, handlers that never wait.  Anything else is
     # handed to the client's greenlet as it stands (_continue_hub).
     _hub_reader = None          # the client's hiredis.Reader while it waits, if eligible
@@ -399,8 +400,8 @@ class Client:
         """Read and run what the hub may run; None when done, else what to
         hand over: (data, out or None, done, mid) -- see serve()."""
         node = self.node
-        if (self.gated or self.out_bytes or node.propagators
-                or self.tracking):
+        if (self.gated or self.out_bytes or self.tracking or node.hub_unsafe_propagation
+                or node.reply_barrier is not None):
             return _HUB_PASS
         try:
             data = self.sock._sock.recv(READ_SIZE)
