@@ -460,9 +460,15 @@ class Client:
         _serve_ready, which runs once libev has invoked every watcher
         of this loop iteration."""
         if self._reading:
-            if not _ready:
-                self._read_watcher.loop.run_callback(_serve_ready)
             _ready.append(self)
+            loop = self._read_watcher.loop
+            if loop.pendingcnt == 0:
+                # libev's last pending watcher of this iteration (it counts
+                # them down): every ready client is queued, serve them now
+                # rather than from a loop callback.
+                _serve_ready()
+            elif len(_ready) == 1:
+                loop.run_callback(_serve_ready)
         else:
             self._read_watcher.stop()
 
