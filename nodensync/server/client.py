@@ -400,9 +400,9 @@ class Client:
         """Read and run what the hub may run; None when done, else what to
         hand over: (data, out or None, done, mid) -- see serve()."""
         node = self.node
-        if (self.gated or self.out_bytes or self.tracking or node.hub_unsafe_propagation
-                or node.reply_barrier is not None):
-            return _HUB_PASS
+        if (self.gated or self.out_bytes or self.tracking or self.closing
+                or node.hub_unsafe_propagation or node.reply_barrier is not None):
+            return _HUB_PASS          # (closing: the greenlet ends the connection)
         try:
             data = self.sock._sock.recv(READ_SIZE)
         except (BlockingIOError, InterruptedError):

@@ -96,3 +96,24 @@ def test_many_clients_each_pipelining(node_server, redis_server):
         finally:
             for s in socks:
                 s.close()
+
+
+def test_killed_client_runs_nothing_more(node_server, redis_server):
+    """A client killed while it waits for input: what it sends afterwards
+    is not run (the event loop must not run a closing client's commands)."""
+    for port in (node_server.port, redis_server.port):
+        admin = RawClient(port)
+        admin.call("DEL", "after-kill")
+        victim = socket.create_connection((HOST, port), timeout=5)
+        victim.sendall(ENC(("CLIENT", "ID")))
+        cid = int(victim.recv(100)[1:].split(b"\r\n")[0])
+        assert admin.call("CLIENT", "KILL", "ID", str(cid)) == 1
+        try:
+            victim.sendall(ENC(("SET", "after-kill", "1")) * 3)
+            time.sleep(0.2)
+            victim.recv(100)
+        except OSError:
+            pass
+        victim.close()
+        assert admin.call("GET", "after-kill") is None
+        admin.close()
