@@ -177,40 +177,38 @@ _PUSH_COMPLEXITY = ("O(1) for each element added, so O(N) to add N elements when
                     "command is called with multiple arguments.")
 
 
+def _push(db, key, values, left):
+    """LPUSH/RPUSH: the list changed in place (no GC bookkeeping) when one
+    is stored already, else created (or WRONGTYPE)."""
+    lst = db.data.get(key)
+    in_place = type(lst) is deque and not db.expires
+    if not in_place:                            # absent, maybe expired, or another type
+        lst = _push_target(db, key)
+    if left:
+        lst.extendleft(values)
+    else:
+        lst.extend(values)
+    event = "lpush" if left else "rpush"
+    if in_place:
+        db.modified_value(key, event, "l", len(values))
+    else:
+        db.modified(key, event, "l", len(values))
+    _signal(db, key)
+    return len(lst)
+
+
 @command("lpush", arity=-3, flags=WRITE | DENYOOM | FAST, keys=(1, 1, 1), group=G,
          syntax="key element [element ...]", since="1.0.0", complexity=_PUSH_COMPLEXITY)
 def lpush(ctx, key, *values):
     """Prepend one or multiple elements to a list."""
-    db = ctx.db
-    lst = db.data.get(key)
-    if type(lst) is deque and not db.expires:   # (a list already stored: changed in place)
-        lst.extendleft(values)
-        db.modified_value(key, "lpush", "l", len(values))
-    else:                                       # absent, maybe expired, or another type
-        lst = _push_target(db, key)
-        lst.extendleft(values)
-        db.modified(key, "lpush", "l", len(values))
-    n = len(lst)
-    _signal(db, key)
-    return n
+    return _push(ctx.db, key, values, True)
 
 
 @command("rpush", arity=-3, flags=WRITE | DENYOOM | FAST, keys=(1, 1, 1), group=G,
          syntax="key element [element ...]", since="1.0.0", complexity=_PUSH_COMPLEXITY)
 def rpush(ctx, key, *values):
     """Append one or multiple elements to a list."""
-    db = ctx.db
-    lst = db.data.get(key)
-    if type(lst) is deque and not db.expires:   # (a list already stored: changed in place)
-        lst.extend(values)
-        db.modified_value(key, "rpush", "l", len(values))
-    else:                                       # absent, maybe expired, or another type
-        lst = _push_target(db, key)
-        lst.extend(values)
-        db.modified(key, "rpush", "l", len(values))
-    n = len(lst)
-    _signal(db, key)
-    return n
+    return _push(ctx.db, key, values, False)
 
 
 @command("lpushx", arity=-3, flags=WRITE | DENYOOM | FAST, keys=(1, 1, 1), group=G,
@@ -252,24 +250,33 @@ def _pop_count(ctx, key, args, left):
     return out
 
 
+def _pop_one(db, key, left):
+    """LPOP/RPOP key: one element, with _get_list and _removed's work done
+    inline for the common case (a list already stored)."""
+    lst = db.data.get(key)
+    if type(lst) is not deque or db.expires:    # absent, maybe expired, or another type
+        lst = _get_list(db, key)
+        if lst is None:
+            return None
+    if left:
+        value = lst.popleft()
+        db.modified_value(key, "lpop", "l")     # (the list changed in place)
+    else:
+        value = lst.pop()
+        db.modified_value(key, "rpop", "l")
+    if not lst:
+        db.delete(key)
+        db.modified(key, "del", "g", 0)
+    return value
+
+
 @command("lpop", arity=-2, flags=WRITE | FAST, keys=(1, 1, 1), group=G, syntax="key [count]",
          since="1.0.0", complexity="O(N) where N is the number of elements returned")
 def lpop(ctx, key, *args):
     """Remove and get the first elements in a list."""
     if args:
         return _pop_count(ctx, key, args, True)
-    db = ctx.db
-    lst = db.data.get(key)
-    if type(lst) is not deque or db.expires:    # absent, maybe expired, or another type
-        lst = _get_list(db, key)
-        if lst is None:
-            return None
-    value = lst.popleft()
-    db.modified_value(key, "lpop", "l")         # (_removed, inlined; the list changed in place)
-    if not lst:
-        db.delete(key)
-        db.modified(key, "del", "g", 0)
-    return value
+    return _pop_one(ctx.db, key, True)
 
 
 @command("rpop", arity=-2, flags=WRITE | FAST, keys=(1, 1, 1), group=G, syntax="key [count]",
@@ -278,18 +285,7 @@ def rpop(ctx, key, *args):
     """Remove and get the last elements in a list."""
     if args:
         return _pop_count(ctx, key, args, False)
-    db = ctx.db
-    lst = db.data.get(key)
-    if type(lst) is not deque or db.expires:    # absent, maybe expired, or another type
-        lst = _get_list(db, key)
-        if lst is None:
-            return None
-    value = lst.pop()
-    db.modified_value(key, "rpop", "l")         # (_removed, inlined; the list changed in place)
-    if not lst:
-        db.delete(key)
-        db.modified(key, "del", "g", 0)
-    return value
+    return _pop_one(ctx.db, key, False)
 
 
 # -- reading ------------------------------------------------------------------------------
