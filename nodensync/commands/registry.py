@@ -100,8 +100,9 @@ class CommandSpec:
         # (server/client.py _serve_in_hub): a data-type command whose
         # handler never waits (no greenlet switch).  KEYS works in paced
         # slices and MIGRATE talks to another server: not these.
-        self.hub_safe = self.inline and (group in HUB_SAFE_GROUPS or name in HUB_SAFE_NAMES) \
-            and name not in HUB_UNSAFE_NAMES
+        # (Only inline commands are run there: see client._hub_specs.)
+        self.hub_safe = ((group in HUB_SAFE_GROUPS or name in HUB_SAFE_NAMES)
+                         and name not in HUB_UNSAFE_NAMES)
         self.propagate = True
         # [calls, usec, rejected_calls, failed_calls]: kept here so the hot
         # path updates a list it already holds instead of looking one up.

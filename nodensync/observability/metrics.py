@@ -247,8 +247,10 @@ class Metrics:
 
     def total_commands(self):
         """total_commands_processed: the sum of the per-command call counters."""
+        from ..commands.registry import settle_stats
         specs = self.specs()
-        return sum([spec.stats[0] + sum(spec.fast) for spec in specs])
+        settle_stats(specs)
+        return sum([spec.stats[0] for spec in specs])
 
     # -- latency monitor ---------------------------------------------------------------
     def add_latency_sample(self, event, ms):

@@ -343,13 +343,7 @@ class Client:
         # Fast path: hiredis, for reads starting with a multibulk.
         if slow is None and data[0] == 0x2A and not _not_for_hiredis(data):
             reader.feed(data)
-            done = self._run_batch(reader, out)
-            if done < 0:  # malformed: let the exact parser explain
-                slow = self._to_slow(data, -done - 1)
-                reader = hiredis.Reader()
-            elif not (self.closing or self.close_after_reply) and self._mid_command(reader):
-                slow = self._to_slow(data, done)
-                reader = hiredis.Reader()
+            reader, slow = self._after_batch(data, reader, self._run_batch(reader, out))
         else:
             if slow is None:
                 slow = self._new_parser()
@@ -372,15 +366,33 @@ class Client:
                 self.qbuf_len = slow.pending_bytes()
         if out:
             data = b"".join(out) if len(out) > 1 else out[0]
-            if self.deferred is not None:
-                self.deferred.append(data)
-            elif (_deferring and not self.out_bytes and not self.close_after_reply
-                  and self.node.reply_barrier is None):
-                self.deferred = [data]
-                _deferred.append(self)
+            if self.deferred is not None or (
+                    _deferring and not self.out_bytes and not self.close_after_reply
+                    and self.node.reply_barrier is None):
+                self._defer(data)
             else:
                 self.write(data)
         return slow
+
+    def _after_batch(self, data, reader, ran, skipped=0):
+        """After ``_run_batch`` returned ``ran`` for the read ``data`` (of
+        which ``skipped`` commands ran before): the (reader, exact parser
+        or None) to go on with -- the exact parser takes over from the last
+        command boundary when a command was malformed (it explains the
+        error) or the read ends inside one."""
+        if ran < 0:
+            return hiredis.Reader(), self._to_slow(data, skipped - ran - 1)
+        if not (self.closing or self.close_after_reply) and self._mid_command(reader):
+            return hiredis.Reader(), self._to_slow(data, skipped + ran)
+        return reader, None
+
+    def _defer(self, data):
+        """Hold ``data`` until the end of this _serve_ready round."""
+        if self.deferred is None:
+            self.deferred = [data]
+            _deferred.append(self)
+        else:
+            self.deferred.append(data)
 
     # -- commands run by the hub ------------------------------------------------
     # A round of _serve_ready switches to every readable client's greenlet,
@@ -425,12 +437,7 @@ class Client:
         if self._mid_command(reader):
             return (data, out, done, True)
         if out:
-            data = b"".join(out) if len(out) > 1 else out[0]
-            if self.deferred is not None:
-                self.deferred.append(data)
-            else:
-                self.deferred = [data]
-                _deferred.append(self)
+            self._defer(b"".join(out) if len(out) > 1 else out[0])
         return None
 
     def _continue_hub(self, data, reader, out, done, mid):
@@ -448,12 +455,7 @@ class Client:
             self.execute(stash, out)
         if self.closing or self.close_after_reply:
             return reader, None
-        more = self._run_batch(reader, out)
-        if more < 0:
-            return hiredis.Reader(), self._to_slow(data, done - more - 1)
-        if not (self.closing or self.close_after_reply) and self._mid_command(reader):
-            return hiredis.Reader(), self._to_slow(data, done + more)
-        return reader, None
+        return self._after_batch(data, reader, self._run_batch(reader, out), done)
 
     def _on_readable(self):
         """Read-watcher callback (runs in the hub): queue this client for
