@@ -20,7 +20,7 @@ def ping(ctx, *message):
     """Ping the server."""
     if len(message) > 1:
         raise errors.wrong_arity("ping")
-    if ctx.subscribed and not ctx.resp3:
+    if ctx._subscribed and not ctx.resp3:     # (the field behind the gating property)
         return [b"pong", message[0] if message else b""]
     return message[0] if message else PONG
 

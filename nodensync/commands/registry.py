@@ -63,7 +63,7 @@ ALL_CATEGORIES = [
 class CommandSpec:
     """Everything the server knows about one command or subcommand."""
 
-    __slots__ = ("name", "fullname", "handler", "arity", "flags", "first_key",
+    __slots__ = ("min_args", "max_args", "name", "fullname", "handler", "_arity", "flags", "first_key",
                  "last_key", "key_step", "keys_fn", "group", "summary", "syntax",
                  "since", "complexity", "categories", "subcommands", "parent",
                  "propagate", "stats", "doc_flags", "inline", "hist", "fast",
@@ -117,6 +117,18 @@ class CommandSpec:
         # instead of calls, usec and histogram updates.  settle_stats()
         # moves them into ``stats`` and ``hist`` before anyone reads those.
         self.fast = [0] * FAST_STAT_US
+
+    @property
+    def arity(self):
+        return self._arity
+
+    @arity.setter
+    def arity(self, arity):
+        # Also as the range of argument counts (the name included) it
+        # allows: one chained comparison in the client loop.
+        self._arity = arity
+        self.min_args = arity if arity > 0 else -arity
+        self.max_args = arity if arity > 0 else 1 << 62
 
     def flag_names(self):
         return [n for bit, n in FLAG_NAMES if self.flags & bit]

@@ -101,6 +101,7 @@ QUEUED = Status(b"QUEUED")
 # Pre-encoded frequent replies: the hot path joins these instead of formatting.
 _CRLF = b"\r\n"
 _OK_BYTES = b"+OK\r\n"
+_PONG_BYTES = b"+PONG\r\n"
 _NULL2 = b"$-1\r\n"
 _NULL3 = b"_\r\n"
 _NULLARR2 = b"*-1\r\n"
@@ -141,6 +142,8 @@ def encode(value, resp3=False):
         return b"$%d\r\n%s\r\n" % (n, value)
     if value is OK:
         return _OK_BYTES
+    if value is PONG:
+        return _PONG_BYTES
     if t is Status:
         return b"+%s\r\n" % value
     if value is None:

@@ -100,15 +100,27 @@ def _serve_ready():
 
 _HUB_EOF = (b"", None, 0, False)     # (data, out, done, mid): see Client._serve_in_hub
 _HUB_PASS = object()                 # not now: the greenlet reads as usual
-_hub_lookup = {}
+_hub_tables = []
+_NO_SPECS = {}                       # (a gated client: every command through dispatch)
 
 
-def _hub_specs():
+def _hub_specs(write_gated):
     """name -> spec of the commands the hub may run for a client (see
-    Client._serve_in_hub): LOOKUP's inline specs flagged hub_safe."""
-    if not _hub_lookup:
-        _hub_lookup.update((k, s) for k, s in LOOKUP.items() if s.inline and s.hub_safe)
-    return _hub_lookup
+    Client._serve_in_hub): LOOKUP's inline specs flagged hub_safe; while
+    writes are gated (node.write_gated: maxmemory, MISCONF, a read-only
+    replica), without the write/denyoom commands dispatch must check."""
+    if not _hub_tables:
+        every = {k: s for k, s in LOOKUP.items() if s.inline and s.hub_safe}
+        _hub_tables.append(every)
+        _hub_tables.append({k: s for k, s in every.items() if not s.flags & _GATED_FLAGS})
+    return _hub_tables[1 if write_gated else 0]
+
+
+def _plain_inline(data):
+    """A read of whole inline lines that bytes.split() splits exactly as
+    the exact parser would: no quote, no NUL (where sdssplitargs stops),
+    no line starting a multibulk.  (Int needles: a bare memchr each.)"""
+    return not (0x22 in data or 0x27 in data or 0 in data or b"\n*" in data)
 
 
 def _flush_deferred():
@@ -343,7 +355,7 @@ class Client:
         # Fast path: hiredis, for reads starting with a multibulk.
         if slow is None and data[0] == 0x2A and not _not_for_hiredis(data):
             reader.feed(data)
-            reader, slow = self._after_batch(data, reader, self._run_batch(reader, out))
+            reader, slow = self._after_batch(data, reader, self._run_batch(reader.gets, out))
         else:
             if slow is None:
                 slow = self._new_parser()
@@ -398,13 +410,13 @@ class Client:
     # A round of _serve_ready switches to every readable client's greenlet,
     # which reads, runs its commands and switches back: two greenlet switches
     # per request (about a microsecond here).  A client in the plain state
-    # (no TLS, no partial command, no gating state, no queued output, no
-    # CLIENT TRACKING) has its read done by the hub itself when no replica
-    # stream is fed (the replication feed marks the writing greenlet for
-    # WAIT) and no reply waits for an fsync (appendfsync always), and the
-    # commands the hub may run:
-    # CommandSpec.hub_safe, handlers that never wait.  Anything else is
-    # handed to the client's greenlet as it stands (_continue_hub).
+    # (no TLS, no partial command, no gating state, no ACL restriction, no
+    # queued output, no CLIENT TRACKING) has its read done by the hub itself
+    # when no replica stream is fed (the replication feed marks the writing
+    # greenlet for WAIT) and no reply waits for an fsync (appendfsync
+    # always), and the commands the hub may run (CommandSpec.hub_safe,
+    # handlers that never wait), multibulk or whole inline lines.  Anything
+    # else is handed to the client's greenlet as it stands (_continue_hub).
     _hub_reader = None          # the client's hiredis.Reader while it waits, if eligible
     _stash = None               # a command the hub took from the reader but left to the greenlet
 
@@ -412,7 +424,7 @@ class Client:
         """Read and run what the hub may run; None when done, else what to
         hand over: (data, out or None, done, mid) -- see serve()."""
         node = self.node
-        if (self.gated or self.out_bytes or self.tracking or self.closing
+        if (self.gated or self.out_bytes or self.tracking or self.closing or self._acl_restricted
                 or node.hub_unsafe_propagation or node.reply_barrier is not None):
             return _HUB_PASS          # (closing: the greenlet ends the connection)
         try:
@@ -423,18 +435,37 @@ class Client:
             return _HUB_EOF
         if not data:
             return _HUB_EOF
-        if data[0] != 0x2A or _not_for_hiredis(data):
+        out = []
+        if data[0] == 0x2A:
+            if _not_for_hiredis(data):
+                return (data, None, 0, False)
+            reader = self._hub_reader
+            reader.feed(data)
+            gets = reader.gets
+        elif data[-1] == 0x0A and _plain_inline(data):
+            # Inline commands (telnet, redis-benchmark's PING_INLINE):
+            # whole lines with no quote, NUL or multibulk among them split
+            # exactly as the exact parser splits them (request.split_args).
+            reader = None
+            lines = data.split(b"\n")
+            del lines[-1]         # (the empty rest after the last newline)
+            gets = map(bytes.split, lines).__next__     # (StopIteration at the end)
+        else:
             return (data, None, 0, False)
         self.last_interaction = node.mono_now
         node.stats.net_input_bytes += len(data)
-        reader = self._hub_reader
-        reader.feed(data)
-        out = []
-        done = self._run_batch(reader, out, True)
-        if (done < 0 or self._stash is not None or self.closing or self.close_after_reply
+        done = self._run_batch(gets, out, True)
+        if reader is None:
+            if self._stash is not None or done < 0 or self.closing or self.close_after_reply \
+                    or self.out_bytes:
+                if self._stash is not None:     # (the exact parser reads it again)
+                    self._stash = None
+                    done -= 1
+                return (data, out, done, True)
+        elif (done < 0 or self._stash is not None or self.closing or self.close_after_reply
                 or self.out_bytes):
             return (data, out, done, False)
-        if self._mid_command(reader):
+        elif self._mid_command(reader):
             return (data, out, done, True)
         if out:
             self._defer(b"".join(out) if len(out) > 1 else out[0])
@@ -455,7 +486,7 @@ class Client:
             self.execute(stash, out)
         if self.closing or self.close_after_reply:
             return reader, None
-        return self._after_batch(data, reader, self._run_batch(reader, out), done)
+        return self._after_batch(data, reader, self._run_batch(reader.gets, out), done)
 
     def _on_readable(self):
         """Read-watcher callback (runs in the hub): queue this client for
@@ -474,139 +505,135 @@ class Client:
         else:
             self._read_watcher.stop()
 
-    def _run_batch(self, reader, out, hub=False):
-        """Run every complete command hiredis has parsed from this read.
+    def _run_batch(self, gets, out, hub=False):
+        """Run every complete command ``gets`` gives (hiredis.Reader.gets,
+        the exact parser behind the same contract, or the hub's inline
+        lines: a list of bytes per command, False or StopIteration at the
+        end of the read).
 
-        Returns how many commands were taken from the reader, or -(n+1) when
-        the n+1-th is malformed (hiredis error or a non-bulk element).  The
-        common case -- a known command with the right arity, for a client
-        with no gating state, with no MONITOR/propagation/listeners active --
-        runs inline here: it is ``dispatch()`` + ``call()`` without their
-        frames (the per-command cost matters for pipelined clients).  Any
-        other case goes through ``execute()`` -> ``dispatch()``.
+        Returns how many commands were taken, or -(n+1) when the n+1-th is
+        malformed (hiredis error or a non-bulk element).  A command the
+        hub may run (_hub_specs: a data-type command whose handler never
+        waits or changes the client's state) with the right arity, for a
+        client in the plain state (ungated, no ACL restriction), runs here:
+        ``dispatch()`` + ``call()`` without their frames and with their
+        checks settled once per read.  Any other command goes through
+        ``execute()`` -> ``dispatch()`` (after which the checks are settled
+        again) -- or, for the hub (``hub``), is left in ``self._stash`` for
+        the client's greenlet, and the batch ends there.
 
-        Timing takes one clock read per command, not two (a read costs
-        ~170 ns on this kind of VM): a command's duration runs from the
-        previous clock read, so it includes its own parsing and checks
-        and the previous reply's encoding -- well under a microsecond.
+        Timing takes one clock read per command, not two: a command's
+        duration runs from the previous clock read, so it includes its own
+        parsing and checks and the previous reply's encoding -- well under a
+        microsecond.
         """
         node = self.node
         ks = node.keyspace
-        lookup_get = _hub_specs().get if hub else LOOKUP.get
         perf = _perf_ns
         encode = _encode
-        done = 0
         append = out.append    # (out keeps its identity: cleared, never rebound)
-        prev = perf()
+        done = 0
         while True:
-            try:
-                argv = reader.gets()
-            except hiredis.ProtocolError:
-                return -(done + 1)
-            if argv is False:
-                return done
-            if type(argv) is not list or not argv:
-                done += 1      # *-1 / *0: an empty command, ignored like Redis
-                continue
-            n = len(argv)
-            # Every element a bulk string (hiredis returns ints, lists, None
-            # ... for other element types); the common sizes without a loop.
-            if n == 2:
-                if type(argv[0]) is not bytes or type(argv[1]) is not bytes:
-                    return -(done + 1)
-            elif n == 3:
-                if (type(argv[0]) is not bytes or type(argv[1]) is not bytes
-                        or type(argv[2]) is not bytes):
-                    return -(done + 1)
-            else:
-                for a in argv:
-                    if type(a) is not bytes:
-                        return -(done + 1)
-            done += 1
-            spec = lookup_get(argv[0])
-            if (spec is None or not spec.inline or self.gated
-                    or (spec.flags & _GATED_FLAGS and node.write_gated)):
-                if hub:                 # (for the greenlet: full dispatch)
-                    self._stash = argv
-                    return done
-                self.execute(argv, out)
-                if self.closing or self.close_after_reply:
-                    return done
-                prev = perf()
-                continue
-            arity = spec.arity
-            if (n != arity) if arity > 0 else (n < -arity):
-                if hub:
-                    self._stash = argv
-                    return done
-                self.execute(argv, out)
-                prev = perf()
-                continue
-            if self._acl_restricted:
+            # Settled until the next execute(): only dispatch changes them.
+            lookup_get = (_NO_SPECS if self.gated or self._acl_restricted
+                          else _hub_specs(node.write_gated)).get
+            propagating = bool(node.propagators)
+            fast_ns = node.stat_fast_ns
+            prev = perf()
+            while True:
                 try:
-                    node.acl.check(self, spec, argv)
-                except CommandError as e:
-                    spec.stats[2] += 1
-                    node.stats.rejected_calls += 1
-                    node.stats.error(e.message)
-                    out.append(resp.encode_error(e.message))
-                    prev = perf()
-                    continue
-            dirty_before = ks.dirty
-            self.cmd = spec
-            try:
-                # (the two most common shapes without building a slice)
-                if n == 2:
-                    result = spec.handler(self, argv[1])
-                elif n == 3:
-                    result = spec.handler(self, argv[1], argv[2])
-                elif n == 4:
-                    result = spec.handler(self, argv[1], argv[2], argv[3])
-                elif n == 1:
-                    result = spec.handler(self)
-                else:
-                    result = spec.handler(self, *argv[1:])
-            except CommandError:
-                prev = self._inline_error(spec, argv, prev, dirty_before, out)
-                continue
-            except (gevent.GreenletExit, ConnectionError):
-                raise
-            except Exception:
-                log.exception("command %r failed", argv[:1])
-                node.stats.error("ERR")
-                out.append(b"-ERR internal error while executing the command (see the server log)\r\n")
-                prev = perf()
-                continue
-            now = perf()
-            elapsed = now - prev
-            prev = now
-            if elapsed < node.stat_fast_ns:
-                spec.fast[elapsed // 1000] += 1      # (calls, usec, histogram: registry.settle_stats)
-            else:
-                account(node, self, spec, argv, elapsed // 1000)     # (slow: as dispatch counts)
-            if node.propagators and ks.dirty != dirty_before and spec.propagate:
-                node.propagate(self.db.id, self.propagate_as or [argv])
-            if self.propagate_as is not None:
-                self.propagate_as = None
-            # The frequent replies encoded inline; everything else by resp.encode.
-            if result is OK:
-                append(b"+OK\r\n")
-            elif type(result) is bytes and len(result) <= 1024:
-                append(_BULK_HDR[len(result)] + result + b"\r\n")
-            elif type(result) is int:
-                append(_SMALL_INTS[result + 1] if -1 <= result <= 10000 else b":%d\r\n" % result)
-            elif result is None:
-                append(b"_\r\n" if self.resp3 else b"$-1\r\n")
-            elif result is not NO_REPLY:
-                append(encode(result, self.resp3))
-            if self.out_bytes:
-                if hub:                 # (writing may wait: the greenlet's job)
+                    argv = gets()
+                except hiredis.ProtocolError:
+                    return -(done + 1)
+                except StopIteration:      # (the inline lines' end)
                     return done
-                self.write(b"".join(out))
-                out.clear()
-                prev = perf()
-            if self.closing or self.close_after_reply:
-                return done
+                if argv is False:
+                    return done
+                if type(argv) is not list or not argv:
+                    done += 1      # *-1 / *0 / an empty line: ignored like Redis
+                    continue
+                n = len(argv)
+                # Every element a bulk string (hiredis returns ints, lists, None
+                # ... for other element types); the common sizes without a loop.
+                if n == 2:
+                    if type(argv[0]) is not bytes or type(argv[1]) is not bytes:
+                        return -(done + 1)
+                elif n == 3:
+                    if (type(argv[0]) is not bytes or type(argv[1]) is not bytes
+                            or type(argv[2]) is not bytes):
+                        return -(done + 1)
+                else:
+                    for a in argv:
+                        if type(a) is not bytes:
+                            return -(done + 1)
+                done += 1
+                spec = lookup_get(argv[0])
+                if spec is None or not spec.min_args <= n <= spec.max_args:
+                    if hub:                 # (for the greenlet: full dispatch)
+                        self._stash = argv
+                        return done
+                    self.execute(argv, out)
+                    if self.closing or self.close_after_reply:
+                        return done
+                    break
+                if propagating:
+                    dirty_before = ks.dirty
+                self.cmd = spec
+                try:
+                    # (the common shapes without building a slice)
+                    if n == 2:
+                        result = spec.handler(self, argv[1])
+                    elif n == 3:
+                        result = spec.handler(self, argv[1], argv[2])
+                    elif n == 4:
+                        result = spec.handler(self, argv[1], argv[2], argv[3])
+                    elif n == 1:
+                        result = spec.handler(self)
+                    else:
+                        result = spec.handler(self, *argv[1:])
+                except CommandError:
+                    prev = self._inline_error(spec, argv, prev, dirty_before if propagating else 0,
+                                              out)
+                    continue
+                except (gevent.GreenletExit, ConnectionError):
+                    raise
+                except Exception:
+                    prev = self._internal_error(argv, out)
+                    continue
+                now = perf()
+                elapsed = now - prev
+                prev = now
+                if elapsed < fast_ns:
+                    spec.fast[elapsed // 1000] += 1      # (calls, usec, histogram: registry.settle_stats)
+                else:
+                    account(node, self, spec, argv, elapsed // 1000)     # (slow: as dispatch counts)
+                if propagating and ks.dirty != dirty_before and spec.propagate:
+                    node.propagate(self.db.id, self.propagate_as or [argv])
+                if self.propagate_as is not None:
+                    self.propagate_as = None
+                # The frequent replies encoded inline; everything else by resp.encode.
+                if result is OK:
+                    append(b"+OK\r\n")
+                elif type(result) is bytes and len(result) <= 1024:
+                    append(_BULK_HDR[len(result)] + result + b"\r\n")
+                elif type(result) is int:
+                    append(_SMALL_INTS[result + 1] if -1 <= result <= 10000 else b":%d\r\n" % result)
+                elif result is None:
+                    append(b"_\r\n" if self.resp3 else b"$-1\r\n")
+                elif result is not NO_REPLY:
+                    append(encode(result, self.resp3))
+                if self.out_bytes:          # (a handler wrote to this client)
+                    if hub:                 # (writing may wait: the greenlet's job)
+                        return done
+                    self.write(b"".join(out))
+                    out.clear()
+                    prev = perf()
+
+    def _internal_error(self, argv, out):
+        log.exception("command %r failed", argv[:1])
+        self.node.stats.error("ERR")
+        out.append(b"-ERR internal error while executing the command (see the server log)\r\n")
+        return _perf_ns()
 
     def _inline_error(self, spec, argv, started, dirty_before, out):
         """Bookkeeping for a CommandError raised on the inline path; returns
@@ -660,7 +687,7 @@ class Client:
 
     def _run_slow(self, slow, out):
         try:
-            self._run_batch(_ExactReader(slow, self), out)
+            self._run_batch(_ExactReader(slow, self).gets, out)
         except ProtocolError as e:
             # encode_error maps CR/LF to spaces, as Redis's addReplyErrorFormat
             # (the offending byte is quoted in the text).

@@ -117,3 +117,35 @@ def test_killed_client_runs_nothing_more(node_server, redis_server):
         victim.close()
         assert admin.call("GET", "after-kill") is None
         admin.close()
+
+
+# The same mix as inline commands (telnet, redis-benchmark's PING_INLINE):
+# whole lines the event loop splits and runs itself, with empty lines,
+# "\n" and "\r\n" endings, quotes (the exact parser's), and a multibulk
+# command among the lines.
+def _inline(commands):
+    return b"".join(b" ".join(a.encode() for a in c) + (b"\n" if i % 3 == 1 else b"\r\n")
+                    for i, c in enumerate(commands))
+
+
+INLINE_MIXED = (_inline(MIXED[:8]) + b"\r\n\n   \r\n" + _inline(MIXED[8:20])
+                + b'SET quoted "a b"\r\nGET quoted\r\n' + _inline(MIXED[20:])
+                + ENC(("GET", "quoted")) + b"DEL quoted\r\n" + b"  PING  \r\n")
+
+
+def test_inline_pipeline_in_one_write(node_server, redis_server):
+    assert (_collect(node_server.port, [INLINE_MIXED])
+            == _collect(redis_server.port, [INLINE_MIXED]))
+
+
+@pytest.mark.parametrize("cut", range(1, len(INLINE_MIXED), 9))
+def test_inline_pipeline_split_in_two_reads(node_server, redis_server, cut):
+    pieces = [INLINE_MIXED[:cut], INLINE_MIXED[cut:]]
+    assert _collect(node_server.port, pieces) == _collect(redis_server.port, pieces)
+
+
+def test_plain_inline_lines_in_one_write(node_server, redis_server):
+    """Lines the event loop runs from start to end (no quote, no multibulk)."""
+    data = _inline([("SET", "il", "1"), ("INCR", "il"), ("GET", "il"), ("PING",), ("PING", "x"),
+                    ("GET",), ("NOSUCH",), ("DEL", "il")]) + b"\r\n\r\nECHO\tz\r\n"
+    assert _collect(node_server.port, [data]) == _collect(redis_server.port, [data])

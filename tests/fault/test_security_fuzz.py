@@ -89,6 +89,10 @@ def _reply_ok_for(reply, name, state):
         # A rejected EXEC reports the rejection inside EXECABORT, as Redis
         # 7.0 does even without MULTI: "EXECABORT ... because of: NOAUTH ...".
         text = text[len(_EXEC_REJECTED):]
+        if text.startswith(("wrong number of arguments", "unknown command")):
+            # (checked before authentication, like Redis; inside EXECABORT
+            # without the "ERR " prefix, as redis-server 7.0 answers)
+            return True
     if text is not None and text.startswith(PRE_AUTH_ERRORS):
         return True
     if state == "unauth":
