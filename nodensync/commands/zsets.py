@@ -290,36 +290,33 @@ def _zadd_generic(ctx, key, args, incr=False):
 @command("zadd", arity=-4, flags=WRITE | DENYOOM | FAST, keys=(1, 1, 1), group=G,
          syntax="key [NX | XX] [GT | LT] [CH] [INCR] score member [score member ...]",
          since="1.2.0")
-def zadd(ctx, key, *args):
+def zadd(ctx, key, score, member, *args):
     """Add one or more members to a sorted set, or update its score if it already exists."""
-    if len(args) == 2:
-        score = args[0]
-        if score and score[0] not in _OPTION_START:
-            # The usual ZADD key score member: no options to look for (a
-            # first word that cannot start an option is the score).
-            return _zadd_one(ctx.db, key, parse_score(score), args[1])
-    return _zadd_generic(ctx, key, args)
-
-
-def _zadd_one(db, key, score, member):
-    """ZADD of one member without options: _zadd_generic's result for
-    that case, without its option and list handling."""
-    zs = db.get(key)                    # (_get_zset inlined)
-    if zs is not None and type(zs) is not ZSet:
-        raise _wrongtype()
-    if zs is None:
-        zs = ZSet()
-        zs.add(member, score)
-        db.set(key, zs)
-    else:
-        r = zs.add(member, score)       # 1 added, 0 score changed, None same score
-        if r != 1:
-            if r is not None:
+    if not args and score and score[0] not in _OPTION_START:
+        # The usual ZADD key score member: no options to look for (a first
+        # word that cannot start an option is the score), and, for a sorted
+        # set stored already, just ZSet.add (it keeps its index untracked
+        # by the GC itself: modified_value).
+        score = parse_score(score)
+        db = ctx.db
+        zs = db.data.get(key)
+        if type(zs) is not ZSet or db.expires:     # absent, maybe expired, or another type
+            zs = _get_zset(db, key)
+            if zs is None:
+                zs = ZSet()
+                zs.add(member, score)
+                db.set(key, zs)
                 db.modified(key, "zadd")
+                _signal(db, key)
+                return 1
+        r = zs.add(member, score)       # 1 added, 0 score changed, None same score
+        if r is None:
             return 0
-    db.modified(key, "zadd")
-    _signal(db, key)
-    return 1
+        db.modified_value(key, "zadd", "z")
+        if r:
+            _signal(db, key)
+        return r
+    return _zadd_generic(ctx, key, (score, member) + args)
 
 
 @command("zincrby", arity=4, flags=WRITE | DENYOOM | FAST, keys=(1, 1, 1), group=G,

@@ -24,7 +24,7 @@ listpack where the score text of -0.0 is "0", so that is what clients see.
 """
 import math
 import struct
-from bisect import bisect_left as _bisect_left
+from bisect import bisect_left as _bisect_left, bisect_right as _bisect_right, insort as _insort
 
 from sortedcontainers import SortedList
 
@@ -139,7 +139,10 @@ class ZSet:
 
     def add(self, member, score):
         """Insert or update; returns 1 when the member is new, 0 when its
-        score changed and None when it already had that score."""
+        score changed and None when it already had that score.  Keeps the
+        index's sublists untracked itself (keep_untracked when their number
+        changed), so a stored sorted set changed only by ``add`` needs no
+        GC bookkeeping afterwards (Database.modified_value)."""
         score += 0.0                    # -0.0 -> 0.0
         if score >= 0.0:                # zkey, inlined (the hot path of ZADD)
             key = _pack_d(-score) + member
@@ -154,7 +157,10 @@ class ZSet:
             self._move(old, key)
             return 0
         members[member] = key
-        self.index.add(key)
+        index = self.index
+        index.add(key)
+        if len(index._lists) != self.untracked_lists:     # (a split, or the first key)
+            self.keep_untracked()
         return 1
 
     def _move(self, old, key):
@@ -184,9 +190,37 @@ class ZSet:
             lst[idx] = key
             if idx == last:
                 maxes[pos] = key
-        else:
+            return
+        if index._index or last <= index._load >> 1:
+            # A positional index to keep up to date, or a sublist about to
+            # be merged: SortedList's own delete and add.
+            if last <= index._load >> 1 and len(lists) > 1:
+                # A merge may be followed by a split (a new sublist with
+                # their number unchanged): check every sublist.
+                self.untracked_lists = -1
             index._delete(pos, idx)
             index.add(key)
+            if len(lists) != self.untracked_lists:
+                self.keep_untracked()
+            return
+        # What _delete then add do when the old key's sublist stays above
+        # half the load and no positional index is built: the length is
+        # unchanged, only the two sublists and their maxima move.
+        del lst[idx]
+        if idx == last:
+            maxes[pos] = lst[-1]
+        pos = _bisect_right(maxes, key)
+        if pos == len(maxes):
+            pos -= 1
+            lst = lists[pos]
+            lst.append(key)
+            maxes[pos] = key
+        else:
+            lst = lists[pos]
+            _insort(lst, key)
+        if len(lst) > index._load << 1:
+            index._expand(pos)              # (splits the sublist)
+            self.keep_untracked()
 
     def remove(self, member):
         key = self.members.pop(member, None)
