@@ -22,9 +22,9 @@ from .. import errors
 from ..errors import CommandError
 from ..storage.compact import as_set
 from ..storage.keyspace import release
-from ..protocol.resp import NULL_ARRAY, format_double
+from ..protocol.resp import NULL_ARRAY, Raw, format_double
 from ..server import blocking
-from ..storage.zset import ZSet, LEX_MIN, LEX_MAX
+from ..storage.zset import ZSet, LEX_MIN, LEX_MAX, PREFIX, score_of
 from .registry import (command, keys_after_numkeys, WRITE, READONLY, DENYOOM, FAST,
                        BLOCKING, NOSCRIPT)
 from .sets import SET_TYPES, parse_scan_cursor, parse_scan_options, positive_long, _range_long
@@ -655,18 +655,50 @@ def _zpop_command(ctx, key, args, from_max):
     return [[m, s] for m, s in popped]
 
 
+def _zpop_one(ctx, key, from_max):
+    """ZPOPMIN/ZPOPMAX key: pop_zset and _zpop_command for one member,
+    the lookup inline and no GC bookkeeping (ZSet.pop_one keeps the index
+    untracked)."""
+    db = ctx.db
+    zs = db.data.get(key)
+    if zs is None:
+        return []
+    if type(zs) is not ZSet or db.expires:     # maybe expired, or another type
+        zs = _get_zset(db, key)
+        if zs is None:
+            return []
+    k = zs.pop_one(from_max)
+    db.modified_value(key, "zpopmax" if from_max else "zpopmin", "z")
+    if not zs.members:
+        _deleted(db, key)
+    return _member_score_reply(ctx.resp3, k[PREFIX:], score_of(k))
+
+
+def _member_score_reply(resp3, member, score):
+    """The flat [member, score] reply, encoded here: resp.encode's general
+    path for a list holding a float costs more than the pop itself."""
+    text = format_double(score)
+    if resp3:
+        return Raw(b"*2\r\n$%d\r\n%s\r\n,%s\r\n" % (len(member), member, text))
+    return Raw(b"*2\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n" % (len(member), member, len(text), text))
+
+
 @command("zpopmin", arity=-2, flags=WRITE | FAST, keys=(1, 1, 1), group=G,
          syntax="key [count]", since="5.0.0")
 def zpopmin(ctx, key, *args):
     """Remove and return members with the lowest scores in a sorted set."""
-    return _zpop_command(ctx, key, args, False)
+    if args:
+        return _zpop_command(ctx, key, args, False)
+    return _zpop_one(ctx, key, False)
 
 
 @command("zpopmax", arity=-2, flags=WRITE | FAST, keys=(1, 1, 1), group=G,
          syntax="key [count]", since="5.0.0")
 def zpopmax(ctx, key, *args):
     """Remove and return members with the highest scores in a sorted set."""
-    return _zpop_command(ctx, key, args, True)
+    if args:
+        return _zpop_command(ctx, key, args, True)
+    return _zpop_one(ctx, key, True)
 
 
 def _parse_mpop(args):

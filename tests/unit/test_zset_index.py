@@ -97,3 +97,44 @@ def test_add_keeps_sublists_untracked_through_splits_and_merges():
     assert not any(gc.is_tracked(part) for part in z.index._lists)
     expect = sorted(ref.items(), key=lambda p: (p[1], p[0]))
     assert list(z.items()) == expect
+
+
+def test_pop_one_keeps_sublists_untracked():
+    """ZSet.pop_one (ZPOPMIN/ZPOPMAX key): pops from both ends merge the end
+    sublists, adds in between split others; the index stays valid and
+    untracked and the pops come in the model's order."""
+    import gc
+    z = ZSet()
+    for i in range(8000):                   # ascending: sublists of 1000
+        z.add(b"m%d" % i, float(i))
+    for i in range(700):                    # the second sublist grows to 1700
+        z.add(b"x%d" % i, 1000.5 + i)
+    # Popping the first sublist down to half the load merges it into the
+    # second, which is then too long and splits: a new sublist with their
+    # number unchanged.
+    for _ in range(600):
+        z.pop_one()
+        assert not any(gc.is_tracked(part) for part in z.index._lists)
+    z.index._check()
+    rng = random.Random(3)
+    ref = {k[8:]: score_of(k) for k in z.index}
+    n = 0
+    while ref:
+        if rng.random() < 0.3:
+            m = b"n%d" % n
+            n += 1
+            s = float(rng.randrange(100000))
+            assert z.add(m, s) == 1
+            ref[m] = s
+        from_max = rng.random() < 0.5
+        order = sorted(ref.items(), key=lambda p: (p[1], p[0])) if len(ref) < 50 else None
+        k = z.pop_one(from_max)
+        m, s = k[8:], score_of(k)
+        if order is not None:
+            assert (m, s) == (order[-1] if from_max else order[0])
+        assert ref.pop(m) == s
+        assert len(z) == len(ref)
+        assert not any(gc.is_tracked(part) for part in z.index._lists)
+        if len(ref) % 700 == 0:
+            z.index._check()
+    assert not len(z.index)
