@@ -24,7 +24,7 @@ from ..storage.compact import as_set
 from ..storage.keyspace import release
 from ..protocol.resp import NULL_ARRAY, Raw, format_double
 from ..server import blocking
-from ..storage.zset import ZSet, LEX_MIN, LEX_MAX, PREFIX, score_of
+from ..storage.zset import ZSet, LEX_MIN, LEX_MAX
 from .registry import (command, keys_after_numkeys, WRITE, READONLY, DENYOOM, FAST,
                        BLOCKING, NOSCRIPT)
 from .sets import SET_TYPES, parse_scan_cursor, parse_scan_options, positive_long, _range_long
@@ -667,11 +667,11 @@ def _zpop_one(ctx, key, from_max):
         zs = _get_zset(db, key)
         if zs is None:
             return []
-    k = zs.pop_one(from_max)
+    member, score = zs.pop_one(from_max)
     db.modified_value(key, "zpopmax" if from_max else "zpopmin", "z")
     if not zs.members:
         _deleted(db, key)
-    return _member_score_reply(ctx.resp3, k[PREFIX:], score_of(k))
+    return _member_score_reply(ctx.resp3, member, score)
 
 
 def _member_score_reply(resp3, member, score):

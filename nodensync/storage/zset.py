@@ -273,8 +273,7 @@ class ZSet:
         if n <= 0:
             return []
         if n == 1:                 # ZPOPMIN/ZPOPMAX key, BZPOPMIN: one O(log n) pop
-            key = self.pop_one(from_max)
-            return [(key[PREFIX:], -_unpack_d(key)[0] if key[0] & 0x80 else _negative_score(key))]
+            return [self.pop_one(from_max)]
         if from_max:
             taken = list(index.islice(len(index) - n, len(index), reverse=True))
             del index[len(index) - n:]
@@ -289,19 +288,28 @@ class ZSet:
 
     def pop_one(self, from_max=False):
         """Remove the lowest (highest) member of a non-empty sorted set;
-        returns its key.  Like ``add``, keeps the index's sublists
+        returns (member, score).  Like ``add``, keeps the index's sublists
         untracked itself."""
         index = self.index
         lists = index._lists
-        if len(lists) > 1 and len(lists[-1 if from_max else 0]) <= (index._load >> 1) + 1:
+        if from_max:
+            pos = len(lists) - 1
+            lst = lists[pos]
+            idx = len(lst) - 1
+        else:
+            pos = idx = 0
+            lst = lists[0]
+        if len(lst) <= (index._load >> 1) + 1 and len(lists) > 1:
             # The end sublist will be merged into its neighbour, which may
             # then split (a new sublist, their number unchanged).
             self.untracked_lists = -1
-        key = index.pop(-1 if from_max else 0)
+        key = lst[idx]
+        index._delete(pos, idx)         # (SortedList.pop's work for either end)
         if len(lists) != self.untracked_lists:
             self.keep_untracked()
-        del self.members[key[PREFIX:]]
-        return key
+        m = key[PREFIX:]
+        del self.members[m]
+        return m, -_unpack_d(key)[0] if key[0] & 0x80 else _negative_score(key)
 
     def delete_slice(self, lo, hi):
         """Remove index positions [lo, hi); returns how many."""
