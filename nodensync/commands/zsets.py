@@ -689,6 +689,8 @@ def zpopmin(ctx, key, *args):
     """Remove and return members with the lowest scores in a sorted set."""
     if args:
         return _zpop_command(ctx, key, args, False)
+    if key not in ctx.db.data:          # (a missing key answers without another call)
+        return []
     return _zpop_one(ctx, key, False)
 
 
@@ -698,6 +700,8 @@ def zpopmax(ctx, key, *args):
     """Remove and return members with the highest scores in a sorted set."""
     if args:
         return _zpop_command(ctx, key, args, True)
+    if key not in ctx.db.data:          # (a missing key answers without another call)
+        return []
     return _zpop_one(ctx, key, True)
 
 
