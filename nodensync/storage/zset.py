@@ -116,7 +116,9 @@ class ZSet:
         out of the cyclic GC: without this a full collection visits every
         member (about 9 ms per million).  Cheap unless the sublists
         changed: a split or a merge changes their number, a rebuild
-        replaces the first one."""
+        replaces the first one (a merge followed by a split does neither:
+        ``add`` and ``pop_one`` set ``untracked_lists`` to -1 to have every
+        sublist checked)."""
         lists = getattr(self.index, "_lists", None)
         if lists is None:
             return
@@ -169,7 +171,9 @@ class ZSet:
         still sorts between the old one's neighbours (a small ZINCRBY, a
         score that changes little), it takes the old one's slot, with no
         shifting and no positional-index update; otherwise the old key's
-        position, found once, is deleted and the new key added."""
+        position, found once, is deleted and the new key inserted -- by
+        hand when neither sublist changes shape, by SortedList's _delete
+        and add when one may (a merge, a split, the positional index)."""
         index = self.index
         maxes = index._maxes
         lists = index._lists
@@ -191,7 +195,7 @@ class ZSet:
             if idx == last:
                 maxes[pos] = key
             return
-        if index._index or last <= index._load >> 1:
+        if index._index or (last <= index._load >> 1 and len(lists) > 1):
             # A positional index to keep up to date, or a sublist about to
             # be merged: SortedList's own delete and add.
             if last <= index._load >> 1 and len(lists) > 1:
@@ -203,9 +207,11 @@ class ZSet:
             if len(lists) != self.untracked_lists:
                 self.keep_untracked()
             return
-        # What _delete then add do when the old key's sublist stays above
-        # half the load and no positional index is built: the length is
-        # unchanged, only the two sublists and their maxima move.
+        # What _delete then add do when the old key's sublist keeps more
+        # than half the load (or is the only one: it keeps a key, as a key
+        # that does not fit has a neighbour) and no positional index is
+        # built: the length is unchanged, only the two sublists and their
+        # maxima move.
         del lst[idx]
         if idx == last:
             maxes[pos] = lst[-1]
