@@ -28,6 +28,7 @@ _LONG_MIN = -(1 << 63)
 _LONG_MAX = (1 << 63) - 1
 
 _signal = blocking.signal_key_ready
+_waiting = blocking._waiting    # clients blocked in the process (a list, never rebound)
 
 
 def _err(message):
@@ -193,7 +194,8 @@ def _push(db, key, values, left):
         db.modified_value(key, event, "l", len(values))
     else:
         db.modified(key, event, "l", len(values))
-    _signal(db, key)
+    if _waiting[0]:                             # (signal_key_ready's own test)
+        _signal(db, key)
     return len(lst)
 
 
@@ -255,6 +257,8 @@ def _pop_one(db, key, left):
     inline for the common case (a list already stored)."""
     lst = db.data.get(key)
     if type(lst) is not deque or db.expires:    # absent, maybe expired, or another type
+        if lst is None:
+            return None
         lst = _get_list(db, key)
         if lst is None:
             return None

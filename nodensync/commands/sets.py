@@ -21,7 +21,7 @@ import sys
 from .. import errors
 from ..errors import CommandError
 from ..protocol.resp import OrderedSet
-from ..storage.compact import (IntSet, PackedSet, as_set, compact_set, set_add,
+from ..storage.compact import (IntSet, PackedSet, as_set, compact_pop, compact_set, set_add,
                                set_contains, set_len, set_members, set_remove)
 from ..storage.keyspace import release
 from .registry import command, keys_after_numkeys, WRITE, READONLY, DENYOOM, FAST
@@ -297,22 +297,30 @@ def scard(ctx, key):
          syntax="key [count]", since="1.0.0")
 def spop(ctx, key, *args):
     """Remove and return one or multiple random members from a set."""
-    db = ctx.db
-    if len(args) > 1:
-        raise _syntax()
     if args:
+        if len(args) > 1:
+            raise _syntax()
         return _spop_count(ctx, key, positive_long(args[0]))
-    s = _get_set(db, key)
+    db = ctx.db
+    s = db.data.get(key)
     if s is None:
         return None
+    if type(s) is not set or db.expires:
+        s = _get_set(db, key)       # maybe expired, a compact form, or another type
+        if s is None:
+            return None
+    rng = ctx.node.rng
     if type(s) is set:
-        member = _pop_random(ctx.node.rng, s)
+        member = _pop_random(rng, s)
         left = s
+        db.modified_value(key, "spop", "s")         # (changed in place)
     else:
-        member = _random_member(ctx.node.rng, s)
-        left, _ = set_remove(s, (member,))
-        _replace(db, key, s, left)
-    db.modified(key, "spop")
+        member, left = compact_pop(s, rng)
+        if left is None:
+            db.modified_value(key, "spop", "s")     # (nothing stored: deleted below)
+        else:
+            db.set(key, left, keepttl=True)
+            db.modified(key, "spop", "s")
     if not left:
         _deleted(db, key)
     ctx.propagate_as = [[b"srem", key, member]]

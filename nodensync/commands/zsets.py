@@ -22,7 +22,7 @@ from .. import errors
 from ..errors import CommandError
 from ..storage.compact import as_set
 from ..storage.keyspace import release
-from ..protocol.resp import NULL_ARRAY, format_double
+from ..protocol.resp import NULL_ARRAY, Raw, format_double
 from ..server import blocking
 from ..storage.zset import ZSet, LEX_MIN, LEX_MAX
 from .registry import (command, keys_after_numkeys, WRITE, READONLY, DENYOOM, FAST,
@@ -290,36 +290,33 @@ def _zadd_generic(ctx, key, args, incr=False):
 @command("zadd", arity=-4, flags=WRITE | DENYOOM | FAST, keys=(1, 1, 1), group=G,
          syntax="key [NX | XX] [GT | LT] [CH] [INCR] score member [score member ...]",
          since="1.2.0")
-def zadd(ctx, key, *args):
+def zadd(ctx, key, score, member, *args):
     """Add one or more members to a sorted set, or update its score if it already exists."""
-    if len(args) == 2:
-        score = args[0]
-        if score and score[0] not in _OPTION_START:
-            # The usual ZADD key score member: no options to look for (a
-            # first word that cannot start an option is the score).
-            return _zadd_one(ctx.db, key, parse_score(score), args[1])
-    return _zadd_generic(ctx, key, args)
-
-
-def _zadd_one(db, key, score, member):
-    """ZADD of one member without options: _zadd_generic's result for
-    that case, without its option and list handling."""
-    zs = db.get(key)                    # (_get_zset inlined)
-    if zs is not None and type(zs) is not ZSet:
-        raise _wrongtype()
-    if zs is None:
-        zs = ZSet()
-        zs.add(member, score)
-        db.set(key, zs)
-    else:
-        r = zs.add(member, score)       # 1 added, 0 score changed, None same score
-        if r != 1:
-            if r is not None:
+    if not args and score and score[0] not in _OPTION_START:
+        # The usual ZADD key score member: no options to look for (a first
+        # word that cannot start an option is the score), and, for a sorted
+        # set stored already, just ZSet.add (it keeps its index untracked
+        # by the GC itself: modified_value).
+        score = parse_score(score)
+        db = ctx.db
+        zs = db.data.get(key)
+        if type(zs) is not ZSet or db.expires:     # absent, maybe expired, or another type
+            zs = _get_zset(db, key)
+            if zs is None:
+                zs = ZSet()
+                zs.add(member, score)
+                db.set(key, zs)
                 db.modified(key, "zadd")
+                _signal(db, key)
+                return 1
+        r = zs.add(member, score)       # 1 added, 0 score changed, None same score
+        if r is None:
             return 0
-    db.modified(key, "zadd")
-    _signal(db, key)
-    return 1
+        db.modified_value(key, "zadd", "z")
+        if r:
+            _signal(db, key)
+        return r
+    return _zadd_generic(ctx, key, (score, member) + args)
 
 
 @command("zincrby", arity=4, flags=WRITE | DENYOOM | FAST, keys=(1, 1, 1), group=G,
@@ -658,18 +655,54 @@ def _zpop_command(ctx, key, args, from_max):
     return [[m, s] for m, s in popped]
 
 
+def _zpop_one(ctx, key, from_max):
+    """ZPOPMIN/ZPOPMAX key: pop_zset and _zpop_command for one member,
+    the lookup inline and no GC bookkeeping (ZSet.pop_one keeps the index
+    untracked)."""
+    db = ctx.db
+    zs = db.data.get(key)
+    if zs is None:
+        return []
+    if type(zs) is not ZSet or db.expires:     # maybe expired, or another type
+        zs = _get_zset(db, key)
+        if zs is None:
+            return []
+    member, score = zs.pop_one(from_max)
+    db.modified_value(key, "zpopmax" if from_max else "zpopmin", "z")
+    if not zs.members:
+        _deleted(db, key)
+    return _member_score_reply(ctx.resp3, member, score)
+
+
+def _member_score_reply(resp3, member, score):
+    """The flat [member, score] reply, encoded here: resp.encode's general
+    path for a list holding a float costs more than the pop itself."""
+    text = format_double(score)
+    if resp3:
+        return Raw(b"*2\r\n$%d\r\n%s\r\n,%s\r\n" % (len(member), member, text))
+    return Raw(b"*2\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n" % (len(member), member, len(text), text))
+
+
 @command("zpopmin", arity=-2, flags=WRITE | FAST, keys=(1, 1, 1), group=G,
          syntax="key [count]", since="5.0.0")
 def zpopmin(ctx, key, *args):
     """Remove and return members with the lowest scores in a sorted set."""
-    return _zpop_command(ctx, key, args, False)
+    if args:
+        return _zpop_command(ctx, key, args, False)
+    if key not in ctx.db.data:          # (a missing key answers without another call)
+        return []
+    return _zpop_one(ctx, key, False)
 
 
 @command("zpopmax", arity=-2, flags=WRITE | FAST, keys=(1, 1, 1), group=G,
          syntax="key [count]", since="5.0.0")
 def zpopmax(ctx, key, *args):
     """Remove and return members with the highest scores in a sorted set."""
-    return _zpop_command(ctx, key, args, True)
+    if args:
+        return _zpop_command(ctx, key, args, True)
+    if key not in ctx.db.data:          # (a missing key answers without another call)
+        return []
+    return _zpop_one(ctx, key, True)
 
 
 def _parse_mpop(args):

@@ -374,6 +374,25 @@ def set_remove(value, members):
     return (_packed_set(kept) if kept else None), removed
 
 
+def compact_pop(value, rng):
+    """Remove a random member (``rng.randrange``: exactly uniform) of an
+    IntSet or PackedSet -> (member, new stored value or None when nothing
+    is left): SPOP's one member without building the members' list
+    (intset) or decoding the packed tuple twice."""
+    if type(value) is IntSet:
+        n = len(value) >> 3
+        if n == 1:
+            return b"%d" % _intset_view(value)[0], None
+        i = rng.randrange(n)
+        at = i << 3
+        return b"%d" % _intset_view(value)[i], IntSet(value[:at] + value[at + 8:])
+    old = _loads(value)
+    if len(old) == 1:
+        return old[0], None
+    i = rng.randrange(len(old))
+    return old[i], PackedSet(_dumps(old[:i] + old[i + 1:], 2))
+
+
 def _sorted_has(view, v):
     i = bisect_left(view, v)
     return i < len(view) and view[i] == v

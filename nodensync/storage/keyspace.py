@@ -268,9 +268,10 @@ class Database:
     def modified_value(self, key, event, klass, dirty=1):
         """modified() for a change that stored no new container: a string
         value (bytes or int), or an update in place of the list, hash or
-        set already stored.  Neither makes the key dict tracked by the GC
-        (CPython tracks a dict when it stores a GC-tracked object) and
-        neither is a sorted set, so the GC bookkeeping is skipped."""
+        set already stored, or of a sorted set by ``ZSet.add`` (which keeps
+        its index untracked itself).  Neither makes the key dict tracked by
+        the GC (CPython tracks a dict when it stores a GC-tracked object),
+        so the GC bookkeeping is skipped."""
         ks = self.keyspace
         ks.dirty += dirty
         if self.watchers:

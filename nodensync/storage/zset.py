@@ -24,7 +24,7 @@ listpack where the score text of -0.0 is "0", so that is what clients see.
 """
 import math
 import struct
-from bisect import bisect_left as _bisect_left
+from bisect import bisect_left as _bisect_left, bisect_right as _bisect_right, insort as _insort
 
 from sortedcontainers import SortedList
 
@@ -116,7 +116,9 @@ class ZSet:
         out of the cyclic GC: without this a full collection visits every
         member (about 9 ms per million).  Cheap unless the sublists
         changed: a split or a merge changes their number, a rebuild
-        replaces the first one."""
+        replaces the first one (a merge followed by a split does neither:
+        ``add`` and ``pop_one`` set ``untracked_lists`` to -1 to have every
+        sublist checked)."""
         lists = getattr(self.index, "_lists", None)
         if lists is None:
             return
@@ -139,7 +141,10 @@ class ZSet:
 
     def add(self, member, score):
         """Insert or update; returns 1 when the member is new, 0 when its
-        score changed and None when it already had that score."""
+        score changed and None when it already had that score.  Keeps the
+        index's sublists untracked itself (keep_untracked when their number
+        changed), so a stored sorted set changed only by ``add`` needs no
+        GC bookkeeping afterwards (Database.modified_value)."""
         score += 0.0                    # -0.0 -> 0.0
         if score >= 0.0:                # zkey, inlined (the hot path of ZADD)
             key = _pack_d(-score) + member
@@ -154,7 +159,10 @@ class ZSet:
             self._move(old, key)
             return 0
         members[member] = key
-        self.index.add(key)
+        index = self.index
+        index.add(key)
+        if len(index._lists) != self.untracked_lists:     # (a split, or the first key)
+            self.keep_untracked()
         return 1
 
     def _move(self, old, key):
@@ -163,7 +171,9 @@ class ZSet:
         still sorts between the old one's neighbours (a small ZINCRBY, a
         score that changes little), it takes the old one's slot, with no
         shifting and no positional-index update; otherwise the old key's
-        position, found once, is deleted and the new key added."""
+        position, found once, is deleted and the new key inserted -- by
+        hand when neither sublist changes shape, by SortedList's _delete
+        and add when one may (a merge, a split, the positional index)."""
         index = self.index
         maxes = index._maxes
         lists = index._lists
@@ -184,9 +194,39 @@ class ZSet:
             lst[idx] = key
             if idx == last:
                 maxes[pos] = key
-        else:
+            return
+        if index._index or (last <= index._load >> 1 and len(lists) > 1):
+            # A positional index to keep up to date, or a sublist about to
+            # be merged: SortedList's own delete and add.
+            if last <= index._load >> 1 and len(lists) > 1:
+                # A merge may be followed by a split (a new sublist with
+                # their number unchanged): check every sublist.
+                self.untracked_lists = -1
             index._delete(pos, idx)
             index.add(key)
+            if len(lists) != self.untracked_lists:
+                self.keep_untracked()
+            return
+        # What _delete then add do when the old key's sublist keeps more
+        # than half the load (or is the only one: it keeps a key, as a key
+        # that does not fit has a neighbour) and no positional index is
+        # built: the length is unchanged, only the two sublists and their
+        # maxima move.
+        del lst[idx]
+        if idx == last:
+            maxes[pos] = lst[-1]
+        pos = _bisect_right(maxes, key)
+        if pos == len(maxes):
+            pos -= 1
+            lst = lists[pos]
+            lst.append(key)
+            maxes[pos] = key
+        else:
+            lst = lists[pos]
+            _insort(lst, key)
+        if len(lst) > index._load << 1:
+            index._expand(pos)              # (splits the sublist)
+            self.keep_untracked()
 
     def remove(self, member):
         key = self.members.pop(member, None)
@@ -239,10 +279,7 @@ class ZSet:
         if n <= 0:
             return []
         if n == 1:                 # ZPOPMIN/ZPOPMAX key, BZPOPMIN: one O(log n) pop
-            key = index.pop(-1 if from_max else 0)
-            m = key[PREFIX:]
-            del self.members[m]
-            return [(m, -_unpack_d(key)[0] if key[0] & 0x80 else _negative_score(key))]
+            return [self.pop_one(from_max)]
         if from_max:
             taken = list(index.islice(len(index) - n, len(index), reverse=True))
             del index[len(index) - n:]
@@ -254,6 +291,31 @@ class ZSet:
         for m, _ in out:
             del members[m]
         return out
+
+    def pop_one(self, from_max=False):
+        """Remove the lowest (highest) member of a non-empty sorted set;
+        returns (member, score).  Like ``add``, keeps the index's sublists
+        untracked itself."""
+        index = self.index
+        lists = index._lists
+        if from_max:
+            pos = len(lists) - 1
+            lst = lists[pos]
+            idx = len(lst) - 1
+        else:
+            pos = idx = 0
+            lst = lists[0]
+        if len(lst) <= (index._load >> 1) + 1 and len(lists) > 1:
+            # The end sublist will be merged into its neighbour, which may
+            # then split (a new sublist, their number unchanged).
+            self.untracked_lists = -1
+        key = lst[idx]
+        index._delete(pos, idx)         # (SortedList.pop's work for either end)
+        if len(lists) != self.untracked_lists:
+            self.keep_untracked()
+        m = key[PREFIX:]
+        del self.members[m]
+        return m, -_unpack_d(key)[0] if key[0] & 0x80 else _negative_score(key)
 
     def delete_slice(self, lo, hi):
         """Remove index positions [lo, hi); returns how many."""

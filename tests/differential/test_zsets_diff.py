@@ -473,6 +473,37 @@ def test_pops(diff):
     """)
 
 
+def test_single_pops_scores_and_ends(diff):
+    # ZPOPMIN/ZPOPMAX key encode their [member, score] reply themselves:
+    # scores of every shape, pops from both ends down to an empty key, and
+    # inside MULTI.
+    run(diff, """
+        ZADD z -inf a -2.25 b 0 c 1.5 d 1e300 e 3 f 0.1 g inf h -0 i 123456789012345678 j
+        ZPOPMIN z
+        ZPOPMAX z
+        ZPOPMIN z
+        ZPOPMAX z
+        ZPOPMIN z
+        ZPOPMAX z
+        ZPOPMIN z
+        ZPOPMAX z
+        ZPOPMIN z
+        ZPOPMAX z
+        EXISTS z
+        ZPOPMIN z
+        ZPOPMAX z
+        ZADD m 1 onlyone
+        MULTI
+        ZPOPMAX m
+        ZPOPMIN m
+        ZADD m 2 x 3 y
+        ZPOPMIN m
+        EXEC
+        ZPOPMAX m
+        EXISTS m
+    """)
+
+
 def test_zmpop(diff):
     run(diff, """
         ZADD z 1 a 2 b 3 c 4 d

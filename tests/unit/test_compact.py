@@ -113,6 +113,7 @@ SET_OPS = st.one_of(
     st.tuples(st.just("SADD"), st.lists(MEMBERS, min_size=1, max_size=4)),
     st.tuples(st.just("SREM"), st.lists(MEMBERS, min_size=1, max_size=3)),
     st.tuples(st.just("SPOP"), st.integers(0, 3)),
+    st.tuples(st.just("SPOP"), st.none()),
     st.tuples(st.just("SMOVE"), MEMBERS),
 )
 
@@ -150,6 +151,10 @@ def test_set_commands_follow_a_set_model(ops, probes):
             elif op == "SREM":
                 assert n("SREM", "s", *args) == len(set(args) & model)
                 model.difference_update(args)
+            elif op == "SPOP" and args is None:
+                popped = n("SPOP", "s")
+                assert (popped in model) if model else popped is None
+                model.discard(popped)
             elif op == "SPOP":
                 popped = n("SPOP", "s", str(args))
                 assert popped <= model and len(popped) == min(args, len(model))
@@ -215,6 +220,46 @@ def test_intset_add_remove_contains(start, changes):
         for v in list(start) + changes:
             assert compact.set_contains(value, b"%d" % v) == ((b"%d" % v) in members)
             assert not compact.set_contains(value, b"0%d" % abs(v))    # not canonical
+    finally:
+        n.close()
+
+
+def test_compact_pop_is_set_remove_of_a_member():
+    """SPOP's compact_pop leaves what set_remove of the member it returns
+    leaves (same form, same bytes), down to None."""
+    import random
+    rng = random.Random(5)
+    ks = Node().node.keyspace
+    for members in ([b"%d" % i for i in range(-3, 40)], [b"m%d" % i for i in range(100)],
+                    [b"7"], [b"x"], [b"9223372036854775807", b"-9223372036854775808"]):
+        for _ in range(30):
+            value = compact.compact_set(ks, set(members))
+            assert type(value) in (IntSet, PackedSet)
+            left = set(members)
+            while value is not None:
+                m, new = compact.compact_pop(value, rng)
+                assert m in left
+                left.discard(m)
+                assert new == compact.set_remove(value, (m,))[0]
+                assert new is None or type(new) is type(value)
+                value = new
+            assert not left
+
+
+def test_spop_of_a_compact_set_keeps_the_ttl_and_stays_untracked():
+    import gc
+    n = Node()
+    try:
+        n("SADD", "s", "1", "2", "3")
+        n("SADD", "t", "x", "y", "z")
+        for k in ("s", "t"):
+            n("PEXPIREAT", k, "4102444800000")
+            n("SPOP", k)
+        assert type(n.db.get(b"s")) is IntSet and type(n.db.get(b"t")) is PackedSet
+        for k in (b"s", b"t"):
+            assert n.db.get_expire(k) == 4102444800000
+            assert not gc.is_tracked(n.db.get(k))
+        assert not gc.is_tracked(n.db.data)
     finally:
         n.close()
 

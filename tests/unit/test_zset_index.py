@@ -61,3 +61,79 @@ def test_updates_match_a_model():
         assert list(z.items_desc()) == expect[::-1]
         assert [z.rank(m) for m, _ in expect] == list(range(len(expect)))
         assert dict(z.score_items()) == ref
+
+
+def test_add_keeps_sublists_untracked_through_splits_and_merges():
+    """ZSet.add moves keys between sublists itself (no positional index
+    built): members moved from the low end to the high end empty the first
+    sublists (merges) and overfill the last ones (splits).  The index must
+    stay SortedList-valid, match the model, and no sublist may be tracked
+    by the GC (ZADD on a stored sorted set does no GC bookkeeping after)."""
+    import gc
+    rng = random.Random(7)
+    z, ref = ZSet(), {}
+    for i in range(6000):
+        m = b"m%d" % i
+        z.add(m, float(i))
+        ref[m] = float(i)
+    top = 6000.0
+    for step in range(30000):
+        m = b"m%d" % rng.randrange(6000)
+        r = rng.random()
+        if r < 0.6:
+            top += 1
+            s = top                                    # to the high end
+        elif r < 0.8:
+            s = float(rng.randrange(-100, int(top)))   # anywhere
+        else:
+            s = ref[m] + rng.choice([-0.5, 0.5])       # a small move
+        assert z.add(m, s) == (0 if ref[m] != s else None)
+        ref[m] = s
+        if step % 500 == 0:
+            z.index._check()
+            assert not z.index._index
+            assert not any(gc.is_tracked(part) for part in z.index._lists)
+    z.index._check()
+    assert not any(gc.is_tracked(part) for part in z.index._lists)
+    expect = sorted(ref.items(), key=lambda p: (p[1], p[0]))
+    assert list(z.items()) == expect
+
+
+def test_pop_one_keeps_sublists_untracked():
+    """ZSet.pop_one (ZPOPMIN/ZPOPMAX key): pops from both ends merge the end
+    sublists, adds in between split others; the index stays valid and
+    untracked and the pops come in the model's order."""
+    import gc
+    z = ZSet()
+    for i in range(8000):                   # ascending: sublists of 1000
+        z.add(b"m%d" % i, float(i))
+    for i in range(700):                    # the second sublist grows to 1700
+        z.add(b"x%d" % i, 1000.5 + i)
+    # Popping the first sublist down to half the load merges it into the
+    # second, which is then too long and splits: a new sublist with their
+    # number unchanged.
+    for _ in range(600):
+        z.pop_one()
+        assert not any(gc.is_tracked(part) for part in z.index._lists)
+    z.index._check()
+    rng = random.Random(3)
+    ref = {k[8:]: score_of(k) for k in z.index}
+    n = 0
+    while ref:
+        if rng.random() < 0.3:
+            m = b"n%d" % n
+            n += 1
+            s = float(rng.randrange(100000))
+            assert z.add(m, s) == 1
+            ref[m] = s
+        from_max = rng.random() < 0.5
+        order = sorted(ref.items(), key=lambda p: (p[1], p[0])) if len(ref) < 50 else None
+        m, s = z.pop_one(from_max)
+        if order is not None:
+            assert (m, s) == (order[-1] if from_max else order[0])
+        assert ref.pop(m) == s
+        assert len(z) == len(ref)
+        assert not any(gc.is_tracked(part) for part in z.index._lists)
+        if len(ref) % 700 == 0:
+            z.index._check()
+    assert not len(z.index)
