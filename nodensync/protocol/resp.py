@@ -140,6 +140,8 @@ def encode(value, resp3=False):
         if n <= 1024:
             return _BULK_HDR[n] + value + _CRLF
         return b"$%d\r\n%s\r\n" % (n, value)
+    if t is Raw:                     # (pre-encoded: ZPOPMIN, GEO, EXEC ...)
+        return value
     if value is OK:
         return _OK_BYTES
     if value is PONG:
