@@ -109,6 +109,14 @@ def redis_benchmark(port, tests, clients, requests, pipeline, extra=()):
     return res
 
 
+def _median_run(runs):
+    """(median ops/s, median p99) of a test's runs, or None."""
+    if not runs:
+        return None
+    mid = len(runs) // 2
+    return (sorted(r[0] for r in runs)[mid], sorted(r[1] for r in runs)[mid])
+
+
 def load_keys(port, n, kind="string", key_len=16, value_len=32, batch=1000):
     """n distinct keys of one kind: 'string' (key_len-byte keys, value_len-byte
     values), 'hash' (5 fields of 8 bytes) or 'set' (5 members of 8 bytes)."""
@@ -305,6 +313,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="short run (smoke test)")
     ap.add_argument("--write", action="store_true", help="write docs/benchmarks.md and docs/benchmarks.png")
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="turns each server takes at each redis-benchmark test (the median is reported)")
     ap.add_argument("--keys", type=int, default=1000000, help="keys for the memory test")
     ap.add_argument("--stall-keys", type=int, default=200000,
                     help="keys in the database during the tail-latency (stall) tests")
@@ -320,11 +330,17 @@ def main():
     extra_lines = []
     try:
         def run(section, tests, clients, requests, pipeline):
-            res = {k: redis_benchmark(s.port, tests, clients, requests, pipeline)
-                   for k, s in servers.items()}
+            # The two servers take turns, args.rounds times: each figure is
+            # the median of its rounds (one run of a test varies by 5-15%
+            # here from one minute to the next).
+            res = {k: {} for k in servers}
+            for _ in range(args.rounds):
+                for k, s in servers.items():
+                    for t, got in redis_benchmark(s.port, tests, clients, requests, pipeline).items():
+                        res[k].setdefault(t, []).append(got)
             for t in tests:
-                r = res["redis"].get(t)
-                n = res["nodensync"].get(t)
+                r = _median_run(res["redis"].get(t))
+                n = _median_run(res["nodensync"].get(t))
                 if r and n:
                     rows.append((section, t, r[0], n[0], r[1], n[1]))
                     print("%-28s %-12s redis %11.0f  nodensync %11.0f  ratio %.2f  p99 %.3f / %.3f ms"
@@ -382,16 +398,17 @@ def main():
             s.stop()
         shutil.rmtree(workdir, ignore_errors=True)
     if args.write:
-        write_docs(rows, extra_lines, " ".join(["python3"] + sys.argv))
+        write_docs(rows, extra_lines, " ".join(["python3"] + sys.argv), args.rounds)
 
 
-def write_docs(rows, extra_lines, command):
+def write_docs(rows, extra_lines, command, rounds):
     docs = os.path.join(ROOT, "docs")
     os.makedirs(docs, exist_ok=True)
     lines = ["# Benchmarks", "",
              "Measured by `scripts/benchmark.py`: a real `redis-server` and NodeNsync started side by side "
              "in the same run on free loopback ports, each with its default configuration, driven by "
-             "`redis-benchmark` (server pinned to core 0, redis-benchmark to core 1).", "",
+             "`redis-benchmark` (server pinned to core 0, redis-benchmark to core 1). The servers take "
+             "turns at each load, %d rounds; each figure is the median of its rounds." % rounds, "",
              "Command: `%s`" % command, "",
              "Machine: %s, %d cores, Python %s, %s, %s." % (
                  platform.machine(), os.cpu_count(), platform.python_version(),

@@ -534,10 +534,16 @@ class Client:
         append = out.append    # (out keeps its identity: cleared, never rebound)
         done = 0
         while True:
-            # Settled until the next execute(): only dispatch changes them.
+            # Settled until the next execute() or wait for output: only
+            # dispatch and other greenlets change them.
             lookup_get = (_NO_SPECS if self.gated or self._acl_restricted
                           else _hub_specs(node.write_gated)).get
             propagating = bool(node.propagators)
+            if propagating:
+                # What a handler run here sets is read and reset only while
+                # something propagates: what it set before is stale.  (Every
+                # execute() comes after this.)
+                self.propagate_as = None
             fast_ns = node.stat_fast_ns
             prev = perf()
             while True:
@@ -607,9 +613,9 @@ class Client:
                     spec.fast[elapsed // 1000] += 1      # (calls, usec, histogram: registry.settle_stats)
                 else:
                     account(node, self, spec, argv, elapsed // 1000)     # (slow: as dispatch counts)
-                if propagating and ks.dirty != dirty_before and spec.propagate:
-                    node.propagate(self.db.id, self.propagate_as or [argv])
-                if self.propagate_as is not None:
+                if propagating:
+                    if ks.dirty != dirty_before and spec.propagate:
+                        node.propagate(self.db.id, self.propagate_as or [argv])
                     self.propagate_as = None
                 # The frequent replies encoded inline; everything else by resp.encode.
                 if result is OK:
@@ -627,7 +633,7 @@ class Client:
                         return done
                     self.write(b"".join(out))
                     out.clear()
-                    prev = perf()
+                    break                   # (others ran meanwhile: settle again)
 
     def _internal_error(self, argv, out):
         log.exception("command %r failed", argv[:1])

@@ -13,17 +13,18 @@ from servers import HOST, RawClient
 ENC = RawClient.encode
 
 MIXED = [
-    ("DEL", "k1", "k2", "n", "l", "h", "z"),
-    ("SET", "k1", "v1"), ("GET", "k1"), ("INCR", "n"), ("APPEND", "k1", "+"), ("GET", "k1"),
+    ("DEL", "mix-k1", "mix-k2", "mix-n", "mix-l", "mix-h", "mix-z"),
+    ("SET", "mix-k1", "v1"), ("GET", "mix-k1"), ("INCR", "mix-n"), ("APPEND", "mix-k1", "+"),
+    ("GET", "mix-k1"),
     ("CLIENT", "SETNAME", "mix"), ("CLIENT", "GETNAME"),     # handed to the greenlet
-    ("LPUSH", "l", "a", "b"), ("LRANGE", "l", "0", "-1"),
-    ("MULTI",), ("SET", "k2", "v2"), ("INCR", "n"), ("EXEC",),  # gated while queued
-    ("GET", "k2"), ("GET",),                                     # arity error
-    ("NOSUCHCOMMAND", "x"), ("INCR", "k1"),                      # unknown, runtime error
-    ("SELECT", "1"), ("SET", "k1", "db1"), ("GET", "k1"), ("SELECT", "0"), ("GET", "k1"),
-    ("HSET", "h", "f", "v"), ("HGETALL", "h"), ("PING",), ("ECHO", "e"),
-    ("ZADD", "z", "1", "m"), ("ZRANGE", "z", "0", "-1", "WITHSCORES"),
-    ("DEL", "k1", "k2", "n", "l", "h", "z"),
+    ("LPUSH", "mix-l", "a", "b"), ("LRANGE", "mix-l", "0", "-1"),
+    ("MULTI",), ("SET", "mix-k2", "v2"), ("INCR", "mix-n"), ("EXEC",),  # gated while queued
+    ("GET", "mix-k2"), ("GET",),                                     # arity error
+    ("NOSUCHCOMMAND", "x"), ("INCR", "mix-k1"),                      # unknown, runtime error
+    ("SELECT", "1"), ("SET", "mix-k1", "db1"), ("GET", "mix-k1"), ("SELECT", "0"), ("GET", "mix-k1"),
+    ("HSET", "mix-h", "f", "v"), ("HGETALL", "mix-h"), ("PING",), ("ECHO", "e"),
+    ("ZADD", "mix-z", "1", "m"), ("ZRANGE", "mix-z", "0", "-1", "WITHSCORES"),
+    ("DEL", "mix-k1", "mix-k2", "mix-n", "mix-l", "mix-h", "mix-z"),
 ]
 
 
@@ -66,11 +67,11 @@ def test_mixed_pipeline_split_in_two_reads(node_server, redis_server, cut):
 
 
 def test_quit_and_malformed_after_plain_commands(node_server, redis_server):
-    quit_data = _payload([("SET", "q", "1"), ("GET", "q"), ("QUIT",), ("GET", "q")])
+    quit_data = _payload([("SET", "mix-q", "1"), ("GET", "mix-q"), ("QUIT",), ("GET", "mix-q")])
     assert _collect(node_server.port, [quit_data]) == _collect(redis_server.port, [quit_data])
-    bad = _payload([("SET", "q", "2"), ("GET", "q")]) + b"*1\r\n:5\r\n" + _payload([("GET", "q")])
+    bad = _payload([("SET", "mix-q", "2"), ("GET", "mix-q")]) + b"*1\r\n:5\r\n" + _payload([("GET", "mix-q")])
     assert _collect(node_server.port, [bad]) == _collect(redis_server.port, [bad])
-    inline_after = _payload([("GET", "q")]) + b"GET q\r\n"
+    inline_after = _payload([("GET", "mix-q")]) + b"GET mix-q\r\n"
     assert _collect(node_server.port, [inline_after]) == _collect(redis_server.port, [inline_after])
 
 
@@ -129,8 +130,8 @@ def _inline(commands):
 
 
 INLINE_MIXED = (_inline(MIXED[:8]) + b"\r\n\n   \r\n" + _inline(MIXED[8:20])
-                + b'SET quoted "a b"\r\nGET quoted\r\n' + _inline(MIXED[20:])
-                + ENC(("GET", "quoted")) + b"DEL quoted\r\n" + b"  PING  \r\n")
+                + b'SET mix-quoted "a b"\r\nGET mix-quoted\r\n' + _inline(MIXED[20:])
+                + ENC(("GET", "mix-quoted")) + b"DEL mix-quoted\r\n" + b"  PING  \r\n")
 
 
 def test_inline_pipeline_in_one_write(node_server, redis_server):
@@ -138,7 +139,7 @@ def test_inline_pipeline_in_one_write(node_server, redis_server):
             == _collect(redis_server.port, [INLINE_MIXED]))
 
 
-@pytest.mark.parametrize("cut", range(1, len(INLINE_MIXED), 9))
+@pytest.mark.parametrize("cut", range(1, len(INLINE_MIXED), 13))
 def test_inline_pipeline_split_in_two_reads(node_server, redis_server, cut):
     pieces = [INLINE_MIXED[:cut], INLINE_MIXED[cut:]]
     assert _collect(node_server.port, pieces) == _collect(redis_server.port, pieces)
@@ -146,6 +147,6 @@ def test_inline_pipeline_split_in_two_reads(node_server, redis_server, cut):
 
 def test_plain_inline_lines_in_one_write(node_server, redis_server):
     """Lines the event loop runs from start to end (no quote, no multibulk)."""
-    data = _inline([("SET", "il", "1"), ("INCR", "il"), ("GET", "il"), ("PING",), ("PING", "x"),
-                    ("GET",), ("NOSUCH",), ("DEL", "il")]) + b"\r\n\r\nECHO\tz\r\n"
+    data = _inline([("SET", "mix-il", "1"), ("INCR", "mix-il"), ("GET", "mix-il"), ("PING",),
+                    ("PING", "x"), ("GET",), ("NOSUCH",), ("DEL", "mix-il")]) + b"\r\n\r\nECHO\tz\r\n"
     assert _collect(node_server.port, [data]) == _collect(redis_server.port, [data])

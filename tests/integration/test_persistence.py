@@ -284,6 +284,30 @@ def test_restore_propagates_absolute_ttl(server_factory):
     assert 0 < ttl_after <= ttl_before - 1000      # absolute time was logged, not "50000"
 
 
+def test_a_write_logged_before_the_aof_was_on_is_not_logged_later(server_factory):
+    """SET ... EX asks to be logged as SET ... PXAT.  Run by the client
+    loop while nothing is logged, that request is left unread; the same
+    client's next write, once the AOF is on, must be logged as itself
+    (here SWAPDB, which asks nothing), not as the SET."""
+    from servers import RawClient
+    s = server_factory("--save", "")
+    a = RawClient(s.port)
+    assert a.call("SET", "k", "v", "EX", "1000") == b"OK"
+    admin = client(s.port)
+    assert admin.config_set("appendonly", "yes")
+    wait_for(lambda: info(s.port)["aof_enabled"] == "1" and
+             info(s.port)["aof_rewrite_in_progress"] == "0", what="AOF on")
+    wait_idle(s.port)
+    assert a.call("SWAPDB", "0", "1") == b"OK"
+    before = snapshot(s.port)
+    a.close()
+    s.kill9()
+    s.args = ["--save", "", "--appendonly", "yes"]
+    s.start()
+    assert_same(before, snapshot(s.port))
+    assert client(s.port, db=1).get("k") == b"v"
+
+
 # -- loading, shutdown, policy -------------------------------------------------------------
 def test_loading_replies_while_loading(server_factory):
     s = server_factory("--save", "")
