@@ -114,6 +114,11 @@ class RequestParser:
     def _inline(self):
         buf = self.buf
         nl = buf.find(b"\n", self.pos)
+        if nl >= 0 and buf.find(b"\x00", self.pos, nl) >= 0:
+            # Redis looks for the newline with strchr(), which stops at a
+            # NUL: a line with one is never complete (until the buffer
+            # passes the inline limit).
+            nl = -1
         if nl < 0:
             if len(buf) - self.pos > INLINE_MAX:
                 raise ProtocolError("too big inline request")

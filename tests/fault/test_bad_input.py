@@ -29,6 +29,8 @@ CASES = [
     b"PING\r\nECHO \"x\\ny\"\r\n",              # inline with escapes
     b"*0\r\n*-1\r\nPING\r\n",                 # empty multibulks are skipped
     b"\r\n\r\nPING\r\n",                      # empty inline lines are skipped
+    b"PING\r\nPI\x00NG\r\nPING\r\n",             # a NUL: Redis's strchr() finds no newline
+    b"PING\r\n\x00\r\n" + b"x" * 70000 + b"\r\n",   # ... until the inline limit
     b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n*1\r\n$3\r\nGET\r\n$1\r\n",  # half a command
 ]
 
