@@ -22,7 +22,7 @@ from .. import errors
 from ..errors import CommandError
 from ..storage.compact import as_set
 from ..storage.keyspace import release
-from ..protocol.resp import NULL_ARRAY, Raw, format_double
+from ..protocol.resp import NULL_ARRAY, Raw, encode_double, format_double
 from ..server import blocking
 from ..storage.zset import ZSet, LEX_MIN, LEX_MAX
 from .registry import (command, keys_after_numkeys, WRITE, READONLY, DENYOOM, FAST,
@@ -677,10 +677,7 @@ def _zpop_one(ctx, key, from_max):
 def _member_score_reply(resp3, member, score):
     """The flat [member, score] reply, encoded here: resp.encode's general
     path for a list holding a float costs more than the pop itself."""
-    text = format_double(score)
-    if resp3:
-        return Raw(b"*2\r\n$%d\r\n%s\r\n,%s\r\n" % (len(member), member, text))
-    return Raw(b"*2\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n" % (len(member), member, len(text), text))
+    return Raw(b"*2\r\n$%d\r\n%s\r\n%s" % (len(member), member, encode_double(score, resp3)))
 
 
 @command("zpopmin", arity=-2, flags=WRITE | FAST, keys=(1, 1, 1), group=G,
@@ -689,8 +686,6 @@ def zpopmin(ctx, key, *args):
     """Remove and return members with the lowest scores in a sorted set."""
     if args:
         return _zpop_command(ctx, key, args, False)
-    if key not in ctx.db.data:          # (a missing key answers without another call)
-        return []
     return _zpop_one(ctx, key, False)
 
 
@@ -700,8 +695,6 @@ def zpopmax(ctx, key, *args):
     """Remove and return members with the highest scores in a sorted set."""
     if args:
         return _zpop_command(ctx, key, args, True)
-    if key not in ctx.db.data:          # (a missing key answers without another call)
-        return []
     return _zpop_one(ctx, key, True)
 
 

@@ -119,6 +119,14 @@ def format_double(d):
     return b"%.17g" % d
 
 
+def encode_double(d, resp3):
+    """A score or other double reply: a RESP3 double, a bulk string in RESP2."""
+    text = format_double(d)
+    if resp3:
+        return b",%s\r\n" % text
+    return b"$%d\r\n%s\r\n" % (len(text), text)
+
+
 def format_human_double(d):
     """Redis's "human friendly" long-double text used by INCRBYFLOAT,
     HINCRBYFLOAT: 17 significant digits, no exponent, no trailing zeros."""
@@ -228,11 +236,7 @@ def _encode_into(value, out, resp3):
             _encode_into(k, out, resp3)
             _encode_into(v, out, resp3)
     elif t is float:
-        text = format_double(value)
-        if resp3:
-            append(b",%s\r\n" % text)
-        else:
-            append(b"$%d\r\n%s\r\n" % (len(text), text))
+        append(encode_double(value, resp3))
     elif t is str:
         _encode_into(value.encode(), out, resp3)
     elif isinstance(value, CommandError):

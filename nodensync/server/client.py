@@ -455,17 +455,17 @@ class Client:
         self.last_interaction = node.mono_now
         node.stats.net_input_bytes += len(data)
         done = self._run_batch(gets, out, True)
-        if reader is None:
-            if self._stash is not None or done < 0 or self.closing or self.close_after_reply \
-                    or self.out_bytes:
-                if self._stash is not None:     # (the exact parser reads it again)
-                    self._stash = None
-                    done -= 1
-                return (data, out, done, True)
-        elif (done < 0 or self._stash is not None or self.closing or self.close_after_reply
+        if (done < 0 or self._stash is not None or self.closing or self.close_after_reply
                 or self.out_bytes):
-            return (data, out, done, False)
-        elif self._mid_command(reader):
+            if reader is not None:
+                return (data, out, done, False)
+            # Inline lines: the exact parser goes on from the first line not
+            # run (a stashed one it reads again).
+            if self._stash is not None:
+                self._stash = None
+                done -= 1
+            return (data, out, done, True)
+        if reader is not None and self._mid_command(reader):
             return (data, out, done, True)
         if out:
             self._defer(b"".join(out) if len(out) > 1 else out[0])
@@ -636,6 +636,8 @@ class Client:
                     break                   # (others ran meanwhile: settle again)
 
     def _internal_error(self, argv, out):
+        """A handler's unexpected exception: logged, answered with an
+        error; returns the clock read the command's time ends with."""
         log.exception("command %r failed", argv[:1])
         self.node.stats.error("ERR")
         out.append(b"-ERR internal error while executing the command (see the server log)\r\n")
@@ -718,9 +720,7 @@ class Client:
         except (gevent.GreenletExit, ConnectionError):
             raise
         except Exception:
-            log.exception("command %r failed", argv[:1])
-            self.node.stats.error("ERR")
-            out.append(b"-ERR internal error while executing the command (see the server log)\r\n")
+            self._internal_error(argv, out)
             return
         else:
             if self.reply_mode is not None:

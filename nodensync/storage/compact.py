@@ -363,8 +363,7 @@ def set_remove(value, members):
         if len(drop) == n:
             return None, n
         if len(drop) == 1:
-            at = bisect_left(view, drop.pop()) << 3
-            return IntSet(value[:at] + value[at + 8:]), 1
+            return _intset_cut(value, bisect_left(view, drop.pop())), 1
         return pack_ints(filterfalse(drop.__contains__, view.tolist())), len(drop)
     old = _loads(value)
     kept = tuple(filterfalse(set(members).__contains__, old))
@@ -384,13 +383,18 @@ def compact_pop(value, rng):
         if n == 1:
             return b"%d" % _intset_view(value)[0], None
         i = rng.randrange(n)
-        at = i << 3
-        return b"%d" % _intset_view(value)[i], IntSet(value[:at] + value[at + 8:])
+        return b"%d" % _intset_view(value)[i], _intset_cut(value, i)
     old = _loads(value)
     if len(old) == 1:
         return old[0], None
     i = rng.randrange(len(old))
-    return old[i], PackedSet(_dumps(old[:i] + old[i + 1:], 2))
+    return old[i], _packed_set(old[:i] + old[i + 1:])
+
+
+def _intset_cut(value, i):
+    """The IntSet ``value`` without its i-th integer."""
+    at = i << 3
+    return IntSet(value[:at] + value[at + 8:])
 
 
 def _sorted_has(view, v):

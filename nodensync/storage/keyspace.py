@@ -241,8 +241,6 @@ class Database:
     def modified(self, key, event=None, klass=None, dirty=1):
         """Account for a change to ``key``: dirty counter, WATCH, keyspace
         notification ``event`` (class letter ``klass``, default by type)."""
-        ks = self.keyspace
-        ks.dirty += dirty
         data = self.data
         if is_tracked(data):
             # Storing a container (set, list, sorted set, packed set) tracks
@@ -258,12 +256,9 @@ class Database:
             value = data.get(key)
             if type(value) is ZSet:
                 value.keep_untracked()
-        if self.watchers:
-            self.touch_watched(key)
-        if event is not None and ks.notify_flags:
-            if klass is None:
-                klass = TYPE_CLASS.get(type(self.data.get(key)), "g")
-            ks.notify(klass, event, key, self.id)
+        if klass is None and event is not None and self.keyspace.notify_flags:
+            klass = TYPE_CLASS.get(type(data.get(key)), "g")
+        self.modified_value(key, event, klass, dirty)
 
     def modified_value(self, key, event, klass, dirty=1):
         """modified() for a change that stored no new container: a string
@@ -276,7 +271,7 @@ class Database:
         ks.dirty += dirty
         if self.watchers:
             self.touch_watched(key)
-        if ks.notify_flags:
+        if ks.notify_flags and event is not None:
             ks.notify(klass, event, key, self.id)
 
     def touch_watched(self, key):

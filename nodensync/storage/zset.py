@@ -1,6 +1,6 @@
 """Sorted set value: a member -> key dict plus a sorted index of the keys.
 
-A member's key (``zkey``) is an 8-byte order-preserving encoding of its
+A member's key is an 8-byte order-preserving encoding of its
 score followed by the member bytes.  The prefix has a fixed length, so the
 keys' bytes order (memcmp, then length) is exactly Redis's order: by score,
 then by member bytes.  The index is a ``sortedcontainers.SortedList`` of
@@ -52,13 +52,6 @@ def score_prefix(score):
     return _pack_q(_MAX63 - _unpack_q(_pack_d(-score))[0])
 
 
-def zkey(score, member):
-    """The index key of (score, member) (not NaN, not -0.0)."""
-    if score >= 0.0:
-        return _pack_d(-score) + member
-    return _pack_q(_MAX63 - _unpack_q(_pack_d(-score))[0]) + member
-
-
 def _negative_score(key):
     """The score of a key whose prefix is below 0x80 (a negative score)."""
     return -_unpack_d(_pack_q(_MAX63 - _unpack_q(key)[0]))[0]
@@ -107,7 +100,7 @@ class ZSet:
         """A ZSet from a member -> score dict; faster than repeated ``add``
         for bulk results (ZUNIONSTORE...)."""
         z = cls()
-        members = z.members = {m: zkey(s + 0.0, m) for m, s in scores.items()}
+        members = z.members = {m: score_prefix(s + 0.0) + m for m, s in scores.items()}
         z.index = SortedList(members.values())
         return z
 
@@ -146,7 +139,7 @@ class ZSet:
         changed), so a stored sorted set changed only by ``add`` needs no
         GC bookkeeping afterwards (Database.modified_value)."""
         score += 0.0                    # -0.0 -> 0.0
-        if score >= 0.0:                # zkey, inlined (the hot path of ZADD)
+        if score >= 0.0:                # score_prefix, inlined (the hot path of ZADD)
             key = _pack_d(-score) + member
         else:
             key = _pack_q(_MAX63 - _unpack_q(_pack_d(-score))[0]) + member

@@ -28,23 +28,14 @@ MIXED = [
 ]
 
 
-def _collect(port, chunks, expect_close=False, quiet=0.4):
-    s = socket.create_connection((HOST, port), timeout=5)
-    for i, c in enumerate(chunks):
-        s.sendall(c)
+def _collect(port, chunks, quiet=0.4):
+    c = RawClient(port, timeout=5)
+    for i, chunk in enumerate(chunks):
+        c.send_raw(chunk)
         if i + 1 < len(chunks):
             time.sleep(0.01)        # a separate read on the server
-    s.settimeout(quiet)
-    out = b""
-    try:
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            out += chunk
-    except socket.timeout:
-        pass
-    s.close()
+    out = c.recv_all(quiet)
+    c.close()
     return out
 
 

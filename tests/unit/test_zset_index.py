@@ -4,7 +4,12 @@ and in-place moves (ZSet._move) keep SortedList's invariants."""
 import math
 import random
 
-from nodensync.storage.zset import ZSet, zkey, score_of, score_prefix
+from nodensync.storage.zset import ZSet, score_of, score_prefix
+
+
+def zkey(score, member):
+    """The index key ZSet.add stores for (score, member)."""
+    return ZSet([(member, score)]).members[member]
 
 SPECIAL = [0.0, math.inf, -math.inf, 5e-324, -5e-324, 2.2250738585072014e-308,
            -2.2250738585072014e-308, 1.7976931348623157e308, -1.7976931348623157e308,
