@@ -1,5 +1,6 @@
 """Real server processes for tests: NodeNsync and redis-server on loopback
 ports the OS picks, stopped by PID at teardown."""
+import atexit
 import os
 import shutil
 import signal
@@ -13,6 +14,23 @@ import hiredis
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HOST = "127.0.0.1"
+
+
+_TEMP_DIRS = []
+
+
+def temp_dir(prefix="nodensync-test-"):
+    """A new temporary directory, removed when this test process exits
+    (whatever a test's teardown did with the server that used it)."""
+    d = tempfile.mkdtemp(prefix=prefix)
+    _TEMP_DIRS.append(d)
+    return d
+
+
+@atexit.register
+def _remove_temp_dirs():
+    for d in _TEMP_DIRS:
+        shutil.rmtree(d, ignore_errors=True)
 
 
 def free_port():
@@ -90,7 +108,7 @@ class NodeServer(ServerProcess):
     def __init__(self, *args, port=None, data_dir=None, wait=True, env=None):
         super().__init__()
         self.own_dir = data_dir is None
-        self.dir = data_dir or tempfile.mkdtemp(prefix="nodensync-test-")
+        self.dir = data_dir or temp_dir("nodensync-test-")
         self.args = list(args)
         self.port = port or free_port()
         self.log_path = os.path.join(self.dir, "server.log")
@@ -129,7 +147,7 @@ class RedisServer(ServerProcess):
         if exe is None:
             raise RuntimeError("redis-server is not installed: run scripts/install-test-deps.sh")
         self.own_dir = data_dir is None
-        self.dir = data_dir or tempfile.mkdtemp(prefix="redis-ref-")
+        self.dir = data_dir or temp_dir("redis-ref-")
         self.port = port or free_port()
         self.log_path = os.path.join(self.dir, "redis.log")
         base = ["--port", str(self.port), "--bind", HOST, "--dir", self.dir,

@@ -7,7 +7,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
@@ -19,7 +18,7 @@ TESTS = os.path.dirname(HERE)
 ROOT = os.path.dirname(TESTS)
 sys.path.insert(0, TESTS)
 
-from servers import NodeServer, free_port, wait_ping, HOST  # noqa: E402
+from servers import NodeServer, free_port, temp_dir, wait_ping, HOST  # noqa: E402
 
 TOOL = os.path.join(ROOT, "scripts", "nodensync-cluster")
 
@@ -203,7 +202,7 @@ class RedisRefCluster:
     redis-cli --cluster create), for format comparisons."""
 
     def __init__(self, masters=3):
-        self.dir = tempfile.mkdtemp(prefix="redis-cluster-ref-")
+        self.dir = temp_dir("redis-cluster-ref-")
         self.procs = []
         self.ports = []
         exe = shutil.which("redis-server")

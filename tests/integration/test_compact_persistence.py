@@ -2,8 +2,8 @@
 come back from an RDB (SAVE + restart), an AOF rewrite and a replica's full
 sync with the same content, TTL and OBJECT ENCODING."""
 import shutil
-import tempfile
 
+from servers import temp_dir
 from persistence_support import client, snapshot, assert_same, wait_for, wait_idle, raw
 
 
@@ -67,7 +67,7 @@ def test_rdb_of_packed_values_loads_in_redis(server_factory, redis_factory):
     _fill(client(s.port))
     before, enc = snapshot(s.port), _encodings(s.port)
     assert client(s.port).save() is True
-    d = tempfile.mkdtemp(prefix="compact-rdb-")
+    d = temp_dir("compact-rdb-")
     try:
         shutil.copy(s.dir + "/dump.rdb", d)
         r = redis_factory("--dbfilename", "dump.rdb", data_dir=d)

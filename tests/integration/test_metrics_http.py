@@ -7,7 +7,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -15,7 +14,7 @@ import urllib.request
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from servers import NodeServer, RawClient, free_port, wait_ping, ROOT, HOST
+from servers import NodeServer, RawClient, free_port, temp_dir, wait_ping, ROOT, HOST
 
 
 def http_get(port, path, method="GET"):
@@ -200,7 +199,7 @@ sys.exit(cli.main(sys.argv[4:]))
 
 @pytest.fixture
 def driven():
-    d = tempfile.mkdtemp(prefix="nodensync-readyz-")
+    d = temp_dir("nodensync-readyz-")
     flags = {n: os.path.join(d, n) for n in ("loading", "link", "replica")}
     open(flags["loading"], "w").close()
     port, http_port = free_port(), free_port()

@@ -5,16 +5,16 @@ redis-check-aof accept NodeNsync's files."""
 import os
 import shutil
 import subprocess
-import tempfile
 
 import pytest
 
+from servers import temp_dir
 from persistence_support import (client, populate, snapshot, assert_same, wait_idle, raw,
                                  info, wait_for)
 
 
 def _copy_dir(src, names):
-    dst = tempfile.mkdtemp(prefix="nodensync-interop-")
+    dst = temp_dir("nodensync-interop-")
     for n in names:
         p = os.path.join(src, n)
         if os.path.isdir(p):

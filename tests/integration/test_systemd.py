@@ -9,12 +9,11 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 
 import pytest
 
-from servers import RawClient, ROOT, HOST, free_port
+from servers import RawClient, ROOT, HOST, free_port, temp_dir
 
 UNIT = os.path.join(ROOT, "conf", "nodensync.service")
 CONF = os.path.join(ROOT, "conf", "nodensync.conf")
@@ -25,7 +24,7 @@ class NotifySocket:
     """The systemd side of sd_notify: a datagram socket the server writes to."""
 
     def __init__(self, abstract=False):
-        self.dir = tempfile.mkdtemp(prefix="sdn-")
+        self.dir = temp_dir("sdn-")
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         if abstract:
             name = "nodensync-test-%d-%d" % (os.getpid(), time.monotonic_ns())
@@ -169,7 +168,7 @@ def test_unit_file_verifies():
         text = f.read()
     # ExecStart points at the install path; verify checks that the program
     # exists, so point it at a stand-in with the same arguments.
-    d = tempfile.mkdtemp(prefix="unit-")
+    d = temp_dir("unit-")
     try:
         stand_in = os.path.join(d, "nodensync")
         with open(stand_in, "w") as f:
@@ -322,7 +321,7 @@ def _wait_noauth(port, timeout=15.0):
 def test_health_reads_the_conf_file_and_password(redis_factory):
     r = redis_factory("--requirepass", "s3cret", wait=False)
     _wait_noauth(r.port)
-    d = tempfile.mkdtemp()
+    d = temp_dir("nodensync-")
     try:
         conf = os.path.join(d, "nodensync.conf")
         with open(conf, "w") as f:
@@ -361,7 +360,7 @@ def test_health_replica_link_down(redis_factory):
 
 # -- generated docs ---------------------------------------------------------------------------
 def test_gen_docs():
-    d = tempfile.mkdtemp(prefix="gendocs-")
+    d = temp_dir("gendocs-")
     try:
         env = dict(os.environ)
         env["PYTHONPATH"] = ROOT + os.pathsep + env.get("PYTHONPATH", "")

@@ -1,7 +1,6 @@
 """Transactions against a running NodeNsync: atomicity under concurrent
 clients, optimistic locking with WATCH, blocking commands inside EXEC, and
 (in-process) how a transaction is propagated to the AOF and replicas."""
-import tempfile
 import threading
 import time
 
@@ -11,6 +10,7 @@ import pytest
 import redis
 
 from pairtools import Conn
+from servers import temp_dir
 
 
 def _client(port):
@@ -168,7 +168,7 @@ def local_node():
     from nodensync.server.client import Client
 
     # Not cli.build_node: importing the cli monkey-patches this test process.
-    node = Node(cfg.load(["--dataDir", tempfile.mkdtemp(prefix="nodensync-tx-")]))
+    node = Node(cfg.load(["--dataDir", temp_dir("nodensync-tx-")]))
     subsystems.attach(node)
     stream = []
     node.propagators.append(lambda dbid, argvs: stream.append((dbid, [list(a) for a in argvs])))
