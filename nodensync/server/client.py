@@ -49,7 +49,6 @@ def _not_for_hiredis(data):
             or _BIG_ARRAY(data) is not None)
 _encode = resp.encode
 _perf = time.perf_counter
-_perf_ns = time.perf_counter_ns
 NO_REPLY = resp.NO_REPLY
 OK = resp.OK
 _BULK_HDR = resp._BULK_HDR
@@ -525,11 +524,14 @@ class Client:
         Timing takes one clock read per command, not two: a command's
         duration runs from the previous clock read, so it includes its own
         parsing and checks and the previous reply's encoding -- well under a
-        microsecond.
+        microsecond.  The clock is read as a float (perf_counter): a float
+        subtraction is a fraction of the cost of one of perf_counter_ns's
+        64-bit ints, and most commands fall in the first histogram buckets,
+        counted without converting to an int.
         """
         node = self.node
         ks = node.keyspace
-        perf = _perf_ns
+        perf = _perf
         encode = _encode
         append = out.append    # (out keeps its identity: cleared, never rebound)
         done = 0
@@ -544,7 +546,7 @@ class Client:
                 # something propagates: what it set before is stale.  (Every
                 # execute() comes after this.)
                 self.propagate_as = None
-            fast_ns = node.stat_fast_ns
+            fast_s = node.stat_fast_ns * 1e-9
             prev = perf()
             while True:
                 try:
@@ -609,10 +611,15 @@ class Client:
                 now = perf()
                 elapsed = now - prev
                 prev = now
-                if elapsed < fast_ns:
-                    spec.fast[elapsed // 1000] += 1      # (calls, usec, histogram: registry.settle_stats)
+                if elapsed < fast_s:        # (calls, usec, histogram: registry.settle_stats)
+                    if elapsed < 1e-06:
+                        spec.fast[0] += 1
+                    elif elapsed < 2e-06:
+                        spec.fast[1] += 1
+                    else:
+                        spec.fast[int(elapsed * 1e6)] += 1
                 else:
-                    account(node, self, spec, argv, elapsed // 1000)     # (slow: as dispatch counts)
+                    account(node, self, spec, argv, int(elapsed * 1e6))     # (slow: as dispatch counts)
                 if propagating:
                     if ks.dirty != dirty_before and spec.propagate:
                         node.propagate(self.db.id, self.propagate_as or [argv])
@@ -641,7 +648,7 @@ class Client:
         log.exception("command %r failed", argv[:1])
         self.node.stats.error("ERR")
         out.append(b"-ERR internal error while executing the command (see the server log)\r\n")
-        return _perf_ns()
+        return _perf()
 
     def _inline_error(self, spec, argv, started, dirty_before, out):
         """Bookkeeping for a CommandError raised on the inline path; returns
@@ -650,8 +657,8 @@ class Client:
         e.__traceback__ = None
         node = self.node
         spec.stats[3] += 1
-        now = _perf_ns()
-        account(node, self, spec, argv, (now - started) // 1000)
+        now = _perf()
+        account(node, self, spec, argv, int((now - started) * 1e6))
         if node.keyspace.dirty != dirty_before and node.propagators:
             node.propagate(self.db.id, self.propagate_as or [argv])
         self.propagate_as = None
