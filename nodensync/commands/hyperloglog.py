@@ -109,9 +109,9 @@ def _ops(buf):
             yield p, 2, (b & 0x3) + 1, ((b >> 2) & 0x1F) + 1
             p += 1
         elif b & 0x40:
-            if p + 1 >= end:
-                return
-            yield p, 1, (((b & 0x3F) << 8) | buf[p + 1]) + 1, 0
+            # An XZERO cut short by the end of the string: Redis reads the
+            # string's NUL terminator as its second byte.
+            yield p, 1, (((b & 0x3F) << 8) | (buf[p + 1] if p + 1 < end else 0)) + 1, 0
             p += 2
         else:
             yield p, 0, (b & 0x3F) + 1, 0
@@ -191,6 +191,8 @@ def _sparse_set(buf, index, count, max_bytes):
     if found is None:
         return -1, buf
     p, kind, run, val = found
+    if kind == 1 and p + 1 >= len(buf):
+        return -1, buf                                      # (a truncated XZERO)
     oplen = 2 if kind == 1 else 1
     if kind == 2:
         if val >= count:

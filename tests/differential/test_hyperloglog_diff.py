@@ -80,3 +80,20 @@ def test_hll_sparse_max_bytes(diff):
         diff.check("CONFIG", "SET", "hll-sparse-max-bytes", "x")
     finally:
         diff.check("CONFIG", "SET", "hll-sparse-max-bytes", "3000")
+
+
+def test_sparse_hll_with_trailing_bytes(diff):
+    # Found by a random cross-type differential run: APPEND leaves a sparse
+    # HLL whose last opcode is an XZERO cut short.  Redis reads the string's
+    # NUL terminator as its second byte, so the registers no longer add up
+    # to 16384 and merging or counting reports a corrupted HLL.
+    for tail in ("a", "\x7f", "\x80", "\x00"):
+        diff.check("DEL", "t", "o")
+        diff.check("PFADD", "t", "", "2")
+        diff.check("PFADD", "o", "x")
+        diff.check("APPEND", "t", tail)
+        diff.check("PFMERGE", "t", "t", "o")
+        diff.check("PFCOUNT", "t")
+        diff.check("PFCOUNT", "t", "o")
+        diff.check("PFADD", "t", "zz")
+        diff.check("GET", "t")
