@@ -43,6 +43,9 @@ def quit_(ctx, *args):
 def select(ctx, index):
     """Change the selected database for the current connection."""
     n = parse_int(index)
+    if not -(1 << 31) <= n < (1 << 31):     # (getIntFromObjectOrReply)
+        raise CommandError("ERR value is out of range, value must between -2147483648 and "
+                           "2147483647")
     if ctx.node.cluster is not None and n != 0:
         raise CommandError("ERR SELECT is not allowed in cluster mode")
     dbs = ctx.node.keyspace.dbs

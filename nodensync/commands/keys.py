@@ -23,7 +23,8 @@ from ..storage.zset import ZSet
 from .registry import (command, container, WRITE, READONLY, DENYOOM, FAST, LOADING,
                        STALE)
 from ..server.blocking import signal_key_ready
-from .util import is_raw_string, redis_glob_filter, redis_glob_matcher, parse_int
+from .util import (carry_mark, mark_raw_string, marked_encoding, redis_glob_filter,
+                   redis_glob_matcher, parse_int)
 
 G = "generic"
 _INT64_MAX = (1 << 63) - 1
@@ -416,6 +417,7 @@ def _rename(ctx, src, dst, nx):
         if nx:
             return 0
         release(old)
+    carry_mark(db, src, db, dst, value)
     db.data.pop(src)
     if when is not None:
         db.expires.pop(src, None)
@@ -504,7 +506,13 @@ def copy(ctx, source, destination, *options):
         if not replace:
             return 0
         release(old)
-    dst_db.set(destination, copy_value(value))
+    copied = copy_value(value)
+    dst_db.set(destination, copied)
+    if type(value) is bytes or type(value) is int:
+        # Redis's dupStringObject: the source's encoding in an object of
+        # its own (not a shared integer).
+        mark_raw_string(dst_db, destination, copied,
+                        marked_encoding(src_db, source, value) or encoding_of(ctx, value))
     if when is not None:
         dst_db.set_expire(destination, when)
     dst_db.modified(destination, "copy_to", "g")
@@ -528,6 +536,7 @@ def move(ctx, key, db):
     when = src.expires.get(key) if src.expires else None
     if _live(dst, key) is not None:
         return 0
+    carry_mark(src, key, dst, key, value)
     dst.set(key, value)
     if when is not None:
         dst.set_expire(key, when)
@@ -713,8 +722,10 @@ def object_encoding(ctx, key):
     value = _object_value(ctx, key)
     if value is None:
         return None
-    if type(value) is bytes and is_raw_string(ctx.db, key, value):
-        return b"raw"          # grown by APPEND / SETRANGE
+    if type(value) is bytes or type(value) is int:
+        marked = marked_encoding(ctx.db, key, value)     # (APPEND, SETRANGE, INCRBYFLOAT, COPY ...)
+        if marked is not None:
+            return marked
     return encoding_of(ctx, value)
 
 
@@ -725,6 +736,9 @@ def object_refcount(ctx, key):
     value = _object_value(ctx, key)
     if value is None:
         return None
+    if (type(value) is bytes or type(value) is int) \
+            and marked_encoding(ctx.db, key, value) is not None:
+        return 1                 # (a string object of its own, never a shared integer)
     return _refcount(ctx, value)
 
 

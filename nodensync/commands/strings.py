@@ -16,7 +16,7 @@ from ..protocol.resp import OK
 from ..storage import numbers
 from ..storage.keyspace import now_ms
 from .registry import command, WRITE, READONLY, DENYOOM, FAST
-from .util import mark_raw_string
+from .util import mark_plain_string, mark_raw_string
 
 G = "string"
 _WRONGTYPE = CommandError(errors.WRONGTYPE)
@@ -491,6 +491,7 @@ def incrbyfloat(ctx, key, increment):
         db.set(key, text)
     else:
         db.data[key] = text              # keeps the TTL
+    mark_plain_string(db, key, text)
     db.modified(key, "incrbyfloat", "$")
     # The printed value, not the addition, goes to replicas and the AOF.
     ctx.propagate_as = [[b"SET", key, text, b"KEEPTTL"]]

@@ -209,22 +209,35 @@ def glob_matcher(pattern):
     return redis_glob_matcher(pattern)
 
 
-# -- strings Redis keeps "raw" -----------------------------------------------------
+# -- strings whose Redis encoding their bytes do not tell --------------------------
 # APPEND to an existing string and SETRANGE leave Redis's value a modifiable
-# (raw) sds whatever its length or content, so OBJECT ENCODING says "raw"
-# where a SET of the same bytes gives "int" or "embstr".  Such values are
-# remembered by (db id, key) with the identity and length of the stored
-# object (no reference kept): any later write stores another object and the
-# mark no longer matches.
-_RAW_STRINGS = {}
-_RAW_LIMIT = 10000
+# (raw) sds whatever its length or content, and INCRBYFLOAT stores its
+# printed result as a plain string object (embstr up to 44 bytes), so OBJECT
+# ENCODING says "raw" or "embstr" where a SET of the same bytes gives "int",
+# and such an object is never one of the shared integers (OBJECT REFCOUNT 1).
+# Such values are remembered by (db id, key) with the identity and length
+# of the stored object (no reference kept): any later write stores another
+# object and the mark no longer matches.
+_MARKED_STRINGS = {}
+_MARK_LIMIT = 10000
 
 
-def mark_raw_string(db, key, value):
-    marks = _RAW_STRINGS
-    if len(marks) >= _RAW_LIMIT:
+def _fingerprint(value):
+    return id(value), (len(value) if type(value) is bytes else value)
+
+
+def mark_raw_string(db, key, value, encoding=b"raw"):
+    """Remember ``encoding`` for the string (bytes, or an int) stored at key."""
+    marks = _MARKED_STRINGS
+    if len(marks) >= _MARK_LIMIT:
         del marks[next(iter(marks))]
-    marks[(db.id, key)] = (id(value), len(value))
+    marks[(db.id, key)] = _fingerprint(value) + (encoding,)
+
+
+def mark_plain_string(db, key, value):
+    """A string stored as Redis's createStringObject stores it, without
+    trying the int encoding (INCRBYFLOAT)."""
+    mark_raw_string(db, key, value, b"embstr" if len(value) <= 44 else b"raw")
 
 
 def store_raw_string(db, key, buf):
@@ -239,11 +252,21 @@ def store_raw_string(db, key, buf):
     mark_raw_string(db, key, new)
 
 
-def is_raw_string(db, key, value):
-    mark = _RAW_STRINGS.get((db.id, key))
+def carry_mark(src_db, src_key, dst_db, dst_key, value):
+    """RENAME/MOVE: the object keeps its encoding under its new name."""
+    if type(value) is bytes or type(value) is int:
+        marked = marked_encoding(src_db, src_key, value)
+        if marked is not None:
+            mark_raw_string(dst_db, dst_key, value, marked)
+
+
+def marked_encoding(db, key, value):
+    """The encoding marked for the string (bytes or int) ``value`` stored
+    at ``key``, or None."""
+    mark = _MARKED_STRINGS.get((db.id, key))
     if mark is None:
-        return False
-    if mark == (id(value), len(value)):
-        return True
-    del _RAW_STRINGS[(db.id, key)]
-    return False
+        return None
+    if mark[:2] == _fingerprint(value):
+        return mark[2]
+    del _MARKED_STRINGS[(db.id, key)]
+    return None

@@ -33,3 +33,46 @@ def test_append_and_setrange_leave_raw_strings(diff):
     diff.check("OBJECT", "ENCODING", "e")
     diff.check("GETSET", "e", "y")
     diff.check("OBJECT", "ENCODING", "e")
+
+
+def test_encodings_bytes_do_not_tell(diff):
+    # Found by a random cross-type differential run.  INCRBYFLOAT stores its
+    # printed result without trying the int encoding (embstr, or raw past 44
+    # bytes), COPY gives the copy the source's encoding in an object of its
+    # own (never a shared integer: REFCOUNT 1), RENAME and MOVE keep the
+    # object as it is.
+    def both(key):
+        diff.check("OBJECT", "ENCODING", key)
+        diff.check("OBJECT", "REFCOUNT", key)
+
+    diff.check("INCRBYFLOAT", "f", "3")
+    both("f")
+    diff.check("INCRBYFLOAT", "f", "1.5")
+    diff.check("INCRBYFLOAT", "f", "1.5")
+    both("f")
+    diff.check("INCRBYFLOAT", "f", "1e40")
+    both("f")
+    diff.check("SET", "f", "3")
+    both("f")
+    diff.check("SET", "i", "10")
+    both("i")
+    diff.check("COPY", "i", "c")
+    both("c")
+    diff.check("RENAME", "c", "r")
+    both("r")
+    diff.check("COPY", "i", "d1", "DB", "1")
+    diff.check("SELECT", "1")
+    both("d1")
+    diff.check("SELECT", "0")
+    diff.check("SET", "a", "1")
+    diff.check("APPEND", "a", "2")
+    both("a")
+    diff.check("MOVE", "a", "2")
+    diff.check("SELECT", "2")
+    both("a")
+    diff.check("SELECT", "0")
+    diff.check("INCR", "n")
+    diff.check("COPY", "n", "n2")
+    both("n2")
+    diff.check("INCR", "n2")
+    both("n2")

@@ -65,6 +65,16 @@ def test_select_move_between_dbs(diff):
     diff.check("SWAPDB", "0", "x")
     diff.check("SWAPDB", "x", "0")
     diff.check("SWAPDB", "0", "99")
+    # Past 32 bits (found by a random cross-type differential run): SELECT
+    # says the value is out of int range, SWAPDB names the bad index.
+    for big in ("2147483648", "-2147483649", "9223372036854775807", "-9223372036854775808"):
+        diff.check("SELECT", big)
+        diff.check("SWAPDB", big, "0")
+        diff.check("SWAPDB", "0", big)
+        diff.check("MOVE", "k", big)
+        diff.check("COPY", "k", "k2", "DB", big)
+    diff.check("SELECT", "2147483647")
+    diff.check("SWAPDB", "2147483647", "-2147483648")
     diff.check("FLUSHDB", "ASYNC")
     diff.check("FLUSHALL", "SYNC")
     diff.check("FLUSHALL", "LATER")
