@@ -59,9 +59,7 @@ def _string_for_bit_write(ctx, key, maxbit):
 def _store(ctx, key, buf, changed, event="setbit"):
     """Store a written bitmap (the TTL stays).  Even an unchanged one is
     stored: Redis unshares it into a raw string either way."""
-    store_raw_string(ctx.db, key, buf)
-    if changed:
-        ctx.db.modified(key, event, "$")
+    store_raw_string(ctx.db, key, buf, event, changed=changed)
 
 
 @command("setbit", arity=4, flags=WRITE | DENYOOM, keys=(1, 1, 1), group=G,
@@ -239,8 +237,8 @@ def bitop(ctx, op, dest, *keys):
             acc ^= v
     result = acc.to_bytes(maxlen, "big")
     db.set(dest, result)
-    mark_raw_string(db, dest, result)
     db.modified(dest, "set", "$")
+    mark_raw_string(db, dest, result)
     return maxlen
 
 

@@ -83,9 +83,25 @@ def _decode_area(bits, step):
              _LAT_MIN + ((ilato + 1) * 1.0 / div) * lat_scale))
 
 
+_TWO63 = 2.0 ** 63
+
+
+def _score_bits(score):
+    """Redis's ``(uint64_t)score`` as x86-64 code computes it, for any
+    double a sorted set holds (ZADD can store scores no GEOADD makes):
+    truncation, two's complement for negatives, and the "integer
+    indefinite" 2**63 of cvttsd2si where the value does not fit (an
+    infinity, anything past 2**64 or below -2**63), with the top bit
+    flipped back for values at or above 2**63."""
+    if score < _TWO63:
+        return (1 << 63) if score < -_TWO63 else int(score) & _U64
+    rest = score - _TWO63
+    return ((1 << 63) if rest >= _TWO63 else int(rest)) ^ (1 << 63)
+
+
 def _decode_score(score):
     """(lon, lat) at the centre of the step-26 box of a score."""
-    (lo_min, lo_max), (la_min, la_max) = _decode_area(int(score), _STEP_MAX)
+    (lo_min, lo_max), (la_min, la_max) = _decode_area(_score_bits(score), _STEP_MAX)
     lon = min(max((lo_min + lo_max) / 2, _LONG_MIN), _LONG_MAX)
     lat = min(max((la_min + la_max) / 2, _LAT_MIN), _LAT_MAX)
     return lon, lat

@@ -305,8 +305,7 @@ def _count(regs):
 # -- commands ---------------------------------------------------------------------
 
 def _store(ctx, key, buf, event="pfadd", dirty=1):
-    store_raw_string(ctx.db, key, buf)
-    ctx.db.modified(key, event, "$", dirty=dirty)
+    store_raw_string(ctx.db, key, buf, event, dirty)
 
 
 @command("pfadd", arity=-2, flags=WRITE | DENYOOM | FAST, keys=(1, 1, 1), group=G,

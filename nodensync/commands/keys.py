@@ -23,7 +23,7 @@ from ..storage.zset import ZSet
 from .registry import (command, container, WRITE, READONLY, DENYOOM, FAST, LOADING,
                        STALE)
 from ..server.blocking import signal_key_ready
-from .util import (carry_mark, mark_raw_string, marked_encoding, redis_glob_filter,
+from .util import (mark_raw_string, marked_encoding, redis_glob_filter,
                    redis_glob_matcher, parse_int)
 
 G = "generic"
@@ -417,7 +417,7 @@ def _rename(ctx, src, dst, nx):
         if nx:
             return 0
         release(old)
-    carry_mark(db, src, db, dst, value)
+    marked = marked_encoding(db, src, value) if type(value) is bytes else None
     db.data.pop(src)
     if when is not None:
         db.expires.pop(src, None)
@@ -426,6 +426,8 @@ def _rename(ctx, src, dst, nx):
         db.set_expire(dst, when)
     db.modified(src, "rename_from", "g", dirty=0)
     db.modified(dst, "rename_to", "g")
+    if marked is not None:
+        mark_raw_string(db, dst, value, marked)     # (the object keeps its encoding)
     signal_key_ready(db, dst)
     return 1 if nx else OK
 
@@ -506,16 +508,22 @@ def copy(ctx, source, destination, *options):
         if not replace:
             return 0
         release(old)
-    copied = copy_value(value)
-    dst_db.set(destination, copied)
+    encoding = None
     if type(value) is bytes or type(value) is int:
         # Redis's dupStringObject: the source's encoding in an object of
-        # its own (not a shared integer).
-        mark_raw_string(dst_db, destination, copied,
-                        marked_encoding(src_db, source, value) or encoding_of(ctx, value))
+        # its own (never a shared integer).
+        encoding = ((marked_encoding(src_db, source, value) if type(value) is bytes else None)
+                    or encoding_of(ctx, value))
+        if type(value) is int:
+            value = b"%d" % value
+        dst_db.set(destination, value)
+    else:
+        dst_db.set(destination, copy_value(value))
     if when is not None:
         dst_db.set_expire(destination, when)
     dst_db.modified(destination, "copy_to", "g")
+    if encoding is not None:
+        mark_raw_string(dst_db, destination, value, encoding)
     signal_key_ready(dst_db, destination)
     return 1
 
@@ -536,7 +544,7 @@ def move(ctx, key, db):
     when = src.expires.get(key) if src.expires else None
     if _live(dst, key) is not None:
         return 0
-    carry_mark(src, key, dst, key, value)
+    marked = marked_encoding(src, key, value) if type(value) is bytes else None
     dst.set(key, value)
     if when is not None:
         dst.set_expire(key, when)
@@ -545,6 +553,8 @@ def move(ctx, key, db):
         src.expires.pop(key, None)
     src.modified(key, "move_from", "g")
     dst.modified(key, "move_to", "g", dirty=0)
+    if marked is not None:
+        mark_raw_string(dst, key, value, marked)
     signal_key_ready(dst, key)
     return 1
 
@@ -722,7 +732,7 @@ def object_encoding(ctx, key):
     value = _object_value(ctx, key)
     if value is None:
         return None
-    if type(value) is bytes or type(value) is int:
+    if type(value) is bytes:
         marked = marked_encoding(ctx.db, key, value)     # (APPEND, SETRANGE, INCRBYFLOAT, COPY ...)
         if marked is not None:
             return marked
@@ -736,8 +746,7 @@ def object_refcount(ctx, key):
     value = _object_value(ctx, key)
     if value is None:
         return None
-    if (type(value) is bytes or type(value) is int) \
-            and marked_encoding(ctx.db, key, value) is not None:
+    if type(value) is bytes and marked_encoding(ctx.db, key, value) is not None:
         return 1                 # (a string object of its own, never a shared integer)
     return _refcount(ctx, value)
 

@@ -378,8 +378,9 @@ def append(ctx, key, value):
         total = len(old) + len(value)
         _check_length(ctx, total)
         new = db.data[key] = old + value       # keeps the TTL
-        mark_raw_string(db, key, new)
     db.modified(key, "append", "$")
+    if old is not None:
+        mark_raw_string(db, key, new)
     return total
 
 
@@ -455,8 +456,8 @@ def setrange(ctx, key, offset, value):
         else:
             new = old[:offset] + value + old[offset + len(value):]
         db.data[key] = new               # keeps the TTL
-    mark_raw_string(db, key, new)
     db.modified(key, "setrange", "$")
+    mark_raw_string(db, key, new)
     return len(new)
 
 
@@ -491,8 +492,8 @@ def incrbyfloat(ctx, key, increment):
         db.set(key, text)
     else:
         db.data[key] = text              # keeps the TTL
-    mark_plain_string(db, key, text)
     db.modified(key, "incrbyfloat", "$")
+    mark_plain_string(db, key, text)
     # The printed value, not the addition, goes to replicas and the AOF.
     ctx.propagate_as = [[b"SET", key, text, b"KEEPTTL"]]
     return text

@@ -211,62 +211,55 @@ def glob_matcher(pattern):
 
 # -- strings whose Redis encoding their bytes do not tell --------------------------
 # APPEND to an existing string and SETRANGE leave Redis's value a modifiable
-# (raw) sds whatever its length or content, and INCRBYFLOAT stores its
-# printed result as a plain string object (embstr up to 44 bytes), so OBJECT
-# ENCODING says "raw" or "embstr" where a SET of the same bytes gives "int",
-# and such an object is never one of the shared integers (OBJECT REFCOUNT 1).
-# Such values are remembered by (db id, key) with the identity and length
-# of the stored object (no reference kept): any later write stores another
-# object and the mark no longer matches.
-_MARKED_STRINGS = {}
+# (raw) sds whatever its length or content, INCRBYFLOAT stores its printed
+# result as a plain string object (embstr up to 44 bytes) and COPY gives
+# the copy an object of its own, so OBJECT ENCODING says "raw" or "embstr"
+# where a SET of the same bytes gives "int", and OBJECT REFCOUNT 1 where a
+# SET would give a shared integer.  Only strings of up to 44 bytes need a
+# mark (longer ones are "raw" and never shared whatever made them).  The
+# marks live in ``Database.marks`` (key -> (the stored bytes object, its
+# encoding)); Database.modified_value drops a key's mark, so a command
+# marks its key after its modified() call, and any later write of the key
+# forgets it.
 _MARK_LIMIT = 10000
-
-
-def _fingerprint(value):
-    return id(value), (len(value) if type(value) is bytes else value)
+_MARKED_MAX_LEN = 44
 
 
 def mark_raw_string(db, key, value, encoding=b"raw"):
-    """Remember ``encoding`` for the string (bytes, or an int) stored at key."""
-    marks = _MARKED_STRINGS
+    """Remember ``encoding`` for the bytes ``value`` just stored at key
+    (after the command's ``db.modified`` call)."""
+    if len(value) > _MARKED_MAX_LEN:
+        return
+    marks = db.marks
     if len(marks) >= _MARK_LIMIT:
         del marks[next(iter(marks))]
-    marks[(db.id, key)] = _fingerprint(value) + (encoding,)
+    marks[key] = (value, encoding)
 
 
 def mark_plain_string(db, key, value):
     """A string stored as Redis's createStringObject stores it, without
     trying the int encoding (INCRBYFLOAT)."""
-    mark_raw_string(db, key, value, b"embstr" if len(value) <= 44 else b"raw")
+    mark_raw_string(db, key, value, b"embstr")
 
 
-def store_raw_string(db, key, buf):
+def store_raw_string(db, key, buf, event=None, dirty=1, changed=True):
     """Store a string built in place (SETBIT, BITFIELD, PFADD ...) as bytes:
     the key keeps its TTL, and OBJECT ENCODING says raw, as Redis's
-    dbUnshareStringValue leaves it.  The caller calls ``db.modified``."""
+    dbUnshareStringValue leaves it.  Calls ``db.modified`` (with ``event``
+    and ``dirty``) when ``changed``."""
     new = bytes(buf)
     if key in db.data:
         db.data[key] = new
     else:
         db.set(key, new)
+    if changed:
+        db.modified(key, event, "$", dirty=dirty)
     mark_raw_string(db, key, new)
 
 
-def carry_mark(src_db, src_key, dst_db, dst_key, value):
-    """RENAME/MOVE: the object keeps its encoding under its new name."""
-    if type(value) is bytes or type(value) is int:
-        marked = marked_encoding(src_db, src_key, value)
-        if marked is not None:
-            mark_raw_string(dst_db, dst_key, value, marked)
-
-
 def marked_encoding(db, key, value):
-    """The encoding marked for the string (bytes or int) ``value`` stored
-    at ``key``, or None."""
-    mark = _MARKED_STRINGS.get((db.id, key))
-    if mark is None:
-        return None
-    if mark[:2] == _fingerprint(value):
-        return mark[2]
-    del _MARKED_STRINGS[(db.id, key)]
+    """The encoding marked for the bytes ``value`` stored at ``key``, or None."""
+    mark = db.marks.get(key)
+    if mark is not None and mark[0] is value:
+        return mark[1]
     return None

@@ -160,7 +160,7 @@ def _drain(value):
 
 
 class Database:
-    __slots__ = ("id", "keyspace", "data", "expires", "heap", "watchers",
+    __slots__ = ("id", "keyspace", "data", "expires", "heap", "watchers", "marks",
                  "avg_ttl", "rk_pool", "rk_source", "rk_dirty", "rk_picks", "rk_len")
 
     def __init__(self, keyspace, index):
@@ -170,6 +170,7 @@ class Database:
         self.expires = {}
         self.heap = untrack([])     # (when_ms, key); may hold stale entries
         self.watchers = {}      # key -> set of clients WATCHing it
+        self.marks = {}         # key -> (bytes, OBJECT ENCODING): commands/util.py
         self.avg_ttl = 0
         # RANDOMKEY's pool of candidate keys (see random_key)
         self.rk_pool = None
@@ -269,6 +270,8 @@ class Database:
         so the GC bookkeeping is skipped."""
         ks = self.keyspace
         ks.dirty += dirty
+        if self.marks:
+            self.marks.pop(key, None)
         if self.watchers:
             self.touch_watched(key)
         if ks.notify_flags and event is not None:
@@ -543,6 +546,7 @@ class Keyspace:
         da.data, db.data = db.data, da.data
         da.expires, db.expires = db.expires, da.expires
         da.heap, db.heap = db.heap, da.heap
+        da.marks, db.marks = db.marks, da.marks
         da.avg_ttl, db.avg_ttl = db.avg_ttl, da.avg_ttl
         da.rk_pool = db.rk_pool = None
         da.touch_all(db)
