@@ -215,21 +215,25 @@ def glob_matcher(pattern):
 # result as a plain string object (embstr up to 44 bytes) and COPY gives
 # the copy an object of its own, so OBJECT ENCODING says "raw" or "embstr"
 # where a SET of the same bytes gives "int", and OBJECT REFCOUNT 1 where a
-# SET would give a shared integer.  Only strings of up to 44 bytes need a
+# SET would give a shared integer.  Only strings of 1 to 44 bytes need a
 # mark (longer ones are "raw" and never shared whatever made them).  The
-# marks live in ``Database.marks`` (key -> (the stored bytes object, its
-# encoding)); Database.modified_value drops a key's mark, so a command
-# marks its key after its modified() call, and any later write of the key
-# forgets it.
+# marks live in ``Database.marks``: key -> (the stored bytes object, its
+# encoding).  The mark holds the object, so no other object can take its
+# identity, and a later write of the key stores another object: the mark
+# no longer matches.  (A one-byte value is stored as an object of its own:
+# CPython shares one-byte bytes objects, so a later SET of the same byte
+# would store the very object marked.)
 _MARK_LIMIT = 10000
 _MARKED_MAX_LEN = 44
 
 
 def mark_raw_string(db, key, value, encoding=b"raw"):
-    """Remember ``encoding`` for the bytes ``value`` just stored at key
-    (after the command's ``db.modified`` call)."""
-    if len(value) > _MARKED_MAX_LEN:
+    """Remember ``encoding`` for the bytes ``value`` just stored at key."""
+    n = len(value)
+    if not 0 < n <= _MARKED_MAX_LEN:
         return
+    if n == 1:
+        value = db.data[key] = value[0].to_bytes(1, "big")    # (not the shared object)
     marks = db.marks
     if len(marks) >= _MARK_LIMIT:
         del marks[next(iter(marks))]

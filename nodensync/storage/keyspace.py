@@ -270,8 +270,6 @@ class Database:
         so the GC bookkeeping is skipped."""
         ks = self.keyspace
         ks.dirty += dirty
-        if self.marks:
-            self.marks.pop(key, None)
         if self.watchers:
             self.touch_watched(key)
         if ks.notify_flags and event is not None:

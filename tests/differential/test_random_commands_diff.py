@@ -29,7 +29,7 @@ sunsubscribe dump restore restore-asking migrate eval evalsha eval_ro evalsha_ro
 fcall fcall_ro pfdebug pfselftest lolwut module role replconf flushall flushdb georadius
 georadius_ro georadiusbymember georadiusbymember_ro
 """.split())
-UNORDERED = {"smembers", "sinter", "sunion", "sdiff", "hkeys", "hvals", "hgetall"}
+UNORDERED = {"smembers", "sinter", "sunion", "sdiff", "hkeys", "hvals", "hgetall", "sscan"}
 TTLS = {"ttl": 2, "pttl": 1500, "expiretime": 2, "pexpiretime": 1500}
 
 KEYS = ["k1", "k2", "k3", "{k}a", "{k}b"]
