@@ -119,6 +119,21 @@ CHANNEL_COMMANDS = {"publish": (1, False, False), "spublish": (1, False, False),
 USER_FLAG_ORDER = ("on", "off", "nopass", "skip-sanitize-payload", "sanitize-payload")
 
 
+# Redis 7.0 commands NodeNsync does not implement.  An ACL rule naming one
+# (`-debug`, `+eval`, `-script|kill` ... common in ACL files written for
+# Redis) is accepted and has no effect: there is nothing to allow or deny.
+REDIS_ONLY_COMMANDS = frozenset("""
+debug eval eval_ro evalsha evalsha_ro failover fcall fcall_ro function pfdebug pfselftest script
+xack xadd xautoclaim xclaim xdel xgroup xinfo xlen xpending xrange xread xreadgroup xrevrange
+xsetid xtrim
+""".split())
+
+
+def _redis_only(name):
+    """A rule's command name (``cmd`` or ``cmd|sub``) that only Redis has."""
+    return name.decode("latin-1").lower().partition("|")[0] in REDIS_ONLY_COMMANDS
+
+
 class RuleError(Exception):
     """A rule that cannot be applied; ``str(e)`` is Redis's reason text."""
 
@@ -405,6 +420,8 @@ class User:
         elif rule[:1] == b"-" and rule[1:2] != b"@":
             spec = index().lookup(rule[1:].decode("latin-1"))
             if spec is None:
+                if _redis_only(rule[1:]):
+                    return
                 raise RuleError(E_UNKNOWN)
             _change_perm(self.allowed, self.firstargs, spec, False)
             self.allcommands = False
@@ -420,6 +437,8 @@ class User:
             raise RuleError(E_SYNTAX)
 
     def _allow_command(self, name):
+        if _redis_only(name) and index().lookup(name.decode("latin-1").partition("|")[0]) is None:
+            return
         text = name.decode("latin-1")
         if "|" not in text:
             spec = index().lookup(text)

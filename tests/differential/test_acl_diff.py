@@ -180,6 +180,21 @@ def test_setuser_error_is_all_or_nothing(both):
     both.check("ACL", "GETUSER", "t3")
 
 
+def test_rules_for_commands_only_redis_has(both):
+    # ACL files written for Redis often deny DEBUG, EVAL, SCRIPT ... (found by
+    # a random ACL differential run).  NodeNsync accepts such rules, which have
+    # nothing to allow or deny here; the rest of the rules apply as in Redis.
+    setuser(both, "r1", "on", "nopass", "~*", "+@all", "-debug", "-eval", "-script|kill",
+            "+xadd", "-function|load", "+fcall_ro")
+    setuser(both, "r2", "on", "nopass", "~*", "-@all", "+get", "+debug", "+eval|x")
+    for user in ("r1", "r2"):
+        for cmd in (["get", "k"], ["set", "k", "v"], ["config", "get", "x"]):
+            both.check("ACL", "DRYRUN", user, *cmd)
+    both.check("ACL", "SETUSER", "r3", "-debugx")
+    both.check("ACL", "SETUSER", "r3", "+nosuch|x")
+    both.check("ACL", "USERS")
+
+
 def test_setuser_misc_errors(both):
     both.check("ACL", "SETUSER", "a b")
     both.check("ACL", "SETUSER", "a\x00b")
