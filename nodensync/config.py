@@ -37,6 +37,42 @@ def parse_memory(text):
     return int(m.group(1)) * _MEM_UNITS[m.group(2).lower()]
 
 
+_INT_RE = re.compile(r"-?[1-9][0-9]*|0")
+_U64 = 2 ** 64
+
+
+def redis_int(text):
+    """Redis's string2ll, as CONFIG SET parses a number: no sign but '-',
+    no leading zero, no space, within 64 bits."""
+    if not _INT_RE.fullmatch(text):
+        raise ValueError("argument couldn't be parsed into an integer")
+    value = int(text)
+    if not -2 ** 63 <= value < 2 ** 63:
+        raise ValueError("argument couldn't be parsed into an integer")
+    return value
+
+
+def redis_memory(text):
+    """Redis's memtoull: digits (an overflow saturates, as strtoull does)
+    then an optional unit (1k = 1000, 1kb = 1024, case-insensitive); no
+    sign.  The product wraps at 64 bits as it does in C."""
+    digits = len(text) - len(text.lstrip("0123456789"))
+    unit = _MEM_UNITS.get(text[digits:].lower())
+    if text[:1] == "-" or unit is None or digits >= 128:
+        raise ValueError("argument must be a memory value")
+    return min(int(text[:digits] or "0"), _U64 - 1) * unit % _U64
+
+
+def redis_bool(text):
+    """Redis's yesnotoi: 'yes' or 'no', case-insensitive, nothing else."""
+    t = text.lower()
+    if t == "yes":
+        return True
+    if t == "no":
+        return False
+    raise ValueError("argument must be 'yes' or 'no'")
+
+
 def parse_bool(text):
     t = text.strip().lower()
     if t in ("yes", "true", "1", "on"):
@@ -69,12 +105,12 @@ def format_listen(value):
 class Setting:
     __slots__ = ("name", "flags", "kind", "default", "help", "mutable", "redis",
                  "minimum", "maximum", "choices", "parser", "formatter", "group",
-                 "secret", "validate")
+                 "secret", "validate", "normalize", "protected")
 
     def __init__(self, name, kind, default, help, mutable=False, redis=None,
                  flags=None, minimum=None, maximum=None, choices=None,
                  parser=None, formatter=None, group="general", secret=False,
-                 validate=None):
+                 validate=None, normalize=None, protected=False):
         self.name = name
         self.kind = kind
         self.default = default
@@ -90,32 +126,40 @@ class Setting:
         self.group = group
         self.secret = secret
         self.validate = validate
+        self.normalize = normalize      # value -> stored value (Redis clamps some: hz)
+        self.protected = protected      # CONFIG SET refuses it as Redis refuses a protected config
 
     @property
     def public_name(self):
         """The name CONFIG GET shows: Redis's where there is one."""
         return self.redis or self.name
 
-    def parse(self, text):
-        """Text -> value; ConfigError naming the setting on a bad value."""
+    def parse(self, text, strict=False):
+        """Text -> value; ConfigError naming the setting on a bad value.
+        ``strict``: CONFIG SET's parsing, exactly Redis's (string2ll,
+        memtoull, yes/no); else the lenient one of flags, the conf file and
+        the environment (spaces, 'true'/'1' ...)."""
         if not isinstance(text, str):
             text = text.decode("utf-8", "surrogateescape")
         try:
             if self.parser:
                 value = self.parser(text)
             elif self.kind == "int":
-                try:
-                    value = int(text.strip())
-                except ValueError:
-                    raise ValueError("argument couldn't be parsed into an integer") from None
+                if strict:
+                    value = redis_int(text)
+                else:
+                    try:
+                        value = int(text.strip())
+                    except ValueError:
+                        raise ValueError("argument couldn't be parsed into an integer") from None
             elif self.kind == "float":
                 value = float(text)
             elif self.kind == "memory":
-                value = parse_memory(text)
+                value = redis_memory(text) if strict else parse_memory(text)
             elif self.kind == "bool":
-                value = parse_bool(text)
+                value = redis_bool(text) if strict else parse_bool(text)
             elif self.kind == "enum":
-                value = text.strip().lower()
+                value = text.lower() if strict else text.strip().lower()
                 if value not in self.choices:
                     raise ValueError("argument(s) must be one of the following: %s"
                                      % ", ".join(self.choices))
@@ -129,6 +173,8 @@ class Setting:
                                  % (self.minimum if self.minimum is not None else "-inf", self.maximum))
             if self.validate:
                 self.validate(value)
+            if self.normalize:
+                value = self.normalize(value)
         except ValueError as e:
             raise ConfigError(str(e)) from None
         return value
@@ -163,7 +209,7 @@ declare("listenAddr", "listen", ("127.0.0.1", 6379),
         "Address to listen on, host:port (':6379' listens on every interface).",
         parser=parse_listen, formatter=format_listen, group="network")
 declare("dataDir", "path", "./data", "Directory for snapshots, the AOF and the ACL file.",
-        redis="dir", group="persistence")
+        redis="dir", group="persistence", protected=True)
 declare("databases", "int", 16, "Number of databases.", minimum=1, maximum=1024,
         group="general")
 declare("maxclients", "int", 10000, "Maximum number of connected clients.",
@@ -184,8 +230,10 @@ declare("protoMaxBulkLen", "memory", 512 * 1024 ** 2, "Largest bulk string a cli
 declare("clientQueryBufferLimit", "memory", 1024 ** 3, "Largest query buffer of one client.",
         redis="client-query-buffer-limit", mutable=True, minimum=1024 ** 2,
         maximum=2 ** 63 - 1, group="limits")
-declare("hz", "int", 10, "Background task frequency (active expiry cycles per second).",
-        mutable=True, minimum=1, maximum=500, group="general")
+declare("hz", "int", 10, "Background task frequency (active expiry cycles per second; "
+        "Redis's bounds: any value is taken and clamped to 1..500).",
+        mutable=True, minimum=0, maximum=2 ** 31 - 1, normalize=lambda v: min(max(v, 1), 500),
+        group="general")
 declare("notifyKeyspaceEvents", "str", "", "Keyspace notification classes (Redis letters).",
         redis="notify-keyspace-events", mutable=True, group="general")
 
@@ -225,13 +273,15 @@ class Config:
             if s is None:
                 raise ConfigError("Unknown option or number of arguments for CONFIG SET - '%s'" % name)
             failed = "CONFIG SET failed (possibly related to argument '%s') - " % name
+            if s.protected:
+                raise ConfigError(failed + "can't set protected config")
             if not s.mutable:
                 raise ConfigError(failed + "can't set immutable config")
             if s.name in seen:
                 raise ConfigError(failed + "duplicate parameter")
             seen.add(s.name)
             try:
-                parsed.append((s, s.parse(text)))
+                parsed.append((s, s.parse(text, strict=True)))
             except ConfigError as e:
                 raise ConfigError(failed + str(e)) from None
         old = {s.name: self.values[s.name] for s, _ in parsed}
@@ -352,7 +402,12 @@ def settings_markdown():
              "Generated from `nodensync/config.py` by `python -m nodensync --gen-docs`.", "",
              "Every setting can be given as a command-line flag, as a line `name value` in the "
              "file passed with `--config`, or as an environment variable `NODENSYNC_NAME`. "
-             "Settings marked *runtime* can be changed with `CONFIG SET`.", "",
+             "Settings marked *runtime* can be changed with `CONFIG SET`, which parses a "
+             "value exactly as Redis 7.0 does: numbers as `string2ll` (no `+`, no leading "
+             "zero, no space), memory values as `memtoull` (digits and an optional unit "
+             "`b k kb m mb g gb`, no sign), booleans as `yes`/`no` only, and the same bounds "
+             "and error texts. Flags, the file and the environment also take `true`/`false`, "
+             "`1`/`0`, `on`/`off` and surrounding spaces.", "",
              "| setting | flags | Redis name | default | runtime | description |",
              "|---|---|---|---|---|---|"]
     for s in sorted(SETTINGS.values(), key=lambda s: (s.group, s.name)):

@@ -26,6 +26,7 @@ Identity (node id, membership) is kept in ``<dataDir>/<cluster-config-file>``
 (JSON), the Raft log in ``<dataDir>/raft.journal`` and ``raft.dump``: a
 restarted member rejoins with its id and catches up from the log.
 """
+import re
 import json
 import logging
 import os
@@ -45,6 +46,14 @@ from .topology import View
 log = logging.getLogger("nodensync.cluster")
 
 G = "cluster"
+
+
+def _hostname(value):
+    """Redis's isValidAnnouncedHostname."""
+    if len(value.encode("utf-8", "surrogateescape")) >= 256:
+        raise ValueError("Hostnames must be less than 256 characters")
+    if not re.fullmatch(r"[A-Za-z0-9.-]*", value):
+        raise ValueError("Hostnames may only contain alphanumeric characters, hyphens or dots")
 
 
 def _parse_peers(text):
@@ -73,8 +82,8 @@ cfg.declare("clusterPeers", "str", "",
             validate=_parse_peers)
 cfg.declare("clusterNodeTimeout", "int", 15000,
             "Milliseconds a node may stay unreachable before it is failed (and its "
-            "replica promoted).", redis="cluster-node-timeout", mutable=True, minimum=100,
-            maximum=2 ** 31 - 1, group=G)
+            "replica promoted).", redis="cluster-node-timeout", mutable=True, minimum=0,
+            maximum=2 ** 63 - 1, group=G)
 cfg.declare("clusterRequireFullCoverage", "bool", True,
             "Refuse keyed commands when some slot has no serving master.",
             redis="cluster-require-full-coverage", mutable=True, group=G)
@@ -89,7 +98,7 @@ cfg.declare("clusterAnnounceIp", "str", "",
             "or the one peers reach it at).", redis="cluster-announce-ip", mutable=True, group=G)
 cfg.declare("clusterAnnounceHostname", "str", "",
             "Hostname shown in CLUSTER NODES / SHARDS ('' = none).",
-            redis="cluster-announce-hostname", mutable=True, group=G)
+            redis="cluster-announce-hostname", mutable=True, group=G, validate=_hostname)
 cfg.declare("clusterReplicaValidityFactor", "int", 10,
             "A replica whose link to its master was down longer than node-timeout x factor "
             "(+10 s) is not promoted (0 = always eligible).",

@@ -15,7 +15,6 @@ from .. import config as cfg
 from ..errors import CommandError
 from ..protocol.resp import OK
 from .registry import command, WRITE, READONLY, DENYOOM, FAST, MAY_REPLICATE
-from .keys import _config_memory
 from .strings import _as_bytes
 from .util import store_raw_string
 
@@ -37,7 +36,7 @@ _M64 = 0xFFFFFFFFFFFFFFFF
 cfg.declare("hllSparseMaxBytes", "int", 3000,
             "Largest sparse HyperLogLog in bytes (header included); PFADD/PFMERGE convert a "
             "bigger one to the dense form.", redis="hll-sparse-max-bytes", mutable=True,
-            minimum=0, maximum=(1 << 63) - 1, group="encoding", parser=_config_memory)
+            minimum=0, maximum=(1 << 63) - 1, group="encoding", parser=cfg.redis_memory)
 
 
 def _murmur64a(key, seed=0xadc83b19):

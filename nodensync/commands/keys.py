@@ -580,27 +580,6 @@ _LFU_FREQ_ERR = ("ERR An LFU maxmemory policy is not selected, access frequency 
 _LONG_MAX = (1 << 63) - 1
 
 
-def _config_int(text):
-    """Redis's string2ll for a numeric setting: no spaces, '+' or '_'."""
-    try:
-        return parse_int(text.encode(), ValueError())
-    except ValueError:
-        raise ValueError("argument couldn't be parsed into an integer") from None
-
-
-_MEMORY_UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1024, "m": 1000 ** 2, "mb": 1024 ** 2,
-                 "g": 1000 ** 3, "gb": 1024 ** 3}
-
-
-def _config_memory(text):
-    """Redis's memtoull: digits then an optional unit (1k = 1000, 1kb = 1024)."""
-    digits = len(text) - len(text.lstrip("0123456789"))
-    unit = _MEMORY_UNITS.get(text[digits:].lower())
-    if unit is None or not text[:digits].isascii() or digits > 20:
-        raise ValueError("argument must be a memory value")
-    return int(text[:digits] or "0") * unit
-
-
 def _encoding_setting(name, redis_name, alias, default, minimum, maximum, memory=False,
                       stored=False):
     flags = ["--" + name, "--" + redis_name] + (["--" + alias] if alias else [])
@@ -609,7 +588,7 @@ def _encoding_setting(name, redis_name, alias, default, minimum, maximum, memory
     cfg.declare(name, "int", default, "Encoding threshold (%s): %s." % (redis_name, effect),
                 redis=redis_name, flags=flags, mutable=True,
                 minimum=minimum, maximum=maximum, group="encoding",
-                parser=_config_memory if memory else _config_int)
+                parser=cfg.redis_memory if memory else cfg.redis_int)
 
 
 _encoding_setting("hashMaxListpackEntries", "hash-max-listpack-entries",

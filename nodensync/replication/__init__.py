@@ -84,11 +84,12 @@ cfg.declare("replicaServeStaleData", "bool", True,
                          "slave-serve-stale-data"), mutable=True, group=G)
 cfg.declare("replBacklogSize", "memory", 1024 * 1024,
             "Size of the replication backlog kept for partial resynchronizations.",
-            redis="repl-backlog-size", mutable=True, minimum=1, maximum=2 ** 63 - 1, group=G)
+            redis="repl-backlog-size", mutable=True, minimum=1, maximum=2 ** 63 - 1, group=G,
+            normalize=lambda v: max(v, 16 * 1024))        # (Redis's smallest backlog)
 cfg.declare("replBacklogTtl", "int", 3600,
             "Seconds after the last replica disconnected before a master frees its backlog "
             "(0 = never).", redis="repl-backlog-ttl", mutable=True, minimum=0,
-            maximum=2 ** 31 - 1, group=G)
+            maximum=2 ** 63 - 1, group=G)
 cfg.declare("replPingReplicaPeriod", "int", 10,
             "A master sends a PING to its replicas every this many seconds.",
             redis="repl-ping-replica-period",

@@ -57,16 +57,16 @@ _release = getattr(_keyspace, "release", None)     # lazy free of big values
 log = logging.getLogger("nodensync.memory")
 
 G = "limits"
-POLICIES = ["noeviction", "allkeys-lru", "allkeys-lfu", "allkeys-random", "volatile-lru",
-            "volatile-lfu", "volatile-random", "volatile-ttl"]
+POLICIES = ["volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl", "allkeys-lru",
+            "allkeys-lfu", "allkeys-random", "noeviction"]      # (Redis's order, in its errors)
 
 declare("maxmemory", "memory", 0, "Memory limit for the dataset in bytes, Redis units "
         "(1mb, 1gb ...; 0 = no limit). See docs/security.md for how it is measured.",
-        redis="maxmemory", mutable=True, minimum=0, maximum=2 ** 63 - 1, group=G)
+        redis="maxmemory", mutable=True, minimum=0, maximum=2 ** 64 - 1, group=G)
 declare("maxmemoryPolicy", "enum", "noeviction", "What to do when maxmemory is reached.",
         redis="maxmemory-policy", choices=POLICIES, mutable=True, group=G)
 declare("maxmemorySamples", "int", 5, "Keys sampled per eviction by the LRU/LFU/TTL policies.",
-        redis="maxmemory-samples", mutable=True, minimum=1, maximum=64, group=G)
+        redis="maxmemory-samples", mutable=True, minimum=1, maximum=2 ** 31 - 1, group=G)
 declare("lfuLogFactor", "int", 10, "LFU counter logarithm factor.", redis="lfu-log-factor",
         mutable=True, minimum=0, maximum=2 ** 31 - 1, group=G)
 declare("lfuDecayTime", "int", 1, "Minutes after which LFU counters decay by one (0 = never).",

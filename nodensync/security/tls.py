@@ -41,7 +41,7 @@ declare("tlsCACertDir", "path", "", "Directory of CA certificates (OpenSSL hashe
 declare("tlsAuthClients", "enum", "auto",
         "Client certificates: yes (required), optional, no, or auto (yes when a CA is "
         "configured, else no).", redis="tls-auth-clients",
-        choices=["yes", "no", "optional", "auto"], mutable=True, group=G)
+        choices=["no", "yes", "optional", "auto"], mutable=True, group=G)
 declare("tlsProtocols", "str", "", "Allowed protocol versions, e.g. 'TLSv1.2 TLSv1.3' "
         "('' = TLSv1.2 and TLSv1.3).", redis="tls-protocols", mutable=True, group=G)
 declare("tlsCiphers", "str", "", "OpenSSL cipher list for TLSv1.2 and below ('' = OpenSSL's "

@@ -84,17 +84,18 @@ cfg.declare("rdbCompression", "bool", True, "LZF-compress strings in RDB files."
             redis="rdbcompression", mutable=True, group=_G)
 cfg.declare("rdbChecksum", "bool", True,
             "Write and verify the CRC-64 checksum of RDB files.",
-            redis="rdbchecksum", mutable=True, group=_G)
+            redis="rdbchecksum", group=_G)
 cfg.declare("stopWritesOnBgsaveError", "bool", True,
             "Refuse writes (MISCONF) while the last background save failed.",
             redis="stop-writes-on-bgsave-error", mutable=True, group=_G)
 cfg.declare("rdbKeySaveDelay", "int", 0,
             "Testing aid: sleep this many microseconds after each key written by a "
-            "background save.", redis="rdb-key-save-delay", mutable=True, minimum=0,
-            maximum=2 ** 31 - 1, group=_G)
+            "background save (0 or less: none).", redis="rdb-key-save-delay", mutable=True,
+            minimum=-2 ** 31, maximum=2 ** 31 - 1, group=_G)
 cfg.declare("keyLoadDelay", "int", 0,
-            "Testing aid: sleep this many microseconds after each key loaded at start.",
-            redis="key-load-delay", mutable=True, minimum=0, maximum=2 ** 31 - 1, group=_G)
+            "Testing aid: sleep this many microseconds after each key loaded at start "
+            "(0 or less: none).", redis="key-load-delay", mutable=True, minimum=-2 ** 31,
+            maximum=2 ** 31 - 1, group=_G)
 cfg.declare("appendOnly", "bool", False, "Log every write to the append-only file.",
             redis="appendonly", mutable=True, group=_G)
 cfg.declare("appendFilename", "str", "appendonly.aof",
@@ -105,7 +106,7 @@ cfg.declare("appendDirname", "str", "appendonlydir",
             redis="appenddirname", validate=_filename("appenddirname"), group=_G)
 cfg.declare("appendFsync", "enum", "everysec",
             "When the AOF is fsynced: always (before each reply), everysec, no (the OS).",
-            redis="appendfsync", mutable=True, choices=["always", "everysec", "no"], group=_G)
+            redis="appendfsync", mutable=True, choices=["everysec", "always", "no"], group=_G)
 cfg.declare("autoAofRewritePercentage", "int", 100,
             "Rewrite the AOF when it grew by this percentage since the last rewrite (0 = off).",
             redis="auto-aof-rewrite-percentage", mutable=True, minimum=0,
