@@ -1,4 +1,6 @@
 """COMMAND and HELP, generated from the registry (never hand-written)."""
+import re
+
 from .. import errors
 from ..errors import CommandError
 from ..protocol.resp import OrderedSet, Status
@@ -283,6 +285,9 @@ def keys_from_specs(specs, argv):
             numkeys = _parse_numkeys(argv[first + idx])
             if numkeys is None or numkeys < 0:
                 return None
+            numkeys &= 0xFFFFFFFF                  # (Redis adds it as an int)
+            if numkeys >= 1 << 31:
+                numkeys -= 1 << 32
             first += firstkey
             last = first + numkeys - 1
         else:
@@ -307,10 +312,84 @@ def _set_key_flags(argv, pos):
 # the generic ones).
 _PROC_KEY_FLAGS = {
     "set": _set_key_flags,
-    "migrate": lambda argv, pos: ("RW", "access", "delete"),
     # sortGetKeys: the sorted key is read, a STORE destination overwritten.
     "sort": lambda argv, pos: ("RO", "access") if pos == 1 else ("OW", "update"),
     "sort_ro": lambda argv, pos: ("RO", "access"),
+}
+
+
+_LONG_MIN, _LONG_MAX = -2 ** 63, 2 ** 63 - 1
+
+
+def _atoi(b):
+    """C's atoi as glibc computes it: (int)strtol(s, NULL, 10) -- leading
+    white space, a sign, the digits up to the first other byte (0 if none),
+    clamped to a long, then cut to 32 bits."""
+    m = re.match(rb"[ \t\n\v\f\r]*([+-]?[0-9]+)", b)
+    if m is None:
+        return 0
+    v = min(max(int(m.group(1)), _LONG_MIN), _LONG_MAX) & 0xFFFFFFFF
+    return v - (1 << 32) if v >= 1 << 31 else v
+
+
+def _generic_getkeys(store, count, first):
+    """Redis's genericGetKeys(storeKeyOfs, keyCountOfs, firstKeyOfs, 1):
+    the key count read with atoi (so '1.5' or ' 1' count as 1), no keys
+    when it is below 1 or past the arguments; flags unknown (empty)."""
+    def proc(argv):
+        num = _atoi(argv[count]) if count < len(argv) else 0
+        if num < 1 or num > len(argv) - first:
+            return []
+        found = [(first + i, ()) for i in range(num)]
+        return found + [(store, ())] if store else found
+    return proc
+
+
+def _migrate_getkeys(argv):
+    """Redis's migrateGetKeys: argv[3], or what follows KEYS (then argv[3]
+    must be empty); AUTH and AUTH2 skip their arguments."""
+    first, num = 3, 1
+    i = 6
+    while i < len(argv):
+        word = argv[i].lower()
+        if word == b"keys":
+            if argv[3]:
+                return []
+            first, num = i + 1, len(argv) - i - 1
+            break
+        i += {b"auth": 1, b"auth2": 2}.get(word, 0) + 1
+    return [(first + k, ("RW", "access", "delete")) for k in range(num)]
+
+
+def _bitfield_getkeys(argv):
+    """Redis's bitfieldGetKeys: the key, read-only only when every
+    operation is a complete GET (or OVERFLOW)."""
+    readonly = True
+    i, argc = 2, len(argv)
+    while i < argc:
+        word, left = argv[i].lower(), argc - i - 1
+        if word == b"get" and left >= 2:
+            i += 3
+        elif word == b"overflow" and left >= 1:
+            i += 2
+        else:
+            readonly = False        # (SET/INCRBY, or a syntax error: assume it writes)
+            break
+    return [(1, ("RO", "access") if readonly else ("RW", "access", "update"))]
+
+
+# Redis's getkeys procedures, used where the key specs fail (an incomplete
+# spec, variable flags, a key count string2ll refuses).
+_GETKEYS_PROCS = {
+    "migrate": _migrate_getkeys,
+    "bitfield": _bitfield_getkeys,
+    "zunion": _generic_getkeys(0, 1, 2), "zinter": _generic_getkeys(0, 1, 2),
+    "zdiff": _generic_getkeys(0, 1, 2),
+    "zunionstore": _generic_getkeys(1, 2, 3), "zinterstore": _generic_getkeys(1, 2, 3),
+    "zdiffstore": _generic_getkeys(1, 2, 3),
+    "sintercard": _generic_getkeys(0, 1, 2), "zintercard": _generic_getkeys(0, 1, 2),
+    "lmpop": _generic_getkeys(0, 1, 2), "zmpop": _generic_getkeys(0, 1, 2),
+    "blmpop": _generic_getkeys(0, 2, 3), "bzmpop": _generic_getkeys(0, 2, 3),
 }
 
 
@@ -322,6 +401,8 @@ def keys_with_flags(spec, argv):
     if (any("not_key" not in ks.flags for ks in specs)
             and not any("variable_flags" in ks.flags for ks in specs)):
         found = keys_from_specs(specs, argv)
+    if found is None and spec.fullname in _GETKEYS_PROCS:
+        found = _GETKEYS_PROCS[spec.fullname](argv)
     if found is None:
         flags_fn = _PROC_KEY_FLAGS.get(spec.fullname)
         if flags_fn is not None:
