@@ -1,6 +1,4 @@
 """COMMAND and HELP, generated from the registry (never hand-written)."""
-import re
-
 from .. import errors
 from ..errors import CommandError
 from ..protocol.resp import OrderedSet, Status
@@ -232,14 +230,6 @@ def command_list(ctx, *args):
     return [n.encode() for n in names]
 
 
-def _parse_numkeys(b):
-    try:
-        v = int(b)
-    except ValueError:
-        return None
-    return v if b"%d" % v == b else None
-
-
 def keys_from_specs(specs, argv):
     """Redis's getKeysUsingKeySpecs: [(index, key flags)], or None when a
     spec is unknown, incomplete or does not fit the arguments."""
@@ -282,12 +272,10 @@ def keys_from_specs(specs, argv):
             _, idx, firstkey, step = fk
             if idx >= argc or first + idx >= argc:
                 return None
-            numkeys = _parse_numkeys(argv[first + idx])
+            numkeys = registry.string2ll(argv[first + idx])
             if numkeys is None or numkeys < 0:
                 return None
-            numkeys &= 0xFFFFFFFF                  # (Redis adds it as an int)
-            if numkeys >= 1 << 31:
-                numkeys -= 1 << 32
+            numkeys = registry.int32(numkeys)      # (Redis adds it as an int)
             first += firstkey
             last = first + numkeys - 1
         else:
@@ -318,34 +306,14 @@ _PROC_KEY_FLAGS = {
 }
 
 
-_LONG_MIN, _LONG_MAX = -2 ** 63, 2 ** 63 - 1
+def _generic_getkeys(spec, argv):
+    """Redis's genericGetKeys, where the key specs failed: the numkeys
+    commands' key finder (registry.keys_after_numkeys) then gives what the
+    procedure gives; flags unknown (empty)."""
+    return [(i, ()) for i in spec.key_positions(argv)]
 
 
-def _atoi(b):
-    """C's atoi as glibc computes it: (int)strtol(s, NULL, 10) -- leading
-    white space, a sign, the digits up to the first other byte (0 if none),
-    clamped to a long, then cut to 32 bits."""
-    m = re.match(rb"[ \t\n\v\f\r]*([+-]?[0-9]+)", b)
-    if m is None:
-        return 0
-    v = min(max(int(m.group(1)), _LONG_MIN), _LONG_MAX) & 0xFFFFFFFF
-    return v - (1 << 32) if v >= 1 << 31 else v
-
-
-def _generic_getkeys(store, count, first):
-    """Redis's genericGetKeys(storeKeyOfs, keyCountOfs, firstKeyOfs, 1):
-    the key count read with atoi (so '1.5' or ' 1' count as 1), no keys
-    when it is below 1 or past the arguments; flags unknown (empty)."""
-    def proc(argv):
-        num = _atoi(argv[count]) if count < len(argv) else 0
-        if num < 1 or num > len(argv) - first:
-            return []
-        found = [(first + i, ()) for i in range(num)]
-        return found + [(store, ())] if store else found
-    return proc
-
-
-def _migrate_getkeys(argv):
+def _migrate_getkeys(spec, argv):
     """Redis's migrateGetKeys: argv[3], or what follows KEYS (then argv[3]
     must be empty); AUTH and AUTH2 skip their arguments."""
     first, num = 3, 1
@@ -361,7 +329,7 @@ def _migrate_getkeys(argv):
     return [(first + k, ("RW", "access", "delete")) for k in range(num)]
 
 
-def _bitfield_getkeys(argv):
+def _bitfield_getkeys(spec, argv):
     """Redis's bitfieldGetKeys: the key, read-only only when every
     operation is a complete GET (or OVERFLOW)."""
     readonly = True
@@ -383,13 +351,9 @@ def _bitfield_getkeys(argv):
 _GETKEYS_PROCS = {
     "migrate": _migrate_getkeys,
     "bitfield": _bitfield_getkeys,
-    "zunion": _generic_getkeys(0, 1, 2), "zinter": _generic_getkeys(0, 1, 2),
-    "zdiff": _generic_getkeys(0, 1, 2),
-    "zunionstore": _generic_getkeys(1, 2, 3), "zinterstore": _generic_getkeys(1, 2, 3),
-    "zdiffstore": _generic_getkeys(1, 2, 3),
-    "sintercard": _generic_getkeys(0, 1, 2), "zintercard": _generic_getkeys(0, 1, 2),
-    "lmpop": _generic_getkeys(0, 1, 2), "zmpop": _generic_getkeys(0, 1, 2),
-    "blmpop": _generic_getkeys(0, 2, 3), "bzmpop": _generic_getkeys(0, 2, 3),
+    **{name: _generic_getkeys for name in (
+        "zunion", "zinter", "zdiff", "zunionstore", "zinterstore", "zdiffstore", "sintercard",
+        "zintercard", "lmpop", "zmpop", "blmpop", "bzmpop")},
 }
 
 
@@ -402,7 +366,7 @@ def keys_with_flags(spec, argv):
             and not any("variable_flags" in ks.flags for ks in specs)):
         found = keys_from_specs(specs, argv)
     if found is None and spec.fullname in _GETKEYS_PROCS:
-        found = _GETKEYS_PROCS[spec.fullname](argv)
+        found = _GETKEYS_PROCS[spec.fullname](spec, argv)
     if found is None:
         flags_fn = _PROC_KEY_FLAGS.get(spec.fullname)
         if flags_fn is not None:

@@ -9,6 +9,7 @@ Arity follows Redis: positive means exactly that many arguments, negative
 means at least that many; the command name (and, for a subcommand, the
 container name) counts.
 """
+import re
 
 # Flags (bit mask for the hot path; names for COMMAND INFO).
 WRITE = 1 << 0
@@ -297,19 +298,60 @@ def all_specs(include_subcommands=False):
             yield from spec.subcommands.values()
 
 
-def keys_after_numkeys(numkeys_index, step=1, extra_first=None):
-    """Key finder for commands shaped ``CMD [dest] numkeys key [key ...]``.
+_STRING2LL = re.compile(rb"-?[1-9][0-9]*|0")
+_LONG_MIN, _LONG_MAX = -2 ** 63, 2 ** 63 - 1
+
+
+def string2ll(b):
+    """Redis's string2ll: the int, or None (a '+', a leading zero, a space,
+    anything past 64 bits)."""
+    if not _STRING2LL.fullmatch(b):
+        return None
+    v = int(b)
+    return v if _LONG_MIN <= v <= _LONG_MAX else None
+
+
+def int32(v):
+    """C's (int) of a 64-bit value: its low 32 bits, signed."""
+    v &= 0xFFFFFFFF
+    return v - (1 << 32) if v >= 1 << 31 else v
+
+
+def c_atoi(b):
+    """C's atoi as glibc computes it: (int)strtol(s, NULL, 10) -- leading
+    white space, a sign, the digits up to the first other byte (0 if none),
+    clamped to a long, then cut to 32 bits."""
+    m = re.match(rb"[ \t\n\v\f\r]*([+-]?[0-9]+)", b)
+    return int32(min(max(int(m.group(1)), _LONG_MIN), _LONG_MAX)) if m else 0
+
+
+def keys_after_numkeys(numkeys_index, extra_first=None):
+    """Key finder for commands shaped ``CMD [dest] numkeys key [key ...]``,
+    exactly as Redis finds their keys (cluster routing, ACL key checks,
+    COMMAND GETKEYS): first by the key specs -- the count parsed by
+    string2ll, cut to an int, every key inside the arguments: the
+    destination, then the keys -- and where they fail by the command's
+    getkeys procedure (genericGetKeys): the count read with atoi, none
+    below 1 or past the arguments, the keys then the destination.
 
     ``numkeys_index`` is the argv index of numkeys; ``extra_first`` an argv
     index of a key before it (a destination key), if any."""
     def find(argv):
-        out = [extra_first] if extra_first is not None else []
-        try:
-            n = int(argv[numkeys_index])
-        except (ValueError, IndexError):
-            return out
-        start = numkeys_index + 1
-        return out + list(range(start, min(start + n * step, len(argv)), step))
+        argc = len(argv)
+        first = numkeys_index + 1
+        if numkeys_index >= argc:
+            return []
+        n = string2ll(argv[numkeys_index])
+        if n is not None and n >= 0:
+            last = first + int32(n) - 1
+            if first <= last < argc:
+                keys = list(range(first, last + 1))
+                return keys if extra_first is None else [extra_first] + keys
+        num = c_atoi(argv[numkeys_index])
+        if num < 1 or num > argc - first:
+            return []
+        keys = list(range(first, first + num))
+        return keys if extra_first is None else keys + [extra_first]
     if extra_first is not None:
         find.legacy = (extra_first, extra_first, 1)
     return find
