@@ -16,6 +16,8 @@ import tempfile
 
 import configargparse
 
+from .storage.compact import canonical_int
+
 SETTINGS = {}        # canonical name -> Setting
 _BY_ALIAS = {}       # every lowercase name a user may type -> Setting
 
@@ -37,17 +39,14 @@ def parse_memory(text):
     return int(m.group(1)) * _MEM_UNITS[m.group(2).lower()]
 
 
-_INT_RE = re.compile(r"-?[1-9][0-9]*|0")
 _U64 = 2 ** 64
 
 
 def redis_int(text):
     """Redis's string2ll, as CONFIG SET parses a number: no sign but '-',
     no leading zero, no space, within 64 bits."""
-    if not _INT_RE.fullmatch(text):
-        raise ValueError("argument couldn't be parsed into an integer")
-    value = int(text)
-    if not -2 ** 63 <= value < 2 ** 63:
+    value = canonical_int(text.encode("utf-8", "surrogateescape"))
+    if value is None:
         raise ValueError("argument couldn't be parsed into an integer")
     return value
 

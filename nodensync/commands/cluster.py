@@ -805,23 +805,17 @@ def asking(ctx):
 
 # -- MIGRATE ------------------------------------------------------------------------------------------
 def _migrate_keys(argv):
-    """Key positions of MIGRATE: argv[3], or the arguments after KEYS."""
-    if len(argv) > 3 and argv[3]:
-        return [3]
+    """Key positions of MIGRATE, as Redis's migrateGetKeys finds them (for
+    cluster routing, ACL key checks and COMMAND GETKEYS): argv[3], or the
+    arguments after KEYS -- none when argv[3] is not empty then (the
+    command refuses that); AUTH and AUTH2 skip their arguments."""
     j = 6
-    n = len(argv)
-    while j < n:
-        o = argv[j].lower()
-        if o == b"auth":
-            j += 2
-            continue
-        if o == b"auth2":
-            j += 3
-            continue
-        if o == b"keys":
-            return list(range(j + 1, n))
-        j += 1
-    return []
+    while j < len(argv):
+        word = argv[j].lower()
+        if word == b"keys":
+            return [] if argv[3] else list(range(j + 1, len(argv)))
+        j += {b"auth": 1, b"auth2": 2}.get(word, 0) + 1
+    return [3]
 
 
 _SOCKETS = {}          # (host, port) -> (PeerClient, last db, last use)

@@ -295,41 +295,7 @@ def _set_key_flags(argv, pos):
     return ("OW", "update")
 
 
-# Commands whose keys Redis finds with a getkeys procedure instead of the
-# specs: the flags that procedure reports for the key at argv[pos] (0 for
-# the generic ones).
-_PROC_KEY_FLAGS = {
-    "set": _set_key_flags,
-    # sortGetKeys: the sorted key is read, a STORE destination overwritten.
-    "sort": lambda argv, pos: ("RO", "access") if pos == 1 else ("OW", "update"),
-    "sort_ro": lambda argv, pos: ("RO", "access"),
-}
-
-
-def _generic_getkeys(spec, argv):
-    """Redis's genericGetKeys, where the key specs failed: the numkeys
-    commands' key finder (registry.keys_after_numkeys) then gives what the
-    procedure gives; flags unknown (empty)."""
-    return [(i, ()) for i in spec.key_positions(argv)]
-
-
-def _migrate_getkeys(spec, argv):
-    """Redis's migrateGetKeys: argv[3], or what follows KEYS (then argv[3]
-    must be empty); AUTH and AUTH2 skip their arguments."""
-    first, num = 3, 1
-    i = 6
-    while i < len(argv):
-        word = argv[i].lower()
-        if word == b"keys":
-            if argv[3]:
-                return []
-            first, num = i + 1, len(argv) - i - 1
-            break
-        i += {b"auth": 1, b"auth2": 2}.get(word, 0) + 1
-    return [(first + k, ("RW", "access", "delete")) for k in range(num)]
-
-
-def _bitfield_getkeys(spec, argv):
+def _bitfield_key_flags(argv, pos):
     """Redis's bitfieldGetKeys: the key, read-only only when every
     operation is a complete GET (or OVERFLOW)."""
     readonly = True
@@ -343,17 +309,19 @@ def _bitfield_getkeys(spec, argv):
         else:
             readonly = False        # (SET/INCRBY, or a syntax error: assume it writes)
             break
-    return [(1, ("RO", "access") if readonly else ("RW", "access", "update"))]
+    return ("RO", "access") if readonly else ("RW", "access", "update")
 
 
-# Redis's getkeys procedures, used where the key specs fail (an incomplete
-# spec, variable flags, a key count string2ll refuses).
-_GETKEYS_PROCS = {
-    "migrate": _migrate_getkeys,
-    "bitfield": _bitfield_getkeys,
-    **{name: _generic_getkeys for name in (
-        "zunion", "zinter", "zdiff", "zunionstore", "zinterstore", "zdiffstore", "sintercard",
-        "zintercard", "lmpop", "zmpop", "blmpop", "bzmpop")},
+# Commands whose keys Redis finds with a getkeys procedure instead of the
+# specs: the flags that procedure reports for the key at argv[pos] (0 for
+# the generic ones).
+_PROC_KEY_FLAGS = {
+    "set": _set_key_flags,
+    "migrate": lambda argv, pos: ("RW", "access", "delete"),
+    "bitfield": _bitfield_key_flags,
+    # sortGetKeys: the sorted key is read, a STORE destination overwritten.
+    "sort": lambda argv, pos: ("RO", "access") if pos == 1 else ("OW", "update"),
+    "sort_ro": lambda argv, pos: ("RO", "access"),
 }
 
 
@@ -365,8 +333,10 @@ def keys_with_flags(spec, argv):
     if (any("not_key" not in ks.flags for ks in specs)
             and not any("variable_flags" in ks.flags for ks in specs)):
         found = keys_from_specs(specs, argv)
-    if found is None and spec.fullname in _GETKEYS_PROCS:
-        found = _GETKEYS_PROCS[spec.fullname](spec, argv)
+    if found is None and getattr(spec.keys_fn, "getkeys_proc", False):
+        # (the numkeys commands: their key finder is Redis's whole
+        # extraction, specs then genericGetKeys, whose keys carry no flags)
+        found = [(i, ()) for i in spec.key_positions(argv)]
     if found is None:
         flags_fn = _PROC_KEY_FLAGS.get(spec.fullname)
         if flags_fn is not None:

@@ -23,7 +23,7 @@ from ..storage.zset import ZSet
 from .registry import (command, container, WRITE, READONLY, DENYOOM, FAST, LOADING,
                        STALE)
 from ..server.blocking import signal_key_ready
-from .util import (mark_raw_string, marked_encoding, redis_glob_filter,
+from .util import (carry_mark, mark_raw_string, marked_encoding, redis_glob_filter,
                    redis_glob_matcher, parse_int)
 
 G = "generic"
@@ -417,7 +417,6 @@ def _rename(ctx, src, dst, nx):
         if nx:
             return 0
         release(old)
-    marked = marked_encoding(db, src, value) if type(value) is bytes else None
     db.data.pop(src)
     if when is not None:
         db.expires.pop(src, None)
@@ -426,8 +425,7 @@ def _rename(ctx, src, dst, nx):
         db.set_expire(dst, when)
     db.modified(src, "rename_from", "g", dirty=0)
     db.modified(dst, "rename_to", "g")
-    if marked is not None:
-        mark_raw_string(db, dst, value, marked)     # (the object keeps its encoding)
+    carry_mark(db, src, db, dst, value)
     signal_key_ready(db, dst)
     return 1 if nx else OK
 
@@ -544,7 +542,6 @@ def move(ctx, key, db):
     when = src.expires.get(key) if src.expires else None
     if _live(dst, key) is not None:
         return 0
-    marked = marked_encoding(src, key, value) if type(value) is bytes else None
     dst.set(key, value)
     if when is not None:
         dst.set_expire(key, when)
@@ -553,8 +550,7 @@ def move(ctx, key, db):
         src.expires.pop(key, None)
     src.modified(key, "move_from", "g")
     dst.modified(key, "move_to", "g", dirty=0)
-    if marked is not None:
-        mark_raw_string(dst, key, value, marked)
+    carry_mark(src, key, dst, key, value)
     signal_key_ready(dst, key)
     return 1
 

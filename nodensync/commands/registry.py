@@ -11,6 +11,8 @@ container name) counts.
 """
 import re
 
+from ..storage.compact import canonical_int as string2ll   # (Redis's string2ll: int or None)
+
 # Flags (bit mask for the hot path; names for COMMAND INFO).
 WRITE = 1 << 0
 READONLY = 1 << 1
@@ -298,17 +300,7 @@ def all_specs(include_subcommands=False):
             yield from spec.subcommands.values()
 
 
-_STRING2LL = re.compile(rb"-?[1-9][0-9]*|0")
 _LONG_MIN, _LONG_MAX = -2 ** 63, 2 ** 63 - 1
-
-
-def string2ll(b):
-    """Redis's string2ll: the int, or None (a '+', a leading zero, a space,
-    anything past 64 bits)."""
-    if not _STRING2LL.fullmatch(b):
-        return None
-    v = int(b)
-    return v if _LONG_MIN <= v <= _LONG_MAX else None
 
 
 def int32(v):
@@ -354,4 +346,5 @@ def keys_after_numkeys(numkeys_index, extra_first=None):
         return keys if extra_first is None else keys + [extra_first]
     if extra_first is not None:
         find.legacy = (extra_first, extra_first, 1)
+    find.getkeys_proc = True
     return find

@@ -261,6 +261,14 @@ def store_raw_string(db, key, buf, event=None, dirty=1, changed=True):
     mark_raw_string(db, key, new)
 
 
+def carry_mark(src_db, src_key, dst_db, dst_key, value):
+    """RENAME/MOVE: the object keeps its encoding under its new name."""
+    if type(value) is bytes:
+        marked = marked_encoding(src_db, src_key, value)
+        if marked is not None:
+            mark_raw_string(dst_db, dst_key, value, marked)
+
+
 def marked_encoding(db, key, value):
     """The encoding marked for the bytes ``value`` stored at ``key``, or None."""
     mark = db.marks.get(key)
