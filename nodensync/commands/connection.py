@@ -10,7 +10,7 @@ from ..protocol.resp import OK, PONG, OrderedSet, Status, Verbatim, NO_REPLY
 from .registry import (command, container, FAST, NO_AUTH, LOADING, STALE, PUBSUB,
                        ADMIN, NOSCRIPT, SENTINEL, ALLOW_BUSY, NO_MULTI, READONLY, WRITE,
                        MAY_REPLICATE)
-from .util import parse_int
+from .util import parse_int, parse_int32
 
 G = "connection"
 
@@ -42,10 +42,7 @@ def quit_(ctx, *args):
 @command("select", arity=2, flags=FAST | LOADING | STALE, group=G, syntax="index")
 def select(ctx, index):
     """Change the selected database for the current connection."""
-    n = parse_int(index)
-    if not -(1 << 31) <= n < (1 << 31):     # (getIntFromObjectOrReply)
-        raise CommandError("ERR value is out of range, value must between -2147483648 and "
-                           "2147483647")
+    n = parse_int32(index)
     if ctx.node.cluster is not None and n != 0:
         raise CommandError("ERR SELECT is not allowed in cluster mode")
     dbs = ctx.node.keyspace.dbs

@@ -24,7 +24,7 @@ from .registry import (command, container, WRITE, READONLY, DENYOOM, FAST, LOADI
                        STALE)
 from ..server.blocking import signal_key_ready
 from .util import (carry_mark, mark_raw_string, marked_encoding, redis_glob_filter,
-                   redis_glob_matcher, parse_int)
+                   redis_glob_matcher, parse_int, parse_int32)
 
 G = "generic"
 _INT64_MAX = (1 << 63) - 1
@@ -35,8 +35,6 @@ _NO_SUCH_KEY = CommandError(errors.NO_SUCH_KEY)
 _SAME_OBJECT = CommandError("ERR source and destination objects are the same")
 _DB_RANGE = CommandError(errors.DB_INDEX)
 _INVALID_CURSOR = CommandError("ERR invalid cursor")
-_INT_RANGE = CommandError("ERR value is out of range, value must between -2147483648 and "
-                          "2147483647")
 
 
 def _live(db, key):
@@ -446,9 +444,7 @@ def renamenx(ctx, key, newkey):
 
 def _db_index(ctx, raw):
     """A database number as getIntFromObjectOrReply + selectDb check it."""
-    index = parse_int(raw)
-    if not _INT32_MIN <= index <= _INT32_MAX:
-        raise _INT_RANGE
+    index = parse_int32(raw)
     dbs = ctx.node.keyspace.dbs
     if not 0 <= index < len(dbs):
         raise _DB_RANGE

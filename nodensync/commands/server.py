@@ -13,7 +13,7 @@ from ..observability import info as info_mod
 from ..protocol.resp import OK, Verbatim, NO_REPLY
 from .registry import (command, container, ADMIN, NOSCRIPT, LOADING, STALE, WRITE, FAST,
                        READONLY, NO_MULTI, SENTINEL, ALLOW_BUSY, MAY_REPLICATE)
-from .util import glob_match, parse_int
+from .util import glob_match, parse_int, parse_int32
 from . import introspection  # noqa: F401  (COMMAND, HELP)
 from ..server.blocking import signal_db_ready
 from ..storage.keyspace import release
@@ -98,23 +98,14 @@ def flushall(ctx, *args):
     return OK
 
 
-def _int32(raw, message):
-    """getIntFromObjectOrReply with a message: one error for anything but
-    a 32-bit integer."""
-    value = parse_int(raw, CommandError(message))
-    if not -(1 << 31) <= value < (1 << 31):
-        raise CommandError(message)
-    return value
-
-
 @command("swapdb", arity=3, flags=WRITE | FAST, group=G, since="4.0.0", syntax="index1 index2",
          categories=("keyspace", "dangerous"))
 def swapdb(ctx, a, b):
     """Swaps two Redis databases."""
     if ctx.node.cluster is not None:
         raise CommandError("ERR SWAPDB is not allowed in cluster mode")
-    ia = _int32(a, "ERR invalid first DB index")
-    ib = _int32(b, "ERR invalid second DB index")
+    ia = parse_int32(a, "ERR invalid first DB index")
+    ib = parse_int32(b, "ERR invalid second DB index")
     n = len(ctx.node.keyspace.dbs)
     if not (0 <= ia < n and 0 <= ib < n):
         raise CommandError(errors.DB_INDEX)

@@ -27,6 +27,20 @@ def parse_int(b, error=None):
     return v
 
 
+_INT_RANGE = ("ERR value is out of range, value must between -2147483648 and "
+              "2147483647")
+
+
+def parse_int32(b, message=None):
+    """Redis's getIntFromObjectOrReply: a canonical integer within 32 bits;
+    ``message`` (when given) is the error for anything else, else Redis's
+    not-an-integer and out-of-range texts."""
+    v = parse_int(b, _error(message) if message else None)
+    if not -(1 << 31) <= v < (1 << 31):
+        raise _error(message or _INT_RANGE)
+    return v
+
+
 def parse_nonneg(b, message):
     v = parse_int(b)
     if v < 0:

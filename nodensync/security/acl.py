@@ -437,7 +437,7 @@ class User:
             raise RuleError(E_SYNTAX)
 
     def _allow_command(self, name):
-        if _redis_only(name) and index().lookup(name.decode("latin-1").partition("|")[0]) is None:
+        if _redis_only(name):
             return
         text = name.decode("latin-1")
         if "|" not in text:
