@@ -147,7 +147,6 @@ def same(name, a, b, parse):
     return False
 
 
-
 GROUP_KEYS = {g: ["%s:1" % g[:2], "%s:2" % g[:2]]
               for g in ("string", "hash", "list", "set", "sorted_set", "geo", "hyperloglog",
                         "bitmap", "generic")}
