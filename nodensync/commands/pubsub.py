@@ -12,7 +12,7 @@ QUIT and RESET).  Shard channels behave as on a non-cluster Redis: a
 separate namespace with its own subscription count.
 """
 from ..errors import CommandError
-from ..protocol.resp import Push, RawPush, Status, encode
+from ..protocol.resp import Push, RawPush, ReplicaOnly, Status, encode
 from .registry import (command, container, PUBSUB, NOSCRIPT, LOADING, STALE, FAST,
                        MAY_REPLICATE)
 
@@ -112,14 +112,26 @@ def publish(ctx, channel, message):
     """Post a message to a channel."""
     node = ctx.node
     node.stats.pubsub_channels_published += 1
-    return node.pubsub.publish(channel, message)
+    receivers = node.pubsub.publish(channel, message)
+    _to_replicas(ctx, b"PUBLISH", channel, message)
+    return receivers
 
 
 @command("spublish", arity=3, flags=PUBSUB | LOADING | STALE | FAST | MAY_REPLICATE,
          keys=(1, 1, 1), group=G, since="7.0.0", syntax="shardchannel message")
 def spublish(ctx, channel, message):
     """Post a message to a shard channel."""
-    return ctx.node.pubsub.spublish(channel, message)
+    receivers = ctx.node.pubsub.spublish(channel, message)
+    _to_replicas(ctx, b"SPUBLISH", channel, message)
+    return receivers
+
+
+def _to_replicas(ctx, name, channel, message):
+    """As Redis outside cluster mode: the message goes on to the replicas
+    (whose subscribers get it too), not to the AOF."""
+    node = ctx.node
+    if node.propagators and node.cluster is None:
+        node.propagate(ctx.db.id, [ReplicaOnly((name, channel, message))])
 
 
 # -- PUBSUB -----------------------------------------------------------------------------

@@ -727,7 +727,8 @@ def _mpop_serve(ctx, key, from_max, count):
     popped = pop_zset(ctx, key, count, from_max)
     if not popped:
         return None
-    ctx.propagate_as = [[b"zpopmax" if from_max else b"zpopmin", key, b"%d" % count]]
+    # As Redis: ZPOPMIN/ZPOPMAX with the count actually popped.
+    ctx.propagate_as = [[b"zpopmax" if from_max else b"zpopmin", key, b"%d" % len(popped)]]
     return [key, [[m, s] for m, s in popped]]
 
 

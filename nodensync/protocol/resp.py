@@ -287,6 +287,13 @@ def encode_error(message):
     return b"-%s\r\n" % _safe_error(message)
 
 
+class ReplicaOnly(list):
+    """A propagated command for the replicas only, not the AOF: PUBLISH and
+    SPUBLISH (Redis's forceCommandPropagation(c, PROPAGATE_REPL)), so that
+    clients subscribed on a replica get the master's messages."""
+    __slots__ = ()
+
+
 def encode_command(argv):
     """A command as a RESP multibulk (for replication, AOF, MONITOR tools)."""
     out = [b"*%d\r\n" % len(argv)]

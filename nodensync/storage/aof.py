@@ -42,7 +42,7 @@ import time
 import gevent
 from gevent.event import Event
 
-from ..protocol.resp import encode_command
+from ..protocol.resp import encode_command, ReplicaOnly
 from . import rdb
 from .compact import PACKED_TYPES, expand
 from .snapshot import (fsync_dir, start_child, write_rdb_file, remove_temp_file,
@@ -310,6 +310,11 @@ class AppendOnly:
             child = self.p.child
             if child is None or child.kind != "aof":
                 return
+        if len(argvs) == 1:
+            if type(argvs[0]) is ReplicaOnly:
+                return
+        else:
+            argvs = [a for a in argvs if type(a) is not ReplicaOnly]
         try:
             if len(argvs) == 1:
                 a = argvs[0]

@@ -1,6 +1,7 @@
 """Pub/Sub against a running NodeNsync with real clients: redis-py (RESP2 and
 RESP3 push messages), raw sockets, fan-out, patterns, big and binary
 messages, and clean-up when subscribers go away."""
+import os
 import time
 
 import pytest
@@ -193,3 +194,36 @@ def test_pipelined_burst_reaches_every_subscriber_in_order(node_server):
     finally:
         for c in subs + [pub]:
             c.close()
+
+
+def test_messages_reach_subscribers_on_replicas_not_the_aof(server_factory, redis_factory):
+    """As Redis outside cluster mode: PUBLISH/SPUBLISH go on to the replicas
+    (a NodeNsync one and a redis-server one), whose subscribers get them;
+    the AOF leaves them out (a restart replays no message)."""
+    m = server_factory("--appendonly", "yes", "--save", "")
+    reps = [server_factory("--replicaof", "127.0.0.1:%d" % m.port, "--save", ""),
+            redis_factory("--replicaof", "127.0.0.1", str(m.port))]
+    subs, conns = [], []          # (a collected client closes its pool: keep them)
+    for r in reps:
+        c = redis.Redis(host="127.0.0.1", port=r.port)
+        conns.append(c)
+        assert _wait(lambda: c.info("replication")["master_link_status"] == "up", 20)
+        p = c.pubsub()
+        p.subscribe("news")
+        p.ssubscribe("shard")
+        assert _wait(lambda: c.pubsub_numsub("news") == [(b"news", 1)])
+        subs.append(p)
+    master = redis.Redis(host="127.0.0.1", port=m.port)
+    assert master.publish("news", "hello") == 0          # (no subscriber on the master)
+    with master.pipeline(transaction=True) as t:
+        t.set("k", "v").publish("news", "in multi").execute()
+    master.execute_command("SPUBLISH", "shard", "s1")
+    for p in subs:
+        got = [(x["type"], x["data"]) for x in _messages(p, 3)]
+        assert got == [("message", b"hello"), ("message", b"in multi"), ("smessage", b"s1")]
+        p.close()
+    aof = b"".join(open(os.path.join(dirpath, f), "rb").read()
+                   for dirpath, _, files in os.walk(m.dir) for f in files
+                   if ".aof" in f and not f.endswith(".manifest"))
+    assert b"$3\r\nSET\r\n" in aof.upper()
+    assert b"PUBLISH" not in aof.upper()
