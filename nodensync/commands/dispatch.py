@@ -80,6 +80,7 @@ def dispatch(client, argv):
         if client.multi is not None:
             root = spec.parent.name if spec.parent else spec.name
             if root not in _MULTI_IMMEDIATE:
+                client.cmd = spec          # (CLIENT LIST's cmd=: the last one queued, as Redis)
                 client.multi.append((spec, argv, args))
                 return QUEUED
     return call(client, spec, argv, args)

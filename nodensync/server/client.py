@@ -258,7 +258,9 @@ class Client:
         self.after_reply = []
         self.cmd = None
         self.propagate_as = None
-        self.qbuf_len = 0
+        self.qbuf_len = 0        # bytes of a command not yet complete (the exact parser's)
+        self.read_len = 0        # bytes of the read whose commands run now (CLIENT LIST's qbuf)
+        self.exec_argv = None    # the command execute() runs (CLIENT LIST's argv-mem)
         self.deferred = None     # replies held until _serve_ready ends: [bytes, ...]
         self.tracking = False    # CLIENT TRACKING on (commands/connection.py)
 
@@ -350,6 +352,7 @@ class Client:
         node = self.node
         self.last_interaction = node.mono_now
         node.stats.net_input_bytes += len(data)
+        self.read_len = len(data)
         out = []
         # Fast path: hiredis, for reads starting with a multibulk.
         if slow is None and data[0] == 0x2A and not _not_for_hiredis(data):
@@ -368,6 +371,7 @@ class Client:
             self._run_slow(slow, out)
             if slow.at_boundary():
                 slow = None
+                self.qbuf_len = 0
             elif slow.pending_bytes() > self.node.config["clientQueryBufferLimit"]:
                 log.warning("Closing client that reached max query buffer length: %s",
                             self.addr_text)
@@ -475,6 +479,7 @@ class Client:
         taken from ``reader``, the last of them in ``self._stash`` if the hub
         left it; ``mid``: the read ends inside a command).  Returns the
         (reader, exact parser or None) to go on with."""
+        self.read_len = len(data)
         if done < 0:
             return hiredis.Reader(), self._to_slow(data, -done - 1)
         if mid:
@@ -714,6 +719,7 @@ class Client:
     def execute(self, argv, out):
         """Dispatch one command and append its encoded reply to ``out``."""
         self.batch = out
+        self.exec_argv = argv
         try:
             result = dispatch(self, argv)
         except CommandError as e:
@@ -937,16 +943,25 @@ class Client:
         return f or "N"
 
     def info_line(self):
+        """CLIENT LIST's line.  As in Redis, the client running the command
+        has its read in the query buffer (qbuf) and that command's
+        arguments in argv-mem; multi-mem counts the queued commands'
+        arguments plus a pointer each (Redis's mstate.argv_len_sums)."""
         now = time.time()
         cmd = self.cmd.fullname if self.cmd else "NULL"
+        running = self.batch is not None and self.exec_argv is not None
+        qbuf = self.read_len if running else self.qbuf_len
+        argv_mem = sum(map(len, self.exec_argv)) if running else 0
+        multi_mem = sum(sum(map(len, q[1])) + 8 * len(q[1]) for q in self.multi) if self.multi else 0
         return ("id=%d addr=%s laddr=%s fd=%d name=%s age=%d idle=%d flags=%s db=%d sub=%d "
-                "psub=%d ssub=%d multi=%d qbuf=%d qbuf-free=%d argv-mem=0 multi-mem=0 rbs=%d "
+                "psub=%d ssub=%d multi=%d qbuf=%d qbuf-free=%d argv-mem=%d multi-mem=%d rbs=%d "
                 "rbp=0 obl=0 oll=%d omem=%d tot-mem=%d events=r cmd=%s user=%s redir=-1 resp=%d") % (
             self.id, self.addr_text, self.laddr_text, self._fd(),
             (self.name or b"").decode("utf-8", "replace"), int(now - self.created),
             int(time.monotonic() - self.last_interaction), self.flags_text(), self.db.id,
             len(self.channels), len(self.patterns), len(self.shard_channels),
-            len(self.multi) if self.multi is not None else -1, self.qbuf_len, 0, READ_SIZE,
+            len(self.multi) if self.multi is not None else -1, qbuf, 0, argv_mem, multi_mem,
+            READ_SIZE,
             len(self.out_queue), self.out_bytes, self.out_bytes + READ_SIZE, cmd, self.user,
             3 if self.resp3 else 2)
 

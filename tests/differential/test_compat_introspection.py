@@ -149,3 +149,43 @@ def test_module_command_without_modules(diff):
     diff.check("MODULE", "BOGUS")
     diff.check("MODULE")
     diff.check("COMMAND", "DOCS", "MODULE|LIST")
+
+
+def _buffer_fields(line):
+    """CLIENT LIST's query-buffer figures that do not depend on the
+    allocator (qbuf-free, rbs and tot-mem are capacities)."""
+    fields = dict(f.split("=", 1) for f in line.decode().split())
+    return {k: fields[k] for k in ("multi", "qbuf", "argv-mem", "multi-mem", "cmd")}
+
+
+def _by_name(listing, name):
+    return next(line for line in listing.split(b"\n") if b" name=%s " % name in line)
+
+
+def test_client_list_query_buffer_figures(node_server, redis_server):
+    """qbuf, argv-mem and multi-mem as Redis gives them: the running
+    client's read is in its query buffer and its command's arguments in
+    argv-mem (Redis's own tests expect qbuf=26 for CLIENT LIST); a client
+    in MULTI holds its queued arguments plus a pointer each."""
+    seen = []
+    for port in (node_server.port, redis_server.port):
+        a, b = RawClient(port), RawClient(port)
+        try:
+            a.call("CLIENT", "SETNAME", "a")
+            b.call("CLIENT", "SETNAME", "b")
+            own = [_buffer_fields(a.call("CLIENT", "INFO")),
+                   _buffer_fields(_by_name(a.call("CLIENT", "LIST"), b"a"))]
+            a.call("MULTI")
+            a.call("SET", "k", "v" * 100)
+            a.call("GET", "k")
+            other = _buffer_fields(_by_name(b.call("CLIENT", "LIST"), b"a"))
+            a.call("EXEC")
+            # Two commands in one read: the whole read is in the buffer.
+            a.send_raw(b"PING\r\n" + RawClient.encode(["CLIENT", "INFO"]))
+            pipelined = [a.read_reply(), _buffer_fields(a.read_reply())]
+            seen.append((own, other, pipelined))
+        finally:
+            a.close()
+            b.close()
+    assert seen[0] == seen[1]
+    assert seen[0][0][0]["qbuf"] == "26"
