@@ -13,8 +13,8 @@ import math
 
 from .. import config as cfg
 from ..errors import CommandError
-from ..protocol.resp import OK
-from .registry import command, WRITE, READONLY, DENYOOM, FAST, MAY_REPLICATE
+from ..protocol.resp import OK, Status
+from .registry import command, ADMIN, WRITE, READONLY, DENYOOM, FAST, MAY_REPLICATE
 from .strings import _as_bytes
 from .util import store_raw_string
 
@@ -402,3 +402,42 @@ def pfmerge(ctx, dest, *sources):
     _store(ctx, dest, buf)
     return OK
 
+
+
+@command("pfdebug", arity=3, flags=WRITE | DENYOOM | ADMIN, keys=(2, 2, 1), group=G,
+         syntax="subcommand key", since="2.8.9", complexity="N/A",
+         summary="Internal commands for debugging HyperLogLog values")
+def pfdebug(ctx, subcommand, key):
+    """PFDEBUG GETREG | DECODE | ENCODING | TODENSE key, as Redis 7.0's
+    pfdebugCommand (GETREG and TODENSE convert a sparse HLL to dense)."""
+    db = ctx.db
+    value = db.get(key)
+    if value is None:
+        raise CommandError("ERR The specified key does not exist")
+    value = _get_hll(db, key)
+    sub = subcommand.lower()
+    sparse = value[4] != _DENSE
+    if sub in (b"getreg", b"todense"):
+        if sparse:
+            regs = _registers(value)
+            if regs is None:
+                raise CommandError(_CORRUPT)
+            value = bytes(_to_dense(value, regs))
+            # As Redis: no keyspace event, no WATCH touched, but a change
+            # to propagate (replicas convert too).
+            store_raw_string(db, key, value, changed=False)
+            db.keyspace.dirty += 1
+        if sub == b"todense":
+            return 1 if sparse else 0
+        return _registers(value)
+    if sub == b"decode":
+        if not sparse:
+            raise CommandError("ERR HLL encoding is not sparse")
+        words = []
+        for _, kind, run, val in _ops(value):
+            words.append("z:%d" % run if kind == 0 else "Z:%d" % run if kind == 1
+                         else "v:%d,%d" % (val, run))
+        return " ".join(words).encode()
+    if sub == b"encoding":
+        return Status(b"sparse" if sparse else b"dense")
+    raise CommandError("ERR Unknown PFDEBUG subcommand '%s'" % subcommand.decode("utf-8", "replace"))

@@ -97,3 +97,29 @@ def test_sparse_hll_with_trailing_bytes(diff):
         diff.check("PFCOUNT", "t", "o")
         diff.check("PFADD", "t", "zz")
         diff.check("GET", "t")
+
+
+def test_pfdebug(diff):
+    """PFDEBUG (Redis's own HLL tests use it): ENCODING, DECODE of the
+    sparse opcodes, GETREG and TODENSE converting to dense (the stored
+    bytes then equal Redis's), errors in Redis's order."""
+    diff.check("PFADD", "h", *["e%d" % i for i in range(40)])
+    for sub in ("ENCODING", "DECODE", "getreg", "DECODE", "ENCODING", "TODENSE"):
+        diff.check("PFDEBUG", sub, "h")
+    diff.check("GET", "h")
+    diff.check("PFADD", "h2", "a", "b")
+    diff.check("PFDEBUG", "TODENSE", "h2")
+    diff.check("PFDEBUG", "TODENSE", "h2")
+    diff.check("GET", "h2")
+    diff.check("PFCOUNT", "h2")
+    diff.check("PFDEBUG", "NOSUCH", "h2")
+    diff.check("PFDEBUG", "NOSUCH", "missing")
+    diff.check("PFDEBUG", "GETREG", "missing")
+    diff.check("SET", "s", "x")
+    diff.check("PFDEBUG", "NOSUCH", "s")
+    diff.check("PFDEBUG", "GETREG")
+    # A sparse HLL whose opcodes cover too few registers: corrupted.
+    diff.check("SET", "bad", b"HYLL\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x40\x10")
+    diff.check("PFDEBUG", "DECODE", "bad")
+    diff.check("PFDEBUG", "TODENSE", "bad")
+    diff.check("PFDEBUG", "ENCODING", "bad")
