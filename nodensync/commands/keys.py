@@ -731,9 +731,9 @@ def object_idletime(ctx, key):
         return None
     if "lfu" in _policy(ctx):
         raise CommandError(_LFU_IDLE_ERR)
-    # No per-key access time is kept (it would cost memory on every key);
-    # a memory subsystem that tracks access may answer instead.
-    tracker = getattr(ctx.node.memory, "idle_seconds", None)
+    # Access times are kept only under an LRU/LFU maxmemory-policy (a side
+    # table, security/memory.py); under the others the idle time reads 0.
+    tracker = getattr(getattr(ctx.node, "memory_state", None), "idle_seconds", None)
     return tracker(ctx.db, key) if tracker is not None else 0
 
 
@@ -746,7 +746,7 @@ def object_freq(ctx, key):
         return None
     if "lfu" not in _policy(ctx):
         raise CommandError(_LFU_FREQ_ERR)
-    tracker = getattr(ctx.node.memory, "access_frequency", None)
+    tracker = getattr(getattr(ctx.node, "memory_state", None), "access_frequency", None)
     return tracker(ctx.db, key) if tracker is not None else LFU_INIT_VAL
 
 

@@ -123,8 +123,8 @@ def redact(argv):
         for i in range(2, len(out)):
             if out[i].lower() == b"auth" and i + 2 < len(out):
                 out[i + 1] = out[i + 2] = red
-    elif name == b"acl" and len(out) > 1 and out[1].lower() == b"setuser":
-        for i in range(3, len(out)):
+    elif name == b"acl" and len(out) > 2 and out[1].lower() == b"setuser":
+        for i in range(2, len(out)):        # (the user name too, as Redis 7.0)
             out[i] = red
     elif name == b"config" and len(out) > 1 and out[1].lower() == b"set":
         for i in range(2, len(out) - 1, 2):

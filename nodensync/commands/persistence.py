@@ -176,4 +176,7 @@ def restore(ctx, key, ttl_arg, payload, *opts):
             argv = [b"RESTORE", key, b"%d" % ttl, payload] + list(opts) + [b"ABSTTL"]
             ctx.propagate_as = [argv]
     db.modified(key, "restore", klass="g")
+    restored = getattr(getattr(node, "memory_state", None), "restored", None)
+    if restored is not None:
+        restored(db, key, idle, freq)
     return OK

@@ -83,7 +83,8 @@ POOL_SIZE = 16
 # LOOKUP_NOTOUCH).
 NO_TOUCH = frozenset(["object|encoding", "object|freq", "object|idletime", "object|refcount",
                       "type", "ttl", "pttl", "expiretime", "pexpiretime", "exists",
-                      "memory|usage", "dump"])
+                      "memory|usage", "dump",
+                      "restore"])       # (sets the access itself: Memory.restored)
 LFU_INIT = 5
 SAMPLE_PERIOD = 0.1
 EVICT_BUDGET = 0.005
@@ -394,6 +395,18 @@ class Memory:
             return 0
         return max(0, (t.clock - (t.tables[db.id].get(key) or 0)) // 10)
 
+    def restored(self, db, key, idle, freq):
+        """RESTORE's access time or counter (Redis's objectSetLRUOrLFU): the
+        IDLETIME under an LRU policy, the FREQ under an LFU one, else those
+        of a new key."""
+        t = self.tracker
+        if t is None:
+            return
+        if t.lfu:
+            t.tables[db.id][key] = LFU_INIT if freq is None else freq
+        else:
+            t.tables[db.id][key] = t.clock - (idle or 0) * 10
+
     def access_frequency(self, db, key):
         t = self.tracker
         if t is None or not t.lfu:
@@ -543,7 +556,11 @@ def attach(node):
         policy = cfg["maxmemoryPolicy"]
         mem.policy = policy
         mem.pool = []
-        wants_tracker = bool(limit) and ("lru" in policy or "lfu" in policy)
+        # Access times / counters are kept under an LRU/LFU policy even with
+        # no limit set, so OBJECT IDLETIME / FREQ and RESTORE's IDLETIME /
+        # FREQ mean what they mean in Redis (its objects always carry them;
+        # here the side table costs a little per access, so only then).
+        wants_tracker = "lru" in policy or "lfu" in policy
         lfu = "lfu" in policy
         if wants_tracker and (mem.tracker is None or mem.tracker.lfu != lfu):
             if mem.tracker is not None:

@@ -269,3 +269,32 @@ def test_maxclients_and_timeout(r, redis_factory, mem_server):
         assert 0.9 <= time.monotonic() - t0 <= 4.5
         c.config_set("timeout", "0")
         c.close()
+
+
+def test_restore_sets_idle_time_or_frequency(r, redis_server):
+    """RESTORE ... IDLETIME under an LRU policy and FREQ under an LFU one
+    (Redis's own dump.tcl cases), on both servers; the other one of the
+    two is ignored, as Redis ignores it."""
+    ref = redis.Redis(host=HOST, port=redis_server.port)
+    try:
+        for c in (r, ref):
+            c.set("foo", "bar")
+            payload = c.dump("foo")
+            c.delete("foo")
+            try:
+                c.config_set("maxmemory-policy", "allkeys-lru")
+                c.restore("foo", 0, payload, idletime=1000)
+                assert 1000 <= c.object("idletime", "foo") <= 1010
+                assert c.get("foo") == b"bar"
+                c.restore("foo", 0, payload, replace=True, frequency=100)
+                assert c.object("idletime", "foo") < 10
+                c.config_set("maxmemory-policy", "allkeys-lfu")
+                c.restore("foo", 0, payload, replace=True, frequency=100)
+                assert c.object("freq", "foo") == 100
+                c.restore("foo", 0, payload, replace=True, idletime=1000)
+                assert c.object("freq", "foo") == 5       # (a new key's LFU_INIT_VAL)
+            finally:
+                c.config_set("maxmemory-policy", "noeviction")
+                c.delete("foo")
+    finally:
+        ref.close()

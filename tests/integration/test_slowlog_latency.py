@@ -124,6 +124,10 @@ def test_slowlog_truncation_and_redaction_like_redis(rc, ref):
         c.call("AUTH", "someuser", "secret-password")
         c.call("AUTH", "onlypass")
         c.call("HELLO", "2", "AUTH", "default", "hunter2")
+        c.call("ACL", "SETUSER", "slow user", "+get")         # (refused: a space)
+        c.call("ACL", "SETUSER", "slow-user", "+get", ">pw")
+        c.call("CONFIG", "SET", "masterauth", "", "maxmemory-samples", "5")
+        c.call("ACL", "DELUSER", "slow-user")
         c.call("CONFIG", "SET", "slowlog-log-slower-than", "10000")
     ours = [e[3] for e in rc.call("SLOWLOG", "GET", "-1")]
     theirs = [e[3] for e in ref.call("SLOWLOG", "GET", "-1")]
