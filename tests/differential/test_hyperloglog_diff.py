@@ -5,6 +5,8 @@ Found missing by redis-py's own suite (test_pfadd, test_pfcount,
 test_pfmerge)."""
 import random
 
+import pytest
+
 
 def test_pfadd_pfcount_small(diff):
     diff.check("PFADD", "h", "a", "b", "c")
@@ -123,3 +125,25 @@ def test_pfdebug(diff):
     diff.check("PFDEBUG", "DECODE", "bad")
     diff.check("PFDEBUG", "TODENSE", "bad")
     diff.check("PFDEBUG", "ENCODING", "bad")
+
+
+@pytest.mark.parametrize("sparse_max", ["3000", "400", "10000"])
+def test_batches_are_byte_identical(diff, sparse_max):
+    """Batches of every size (one PFADD of 3000 elements, small ones, a
+    PFMERGE into a sparse HLL) take the batch path (_Sparse: bisection over
+    the opcodes instead of a walk per element); the bytes must still be
+    Redis's after each, across the promotion to dense."""
+    rng = random.Random(int(sparse_max))
+    try:
+        diff.check("CONFIG", "SET", "hll-sparse-max-bytes", sparse_max)
+        diff.check("PFADD", "one", *["x%d" % rng.randrange(10 ** 9) for _ in range(3000)])
+        diff.check("GET", "one")
+        for size in (1, 2, 7, 40, 200, 600):
+            diff.check("PFADD", "steps", *["s%d" % rng.randrange(10 ** 9) for _ in range(size)])
+            diff.check("GET", "steps")
+        diff.check("PFADD", "few", *["f%d" % i for i in range(30)])
+        diff.check("PFMERGE", "few", "steps")
+        diff.check("GET", "few")
+        diff.check("PFCOUNT", "one", "steps", "few")
+    finally:
+        diff.check("CONFIG", "SET", "hll-sparse-max-bytes", "3000")
