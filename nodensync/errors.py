@@ -79,6 +79,15 @@ def wrong_arity(fullname):
     return CommandError("ERR wrong number of arguments for '%s' command" % fullname)
 
 
+def subcommand_syntax(sub, container):
+    """Redis's addReplySubcommandSyntaxError: the subcommand as sent (its
+    first 128 bytes), the container upper case."""
+    if isinstance(sub, bytes):
+        sub = sub[:128].decode("utf-8", "surrogateescape")
+    return CommandError("ERR unknown subcommand or wrong number of arguments for '%s'. "
+                        "Try %s HELP." % (sub[:128], container.upper()))
+
+
 def unknown_subcommand(sub, container):
     return CommandError("ERR unknown subcommand '%s'. Try %s HELP."
                         % (_printable(sub), container.upper()))

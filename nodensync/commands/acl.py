@@ -34,8 +34,7 @@ def _sub_syntax_error(default):
     """Redis's addReplySubcommandSyntaxError, quoting the subcommand as sent."""
     argv = current_argv()
     sub = _text(argv[1])[:128] if argv and len(argv) > 1 else default
-    return CommandError("ERR unknown subcommand or wrong number of arguments for '%s'. "
-                        "Try ACL HELP." % sub)
+    return errors.subcommand_syntax(sub, "acl")
 
 
 def _ordered_set(items, resp3):

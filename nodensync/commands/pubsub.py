@@ -11,6 +11,7 @@ A RESP2 client with at least one subscription is in subscribed mode
 QUIT and RESET).  Shard channels behave as on a non-cluster Redis: a
 separate namespace with its own subscription count.
 """
+from .. import errors
 from ..errors import CommandError
 from ..protocol.resp import Push, RawPush, ReplicaOnly, Status, encode
 from .registry import (command, container, PUBSUB, NOSCRIPT, LOADING, STALE, FAST,
@@ -156,8 +157,7 @@ _HELP = [
 
 
 def _syntax_error(name):
-    return CommandError("ERR unknown subcommand or wrong number of arguments for '%s'. "
-                        "Try PUBSUB HELP." % name)
+    return errors.subcommand_syntax(name, "pubsub")
 
 
 @command("pubsub|channels", arity=-2, flags=PUBSUB | LOADING | STALE, group=G, since="2.8.0",

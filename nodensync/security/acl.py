@@ -123,7 +123,7 @@ USER_FLAG_ORDER = ("on", "off", "nopass", "skip-sanitize-payload", "sanitize-pay
 # (`-debug`, `+eval`, `-script|kill` ... common in ACL files written for
 # Redis) is accepted and has no effect: there is nothing to allow or deny.
 REDIS_ONLY_COMMANDS = frozenset("""
-debug eval eval_ro evalsha evalsha_ro failover fcall fcall_ro function pfselftest script
+eval eval_ro evalsha evalsha_ro failover fcall fcall_ro function pfselftest script
 xack xadd xautoclaim xclaim xdel xgroup xinfo xlen xpending xrange xread xreadgroup xrevrange
 xsetid xtrim
 """.split())

@@ -520,8 +520,7 @@ def _subcommand_as_typed(default):
 def client_unblock(ctx, *args):
     """Unblock a client blocked in a blocking command from a different connection."""
     if len(args) > 2:
-        raise CommandError("ERR unknown subcommand or wrong number of arguments for '%s'. "
-                           "Try CLIENT HELP." % _subcommand_as_typed("UNBLOCK"))
+        raise errors.subcommand_syntax(_subcommand_as_typed("UNBLOCK"), "client")
     error = False
     if len(args) == 2:
         reason = args[1].lower()

@@ -472,6 +472,7 @@ class Keyspace:
         self.stat_expired_stale_perc = 0.0
         self.stat_evicted_keys = 0
         self.active_expire_enabled = True     # False on a replica
+        self.active_cycle = True              # DEBUG SET-ACTIVE-EXPIRE 0: no expiry cycle
         self.serving_master_stream = False    # True while applying the master's stream
         self.notify_flags = ""                # notify-keyspace-events, parsed
         self.notify = lambda klass, event, key, dbid: None
@@ -515,7 +516,7 @@ class Keyspace:
         for db in self.dbs:
             if is_tracked(db.data):     # a load or a swap stored containers
                 untrack(db.data)
-        if not self.active_expire_enabled:
+        if not (self.active_expire_enabled and self.active_cycle):
             return 0
         now = now_ms()
         perf = time.perf_counter

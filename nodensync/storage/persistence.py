@@ -320,9 +320,10 @@ class Persistence:
             self._prev_pause = None
         node.set_gate_all(on, "persistence-" + reason)
 
-    def load_rdb_buffer(self, buf, path, aof_preamble=False):
+    def load_rdb_buffer(self, buf, path, aof_preamble=False, allow_dup=False):
         """Load an RDB stream from ``buf`` into the keyspace; returns the
-        offset after its checksum.  Raises RdbError."""
+        offset after its checksum.  Raises RdbError (a key already present,
+        unless ``allow_dup``: then the file's value replaces it)."""
         node = self.node
         ks = node.keyspace
         dbs = ks.dbs
@@ -335,8 +336,10 @@ class Persistence:
                 return
             db = dbs[dbid]
             if key in db.data:
-                raise rdb.RdbError("Duplicated key %r found in DB %d" % (key[:64], dbid),
-                                   parser.p)
+                if not allow_dup:
+                    raise rdb.RdbError("Duplicated key %r found in DB %d" % (key[:64], dbid),
+                                       parser.p)
+                db.delete(key)
             if expire is not None and skip_expired and expire < now:
                 counts[1] += 1
                 return
@@ -362,7 +365,7 @@ class Persistence:
         log.info("Done loading RDB, keys loaded: %d, keys expired: %d.", counts[0], counts[1])
         return parser.p
 
-    def load_rdb_file(self, path):
+    def load_rdb_file(self, path, allow_dup=False):
         with open(path, "rb") as f:
             size = os.fstat(f.fileno()).st_size
             if size == 0:
@@ -370,9 +373,50 @@ class Persistence:
             mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
         try:
             self.loading_info = [int(time.time()), size, 0, path]
-            self.load_rdb_buffer(mm, path)
+            self.load_rdb_buffer(mm, path, allow_dup=allow_dup)
         finally:
             mm.close()
+
+    # -- DEBUG RELOAD / LOADAOF: loading into a running server ------------------------
+    def reload_rdb(self, allow_dup=False):
+        """Load the RDB file into the keyspace as it stands (DEBUG RELOAD);
+        nothing loaded is propagated."""
+        self._reload(lambda: self.load_rdb_file(self.rdb.path(), allow_dup))
+
+    def reload_aof(self):
+        """Write out what the AOF holds, then replay it into the keyspace
+        (DEBUG LOADAOF)."""
+        aof = self.aof
+        aof.flush_pending()
+        if aof.fd is not None:
+            os.fsync(aof.fd)
+
+        def load():
+            ks = self.node.keyspace
+            saved = (ks.active_expire_enabled, ks.serving_master_stream)
+            ks.active_expire_enabled = False           # (as at start: replay, never expire)
+            ks.serving_master_stream = True
+            try:
+                aof.load()
+            finally:
+                ks.active_expire_enabled, ks.serving_master_stream = saved
+        self._reload(load)
+
+    def _reload(self, load):
+        node = self.node
+        ks = node.keyspace
+        saved_props = list(node.propagators)
+        del node.propagators[:]
+        self._master_at_load = ks.active_expire_enabled
+        node.loading = True
+        self.loading_info = None
+        try:
+            load()
+        finally:
+            node.propagators[:0] = [fn for fn in saved_props if fn not in node.propagators]
+            node.loading = False
+            self.loading_info = None
+        self.rdb.dirty_at_save = ks.dirty
 
     def load_at_start(self):
         """The first start hook: load the AOF (appendonly yes) or the RDB
