@@ -67,7 +67,9 @@ def watch_key(client, db, key):
     if clients is None:
         clients = db.watchers[key] = set()
     clients.add(client)
-    client.watched.append((db, key, expired))
+    client.watched.append([db, key, expired])      # (the flag changes: db.touch_all)
+    if expired:
+        client.watch_expired += 1
 
 
 def unwatch_all(client):
@@ -82,6 +84,7 @@ def unwatch_all(client):
             if not clients:
                 del db.watchers[key]
     client.watched = []
+    client.watch_expired = 0
 
 
 def _watched_key_expired(client):

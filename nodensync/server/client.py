@@ -230,6 +230,7 @@ class Client:
         self.multi_error = False
         self.watch_dirty = False
         self.watched = []
+        self.watch_expired = 0            # entries of ``watched`` flagged expired when watched
         self.in_exec = False              # EXEC is running the queue
         # pub/sub, blocking, replication roles
         self.channels = set()

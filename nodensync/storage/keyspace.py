@@ -72,6 +72,15 @@ def thaw_time(outer):
     _frozen_ms[0] = outer
 
 
+def watch_entry(client, db, key):
+    """The client's WATCH entry [db, key, expired when watched] for ``key``
+    in ``db`` (commands/transactions.py keeps them)."""
+    for entry in client.watched:
+        if entry[0] is db and entry[1] == key:
+            return entry
+    return None
+
+
 def type_name(value):
     return TYPE_NAMES.get(type(value), "none")
 
@@ -276,21 +285,55 @@ class Database:
             ks.notify(klass, event, key, self.id)
 
     def touch_watched(self, key):
-        """WATCH: the transactions of clients watching ``key`` will fail."""
+        """WATCH: the transactions of clients watching ``key`` will fail --
+        except where the key was already expired when watched and is now
+        deleted: logically no change (Redis's touchWatchedKey)."""
         clients = self.watchers.get(key)
         if clients:
             for c in clients:
+                if c.watch_expired:
+                    entry = watch_entry(c, self, key)
+                    if entry is not None and entry[2] and key not in self.data:
+                        entry[2] = False
+                        c.watch_expired -= 1
+                        continue
                 c.watch_dirty = True
 
     def touch_all(self, replaced_with=None):
-        """Invalidate the WATCHes FLUSHDB/SWAPDB affect: as Redis, a watched
-        key that exists here or (SWAPDB) in the database ``replaced_with``."""
+        """Invalidate the WATCHes FLUSHDB/SWAPDB and a full resync affect,
+        before this database's data is emptied or replaced by the data of
+        ``replaced_with``: as Redis's touchAllWatchedKeysInDb, a watched key
+        that exists in either, except that a key expired when watched that
+        goes away, or is replaced by another expired one, is no change, and
+        a missing key replaced by an expired one is flagged expired."""
         other = replaced_with.data if replaced_with is not None else ()
         data = self.data
         for key, clients in self.watchers.items():
-            if key in data or key in other:
-                for c in clients:
-                    c.watch_dirty = True
+            exists = key in data
+            in_other = key in other
+            if not (exists or in_other):
+                continue
+            for c in clients:
+                entry = watch_entry(c, self, key) if c.watch_expired else None
+                if entry is not None and entry[2]:
+                    if not in_other:
+                        entry[2] = False
+                        c.watch_expired -= 1
+                        continue
+                    if replaced_with.logically_expired(key):
+                        continue
+                elif not exists and replaced_with.logically_expired(key):
+                    entry = watch_entry(c, self, key)
+                    if entry is not None:
+                        entry[2] = True
+                        c.watch_expired += 1
+                        continue
+                c.watch_dirty = True
+
+    def logically_expired(self, key):
+        """The key is here with a deadline already past (not yet deleted)."""
+        when = self.expires.get(key) if self.expires else None
+        return when is not None and when <= now_ms() and key in self.data
 
     # -- expiry ------------------------------------------------------------
     # ``expires`` maps key -> absolute deadline (ms).  ``heap`` holds
@@ -542,14 +585,14 @@ class Keyspace:
 
     def swap(self, a, b):
         da, db = self.dbs[a], self.dbs[b]
+        da.touch_all(db)
+        db.touch_all(da)
         da.data, db.data = db.data, da.data
         da.expires, db.expires = db.expires, da.expires
         da.heap, db.heap = db.heap, da.heap
         da.marks, db.marks = db.marks, da.marks
         da.avg_ttl, db.avg_ttl = db.avg_ttl, da.avg_ttl
         da.rk_pool = db.rk_pool = None
-        da.touch_all(db)
-        db.touch_all(da)
 
 
 class ScanCursors:

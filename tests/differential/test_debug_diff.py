@@ -198,3 +198,48 @@ def test_local_mode_and_immutable_setting(diff, server_factory):
         assert c.execute_command("DEBUG", "PROTOCOL", "integer") == 12345   # (from 127.0.0.1)
     finally:
         c.close()
+
+
+def test_swapdb_and_watched_keys_that_expired(debug_pair):
+    """WATCH across SWAPDB and FLUSHDB with logically expired keys (kept by
+    SET-ACTIVE-EXPIRE 0), Redis's multi.tcl cases and their neighbours:
+    a missing key replaced by an expired one, an expired one by another,
+    an expired one swapped away again or flushed are no change; a live
+    key brought in is."""
+    def case(c, setup):
+        c.execute_command("FLUSHALL")
+        c.execute_command("SELECT", "0")
+        for dbid, key, value, px in setup:
+            c.execute_command("SELECT", dbid)
+            c.execute_command("SET", key, value, *(("PX", px) if px else ()))
+        time.sleep(0.01)
+        c.execute_command("SELECT", "1")
+        c.execute_command("WATCH", "x")
+
+    results = []
+    for port in debug_pair:
+        c = redis.Redis(host=HOST, port=port, single_connection_client=True)
+        got = []
+        try:
+            c.execute_command("DEBUG", "SET-ACTIVE-EXPIRE", "0")
+            for setup, between in [
+                ([("0", "x", "foo", 1)], [("SWAPDB", "0", "1")]),
+                ([("1", "x", "foo", 1), ("0", "x", "bar", 1)], [("SWAPDB", "0", "1")]),
+                ([("0", "x", "live", 0)], [("SWAPDB", "0", "1")]),
+                ([("0", "x", "foo", 1)], [("SWAPDB", "0", "1"), ("SWAPDB", "0", "1")]),
+                ([("0", "x", "foo", 1)], [("SWAPDB", "0", "1"), ("FLUSHDB",)]),
+                ([("0", "x", "foo", 1)], [("SWAPDB", "0", "1"), ("SET", "x", "new")]),
+                ([("1", "x", "foo", 1)], [("SWAPDB", "0", "1")]),
+            ]:
+                case(c, setup)
+                for args in between:
+                    c.execute_command(*args)
+                c.execute_command("MULTI")
+                c.execute_command("PING")
+                got.append(c.execute_command("EXEC"))
+        finally:
+            c.execute_command("DEBUG", "SET-ACTIVE-EXPIRE", "1")
+            c.close()
+        results.append(got)
+    assert results[0] == results[1]
+    assert results[0][:5] == [[b"PONG"], [b"PONG"], None, [b"PONG"], [b"PONG"]]
