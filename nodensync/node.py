@@ -234,7 +234,7 @@ class Node:
         for m in list(self.monitors):
             m.send_push_line(line)
 
-    def slowlog_add(self, client, argv, elapsed_us):
+    def slowlog_add(self, client, argv, elapsed_us, spec=None):
         args = []
         for a in argv[:32]:
             args.append(a if len(a) <= 128 else a[:128] + b"... (%d more bytes)" % (len(a) - 128))

@@ -5,9 +5,9 @@ no, as Redis; set in the conf file or on the command line).
 Implemented: HELP, SLEEP (stops the whole server, as Redis), SET-ACTIVE-
 EXPIRE, RELOAD [MERGE] [NOFLUSH] [NOSAVE], LOADAOF, DIGEST, DIGEST-VALUE
 (Redis's own SHA1 mix, so the digests equal redis-server's for the same
-data), POPULATE, PROTOCOL, LOG, ERROR, CHANGE-REPL-ID, SEGFAULT and PANIC.
-The rest of Redis's list inspects its C structures (OBJECT's pointer and
-LRU fields, QUICKLIST, LISTPACK, SDSLEN, JMAP, MALLCTL ...) and answers
+data), OBJECT, POPULATE, PROTOCOL, LOG, ERROR, CHANGE-REPL-ID, SEGFAULT and
+PANIC.  The rest of Redis's list inspects its C structures (QUICKLIST,
+LISTPACK, SDSLEN, JMAP, MALLCTL ...) and answers
 "unknown subcommand" here; DEBUG HELP lists only what is implemented.
 Nothing DEBUG does is propagated (Redis sends none of it to replicas).
 """
@@ -16,6 +16,7 @@ import logging
 import os
 import signal
 import struct
+import time
 
 from gevent import monkey
 
@@ -25,6 +26,7 @@ from ..errors import CommandError
 from ..protocol.resp import OK, Raw, Status
 from ..storage import rdb
 from ..storage.compact import expand
+from ..storage.snapshot import encoding_limits
 from ..storage.zset import ZSet
 from .connection import tracking_flush
 from .registry import command, ADMIN, NOSCRIPT, LOADING, STALE
@@ -54,6 +56,8 @@ _HELP = [
     "ERROR <string>",
     "    Return a Redis protocol error with <string> as message. Useful for clients",
     "    unit tests to simulate Redis errors.",
+    "OBJECT <key>",
+    "    Show low level info about `key` and associated value.",
     "LOG <message>",
     "    Write <message> to the server log.",
     "LOADAOF",
@@ -197,6 +201,37 @@ def _atoi(b):
         return int(s[:end])
     except ValueError:
         return 0
+
+
+# -- OBJECT ----------------------------------------------------------------------------
+
+@_sub(b"object", 1)
+def _object(ctx, key):
+    """Redis's line for the value at ``key``: its address (the Python
+    object's), OBJECT REFCOUNT and ENCODING, the length of its RDB
+    serialization, and the LRU clock and idle time (those OBJECT IDLETIME
+    gives; see docs/compatibility.md).  Redis's quicklist details are not
+    given: NodeNsync's lists are not quicklists."""
+    from .keys import object_encoding, object_refcount      # (keys imports nothing of here)
+    db = ctx.db
+    value = db.data.get(key)
+    if value is None:
+        raise CommandError("ERR no such key")
+    conf = ctx.node.config
+    try:
+        _, body = rdb.Encoder(conf["rdbCompression"], encoding_limits(conf)).value(value)
+        serialized = len(body)
+    except rdb.UnsupportedValue:
+        serialized = 0
+    encoding = object_encoding(ctx, key)
+    if isinstance(encoding, bytes):
+        encoding = encoding.decode()
+    memory = getattr(ctx.node, "memory_state", None)
+    idle = memory.idle_seconds(db, key) if memory is not None and memory.tracker else 0
+    lru = (int(time.time()) - idle) & ((1 << 24) - 1)
+    return Status(("Value at:0x%x refcount:%d encoding:%s serializedlength:%d lru:%d "
+                   "lru_seconds_idle:%d" % (id(value), object_refcount(ctx, key), encoding,
+                                            serialized, lru, idle)).encode())
 
 
 # -- POPULATE --------------------------------------------------------------------------
@@ -388,8 +423,9 @@ def _reload(ctx, *options):
 @_sub(b"loadaof", 0)
 def _loadaof(ctx):
     p = ctx.node.persistence
-    if not ctx.node.config["appendOnly"]:
-        raise CommandError("ERR DEBUG LOADAOF needs appendonly yes")
+    if not p.aof.exists():
+        # (Redis exits here: there is nothing to load the dataset from.)
+        raise CommandError("ERR DEBUG LOADAOF: there is no AOF to load")
     _empty(ctx.node)
     try:
         p.reload_aof()

@@ -193,7 +193,7 @@ def account(node, client, spec, argv, elapsed_us):
     if h is not None:
         h[elapsed_us if elapsed_us < 32 else hist_bucket(elapsed_us)] += 1
     if elapsed_us >= node.slowlog_threshold_us >= 0:
-        node.slowlog_add(client, argv, elapsed_us)
+        node.slowlog_add(client, argv, elapsed_us, spec)
 
 
 def _after(client, node, ks, spec, argv, started, dirty_before):

@@ -103,7 +103,7 @@ def setup(node):
     conf.on_change("slowlogLogSlowerThan", apply_thresholds)
     conf.on_change("latencyMonitorThreshold", apply_thresholds)
     conf.on_change("slowlogMaxLen", set_maxlen)
-    node.slowlog_add = lambda client, argv, us: slowlog_add(node, client, argv, us)
+    node.slowlog_add = lambda client, argv, us, spec: slowlog_add(node, client, argv, us, spec)
     node.client_pause = None
     node.pause_state = PauseState(node)
 
@@ -150,12 +150,11 @@ def redact(argv):
     return out
 
 
-def slowlog_add(node, client, argv, elapsed_us):
-    """Called by the command path for a command that reached
+def slowlog_add(node, client, argv, elapsed_us, spec):
+    """Called by the command path for a command (``spec``) that reached
     ``node.slowlog_threshold_us``: a latency monitor sample and/or a slow log
-    entry (Redis's truncation, SKIP_SLOWLOG commands left out, secrets
-    redacted)."""
-    spec = client.cmd
+    entry (Redis's truncation, SKIP_SLOWLOG commands left out -- EXEC: the
+    commands it ran are logged instead --, secrets redacted)."""
     m = getattr(node, "metrics", None)
     if m is not None and m.latency_threshold_ms and elapsed_us >= m.latency_threshold_ms * 1000:
         m.add_latency_sample("fast-command" if spec is not None and spec.flags & FAST

@@ -801,6 +801,12 @@ class AppendOnly:
                 self.rewrite("auto")
 
     # -- loading
+    def exists(self):
+        """An AOF is on disk (a manifest, or an old single-file AOF), even
+        with appendonly off (BGREWRITEAOF writes one)."""
+        return (os.path.isfile(self.manifest_path())
+                or os.path.isfile(os.path.join(self.p.data_dir(), self.fname())))
+
     def load(self):
         """Load the AOF named by the manifest (or an old single-file AOF).
         Returns False when there is no AOF; raises AofError/RdbError."""

@@ -255,3 +255,55 @@ def _sleep_blocks_others(port, attempts=3):
         if order == ["sleep", "ping"]:
             return True
     return False
+
+
+def test_loadaof_with_appendonly_off(server_factory):
+    """BGREWRITEAOF writes an AOF even with appendonly off (Redis's other.tcl
+    then uses DEBUG LOADAOF); with none on disk, an error and the data kept."""
+    s = server_factory("--enable-debug-command", "yes")
+    c = redis.Redis(host=HOST, port=s.port)
+    try:
+        c.set("k", "v")
+        with pytest.raises(redis.ResponseError, match="no AOF"):
+            c.execute_command("DEBUG", "LOADAOF")
+        assert c.get("k") == b"v"
+        c.rpush("l", 1, 2, 3)
+        digest = c.execute_command("DEBUG", "DIGEST")
+        c.bgrewriteaof()
+        deadline = time.monotonic() + 20
+        while c.info("persistence")["aof_rewrite_in_progress"] and time.monotonic() < deadline:
+            time.sleep(0.05)
+        c.set("k", "after the rewrite")           # (not in the AOF: appendonly is off)
+        assert c.execute_command("DEBUG", "LOADAOF") == b"OK"
+        assert c.execute_command("DEBUG", "DIGEST") == digest
+    finally:
+        c.close()
+
+
+def test_debug_object(debug_pair):
+    """DEBUG OBJECT's refcount, encoding and serialized length are Redis's
+    (the address, LRU clock and Redis's quicklist details are its own)."""
+    import re
+    seen = []
+    for port in debug_pair:
+        c = redis.Redis(host=HOST, port=port)
+        c.flushall()
+        c.set("s", "hello")
+        c.set("n", 12345)
+        c.set("raw", "x" * 100)
+        c.hset("h", mapping={"a": "1"})
+        c.hset("bigh", "f", "y" * 1024)
+        c.rpush("l", "a", "b", "c")
+        c.zadd("z", {"a": 1})
+        c.sadd("is", 1, 2)
+        lines = []
+        for key in ("s", "n", "raw", "h", "bigh", "l", "z", "is"):
+            line = c.execute_command("DEBUG", "OBJECT", key).decode()
+            assert re.match(r"Value at:0x[0-9a-f]+ refcount:", line), line
+            lines.append(re.sub(r"Value at:0x[0-9a-f]+ | lru:\d+| lru_seconds_idle:\d+| ql_.*",
+                                "", line))
+        with pytest.raises(redis.ResponseError, match="no such key"):
+            c.execute_command("DEBUG", "OBJECT", "nokey")
+        seen.append(lines)
+        c.close()
+    assert seen[0] == seen[1]

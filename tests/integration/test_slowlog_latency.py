@@ -406,3 +406,21 @@ def test_client_pause_write_inside_multi_and_exec(srv, rc):
         assert c.read_reply() == [None, b"OK"]
     finally:
         c.close()
+
+
+def test_slowlog_logs_the_commands_exec_ran_not_exec(rc, ref):
+    """EXEC is SKIP_SLOWLOG: the commands it ran are logged, in order, as
+    Redis's slowlog.tcl expects (the check used to look at the client's
+    last command, the EXEC's last inner one, and logged EXEC too)."""
+    got = []
+    for c in (rc, ref):
+        c.call("CONFIG", "SET", "slowlog-log-slower-than", "0")
+        c.call("SLOWLOG", "RESET")
+        c.call("MULTI")
+        c.call("SET", "a", "1")
+        c.call("GET", "a")
+        c.call("EXEC")
+        c.call("CONFIG", "SET", "slowlog-log-slower-than", "10000")
+        got.append([e[3] for e in c.call("SLOWLOG", "GET", "-1")])
+    assert got[0] == got[1]
+    assert [b"EXEC"] not in got[0] and [b"SET", b"a", b"1"] in got[0]
