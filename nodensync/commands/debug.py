@@ -5,8 +5,8 @@ no, as Redis; set in the conf file or on the command line).
 Implemented: HELP, SLEEP (stops the whole server, as Redis), SET-ACTIVE-
 EXPIRE, RELOAD [MERGE] [NOFLUSH] [NOSAVE], LOADAOF, DIGEST, DIGEST-VALUE
 (Redis's own SHA1 mix, so the digests equal redis-server's for the same
-data), OBJECT, POPULATE, PROTOCOL, LOG, ERROR, CHANGE-REPL-ID, SEGFAULT and
-PANIC.  The rest of Redis's list inspects its C structures (QUICKLIST,
+data), OBJECT, POPULATE, PROTOCOL, LOG, ERROR, CHANGE-REPL-ID, SEGFAULT,
+PANIC and QUICKLIST-PACKED-THRESHOLD (validated, no effect: no quicklist).  The rest of Redis's list inspects its C structures (QUICKLIST,
 LISTPACK, SDSLEN, JMAP, MALLCTL ...) and answers
 "unknown subcommand" here; DEBUG HELP lists only what is implemented.
 Nothing DEBUG does is propagated (Redis sends none of it to replicas).
@@ -88,6 +88,10 @@ _HELP = [
     "      file to the database.",
     "SEGFAULT",
     "    Crash the server with sigsegv.",
+    "QUICKLIST-PACKED-THRESHOLD <size>",
+    "    Sets the threshold for elements to be inserted as plain vs packed nodes",
+    "    Default value is 1GB, allows values up to 4GB. Setting to 0 restores to default.",
+    "    (NodeNsync: accepted and remembered; its lists have no such nodes.)",
     "SET-ACTIVE-EXPIRE <0|1>",
     "    Setting it to 0 disables expiring keys in background when they are not",
     "    accessed (otherwise the Redis behavior). Setting it to 1 reenables back the",
@@ -154,6 +158,23 @@ def _debug_sleep(ctx, seconds):
 @_sub(b"set-active-expire", 1)
 def _set_active_expire(ctx, flag):
     ctx.node.keyspace.active_cycle = _atoi(flag) != 0
+    return OK
+
+
+@_sub(b"quicklist-packed-threshold", 1)
+def _packed_threshold(ctx, size):
+    """Validated as Redis does (memtoull, under 4gb - 1mb, 0 = the default);
+    it changes nothing here: a NodeNsync list has no packed and plain nodes
+    to choose between, so every list behaves as it would with any threshold
+    (Redis's list.tcl runs its plain-node cases through it)."""
+    try:
+        sz = cfg.redis_memory(size.decode("latin-1"))
+    except ValueError:
+        sz = None
+    if sz is None or sz > (1 << 32) - (1 << 20):
+        raise CommandError("ERR argument must be a memory value bigger than 1 and smaller "
+                           "than 4gb")
+    ctx.node.keyspace.packed_threshold = sz or (1 << 30)
     return OK
 
 

@@ -516,6 +516,7 @@ class Keyspace:
         self.stat_evicted_keys = 0
         self.active_expire_enabled = True     # False on a replica
         self.active_cycle = True              # DEBUG SET-ACTIVE-EXPIRE 0: no expiry cycle
+        self.packed_threshold = 1 << 30       # DEBUG QUICKLIST-PACKED-THRESHOLD (no effect here)
         self.serving_master_stream = False    # True while applying the master's stream
         self.notify_flags = ""                # notify-keyspace-events, parsed
         self.notify = lambda klass, event, key, dbid: None

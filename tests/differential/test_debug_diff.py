@@ -59,6 +59,8 @@ def test_replies_byte_for_byte(debug_pair, resp):
               ("DEBUG", "POPULATE", "x"), ("DEBUG", "POPULATE", "1", "k", "-5"),
               ("DEBUG", "RELOAD", "FOO"), ("DEBUG", "DIGEST", "extra"),
               ("DEBUG", "SET-ACTIVE-EXPIRE"), ("DEBUG", "LOG", "hello from a test")]
+    cases += [("DEBUG", "QUICKLIST-PACKED-THRESHOLD", v) for v in (
+        "1b", "5b", "4gb", "4095mb", "4096mb", "-1", "x", "1kb", "4294967296", "0")]
     for args in cases:
         ours, theirs = _both(debug_pair, *args, resp=resp)
         assert ours == theirs, args
