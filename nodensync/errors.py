@@ -82,10 +82,8 @@ def wrong_arity(fullname):
 def subcommand_syntax(sub, container):
     """Redis's addReplySubcommandSyntaxError: the subcommand as sent (its
     first 128 bytes), the container upper case."""
-    if isinstance(sub, bytes):
-        sub = sub[:128].decode("utf-8", "surrogateescape")
     return CommandError("ERR unknown subcommand or wrong number of arguments for '%s'. "
-                        "Try %s HELP." % (sub[:128], container.upper()))
+                        "Try %s HELP." % (_printable(sub), container.upper()))
 
 
 def unknown_subcommand(sub, container):

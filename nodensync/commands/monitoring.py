@@ -67,8 +67,7 @@ def _subcommand_error(sub, container_name):
     argv = _typed_argv(container_name)
     if argv is not None:
         sub = argv[1]
-    return CommandError("ERR unknown subcommand or wrong number of arguments for '%s'. "
-                        "Try %s HELP." % (errors._printable(sub), container_name.upper()))
+    return errors.subcommand_syntax(sub, container_name)
 
 
 def _help(lines):
@@ -754,12 +753,22 @@ class PauseState:
         return False
 
     def check(self, client, spec):
-        while self.mode and self.covers(client, spec):
-            remaining = self.end - time.monotonic()
-            if remaining <= 0:
-                self.unpause()
-                return
-            self.event.wait(remaining)
+        """Wait while the pause covers this command; the client counts as
+        blocked meanwhile (INFO blocked_clients, flag b, cmd= this command),
+        as Redis's postponed clients do."""
+        if not (self.mode and self.covers(client, spec)):
+            return
+        client.cmd = spec
+        client.paused = True
+        try:
+            while self.mode and self.covers(client, spec):
+                remaining = self.end - time.monotonic()
+                if remaining <= 0:
+                    self.unpause()
+                    return
+                self.event.wait(remaining)
+        finally:
+            client.paused = False
 
 
 @command("client|pause", arity=-3, flags=ADMIN | NOSCRIPT | LOADING | STALE, group="connection",

@@ -156,9 +156,11 @@ def _clients(node):
         ("maxclients", node.config["maxclients"]),
         ("client_recent_max_input_buffer", max((c.qbuf_len for c in clients), default=0)),
         ("client_recent_max_output_buffer", max((c.out_bytes for c in clients), default=0)),
-        ("blocked_clients", sum(1 for c in clients if c.blocked)),
+        # (clients waiting out a CLIENT PAUSE count as blocked, as Redis's
+        # postponed clients; only waits with a timeout are in its table)
+        ("blocked_clients", sum(1 for c in clients if c.blocked or c.paused)),
         ("tracking_clients", sum(1 for c in clients if getattr(c, "tracking", False))),
-        ("clients_in_timeout_table", sum(1 for c in clients if c.blocked)),
+        ("clients_in_timeout_table", sum(1 for c in clients if c.blocked and c.blocked_timeout)),
     ]
 
 

@@ -811,6 +811,7 @@ class Primary:
         self.request_getack()
         deadline = time.monotonic() + timeout_ms / 1000.0 if timeout_ms > 0 else None
         ctx.blocked = True
+        ctx.blocked_timeout = deadline is not None
         try:
             while True:
                 step = 0.5

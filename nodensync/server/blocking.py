@@ -363,6 +363,7 @@ def _wait(ctx, keys, timeout_ms, try_serve, kind):
     watcher, poll = _watch_socket(ctx, w)
     served = False
     ctx.blocked = True
+    ctx.blocked_timeout = deadline is not None      # (INFO clients_in_timeout_table)
     try:
         while True:
             wait = None if deadline is None else deadline - time.monotonic()

@@ -237,6 +237,8 @@ class Client:
         self.patterns = set()
         self.shard_channels = set()
         self.blocked = False
+        self.blocked_timeout = False      # blocked with a deadline (not BLPOP ... 0)
+        self.paused = False               # waiting out a CLIENT PAUSE
         self.is_replica = False
         self.is_master = False
         self.is_monitor = False
@@ -933,7 +935,7 @@ class Client:
             f += "P"
         if self.multi is not None:
             f += "x"
-        if self.blocked:
+        if self.blocked or self.paused:
             f += "b"
         if self.close_after_reply:
             f += "c"
@@ -951,7 +953,8 @@ class Client:
         now = time.time()
         cmd = self.cmd.fullname if self.cmd else "NULL"
         running = self.batch is not None and self.exec_argv is not None
-        qbuf = self.read_len if running else self.qbuf_len
+        # (a blocked or paused command's read is consumed, as in Redis)
+        qbuf = self.read_len if running and not (self.blocked or self.paused) else self.qbuf_len
         argv_mem = sum(map(len, self.exec_argv)) if running else 0
         multi_mem = sum(sum(map(len, q[1])) + 8 * len(q[1]) for q in self.multi) if self.multi else 0
         return ("id=%d addr=%s laddr=%s fd=%d name=%s age=%d idle=%d flags=%s db=%d sub=%d "

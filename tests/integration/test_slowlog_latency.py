@@ -424,3 +424,50 @@ def test_slowlog_logs_the_commands_exec_ran_not_exec(rc, ref):
         got.append([e[3] for e in c.call("SLOWLOG", "GET", "-1")])
     assert got[0] == got[1]
     assert [b"EXEC"] not in got[0] and [b"SET", b"a", b"1"] in got[0]
+
+
+def _client_fields(c, name):
+    line = next(l for l in c.call("CLIENT", "LIST").split(b"\n") if b" name=%s " % name in l)
+    fields = dict(f.split(b"=", 1) for f in line.split())
+    return {k: fields[k] for k in (b"flags", b"cmd", b"qbuf", b"argv-mem")}
+
+
+def _info_clients(c):
+    text = c.call("INFO", "clients").decode()
+    return {k: v for k, v in (l.split(":", 1) for l in text.split("\r\n") if ":" in l)
+            if k in ("blocked_clients", "clients_in_timeout_table")}
+
+
+def test_paused_and_blocked_clients_in_info_and_client_list(srv, rc, redis_server):
+    """A client waiting out CLIENT PAUSE counts in INFO blocked_clients and
+    shows flag b and its command, as Redis's postponed clients (Redis's
+    pause.tcl waits on blocked_clients); only waits with a timeout are in
+    clients_in_timeout_table."""
+    seen = []
+    for port, ctl in ((srv.port, rc), (redis_server.port, RawClient(redis_server.port))):
+        w, b0, b5 = RawClient(port), RawClient(port), RawClient(port)
+        try:
+            for c, name in ((w, "w"), (b0, "b0"), (b5, "b5")):
+                c.call("CLIENT", "SETNAME", name)
+            ctl.call("DEL", "q", "k")
+            assert ctl.call("CLIENT", "PAUSE", "20000", "WRITE") == b"OK"
+            w.send_raw(RawClient.encode(["SET", "k", "during"]))
+            deadline = time.monotonic() + 5
+            while _info_clients(ctl)["blocked_clients"] != "1" and time.monotonic() < deadline:
+                time.sleep(0.02)
+            paused = (_info_clients(ctl), _client_fields(ctl, b"w"))
+            ctl.call("CLIENT", "UNPAUSE")
+            assert w.read_reply() == b"OK"
+            b0.send_raw(RawClient.encode(["BLPOP", "q", "0"]))
+            b5.send_raw(RawClient.encode(["BLPOP", "q", "5"]))
+            while _info_clients(ctl)["blocked_clients"] != "2" and time.monotonic() < deadline:
+                time.sleep(0.02)
+            blocked = (_info_clients(ctl), _client_fields(ctl, b"b0")[b"flags"])
+            ctl.call("RPUSH", "q", "a", "b")
+            assert b0.read_reply() and b5.read_reply()
+            seen.append((paused, blocked))
+        finally:
+            for c in (w, b0, b5):
+                c.close()
+    assert seen[0] == seen[1]
+    assert seen[0][0][0]["blocked_clients"] == "1"
