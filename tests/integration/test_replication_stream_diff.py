@@ -36,25 +36,23 @@ class _Stream:
         assert line.startswith(b"$"), line
         self.f.read(int(line[1:]))
 
-    def commands(self, quiet=0.3):
-        """The commands received until the stream is quiet for ``quiet`` s."""
-        self.sock.settimeout(quiet)
+    def commands(self, timeout=60):
+        """The commands received up to the end marker (_END, left out)."""
+        self.sock.settimeout(timeout)
         out = []
-        try:
-            while True:
-                line = self.f.readline()
-                if not line:
-                    break
-                if not line.startswith(b"*"):
-                    continue                   # (a newline or a PING's bulk count...)
-                argv = []
-                for _ in range(int(line[1:])):
-                    size = int(self.f.readline()[1:])
-                    argv.append(self.f.read(size + 2)[:-2])
-                out.append(argv)
-        except (socket.timeout, TimeoutError):
-            pass
-        return [a for a in out if a[0].lower() != b"ping"]
+        while True:
+            line = self.f.readline()
+            if not line:
+                raise ConnectionError("the stream closed before the end marker")
+            if not line.startswith(b"*"):
+                continue                       # (a newline keeping the link alive)
+            argv = []
+            for _ in range(int(line[1:])):
+                size = int(self.f.readline()[1:])
+                argv.append(self.f.read(size + 2)[:-2])
+            if [argv[0].lower()] + argv[1:] == _END_SEEN:
+                return [a for a in out if a[0].lower() != b"ping"]
+            out.append(argv)
 
     def close(self):
         self.f.close()
@@ -75,11 +73,17 @@ def _assert_same(ours, theirs):
     assert len(ours) == len(theirs)
 
 
+# Run last: the streams are read up to it (a wait for silence cut them
+# short on a loaded machine).
+_END = ["SET", "__end_of_test__", "1"]
+_END_SEEN = [b"set", b"__end_of_test__", b"1"]
+
+
 def _run_both(servers, commands):
     streams = [_Stream(p) for p in servers]
     clients = [RawClient(p) for p in servers]
     try:
-        for args in commands:
+        for args in list(commands) + [_END]:
             for c in clients:
                 c.call_raw(*args)
         return [s.commands() for s in streams]
