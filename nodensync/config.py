@@ -209,12 +209,12 @@ declare("listenAddr", "listen", ("127.0.0.1", 6379),
         parser=parse_listen, formatter=format_listen, group="network")
 declare("dataDir", "path", "./data", "Directory for snapshots, the AOF and the ACL file.",
         redis="dir", group="persistence", protected=True)
-declare("databases", "int", 16, "Number of databases.", minimum=1, maximum=1024,
+declare("databases", "int", 16, "Number of databases.", redis="databases", minimum=1, maximum=1024,
         group="general")
-declare("maxclients", "int", 10000, "Maximum number of connected clients.",
+declare("maxclients", "int", 10000, "Maximum number of connected clients.", redis="maxclients",
         mutable=True, minimum=1, maximum=1000000, group="limits")
 declare("timeout", "int", 0, "Close a client idle for this many seconds (0 = never).",
-        mutable=True, minimum=0, maximum=2 ** 31 - 1, group="limits")
+        redis="timeout", mutable=True, minimum=0, maximum=2 ** 31 - 1, group="limits")
 declare("tcpKeepalive", "int", 300, "TCP keepalive interval in seconds (0 = off).",
         redis="tcp-keepalive", mutable=True, minimum=0, maximum=2 ** 31 - 1, group="network")
 declare("tcpBacklog", "int", 511, "Listen backlog.", redis="tcp-backlog", minimum=0,
@@ -231,7 +231,7 @@ declare("clientQueryBufferLimit", "memory", 1024 ** 3, "Largest query buffer of 
         maximum=2 ** 63 - 1, group="limits")
 declare("hz", "int", 10, "Background task frequency (active expiry cycles per second; "
         "Redis's bounds: any value is taken and clamped to 1..500).",
-        mutable=True, minimum=0, maximum=2 ** 31 - 1, normalize=lambda v: min(max(v, 1), 500),
+        redis="hz", mutable=True, minimum=0, maximum=2 ** 31 - 1, normalize=lambda v: min(max(v, 1), 500),
         group="general")
 declare("notifyKeyspaceEvents", "str", "", "Keyspace notification classes (Redis letters).",
         redis="notify-keyspace-events", mutable=True, group="general")
@@ -275,6 +275,13 @@ class Config:
             if s.protected:
                 raise ConfigError(failed + "can't set protected config")
             if not s.mutable:
+                if s.redis is None and self._unchanged(s, text):
+                    # A NodeNsync-only setting (Redis has no rule for it) set
+                    # to the value it has: a no-op, so CONFIG GET * then
+                    # CONFIG SET of every pair back (config sync tools,
+                    # Redis's own "CONFIG sanity" test) works.
+                    seen.add(s.name)
+                    continue
                 raise ConfigError(failed + "can't set immutable config")
             if s.name in seen:
                 raise ConfigError(failed + "duplicate parameter")
@@ -299,6 +306,12 @@ class Config:
                         pass
             raise ConfigError("CONFIG SET failed (possibly related to argument '%s') - %s"
                               % (s.public_name, e)) from None
+
+    def _unchanged(self, s, text):
+        try:
+            return s.parse(text, strict=True) == self.values[s.name]
+        except (ConfigError, ValueError):
+            return False
 
     def rewrite(self):
         """CONFIG REWRITE: update the conf file in place, keeping comments and

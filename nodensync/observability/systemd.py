@@ -31,7 +31,7 @@ log = logging.getLogger("nodensync")
 cfg.declare("supervised", "enum", "auto",
             "Supervision: 'auto' or 'systemd' send sd_notify messages (READY, STOPPING, "
             "WATCHDOG) when NOTIFY_SOCKET is set; 'no' never does.",
-            choices=["no", "auto", "systemd", "upstart"], group="general")
+            redis="supervised", choices=["no", "auto", "systemd", "upstart"], group="general")
 
 
 class Notifier:

@@ -138,3 +138,38 @@ def test_sigterm_exits_cleanly(server_factory):
     c.set("x", "1")
     assert s.stop() == 0
     assert "Traceback" not in s.log()
+
+
+# Redis 7.0's immutable and protected settings, as its own "CONFIG sanity"
+# test (tests/unit/introspection.tcl) skips them.
+_REDIS_IMMUTABLE = set("""
+rdbchecksum daemonize io-threads-do-reads tcp-backlog always-show-logo syslog-enabled
+cluster-enabled disable-thp aclfile unixsocket pidfile syslog-ident appendfilename
+appenddirname supervised syslog-facility databases io-threads logfile unixsocketperm
+replicaof slaveof requirepass server_cpulist bio_cpulist aof_rewrite_cpulist
+bgsave_cpulist set-proc-title cluster-config-file cluster-port oom-score-adj
+oom-score-adj-values enable-protected-configs enable-debug-command enable-module-command
+dbfilename dir socket-mark-id tls-port
+""".split())
+
+
+def test_config_get_all_then_set_every_value_back(server_factory):
+    """What config sync tools and Redis's "CONFIG sanity" test do: CONFIG
+    GET *, then CONFIG SET of every pair to the value it has, and the same
+    values read back.  NodeNsync's own immutable settings (listenAddr ...)
+    take their current value as a no-op; another value is refused."""
+    s = server_factory()
+    c = redis.Redis(host="127.0.0.1", port=s.port, decode_responses=True)
+    try:
+        before = {k: v for k, v in c.config_get("*").items() if k not in _REDIS_IMMUTABLE}
+        assert "listenAddr" in before and len(before) > 100
+        for k, v in before.items():
+            assert c.config_set(k, v), k
+        after = {k: v for k, v in c.config_get("*").items() if k not in _REDIS_IMMUTABLE}
+        assert after == before
+        with pytest.raises(redis.ResponseError, match="can't set immutable config"):
+            c.config_set("listenAddr", "127.0.0.1:1")
+        with pytest.raises(redis.ResponseError, match="can't set immutable config"):
+            c.config_set("databases", "16")                 # (a Redis setting: as Redis)
+    finally:
+        c.close()
