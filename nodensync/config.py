@@ -104,12 +104,12 @@ def format_listen(value):
 class Setting:
     __slots__ = ("name", "flags", "kind", "default", "help", "mutable", "redis",
                  "minimum", "maximum", "choices", "parser", "formatter", "group",
-                 "secret", "validate", "normalize", "protected")
+                 "secret", "validate", "normalize", "protected", "hidden")
 
     def __init__(self, name, kind, default, help, mutable=False, redis=None,
                  flags=None, minimum=None, maximum=None, choices=None,
                  parser=None, formatter=None, group="general", secret=False,
-                 validate=None, normalize=None, protected=False):
+                 validate=None, normalize=None, protected=False, hidden=False):
         self.name = name
         self.kind = kind
         self.default = default
@@ -127,6 +127,7 @@ class Setting:
         self.validate = validate
         self.normalize = normalize      # value -> stored value (Redis clamps some: hz)
         self.protected = protected      # CONFIG SET refuses it as Redis refuses a protected config
+        self.hidden = hidden            # left out of CONFIG GET patterns (Redis's HIDDEN_CONFIG)
 
     @property
     def public_name(self):
@@ -254,10 +255,15 @@ class Config:
         self._listeners.setdefault(name, []).append(fn)
 
     def get_matching(self, pattern):
-        """CONFIG GET: (public name, text) for every setting matching the glob."""
+        """CONFIG GET: (public name, text) for every setting matching the
+        glob; a hidden setting only by its exact name (Redis's
+        HIDDEN_CONFIG test aids)."""
         out = {}
         pat = pattern.lower()
+        glob = any(ch in pat for ch in "*?[")
         for s in SETTINGS.values():
+            if glob and s.hidden:
+                continue
             names = {s.public_name.lower(), s.name.lower()}
             if any(fnmatch.fnmatchcase(n, pat) for n in names):
                 out[s.public_name] = s.format(self.values[s.name])

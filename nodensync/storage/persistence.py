@@ -91,11 +91,11 @@ cfg.declare("stopWritesOnBgsaveError", "bool", True,
 cfg.declare("rdbKeySaveDelay", "int", 0,
             "Testing aid: sleep this many microseconds after each key written by a "
             "background save (0 or less: none).", redis="rdb-key-save-delay", mutable=True,
-            minimum=-2 ** 31, maximum=2 ** 31 - 1, group=_G)
+            minimum=-2 ** 31, maximum=2 ** 31 - 1, group=_G, hidden=True)
 cfg.declare("keyLoadDelay", "int", 0,
             "Testing aid: sleep this many microseconds after each key loaded at start "
             "(0 or less: none).", redis="key-load-delay", mutable=True, minimum=-2 ** 31,
-            maximum=2 ** 31 - 1, group=_G)
+            maximum=2 ** 31 - 1, group=_G, hidden=True)
 cfg.declare("appendOnly", "bool", False, "Log every write to the append-only file.",
             redis="appendonly", mutable=True, group=_G)
 cfg.declare("appendFilename", "str", "appendonly.aof",
