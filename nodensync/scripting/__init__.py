@@ -1,0 +1,2 @@
+"""Lua scripting (EVAL, functions): the engine; the commands are in
+commands/scripting.py."""
