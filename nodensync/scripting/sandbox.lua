@@ -41,11 +41,13 @@ local hidden_mt = {}
 
 local function refuse_write() error(READONLY, 2) end
 
+local proxy_mt = {}
 local function protect(t)
   local proxy = {}
   local mt = {__index = t, __newindex = refuse_write, __metatable = hidden_mt}
   setmetatable(proxy, mt)
   real_of[proxy] = t
+  proxy_mt[proxy] = mt
   return proxy
 end
 
@@ -241,8 +243,9 @@ local function encode(v, resp3, out, bool3)
   elseif t == "boolean" then
     -- (by the script's RESP version: redis.setresp; a false becomes the
     -- caller's null)
-    if bool3 then
-      out[#out + 1] = v and "#t\r\n" or "#f\r\n"
+    if bool3 then      -- (addReplyBool: 1 or 0 for a RESP2 caller)
+      if resp3 then out[#out + 1] = v and "#t\r\n" or "#f\r\n"
+      else out[#out + 1] = v and ":1\r\n" or ":0\r\n" end
     elseif v then
       out[#out + 1] = ":1\r\n"
     else
@@ -478,6 +481,108 @@ end
 api.call_fn = function(f, keys, argv, resp3)
   local ok, res = xpcall(function() return f(keys, argv) end, err_handler)
   return outcome(ok, res, resp3)
+end
+
+-- Functions ---------------------------------------------------------------------
+-- FUNCTION LOAD runs the library's code with only redis.register_function,
+-- redis.log, the log levels and the version as globals (the globals table
+-- stays the same: its reads go to this table while the code runs, as
+-- Redis swaps its globals' __index), collecting what it registers.
+local FUNCTION_FLAGS = {["no-writes"] = 1, ["allow-oom"] = 2, ["allow-stale"] = 4,
+                        ["no-cluster"] = 8, ["allow-cross-slot-keys"] = 16}
+local registered
+local function reg_error(msg) error(lua_error_reply(msg)) end
+local function check_name(name)
+  if type(name) ~= "string" or not sfind(name, "^[%w_]+$") then
+    reg_error("Library names can only contain letters, numbers, or underscores(_) and must " ..
+              "be at least one character long")
+  end
+end
+local function add_function(name, callback, flags, description)
+  check_name(name)
+  for _, f in ipairs(registered) do
+    if f.name == name then reg_error("Function already exists in the library") end
+  end
+  registered[#registered + 1] = {name = name, callback = callback, flags = flags,
+                                 description = description}
+end
+local load_redis = {
+  register_function = function(...)
+    local n = select("#", ...)
+    if n == 1 then
+      local t = ...
+      if type(t) ~= "table" then
+        reg_error("calling redis.register_function with a single argument is only applicable " ..
+                  "to Lua table (representing named arguments).")
+      end
+      local name, callback, flags, description = nil, nil, 0, nil
+      for k, v in next, real(t) do
+        if k == "function_name" then
+          if type(v) ~= "string" then reg_error("function_name argument given to " ..
+                                                "redis.register_function must be a string") end
+          name = v
+        elseif k == "callback" then
+          if type(v) ~= "function" then reg_error("callback argument given to " ..
+                                                  "redis.register_function must be a function") end
+          callback = v
+        elseif k == "flags" then
+          if type(v) ~= "table" then
+            reg_error("flags argument to redis.register_function must be a table representing " ..
+                      "function flags")
+          end
+          for _, flag in next, real(v) do
+            local bit = type(flag) == "string" and FUNCTION_FLAGS[flag]
+            if not bit then reg_error("unknown flag given") end
+            if flags % (2 * bit) < bit then flags = flags + bit end
+          end
+        elseif k == "description" then
+          if type(v) ~= "string" and type(v) ~= "number" then
+            reg_error("description argument given to redis.register_function must be a string")
+          end
+          description = tostring(v)
+        else
+          reg_error("unknown argument given to redis.register_function")
+        end
+      end
+      if name == nil then reg_error("redis.register_function must get a function name argument") end
+      if callback == nil then reg_error("redis.register_function must get a callback argument") end
+      add_function(name, callback, flags, description)
+    elseif n == 2 then
+      local name, callback = ...
+      if type(callback) ~= "function" then
+        reg_error("second argument to redis.register_function must be a function")
+      end
+      add_function(name, callback, 0, nil)
+    else
+      reg_error("wrong number of arguments to redis.register_function")
+    end
+  end,
+  log = redis.log,
+  LOG_DEBUG = 0, LOG_VERBOSE = 1, LOG_NOTICE = 2, LOG_WARNING = 3,
+  REDIS_VERSION = redis.REDIS_VERSION,
+  REDIS_VERSION_NUM = redis.REDIS_VERSION_NUM,
+}
+local load_globals = setmetatable({redis = protect(setmetatable(load_redis, getmetatable(G)))},
+                                  getmetatable(G))
+
+-- (nil, message) or (list of {name, callback, flags, description}).
+api.load_library = function(code)
+  local f, err = loadstring(code, "@user_function")
+  if not f then return nil, "ERR Error compiling function: " .. err end
+  setfenv(f, G_proxy)
+  registered = {}
+  local mt = proxy_mt[G_proxy]
+  mt.__index = load_globals
+  local ok, e = pcall(f)
+  mt.__index = G
+  local result = registered
+  registered = nil
+  if not ok then
+    e = unwrap(e)
+    if type(e) == "table" then e = tostring(rawget(e, "err")) else e = "ERR " .. tostring(e) end
+    return nil, "ERR Error registering functions: " .. e
+  end
+  return result, false
 end
 
 api.protect = protect

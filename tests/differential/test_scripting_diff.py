@@ -175,6 +175,135 @@ CASES = [
 ]
 
 
+FUNCTION_CASES = [
+    [('FUNCTION', 'LOAD', "#!lua name=lib1\nredis.register_function('f1', function(keys, args) return {keys[1], args[1]} end)"), ('FCALL', 'f1', '1', 'k', 'a'), ('FCALL', 'f1', '0'), ('FCALL_RO', 'f1', '0'), ('FCALL', 'nope', '0'), ('FCALL', 'f1', '-1'), ('FCALL', 'f1', '3', 'a'), ('FCALL', 'f1', 'x'), ('FUNCTION', 'LIST'), ('FUNCTION', 'LIST', 'WITHCODE'), ('FUNCTION', 'LIST', 'LIBRARYNAME', 'li*'), ('FUNCTION', 'LIST', 'LIBRARYNAME', 'x*'), ('FUNCTION', 'LIST', 'LIBRARYNAME'), ('FUNCTION', 'LIST', 'foo'), ('FUNCTION', 'LIST', 'WITHCODE', 'WITHCODE'), ('FUNCTION', 'STATS'), ('FUNCTION', 'KILL'), ('FUNCTION', 'DELETE', 'nope'), ('FUNCTION', 'DELETE', 'lib1'), ('FUNCTION', 'LIST'), ('FUNCTION', 'STATS')],
+    [('FUNCTION', 'LOAD', "#!lua name=lib1\nredis.register_function{function_name='f2', callback=function() return redis.call('set','a','b') end, flags={'no-writes', 'allow-oom'}, description='my desc'}"), ('FCALL', 'f2', '0'), ('FCALL_RO', 'f2', '0'), ('FUNCTION', 'LIST')],
+    [('FUNCTION', 'LOAD', "#!lua name=lib1\nredis.register_function('f3', function() error('boom') end)"), ('FCALL', 'f3', '0')],
+    [('FUNCTION', 'LOAD', "#!lua name=lib1\nredis.register_function('f3', function() return redis.call('nosuch') end)"), ('FCALL', 'f3', '0')],
+    [('FUNCTION', 'LOAD', "#!lua name=lib1\nlocal function helper(k) return redis.call('incr', k) end\nredis.register_function('f', function(keys) return helper(keys[1]) end)"), ('FCALL', 'f', '1', 'x'), ('FCALL', 'f', '1', 'x'), ('GET', 'x')],
+    [('FUNCTION', 'LOAD', "#!lua name=lib1\nredis.register_function('f', function(keys, args) return #keys + #args end)"), ('FUNCTION', 'LOAD', "#!lua name=lib1\nredis.register_function('f', function() return 2 end)"), ('FUNCTION', 'LOAD', 'REPLACE', "#!lua name=lib1\nredis.register_function('g', function() return 3 end)"), ('FCALL', 'f', '0'), ('FCALL', 'g', '0'), ('FUNCTION', 'LOAD', "#!lua name=lib2\nredis.register_function('g', function() return 4 end)"), ('FUNCTION', 'LOAD', 'REPLACE', 'REPLACE', "#!lua name=lib1\nredis.register_function('g', function() return 5 end)"), ('FCALL', 'g', '0'), ('FUNCTION', 'LOAD', 'x', "#!lua name=lib1\nredis.register_function('g', function() return 5 end)")],
+    [('FUNCTION', 'LOAD', "#!lua name=lib1\nredis.register_function('f', function() return redis.setresp(3) end)"), ('FCALL', 'f', '0')],
+    [('FUNCTION', 'LOAD', "#!lua name=lib1\nredis.register_function('f', function() return {1, 2, {ok='x'}, {double=1.5}} end)"), ('FCALL', 'f', '0')],
+    [('FUNCTION', 'FLUSH', 'x')],
+    [('FUNCTION', 'FLUSH', 'async')],
+    [('FUNCTION', 'FLUSH', 'sync', 'async')],
+    [('FUNCTION', 'RESTORE', 'garbage')],
+    [('FUNCTION', 'RESTORE', 'x', 'BAD')],
+    [('FUNCTION', 'RESTORE', 'x', 'FLUSH', 'x')],
+    [('FUNCTION', 'HELP')],
+    [('FUNCTION', 'nope')],
+    [('FUNCTION',)],
+    [('FUNCTION', 'DUMP')],
+    [('FUNCTION', 'LOAD')],
+    [('FUNCTION', 'LOAD', "#!lua name=lib1\nredis.register_function('f', function() return 1 end)"), ('FUNCTION', 'LOAD', '#!luax name=lib1\nx'), ('FUNCTION', 'LOAD', '#!lua name=lib1\nx ='), ('FUNCTION', 'LOAD', '#!lua name=a-b\nx =')],
+    [('MULTI',), ('FUNCTION', 'LOAD', "#!lua name=lib1\nredis.register_function('f', function() return redis.call('set', 'k', 'v') end)"), ('FCALL', 'f', '0'), ('EXEC',), ('GET', 'k')],
+    [('EVAL', "return redis.call('function', 'list')", '0')],
+    [('EVAL', "return redis.call('fcall', 'f', 0)", '0')],
+    [('FUNCTION', 'LOAD', "#!lua name=lib1\nredis.register_function('f', function() return redis.call('eval', 'return 1', 0) end)"), ('FCALL', 'f', '0')],
+]
+
+
 @pytest.mark.parametrize("case", CASES, ids=[repr(c[0])[:60] for c in CASES])
 def test_eval_case(sdiff, case):
     sdiff.run(case)
+
+
+@pytest.mark.parametrize("case", FUNCTION_CASES, ids=[repr(c[0])[:60] for c in FUNCTION_CASES])
+def test_function_case(sdiff, case):
+    sdiff.run(case)
+
+
+_LIB = ("#!lua name=%s\nredis.register_function('%s', function(keys, args) "
+        "return redis.call('set', keys[1], args[1]) end)\n"
+        "redis.register_function{function_name='%s_ro', callback=function(keys) "
+        "return redis.call('get', keys[1]) end, flags={'no-writes'}, description='reads'}")
+
+
+def test_function_dump_restore_between_servers(sdiff):
+    """A FUNCTION DUMP payload of either server restores on the other."""
+    node, ref = sdiff.node, sdiff.ref
+    assert ref.call("FUNCTION", "LOAD", _LIB % ("alib", "aset", "aset")) == b"alib"
+    assert node.call("FUNCTION", "LOAD", _LIB % ("blib", "bset", "bset")) == b"blib"
+    from_ref = ref.call("FUNCTION", "DUMP")
+    from_node = node.call("FUNCTION", "DUMP")
+    assert node.call_raw("FUNCTION", "RESTORE", from_ref) == b"+OK\r\n"
+    assert ref.call_raw("FUNCTION", "RESTORE", from_node) == b"+OK\r\n"
+    sdiff.check("FUNCTION", "LIST", "WITHCODE", unordered=True)
+    sdiff.check("FCALL", "aset", "1", "k", "v")
+    sdiff.check("FCALL_RO", "bset_ro", "1", "k")
+    # the restore policies, on payloads of both origins
+    for payload in (from_ref, from_node):
+        sdiff.check("FUNCTION", "RESTORE", payload)               # APPEND: collision
+        sdiff.check("FUNCTION", "RESTORE", payload, "REPLACE")
+        sdiff.check("FUNCTION", "RESTORE", payload, "FLUSH")
+        sdiff.check("FUNCTION", "LIST", unordered=True)
+        sdiff.check("FUNCTION", "RESTORE", payload[:-1] + b"x")    # bad checksum
+    sdiff.check("FUNCTION", "FLUSH")
+    sdiff.check("FUNCTION", "RESTORE", ref.call("FUNCTION", "DUMP"))   # empty payload
+    sdiff.check("FUNCTION", "LIST")
+
+
+def test_scripts_run_with_the_callers_acl(sdiff):
+    for c in (sdiff.node, sdiff.ref):
+        c.call("ACL", "SETUSER", "scripter", "on", "nopass", "~k*", "&chan", "+@all",
+               "-del", "-flushall")
+    try:
+        sdiff.check("AUTH", "scripter", "x")
+        sdiff.check("EVAL", "return redis.call('set', KEYS[1], 'v')", "1", "k1")
+        sdiff.check("EVAL", "return redis.call('set', 'other', 'v')", "0")
+        sdiff.check("EVAL", "return redis.pcall('del', 'k1')", "0")
+        sdiff.check("EVAL", "return redis.call('publish', 'nochan', 'm')", "0")
+        sdiff.check("EVAL", "return redis.call('publish', 'chan', 'm')", "0")
+        sdiff.check("EVAL", "return redis.call('get', 'k1')", "0")
+        sdiff.check("AUTH", "default", "x", compare=False)
+    finally:
+        for c in (sdiff.node, sdiff.ref):
+            c.call("AUTH", "default", "")
+            c.call("ACL", "DELUSER", "scripter")
+
+
+def test_multi_exec_with_scripts(sdiff):
+    sdiff.run([("MULTI",), ("EVAL", "return redis.call('incr', KEYS[1])", "1", "n"),
+               ("EVAL", "return redis.call('nosuch')", "0"),
+               ("EVAL", "return {redis.call('incr', KEYS[1]), redis.call('get', KEYS[1])}",
+                "1", "n"),
+               ("EXEC",), ("GET", "n")])
+    sdiff.run([("MULTI",), ("EVAL", "return 1", "-1"), ("EXEC",)])
+    sdiff.run([("MULTI",), ("EVALSHA", "0" * 40, "0"), ("EXEC",)])
+
+
+def test_first_random_draws_of_a_fresh_server(server_factory, redis_factory):
+    """math.random: Redis's redisLrand48, from its fixed initial state."""
+    from servers import RawClient
+    a, b = RawClient(server_factory().port), RawClient(redis_factory().port)
+    try:
+        for _ in range(3):
+            body = "return {math.random(10), math.random(1, 1000000), tostring(math.random())}"
+            assert a.call_raw("EVAL", body, "0") == b.call_raw("EVAL", body, "0")
+        body = "math.randomseed(42) return {math.random(100), math.random(100)}"
+        assert a.call_raw("EVAL", body, "0") == b.call_raw("EVAL", body, "0")
+    finally:
+        a.close()
+        b.close()
+
+
+# -- Lua values built from a grammar, returned by both servers --------------------------
+_scalar = st.one_of(
+    st.integers(-2 ** 53, 2 ** 53).map(str),
+    st.floats(allow_nan=False, allow_infinity=False, width=32).map(lambda f: "%r" % f),
+    st.sampled_from(["true", "false", "nil", "'x'", "''", "'a b'", "{ok='fine'}",
+                     "{err='E bad'}", "redis.error_reply('boom')", "{double=2.5}",
+                     "{map={a=1}}", "{set={x=true}}", "{big_number='12345678901234567890'}",
+                     "{verbatim_string={format='txt', string='v'}}", "{}",
+                     "redis.call('ping')", "redis.call('get', 'nokey')",
+                     "redis.pcall('incr', 'str')"]))
+_value = st.recursive(_scalar, lambda inner: st.lists(inner, max_size=4).map(
+    lambda items: "{" + ", ".join(items) + "}"), max_leaves=12)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(value=_value, resp3=st.booleans())
+def test_random_return_values(sdiff, value, resp3):
+    prefix = "redis.setresp(3) " if resp3 else ""
+    sdiff.check("SET", "str", "abc")
+    sdiff.check("EVAL", prefix + "return " + value, "0")
