@@ -200,10 +200,14 @@ class LuaEngine:
         raise LuaRaise(self._error_table(message.encode()))
 
     def _unwrap(self, exc):
+        """The Lua error value of a Python callback's exception, and whether
+        the script's position goes before it (a library's luaL_error)."""
         if isinstance(exc, LuaRaise):
-            return exc.table
+            return exc.table, False
+        if isinstance(exc, libs.LibError):
+            return exc.message, True
         log.error("unexpected error in a scripting callback: %r", exc)
-        return self._error_table(b"internal error in a scripting callback (see the server log)")
+        return self._error_table(b"internal error in a scripting callback (see the server log)"), False
 
     def _sha1hex(self, *args):
         if len(args) != 1:

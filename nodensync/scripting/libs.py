@@ -1,6 +1,311 @@
-"""Libraries Redis scripts expect (cjson, bit, ...): built for one Lua state."""
+"""The libraries Redis scripts rely on, for one Lua state: ``bit``
+(LuaBitOp 1.0.2's functions) and ``cjson`` (lua-cjson 2.1's encoding rules
+and defaults: empty table -> ``{}``, ``cjson.null``, numbers with 14
+significant digits, ``/`` escaped, sparse-array and nesting limits).
+``struct`` and ``cmsgpack`` are not provided (docs/scripting.md)."""
+import json
+import math
+import struct
+
+_TOBIT_BIAS = 6755399441055744.0     # 2^52 + 2^51: LuaBitOp's normalisation trick
+
+
+def tobit(x):
+    """LuaBitOp's tobit: the low 32 bits of x + 2^52 + 2^51 (so x rounded
+    to an integer, half to even, modulo 2^32), signed."""
+    v = struct.unpack("<Q", struct.pack("<d", float(x) + _TOBIT_BIAS))[0] & 0xFFFFFFFF
+    return v - (1 << 32) if v & 0x80000000 else v
+
+
+def _signed(v):
+    v &= 0xFFFFFFFF
+    return v - (1 << 32) if v & 0x80000000 else v
+
+
+class LibError(Exception):
+    """An error of a library function: the Lua side raises ``message``
+    prefixed with the calling script's position (as luaL_error does)."""
+
+    def __init__(self, message):
+        super().__init__(message)
+        self.message = message if isinstance(message, bytes) else message.encode()
+
+
+def _num(fname, i, v):
+    if isinstance(v, bool) or v is None or not isinstance(v, (int, float, bytes)):
+        raise LibError("bad argument #%d to '%s' (number expected, got %s)"
+                           % (i, fname, _lua_type(v)))
+    if isinstance(v, bytes):
+        try:
+            return float(v)
+        except ValueError:
+            raise LibError("bad argument #%d to '%s' (number expected, got string)"
+                               % (i, fname)) from None
+    return v
+
+
+def _lua_type(v):
+    if v is None:
+        return "no value"
+    if isinstance(v, bool):
+        return "boolean"
+    if isinstance(v, bytes):
+        return "string"
+    return "table"
+
+
+def _bit_functions():
+    def unary(name, fn):
+        def f(*args):
+            return fn(tobit(_num(name, 1, args[0] if args else None)))
+        return f
+
+    def variadic(name, op):
+        def f(*args):
+            acc = tobit(_num(name, 1, args[0] if args else None))
+            for i, a in enumerate(args[1:], 2):
+                acc = op(acc, tobit(_num(name, i, a)))
+            return _signed(acc)
+        return f
+
+    def shift(name, op):
+        def f(*args):
+            x = tobit(_num(name, 1, args[0] if args else None)) & 0xFFFFFFFF
+            n = tobit(_num(name, 2, args[1] if len(args) > 1 else None)) & 31
+            return _signed(op(x, n))
+        return f
+
+    def tohex(*args):
+        x = tobit(_num("tohex", 1, args[0] if args else None)) & 0xFFFFFFFF
+        n = 8 if len(args) < 2 or args[1] is None else tobit(_num("tohex", 2, args[1]))
+        digits = "0123456789abcdef"
+        if n < 0:
+            n = -n
+            digits = digits.upper()
+        n = min(n, 8)
+        out = []
+        for _ in range(n):
+            out.append(digits[x & 15])
+            x >>= 4
+        return "".join(reversed(out)).encode()
+
+    return {
+        b"tobit": unary("tobit", lambda x: x),
+        b"bnot": unary("bnot", lambda x: _signed(~x)),
+        b"bswap": unary("bswap", lambda x: _signed(int.from_bytes(
+            (x & 0xFFFFFFFF).to_bytes(4, "little"), "big"))),
+        b"band": variadic("band", lambda a, b: a & b),
+        b"bor": variadic("bor", lambda a, b: a | b),
+        b"bxor": variadic("bxor", lambda a, b: a ^ b),
+        b"lshift": shift("lshift", lambda x, n: x << n),
+        b"rshift": shift("rshift", lambda x, n: x >> n),
+        b"arshift": shift("arshift", lambda x, n: _signed(x) >> n),
+        b"rol": shift("rol", lambda x, n: (x << n) | (x >> (32 - n)) if n else x),
+        b"ror": shift("ror", lambda x, n: (x >> n) | (x << (32 - n)) if n else x),
+        b"tohex": tohex,
+    }
+
+
+# lua-cjson's encoder, on the Lua tables themselves.
+_CJSON_LUA = b"""
+local decode_py, wrap = ...
+local type, pairs, next, tostring, error, format, concat, floor, huge, sbyte, schar, gsub =
+      type, pairs, next, tostring, error, string.format, table.concat, math.floor, math.huge,
+      string.byte, string.char, string.gsub
+local null = newproxy()
+local cfg = {precision = 14, max_depth = 1000, decode_max_depth = 1000,
+             sparse_convert = false, sparse_ratio = 2, sparse_safe = 10}
+
+local escapes = {['"'] = '\\\\"', ['\\\\'] = '\\\\\\\\', ['/'] = '\\\\/', ['\\b'] = '\\\\b',
+                 ['\\f'] = '\\\\f', ['\\n'] = '\\\\n', ['\\r'] = '\\\\r', ['\\t'] = '\\\\t'}
+for i = 0, 31 do
+  local c = schar(i)
+  if not escapes[c] then escapes[c] = format('\\\\u%04x', i) end
+end
+escapes[schar(127)] = '\\\\u007f'
+
+local function encode_string(s)
+  return '"' .. gsub(s, '[%c"\\\\/\\127]', escapes) .. '"'
+end
+
+local function encode_number(n)
+  if n ~= n or n == huge or n == -huge then
+    error("Cannot serialise number: must not be NaN or Inf", 0)
+  end
+  return format('%.' .. cfg.precision .. 'g', n)
+end
+
+local encode_value
+local function encode_table(t, depth, out)
+  depth = depth + 1
+  if depth > cfg.max_depth then
+    error("Cannot serialise, excessive nesting (" .. depth .. ")", 0)
+  end
+  -- lua_array_length: every key a positive integer -> an array of max items
+  local max, items, is_array = 0, 0, true
+  for k in next, t do
+    if type(k) == "number" and k >= 1 and floor(k) == k then
+      if k > max then max = k end
+      items = items + 1
+    else
+      is_array = false
+      break
+    end
+  end
+  if is_array and max > 0 then
+    if max > items * cfg.sparse_ratio and max > cfg.sparse_safe then
+      if not cfg.sparse_convert then
+        error("Cannot serialise table: excessively sparse array", 0)
+      end
+      is_array = false
+    end
+  end
+  if is_array and max > 0 then
+    out[#out + 1] = "["
+    for i = 1, max do
+      if i > 1 then out[#out + 1] = "," end
+      encode_value(t[i], depth, out)
+    end
+    out[#out + 1] = "]"
+    return
+  end
+  out[#out + 1] = "{"
+  local first = true
+  for k, v in next, t do
+    if not first then out[#out + 1] = "," end
+    first = false
+    local kt = type(k)
+    if kt == "string" then
+      out[#out + 1] = encode_string(k)
+    elseif kt == "number" then
+      out[#out + 1] = '"' .. encode_number(k) .. '"'
+    else
+      error("Cannot serialise table: table key must be a number or string", 0)
+    end
+    out[#out + 1] = ":"
+    encode_value(v, depth, out)
+  end
+  out[#out + 1] = "}"
+end
+
+encode_value = function(v, depth, out)
+  local t = type(v)
+  if t == "string" then out[#out + 1] = encode_string(v)
+  elseif t == "number" then out[#out + 1] = encode_number(v)
+  elseif t == "boolean" then out[#out + 1] = v and "true" or "false"
+  elseif t == "nil" or v == null then out[#out + 1] = "null"
+  elseif t == "table" then encode_table(v, depth, out)
+  else error("Cannot serialise " .. t .. ": type not supported", 0) end
+end
+
+local cjson = {null = null, _NAME = "cjson", _VERSION = "2.1.0"}
+-- (encode and decode are called through Python callables, C functions for
+-- Lua: a script's "return cjson.encode(x)" keeps its frame for the error
+-- position, as with the real C library.)
+local function encode(n, v)
+  if n ~= 1 then return false, "bad argument #1 to 'encode' (expected 1 argument)" end
+  local out = {}
+  local ok, err = pcall(encode_value, v, 0, out)
+  if not ok then return false, err end
+  return true, concat(out)
+end
+local function decode(n, s)
+  if n ~= 1 then return false, "bad argument #1 to 'decode' (expected 1 argument)" end
+  if type(s) == "number" then s = tostring(s) end
+  if type(s) ~= "string" then
+    return false, "bad argument #1 to 'decode' (string expected, got " .. type(s) .. ")"
+  end
+  return decode_py(s, null, cfg.decode_max_depth)
+end
+cjson.encode, cjson.decode = wrap(encode), wrap(decode)
+local function setting(key, check)
+  return function(v)
+    if v ~= nil then
+      if check then v = check(v) end
+      cfg[key] = v
+    end
+    return cfg[key]
+  end
+end
+cjson.encode_number_precision = setting("precision", function(v)
+  v = tonumber(v)
+  if not v or v < 1 or v > 14 then error("bad argument #1 to 'encode_number_precision' " ..
+                                         "(expected integer between 1 and 14)", 3) end
+  return floor(v)
+end)
+cjson.encode_max_depth = setting("max_depth", tonumber)
+cjson.decode_max_depth = setting("decode_max_depth", tonumber)
+cjson.encode_sparse_array = function(convert, ratio, safe)
+  if convert ~= nil then cfg.sparse_convert = convert and true or false end
+  if ratio ~= nil then cfg.sparse_ratio = tonumber(ratio) end
+  if safe ~= nil then cfg.sparse_safe = tonumber(safe) end
+  return cfg.sparse_convert, cfg.sparse_ratio, cfg.sparse_safe
+end
+cjson.encode_keep_buffer = function(v) return true end
+cjson.encode_invalid_numbers = function(v) return false end
+cjson.decode_invalid_numbers = function(v) return true end
+cjson.new = function() return cjson end
+return cjson
+"""
+
+
+def _decoder(lua):
+    table_from = lua.table_from
+
+    def to_lua(v, null, depth, limit):
+        if depth > limit:
+            raise ValueError("Found too many nested data structures (%d)" % depth)
+        if isinstance(v, str):
+            return v.encode("utf-8", "surrogatepass")
+        if isinstance(v, bool):
+            return v
+        if isinstance(v, (int, float)):
+            return float(v)
+        if v is None:
+            return null
+        if isinstance(v, list):
+            return table_from([to_lua(x, null, depth + 1, limit) for x in v])
+        return table_from({k.encode("utf-8", "surrogatepass"): to_lua(x, null, depth + 1, limit)
+                           for k, x in v.items()})
+
+    def decode(s, null, limit):
+        try:
+            text = s.decode("utf-8", "surrogateescape")
+            value = json.loads(text, parse_constant=_bad_constant)
+        except json.JSONDecodeError as e:
+            if not text.strip():
+                return False, b"Expected value but found T_END at character %d" % (len(text) + 1)
+            return False, ("Expected value but found invalid token at character %d"
+                           % (e.pos + 1)).encode()
+        except ValueError as e:
+            return False, str(e).encode()
+        try:
+            return True, to_lua(value, null, 1, limit)
+        except ValueError as e:
+            return False, str(e).encode()
+        except RecursionError:
+            return False, b"Found too many nested data structures"
+    return decode
+
+
+def _bad_constant(name):
+    # lua-cjson 2.1 decodes NaN/Infinity ("decode_invalid_numbers" on)
+    return {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}[name]
+
+
+def _wrap(impl):
+    """A Python callable running the Lua function ``impl(n, ...)`` ->
+    (ok, result or message): LibError on failure."""
+    def call(*args):
+        ok, res = impl(len(args), *args)
+        if not ok:
+            raise LibError(res)
+        return res
+    return call
 
 
 def build(lua):
     """name -> Lua table of the libraries implemented here."""
-    return {}
+    bit = lua.table_from(_bit_functions())
+    cjson = lua.execute(_CJSON_LUA, _decoder(lua), _wrap, name="=nodensync")
+    return {b"bit": bit, b"cjson": cjson}

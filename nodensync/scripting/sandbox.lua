@@ -335,10 +335,6 @@ end
 -- Python exception: py.unwrap gives the table back (or an error table for
 -- any other exception).
 local py_unwrap = py.unwrap
-local function unwrap(e)
-  if type(e) == "userdata" then return py_unwrap(e) end
-  return e
-end
 
 -- Where the error happened: the first frame outside C and this file.
 local function where()
@@ -349,6 +345,18 @@ local function where()
     if i.what ~= "C" and i.what ~= "tail" and i.source ~= "=nodensync" then return i end
     level = level + 1
   end
+end
+
+local function unwrap(e)
+  if type(e) == "userdata" then
+    local v, positioned = py_unwrap(e)
+    if positioned then
+      local i = where()
+      if i then v = i.short_src .. ":" .. i.currentline .. ": " .. v end
+    end
+    return v
+  end
+  return e
 end
 
 local function err_handler(e)
@@ -368,17 +376,21 @@ local function err_handler(e)
   return {err = msg, source = i and i.source, line = i and i.currentline}
 end
 
--- Redis 7's pcall: an error table is returned as its message.
-local function pcall_result(ok, ...)
-  if ok then return true, ... end
-  local e = unwrap((...))
+-- Redis 7's pcall: an error table is returned as its message.  (The
+-- conversion runs where the error is raised, so positions can be found.)
+local function pcall_error(e)
+  e = unwrap(e)
   if type(e) == "table" then
     local m = rawget(e, "err")
     if type(m) == "string" or type(m) == "number" then e = m end
   end
-  return false, e
+  return e
 end
-rawset(G, "pcall", function(f, ...) return pcall_result(pcall(f, ...)) end)
+rawset(G, "pcall", function(f, ...)
+  local n = select("#", ...)
+  local args = {...}
+  return xpcall(function() return f(unpack(args, 1, n)) end, pcall_error)
+end)
 rawset(G, "xpcall", function(f, h) return xpcall(f, function(e) return h(unwrap(e)) end) end)
 
 -- The redis table ---------------------------------------------------------------

@@ -203,8 +203,61 @@ FUNCTION_CASES = [
 ]
 
 
+# cjson and bit (struct and cmsgpack are not provided: docs/scripting.md).
+LIBRARY_CASES = [
+    [('EVAL', 'return cjson.encode({})', '0')],
+    [('EVAL', 'return cjson.encode({1,2,3})', '0')],
+    [('EVAL', 'return cjson.encode({a=1})', '0')],
+    [('EVAL', "return cjson.encode({a={b={c=1}}, x='y'})", '0')],
+    [('EVAL', 'return cjson.encode({1.5, 0.1, 1e20, -3, 123456789012345678, 3.14159265358979})', '0')],
+    [('EVAL', 'return cjson.encode(\'a"b\\\\c/d\\n\\t\\1\\127é\')', '0')],
+    [('EVAL', 'return cjson.encode({cjson.null, true, false})', '0')],
+    [('EVAL', 'return cjson.encode({[1]=1, [3]=3})', '0')],
+    [('EVAL', 'return cjson.encode({[1]=1, [30]=3})', '0')],
+    [('EVAL', 'return cjson.encode({[1]=1, a=2})', '0')],
+    [('EVAL', 'return cjson.encode({[1.5]=1})', '0')],
+    [('EVAL', 'return cjson.encode(function() end)', '0')],
+    [('EVAL', 'return cjson.encode(0/0)', '0')],
+    [('EVAL', 'return cjson.encode(1/0)', '0')],
+    [('EVAL', 'return cjson.encode()', '0')],
+    [('EVAL', 'return cjson.encode(nil)', '0')],
+    [('EVAL', 'return cjson.encode({{{{}}}})', '0')],
+    [('EVAL', 'local t = cjson.decode(\'{"a":[1,2,{"b":null}],"c":"x\\\\u00e9y","d":1.5,"e":true}\') return {t.a[1], t.a[2], t.a[3].b == cjson.null, t.c, tostring(t.d), t.e}', '0')],
+    [('EVAL', "return cjson.decode('[1,2,3]')", '0')],
+    [('EVAL', 'return cjson.decode(\'"str"\')', '0')],
+    [('EVAL', "return cjson.decode('12345678901234567890')", '0')],
+    [('EVAL', "return tostring(cjson.decode('0.1'))", '0')],
+    [('EVAL', "return cjson.decode('')", '0')],
+    [('EVAL', 'return cjson.decode()', '0')],
+    [('EVAL', 'return cjson.decode(5)', '0')],
+    [('EVAL', 'return cjson.encode(cjson.decode(\'{"a":{"b":[1,2,3]}}\'))', '0')],
+    [('EVAL', 'return type(cjson.null)', '0')],
+    [('EVAL', 'return bit.tobit(0xffffffff)', '0')],
+    [('EVAL', 'return bit.tobit(2^32+5)', '0')],
+    [('EVAL', 'return bit.tobit(1.5)', '0')],
+    [('EVAL', 'return bit.tobit(2.5)', '0')],
+    [('EVAL', 'return bit.tobit(-1.5)', '0')],
+    [('EVAL', 'return bit.tohex(65535)', '0')],
+    [('EVAL', 'return bit.tohex(-1, -4)', '0')],
+    [('EVAL', 'return bit.tohex(255, 2)', '0')],
+    [('EVAL', 'return bit.tohex(255, 12)', '0')],
+    [('EVAL', 'return bit.bnot(0)', '0')],
+    [('EVAL', 'return {bit.band(0xff, 0x0f, 0x3), bit.bor(1, 2, 4), bit.bxor(7, 2)}', '0')],
+    [('EVAL', 'return {bit.lshift(1, 31), bit.rshift(-1, 28), bit.arshift(-256, 4), bit.rol(0x12345678, 12), bit.ror(0x12345678, 12), bit.bswap(0x12345678)}', '0')],
+    [('EVAL', 'return {bit.lshift(1, 33), bit.rshift(1, -1)}', '0')],
+    [('EVAL', 'return bit.band()', '0')],
+    [('EVAL', "return bit.band('a')", '0')],
+    [('EVAL', "return bit.band('3', '5')", '0')],
+]
+
+
 @pytest.mark.parametrize("case", CASES, ids=[repr(c[0])[:60] for c in CASES])
 def test_eval_case(sdiff, case):
+    sdiff.run(case)
+
+
+@pytest.mark.parametrize("case", LIBRARY_CASES, ids=[repr(c[0])[:60] for c in LIBRARY_CASES])
+def test_library_case(sdiff, case):
     sdiff.run(case)
 
 
