@@ -16,7 +16,7 @@ from .registry import (command, container, keys_after_numkeys, NOSCRIPT, STALE, 
                        NO_MANDATORY_KEYS, MAY_REPLICATE, READONLY, LOADING, ALLOW_BUSY, WRITE,
                        DENYOOM)
 from .scripting import _numkeys, check_script_flags, _script_error, kill_running
-from .monitoring import _subcommand_error
+from .monitoring import _subcommand_error, _typed_argv
 from .util import glob_match, parse_int
 
 G = "scripting"
@@ -47,7 +47,9 @@ def _fcall(ctx, name, numkeys, rest, ro, command_name):
     n = _numkeys(ctx, numkeys, rest)
     oom = check_script_flags(ctx, f.flags, ro)
     engine = store.engine()
-    run = E.ScriptRun(ctx, f.flags, ro, False, name, command_name)
+    typed = _typed_argv(command_name.decode())      # (FUNCTION STATS shows it as sent)
+    run = E.ScriptRun(ctx, f.flags, ro, False, name,
+                      list(typed) if typed else [command_name, name, numkeys, *rest])
     run.oom_at_start = oom
     ok, *res = engine.execute(run, f.callback, rest[:n], rest[n:], caller=store._call_fn)
     if ok:
@@ -171,8 +173,10 @@ def function_stats(ctx):
     store = store_of(ctx.node)
     run = getattr(ctx.node, "script_run", None)
     running = None
-    if run is not None and not run.eval_mode:
-        running = {b"name": run.name, b"command": [run.command_name],
+    if run is not None and run.eval_mode:
+        raise CommandError(E._BUSY_EVAL)
+    if run is not None:
+        running = {b"name": run.name, b"command": list(run.command_name),
                    b"duration_ms": int((time.monotonic() - run.started) * 1000)}
     return {b"running_script": running,
             b"engines": {b"LUA": {b"libraries_count": len(store.libraries),

@@ -7,6 +7,7 @@ from the engine, wrapped in MULTI/EXEC when there are more than one.
 """
 from ..errors import CommandError
 from ..protocol.resp import OK, Raw
+from .. import config as cfg
 from ..scripting import engine as E
 from .registry import (command, container, keys_after_numkeys, NOSCRIPT, STALE, SKIP_MONITOR,
                        NO_MANDATORY_KEYS, MAY_REPLICATE, READONLY, LOADING, ALLOW_BUSY)
@@ -16,6 +17,13 @@ from ..protocol.resp import Status
 G = "scripting"
 _EVAL_FLAGS = NOSCRIPT | STALE | SKIP_MONITOR | NO_MANDATORY_KEYS | MAY_REPLICATE
 _EVAL_KEYS = keys_after_numkeys(2)
+
+cfg.declare("busyReplyThreshold", "int", 5000,
+            "Milliseconds a script (EVAL, FCALL) runs before other clients are answered -BUSY "
+            "and SCRIPT KILL / FUNCTION KILL may stop it (0: never).",
+            redis="busy-reply-threshold", mutable=True, minimum=0, maximum=2 ** 62,
+            flags=["--busyReplyThreshold", "--busy-reply-threshold", "--lua-time-limit"],
+            group="limits")
 
 BUSY_EVAL = ("BUSY Redis is busy running a script. You can only call SCRIPT KILL or "
              "SHUTDOWN NOSAVE.")

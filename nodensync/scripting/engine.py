@@ -21,11 +21,12 @@ import logging
 import os
 import time
 
+import gevent
 import lupa.lua51 as lua51
 
 from .. import REDIS_VERSION
 from ..commands import dispatch
-from ..commands.registry import (LOOKUP, lookup, NOSCRIPT, WRITE, DENYOOM, STALE)
+from ..commands.registry import (LOOKUP, lookup, NOSCRIPT, WRITE, DENYOOM, STALE, ALLOW_BUSY)
 from ..errors import CommandError
 from ..protocol.resp import encode, encode_error, NO_REPLY
 from ..storage.keyspace import freeze_time, thaw_time
@@ -177,6 +178,7 @@ class LuaEngine:
             b"setresp": self._setresp,
             b"set_repl": self._set_repl,
             b"unwrap": self._unwrap,
+            b"busy_hook": self._busy_hook,
             b"script_resp3": lambda: self.run is not None and self.run.resp3,
             b"random": self.rand.random,
             b"srand": self.rand.seed,
@@ -208,6 +210,30 @@ class LuaEngine:
             return exc.message, True
         log.error("unexpected error in a scripting callback: %r", exc)
         return self._error_table(b"internal error in a scripting callback (see the server log)"), False
+
+    def _busy_hook(self):
+        """Every HOOK_INSTRUCTIONS Lua instructions: past busy-reply-threshold
+        the script lets other clients be served (they get -BUSY but for the
+        allow-busy commands: SCRIPT KILL, FUNCTION KILL/STATS, SHUTDOWN
+        NOSAVE ...); a killed script stops here."""
+        run = self.run
+        if run is None:
+            return
+        node = self.node
+        if not run.timed_out:
+            threshold = node.config.values.get("busyReplyThreshold", 5000)
+            elapsed = (time.monotonic() - run.started) * 1000
+            if threshold <= 0 or elapsed < threshold:
+                return
+            log.warning("Slow script detected: still in execution after %d milliseconds. You "
+                        "can try killing the script using the %s command.", elapsed,
+                        "SCRIPT KILL" if run.eval_mode else "FUNCTION KILL")
+            run.timed_out = True
+            node.busy_check = _busy_refusal(run)
+            node.set_gate_all(True, "busy-script")
+        gevent.sleep(0)
+        if run.killed:
+            raise LuaRaise(self._error_table(b"Script killed by user with SCRIPT KILL..."))
 
     def _sha1hex(self, *args):
         if len(args) != 1:
@@ -389,12 +415,31 @@ class LuaEngine:
         finally:
             self.run = None
             node.script_run = None
+            if run.timed_out:
+                node.busy_check = None
+                node.set_gate_all(False, "busy-script")
             thaw_time(frozen)
             node.propagators = propagators
             client.db, client.cmd, client.in_exec, client.in_script = saved
             if run.captured:
                 propagate_captured(node, run.captured, client)
         return res
+
+
+_BUSY_EVAL = ("BUSY Redis is busy running a script. You can only call SCRIPT KILL or "
+              "SHUTDOWN NOSAVE.")
+_BUSY_FUNCTION = ("BUSY Redis is busy running a script. You can only call FUNCTION KILL or "
+                  "SHUTDOWN NOSAVE.")
+
+
+def _busy_refusal(run):
+    """dispatch's check while ``run`` is past busy-reply-threshold."""
+    message = _BUSY_EVAL if run.eval_mode else _BUSY_FUNCTION
+
+    def check(client, spec):
+        if not spec.flags & ALLOW_BUSY and client is not run.client:
+            raise CommandError(message)
+    return check
 
 
 def propagate_captured(node, captured, client):

@@ -479,11 +479,19 @@ local function outcome(ok, res, resp3)
   return true, tconcat(out)
 end
 
+-- Every HOOK_COUNT instructions the engine checks busy-reply-threshold
+-- and SCRIPT KILL (Redis's luaMaskCountHook).
+local HOOK_COUNT = 100000
+local py_busy_hook = py.busy_hook
+local function busy_hook() py_busy_hook() end
+
 -- An EVAL script: f() with the KEYS and ARGV globals set.
 api.run = function(f, keys, argv, resp3)
   rawset(G, "KEYS", keys)
   rawset(G, "ARGV", argv)
+  sethook(busy_hook, "", HOOK_COUNT)
   local ok, res = xpcall(f, err_handler)
+  sethook()
   rawset(G, "KEYS", nil)
   rawset(G, "ARGV", nil)
   return outcome(ok, res, resp3)
@@ -491,7 +499,9 @@ end
 
 -- A function: f(keys, args).
 api.call_fn = function(f, keys, argv, resp3)
+  sethook(busy_hook, "", HOOK_COUNT)
   local ok, res = xpcall(function() return f(keys, argv) end, err_handler)
+  sethook()
   return outcome(ok, res, resp3)
 end
 
