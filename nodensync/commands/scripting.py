@@ -275,6 +275,21 @@ def script_flush(ctx, *args):
     return OK
 
 
+@command("script|debug", arity=3, flags=NOSCRIPT, group=G, since="3.2.0",
+         syntax="YES | SYNC | NO", summary="Set the debug mode for executed scripts.")
+def script_debug(ctx, mode):
+    """There is no Lua debugger (LDB): NO is accepted, YES and SYNC refused."""
+    if ctx.multi is not None or getattr(ctx, "in_exec", False):
+        raise CommandError("ERR SCRIPT DEBUG must be called outside MULTI")
+    m = mode.lower()
+    if m == b"no":
+        return OK
+    if m in (b"yes", b"sync"):
+        raise CommandError("ERR SCRIPT DEBUG YES/SYNC is not supported: NodeNsync has no Lua "
+                           "debugger")
+    raise CommandError("ERR Use SCRIPT DEBUG YES/SYNC/NO")
+
+
 @command("script|kill", arity=2, flags=NOSCRIPT | ALLOW_BUSY, group=G, since="2.6.0", syntax="",
          summary="Kill the script currently in execution.")
 def script_kill(ctx):

@@ -11,6 +11,8 @@ import time
 
 import psutil
 
+from ..scripting import memory as scripting_memory
+
 SECTIONS = {}
 # Redis 7.0's genRedisInfoString order.
 ORDER = ["server", "clients", "memory", "persistence", "stats", "replication", "cpu",
@@ -99,11 +101,6 @@ def human_bytes(n):
 
 def _metrics(node):
     return getattr(node, "metrics", None)
-
-
-def scripting_memory(node):
-    from ..scripting import memory
-    return memory(node)
 
 
 def _stat(obj, name, default=0):

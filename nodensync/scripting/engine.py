@@ -370,7 +370,9 @@ class LuaEngine:
         try:
             result = dispatch.call(client, spec, list(argv), args)
         except CommandError as e:
-            node.stats.error(e.message)
+            # (counted in errorstats when it becomes the script's reply, once:
+            # Redis counts it here and not again; an error a script swallows
+            # with redis.pcall is not counted here)
             return encode_error(e.message)
         except Exception:
             log.exception("command %r failed inside a script", argv[:1])
@@ -437,7 +439,9 @@ def _busy_refusal(run):
     message = _BUSY_EVAL if run.eval_mode else _BUSY_FUNCTION
 
     def check(client, spec):
-        if not spec.flags & ALLOW_BUSY and client is not run.client:
+        # (the master's stream is applied, not refused: a refused write would
+        # be lost; Redis holds it back until the script ends)
+        if not spec.flags & ALLOW_BUSY and client is not run.client and not client.is_master:
             raise CommandError(message)
     return check
 

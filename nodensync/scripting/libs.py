@@ -1,8 +1,9 @@
 """The libraries Redis scripts rely on, for one Lua state: ``bit``
-(LuaBitOp 1.0.2's functions) and ``cjson`` (lua-cjson 2.1's encoding rules
-and defaults: empty table -> ``{}``, ``cjson.null``, numbers with 14
-significant digits, ``/`` escaped, sparse-array and nesting limits).
-``struct`` and ``cmsgpack`` are not provided (docs/scripting.md)."""
+(LuaBitOp 1.0.2's functions), ``cjson`` (lua-cjson 2.1's encoding rules and
+defaults: empty table -> ``{}``, ``cjson.null``, numbers with 14 significant
+digits, ``/`` escaped, sparse-array and nesting limits) and ``struct``
+(pack, unpack, size of the struct library Redis ships).  ``cmsgpack`` is not
+provided (docs/scripting.md)."""
 import json
 import math
 import struct
@@ -308,4 +309,212 @@ def build(lua):
     """name -> Lua table of the libraries implemented here."""
     bit = lua.table_from(_bit_functions())
     cjson = lua.execute(_CJSON_LUA, _decoder(lua), _wrap, name="=nodensync")
-    return {b"bit": bit, b"cjson": cjson}
+    struct_lib = lua.table_from({b"pack": struct_pack, b"unpack": struct_unpack,
+                                 b"size": struct_size})
+    return {b"bit": bit, b"cjson": cjson, b"struct": struct_lib}
+
+
+# -- struct (Roberto Ierusalimschy's struct library 0.2, as Redis ships it) ---------------
+_MAXINTSIZE = 32
+_MAXALIGN = 8
+_NATIVE_SIZES = {"b": 1, "B": 1, "h": 2, "H": 2, "l": 8, "L": 8, "T": 8, "f": 4, "d": 8,
+                 "x": 1}
+
+
+class _Format:
+    """A struct format string read option by option (with its sizes)."""
+
+    def __init__(self, fname, fmt):
+        self.fname = fname
+        self.fmt = fmt.decode("latin-1") if isinstance(fmt, bytes) else fmt
+        self.i = 0
+        self.little = True
+        self.align = 1
+
+    def number(self, default):
+        start = self.i
+        while self.i < len(self.fmt) and self.fmt[self.i].isdigit():
+            self.i += 1
+        if self.i == start:
+            return default
+        value = int(self.fmt[start:self.i])
+        if value > 2 ** 31 - 1:
+            raise LibError("integral size overflow")
+        return value
+
+    def options(self):
+        while self.i < len(self.fmt):
+            opt = self.fmt[self.i]
+            self.i += 1
+            if opt in _NATIVE_SIZES:
+                size = _NATIVE_SIZES[opt]
+            elif opt == "c":
+                size = self.number(1)
+            elif opt in "iI":
+                size = self.number(4)
+                if size > _MAXINTSIZE:
+                    raise LibError("integral size %d is larger than limit of %d"
+                                   % (size, _MAXINTSIZE))
+            else:
+                size = 0
+            yield opt, size
+
+    def padding(self, pos, opt, size):
+        if size == 0 or opt == "c":
+            return 0
+        size = min(size, self.align)
+        return (size - (pos & (size - 1))) & (size - 1)
+
+    def control(self, opt):
+        if opt == " ":
+            return
+        if opt == ">":
+            self.little = False
+        elif opt == "<":
+            self.little = True
+        elif opt == "!":
+            a = self.number(_MAXALIGN)
+            if a <= 0 or a & (a - 1):
+                raise LibError("alignment %d is not a power of 2" % a)
+            self.align = a
+        else:
+            raise LibError("bad argument #1 to '%s' (invalid format option '%s')"
+                           % (self.fname, opt))
+
+
+def _check_number(fname, args, i):
+    v = args[i] if i < len(args) else None
+    if isinstance(v, bool) or not isinstance(v, (int, float, bytes)):
+        # (pack pushes a nil after its arguments: a missing one is "nil")
+        got = "nil" if v is None and fname == "pack" else _lua_type(v)
+        raise LibError("bad argument #%d to '%s' (number expected, got %s)"
+                       % (i + 1, fname, got))
+    if isinstance(v, bytes):
+        try:
+            return float(v)
+        except ValueError:
+            raise LibError("bad argument #%d to '%s' (number expected, got string)"
+                           % (i + 1, fname)) from None
+    return v
+
+
+def _check_string(fname, args, i):
+    v = args[i] if i < len(args) else None
+    if isinstance(v, bytes):
+        return v
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        return b"%.14g" % v
+    got = "nil" if v is None and fname == "pack" and i > 0 else _lua_type(v)
+    raise LibError("bad argument #%d to '%s' (string expected, got %s)" % (i + 1, fname, got))
+
+
+def _c_int64(n):
+    """C's (long long) of a double, as x86-64 computes it."""
+    if n != n or n >= 2 ** 63 or n < -2 ** 63:
+        return -2 ** 63
+    return int(n)
+
+
+def struct_pack(*args):
+    f = _Format("pack", _check_string("pack", args, 0))
+    out = bytearray()
+    arg = 1
+    for opt, size in f.options():
+        pad = f.padding(len(out), opt, size)
+        out += b"\0" * pad
+        if opt in "bBhHlLTiI":
+            n = _check_number("pack", args, arg)
+            arg += 1
+            value = (_c_int64(n) if n < 0 else int(min(n, 2 ** 64 - 1))) & (2 ** 64 - 1)
+            data = value.to_bytes(8, "little")[:size].ljust(size, b"\0")
+            out += data if f.little else data[::-1]
+        elif opt == "x":
+            out += b"\0"
+        elif opt in "fd":
+            n = float(_check_number("pack", args, arg))
+            arg += 1
+            try:
+                data = struct.pack("<f" if opt == "f" else "<d", n)
+            except OverflowError:
+                data = struct.pack("<f", math.copysign(math.inf, n))
+            out += data if f.little else data[::-1]
+        elif opt in "cs":
+            s = _check_string("pack", args, arg)
+            arg += 1
+            if size == 0:
+                size = len(s)
+            if len(s) < size:
+                raise LibError("bad argument #%d to 'pack' (string too short)" % (arg + 1))
+            out += s[:size]
+            if opt == "s":
+                out += b"\0"
+        else:
+            f.control(opt)
+    return bytes(out)
+
+
+def struct_unpack(*args):
+    f = _Format("unpack", _check_string("unpack", args, 0))
+    data = _check_string("unpack", args, 1)
+    pos = 1
+    if len(args) > 2 and args[2] is not None:
+        pos = int(_check_number("unpack", args, 2))
+    if pos <= 0:
+        raise LibError("bad argument #3 to 'unpack' (offset must be 1 or greater)")
+    pos -= 1
+    ld = len(data)
+    results = []
+    too_short = "bad argument #2 to 'unpack' (data string too short)"
+    for opt, size in f.options():
+        pos += f.padding(pos, opt, size)
+        if size > ld or pos > ld - size:
+            raise LibError(too_short)
+        if opt in "bBhHlLTiI":
+            raw = data[pos:pos + size]
+            if f.little:
+                raw = raw[::-1]
+            value = int.from_bytes(raw, "big") & (2 ** 64 - 1)
+            if opt.islower():
+                bits = min(size * 8, 64)
+                if value & (1 << (bits - 1)):
+                    value -= 1 << bits
+            results.append(float(value))
+        elif opt == "x":
+            pass
+        elif opt in "fd":
+            raw = data[pos:pos + size]
+            results.append(struct.unpack("<f" if opt == "f" else "<d",
+                                         raw if f.little else raw[::-1])[0])
+        elif opt == "c":
+            if size == 0:
+                if not results or not isinstance(results[-1], float):
+                    raise LibError("format 'c0' needs a previous size")
+                size = int(results.pop())
+                if size > ld or pos > ld - size:
+                    raise LibError(too_short)
+            results.append(data[pos:pos + size])
+        elif opt == "s":
+            end = data.find(b"\0", pos)
+            if end < 0:
+                raise LibError("unfinished string in data")
+            size = end - pos + 1
+            results.append(data[pos:end])
+        else:
+            f.control(opt)
+        pos += size
+    results.append(pos + 1)
+    return tuple(results)
+
+
+def struct_size(*args):
+    f = _Format("size", _check_string("size", args, 0))
+    pos = 0
+    for opt, size in f.options():
+        pos += f.padding(pos, opt, size)
+        if opt == "s" or (opt == "c" and size == 0):
+            raise LibError("bad argument #1 to 'size' (option '%s' has no fixed size)"
+                           % ("s" if opt == "s" else "c0"))
+        if opt not in _NATIVE_SIZES and opt not in "ciI":
+            f.control(opt)
+        pos += size
+    return pos

@@ -203,8 +203,39 @@ FUNCTION_CASES = [
 ]
 
 
-# cjson and bit (struct and cmsgpack are not provided: docs/scripting.md).
+# cjson, bit and struct (cmsgpack is not provided: docs/scripting.md).
 LIBRARY_CASES = [
+    [('EVAL', "return struct.pack('>I2', 258)", '0')],
+    [('EVAL', "return struct.pack('<i', -2)", '0')],
+    [('EVAL', "return struct.pack('bBhHlLT', -1, 255, -2, 65535, -3, 7, 9)", '0')],
+    [('EVAL', "return struct.pack('!4 b i', 1, 2)", '0')],
+    [('EVAL', "return struct.pack('c3', 'abcdef')", '0')],
+    [('EVAL', "return struct.pack('c0', 'abcdef')", '0')],
+    [('EVAL', "return struct.pack('s', 'ab')", '0')],
+    [('EVAL', "return struct.pack('c5', 'ab')", '0')],
+    [('EVAL', "return struct.pack('>d', 1.5)", '0')],
+    [('EVAL', "return struct.pack('<f', 0.25)", '0')],
+    [('EVAL', "return struct.pack('z', 1)", '0')],
+    [('EVAL', "return struct.pack('i')", '0')],
+    [('EVAL', "return struct.pack('i40', 1)", '0')],
+    [('EVAL', "return struct.pack('!3i', 1)", '0')],
+    [('EVAL', "return {struct.unpack('>I2', '\\1\\2')}", '0')],
+    [('EVAL', "return {struct.unpack('<i', struct.pack('<i', -5))}", '0')],
+    [('EVAL', "return {struct.unpack('bB', '\\255\\255')}", '0')],
+    [('EVAL', "return {struct.unpack('s', 'ab\\0cd')}", '0')],
+    [('EVAL', "return {struct.unpack('s', 'abcd')}", '0')],
+    [('EVAL', "return {struct.unpack('B c0', '\\3abcdef')}", '0')],
+    [('EVAL', "return {struct.unpack('c0', 'abc')}", '0')],
+    [('EVAL', "return {struct.unpack('i', 'ab')}", '0')],
+    [('EVAL', "return {struct.unpack('c2', 'abcdef', 3)}", '0')],
+    [('EVAL', "return {struct.unpack('c2', 'abcdef', 0)}", '0')],
+    [('EVAL', "return {tostring(struct.unpack('>d', struct.pack('>d', 1.5)))}", '0')],
+    [('EVAL', "return {struct.unpack('!4 b i', struct.pack('!4 b i', 1, 2))}", '0')],
+    [('EVAL', "return {struct.size('i'), struct.size('!8 b d'), struct.size('c10 h')}", '0')],
+    [('EVAL', "return struct.size('s')", '0')],
+    [('EVAL', "return struct.size('c0')", '0')],
+    [('EVAL', 'return struct.size()', '0')],
+    [('EVAL', 'return type(struct.nosuch)', '0')],
     [('EVAL', 'return cjson.encode({})', '0')],
     [('EVAL', 'return cjson.encode({1,2,3})', '0')],
     [('EVAL', 'return cjson.encode({a=1})', '0')],
@@ -360,3 +391,30 @@ def test_random_return_values(sdiff, value, resp3):
     prefix = "redis.setresp(3) " if resp3 else ""
     sdiff.check("SET", "str", "abc")
     sdiff.check("EVAL", prefix + "return " + value, "0")
+
+
+def _counters(client, section):
+    text = client.call("INFO", section).decode()
+    out = {}
+    for line in text.splitlines():
+        if ":" in line and not line.startswith("#"):
+            k, v = line.split(":", 1)
+            out[k] = ",".join(p for p in v.split(",") if not p.startswith("usec"))
+    return out
+
+
+def test_stats_of_scripts(sdiff):
+    """commandstats (EVAL and the commands it ran) and errorstats as Redis
+    counts them: a command's error that becomes the script's error once."""
+    for c in (sdiff.node, sdiff.ref):
+        c.call("SET", "str", "abc")
+        c.call("CONFIG", "RESETSTAT")
+    sdiff.run([("EVAL", "return redis.call('incr', 'str')", "0"),
+               ("EVAL", "return redis.pcall('incr', 'str')", "0"),
+               ("EVAL", "error('x')", "0"),
+               ("EVAL", "return redis.call('nosuch')", "0"),
+               ("EVAL", "return redis.call('get', 'str')", "0")])
+    assert _counters(sdiff.node, "errorstats") == _counters(sdiff.ref, "errorstats")
+    ours, theirs = _counters(sdiff.node, "commandstats"), _counters(sdiff.ref, "commandstats")
+    for name in ("cmdstat_eval", "cmdstat_incr", "cmdstat_get"):
+        assert ours[name] == theirs[name], name
