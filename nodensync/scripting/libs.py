@@ -1,12 +1,14 @@
 """The libraries Redis scripts rely on, for one Lua state: ``bit``
 (LuaBitOp 1.0.2's functions), ``cjson`` (lua-cjson 2.1's encoding rules and
 defaults: empty table -> ``{}``, ``cjson.null``, numbers with 14 significant
-digits, ``/`` escaped, sparse-array and nesting limits) and ``struct``
-(pack, unpack, size of the struct library Redis ships).  ``cmsgpack`` is not
-provided (docs/scripting.md)."""
+digits, ``/`` escaped, sparse-array and nesting limits), ``struct`` (pack,
+unpack, size of the struct library Redis ships) and ``cmsgpack``
+(lua-cmsgpack 0.4.0's encodings)."""
 import json
 import math
 import struct
+
+from lupa.lua51 import lua_type as lua51_type
 
 _TOBIT_BIAS = 6755399441055744.0     # 2^52 + 2^51: LuaBitOp's normalisation trick
 
@@ -311,7 +313,7 @@ def build(lua):
     cjson = lua.execute(_CJSON_LUA, _decoder(lua), _wrap, name="=nodensync")
     struct_lib = lua.table_from({b"pack": struct_pack, b"unpack": struct_unpack,
                                  b"size": struct_size})
-    return {b"bit": bit, b"cjson": cjson, b"struct": struct_lib}
+    return {b"bit": bit, b"cjson": cjson, b"struct": struct_lib, b"cmsgpack": _cmsgpack(lua)}
 
 
 # -- struct (Roberto Ierusalimschy's struct library 0.2, as Redis ships it) ---------------
@@ -518,3 +520,213 @@ def struct_size(*args):
             f.control(opt)
         pos += size
     return pos
+
+
+# -- cmsgpack (lua-cmsgpack 0.4.0, as Redis ships it) ----------------------------------------
+_MAX_NESTING = 16
+
+
+class _MsgPackEncoder:
+    """lua-cmsgpack's encoder, walking the Lua values through lupa."""
+
+    def __init__(self, lua):
+        self.lua_type = lua51_type
+
+    def value(self, v, out, level):
+        if isinstance(v, bytes):
+            n = len(v)
+            if n < 32:
+                out.append(0xA0 | n)
+            elif n <= 0xFF:
+                out += b"\xd9" + struct.pack(">B", n)
+            elif n <= 0xFFFF:
+                out += b"\xda" + struct.pack(">H", n)
+            else:
+                out += b"\xdb" + struct.pack(">I", n)
+            out += v
+        elif isinstance(v, bool):
+            out.append(0xC3 if v else 0xC2)
+        elif isinstance(v, int) and -2 ** 63 <= v < 2 ** 63:
+            self.integer(v, out)
+        elif isinstance(v, (int, float)):
+            d = float(v)
+            try:             # (C: float f = d; if (d == (double)f) float32)
+                exact = struct.unpack(">f", struct.pack(">f", d))[0] == d
+            except OverflowError:
+                exact = False
+            out += b"\xca" + struct.pack(">f", d) if exact else b"\xcb" + struct.pack(">d", d)
+        elif self.lua_type(v) == "table" and level < _MAX_NESTING:
+            self.table(v, out, level)
+        else:
+            out.append(0xC0)
+
+    @staticmethod
+    def integer(n, out):
+        if n >= 0:
+            if n <= 127:
+                out.append(n)
+            elif n <= 0xFF:
+                out += b"\xcc" + struct.pack(">B", n)
+            elif n <= 0xFFFF:
+                out += b"\xcd" + struct.pack(">H", n)
+            elif n <= 0xFFFFFFFF:
+                out += b"\xce" + struct.pack(">I", n)
+            else:
+                out += b"\xcf" + struct.pack(">Q", n)
+        elif n >= -32:
+            out += struct.pack(">b", n)
+        elif n >= -128:
+            out += b"\xd0" + struct.pack(">b", n)
+        elif n >= -32768:
+            out += b"\xd1" + struct.pack(">h", n)
+        elif n >= -2 ** 31:
+            out += b"\xd2" + struct.pack(">i", n)
+        else:
+            out += b"\xd3" + struct.pack(">q", n)
+
+    def table(self, t, out, level):
+        items = list(t.items())
+        count = len(items)
+        top = 0
+        is_array = True
+        for k, _ in items:
+            if isinstance(k, bool) or not isinstance(k, (int, float)) or k <= 0 or k != int(k):
+                is_array = False
+                break
+            top = max(top, k)
+        if is_array and top == count:
+            n = len(t)
+            if n <= 15:
+                out.append(0x90 | n)
+            elif n <= 0xFFFF:
+                out += b"\xdc" + struct.pack(">H", n)
+            else:
+                out += b"\xdd" + struct.pack(">I", n)
+            for j in range(1, n + 1):
+                self.value(t[j], out, level + 1)
+            return
+        if count <= 15:
+            out.append(0x80 | count)
+        elif count <= 0xFFFF:
+            out += b"\xde" + struct.pack(">H", count)
+        else:
+            out += b"\xdf" + struct.pack(">I", count)
+        for k, v in items:
+            self.value(k, out, level + 1)
+            self.value(v, out, level + 1)
+
+
+class _MsgPackError(Exception):
+    pass
+
+
+def _mp_decode(data, pos, lua):
+    """(value, next position) of the MessagePack object at ``pos``."""
+    def need(n):
+        if pos + n > len(data):
+            raise _MsgPackError("Missing bytes in input.")
+
+    need(1)
+    c = data[pos]
+    pos += 1
+    fixed = {0xCC: ">B", 0xCD: ">H", 0xCE: ">I", 0xCF: ">Q", 0xD0: ">b", 0xD1: ">h",
+             0xD2: ">i", 0xD3: ">q", 0xCA: ">f", 0xCB: ">d"}
+    if c in fixed:
+        fmt = fixed[c]
+        size = struct.calcsize(fmt)
+        need(size)
+        v = struct.unpack(fmt, data[pos:pos + size])[0]
+        return (float(v) if c != 0xCA and c != 0xCB else v), pos + size
+    if c == 0xC0:
+        return None, pos
+    if c in (0xC2, 0xC3):
+        return c == 0xC3, pos
+    lengths = {0xD9: ">B", 0xDA: ">H", 0xDB: ">I", 0xC4: ">B", 0xC5: ">H", 0xC6: ">I",
+               0xDC: ">H", 0xDD: ">I", 0xDE: ">H", 0xDF: ">I"}
+    if c in lengths:
+        size = struct.calcsize(lengths[c])
+        need(size)
+        n = struct.unpack(lengths[c], data[pos:pos + size])[0]
+        pos += size
+        kind = "array" if c in (0xDC, 0xDD) else "map" if c in (0xDE, 0xDF) else "str"
+    elif c <= 0x7F:
+        return float(c), pos
+    elif c >= 0xE0:
+        return float(c - 256), pos
+    elif c & 0xE0 == 0xA0:
+        kind, n = "str", c & 0x1F
+    elif c & 0xF0 == 0x90:
+        kind, n = "array", c & 0x0F
+    elif c & 0xF0 == 0x80:
+        kind, n = "map", c & 0x0F
+    else:
+        raise _MsgPackError("Bad data format in input.")
+    if kind == "str":
+        need(n)
+        return data[pos:pos + n], pos + n
+    t = lua.table()
+    if kind == "array":
+        for j in range(1, n + 1):
+            v, pos = _mp_decode(data, pos, lua)
+            t[j] = v
+    else:
+        for _ in range(n):
+            k, pos = _mp_decode(data, pos, lua)
+            v, pos = _mp_decode(data, pos, lua)
+            if k is not None:
+                t[k] = v
+    return t, pos
+
+
+def _cmsgpack(lua):
+    encoder = _MsgPackEncoder(lua)
+
+    def pack(*args):
+        if not args:
+            raise LibError("bad argument #0 to 'pack' (MessagePack pack needs input.)")
+        out = bytearray()
+        for v in args:
+            encoder.value(v, out, 0)
+        return bytes(out)
+
+    def unpack_full(fname, data, limit, offset):
+        if not isinstance(data, bytes):
+            data = _check_string(fname, (data,), 0)
+        decode_all = not limit and not offset
+        if offset < 0 or limit < 0:
+            raise LibError("Invalid request to unpack with offset of %d and limit of %d."
+                           % (offset, len(data)))
+        if offset > len(data):
+            raise LibError("Start offset %d greater than input length %d."
+                           % (offset, len(data)))
+        if decode_all:
+            limit = 2 ** 31 - 1
+        pos = offset
+        values = []
+        try:
+            while pos < len(data) and len(values) < limit:
+                v, pos = _mp_decode(data, pos, lua)
+                values.append(v)
+        except _MsgPackError as e:
+            raise LibError(str(e)) from None
+        if not decode_all:
+            values.insert(0, -1 if pos >= len(data) else pos)
+        return tuple(values)
+
+    def unpack(*args):
+        return unpack_full("unpack", args[0] if args else None, 0, 0)
+
+    def unpack_one(*args):
+        offset = int(_check_number("unpack_one", args, 1)) if len(args) > 1 else 0
+        return unpack_full("unpack_one", args[0] if args else None, 1, offset)
+
+    def unpack_limit(*args):
+        limit = int(_check_number("unpack_limit", args, 1))
+        offset = int(_check_number("unpack_limit", args, 2)) if len(args) > 2 else 0
+        return unpack_full("unpack_limit", args[0] if args else None, limit, offset)
+
+    return lua.table_from({b"pack": pack, b"unpack": unpack, b"unpack_one": unpack_one,
+                           b"unpack_limit": unpack_limit, b"_NAME": b"cmsgpack",
+                           b"_VERSION": b"lua-cmsgpack 0.4.0",
+                           b"_COPYRIGHT": b"Copyright (C) 2012, Salvatore Sanfilippo",
+                           b"_DESCRIPTION": b"MessagePack C implementation for Lua"})

@@ -203,8 +203,31 @@ FUNCTION_CASES = [
 ]
 
 
-# cjson, bit and struct (cmsgpack is not provided: docs/scripting.md).
+# cjson, bit, struct and cmsgpack.
 LIBRARY_CASES = [
+    [('EVAL', 'return cmsgpack.pack(1, -1, 127, 128, 255, 256, 65535, 65536, 4294967295, 4294967296, -32, -33, -128, -129, -32768, -32769, -2147483648, -2147483649)', '0')],
+    [('EVAL', 'return cmsgpack.pack(1.5, 0.1, 1e20, -1e300, 1/0)', '0')],
+    [('EVAL', "return cmsgpack.pack('', 'abc', string.rep('x', 31), string.rep('x', 32), string.rep('y', 256), string.rep('z', 70000))", '0')],
+    [('EVAL', 'return cmsgpack.pack({1,2,3}, {a=1}, {}, true, false, nil)', '0')],
+    [('EVAL', 'return cmsgpack.pack({1,2,nil,4})', '0')],
+    [('EVAL', 'return cmsgpack.pack({[1]=1, [3]=3})', '0')],
+    [('EVAL', 'local t = {} for i=1,20 do t[i] = i end return cmsgpack.pack(t)', '0')],
+    [('EVAL', 'local t = {} t.t = t return cmsgpack.pack(t)', '0')],
+    [('EVAL', 'return cmsgpack.pack()', '0')],
+    [('EVAL', "return {cmsgpack.unpack(cmsgpack.pack(1, 'a', {1,2}, {x='y'}, true, 1.5))}", '0')],
+    [('EVAL', "local a, b = cmsgpack.unpack(cmsgpack.pack({1,2}, {x='y'})) return {a[2], b.x}", '0')],
+    [('EVAL', "return {cmsgpack.unpack('\\145')}", '0')],
+    [('EVAL', "return {cmsgpack.unpack('\\193')}", '0')],
+    [('EVAL', 'return {cmsgpack.unpack_one(cmsgpack.pack(1, 2, 3))}', '0')],
+    [('EVAL', 'return {cmsgpack.unpack_one(cmsgpack.pack(1, 2, 3), 1)}', '0')],
+    [('EVAL', 'return {cmsgpack.unpack_one(cmsgpack.pack(1, 2, 3), 2)}', '0')],
+    [('EVAL', 'return {cmsgpack.unpack_limit(cmsgpack.pack(1, 2, 3), 2)}', '0')],
+    [('EVAL', 'return {cmsgpack.unpack_limit(cmsgpack.pack(1, 2, 3), 2, 1)}', '0')],
+    [('EVAL', 'return {cmsgpack.unpack_one(cmsgpack.pack(1), 5)}', '0')],
+    [('EVAL', "return {cmsgpack.unpack('\\207\\0\\0\\0\\1\\0\\0\\0\\0', '\\202\\63\\192\\0\\0')}", '0')],
+    [('EVAL', "return {cmsgpack.unpack('\\202\\63\\192\\0\\0')}", '0')],
+    [('EVAL', 'return cmsgpack._VERSION', '0')],
+    [('EVAL', 'return cmsgpack.pack(0/0, 1/0, -1/0, 1e300, 3.4e38, 2^24+1, 0.5, -0.0)', '0')],
     [('EVAL', "return struct.pack('>I2', 258)", '0')],
     [('EVAL', "return struct.pack('<i', -2)", '0')],
     [('EVAL', "return struct.pack('bBhHlLT', -1, 255, -2, 65535, -3, 7, 9)", '0')],
@@ -236,6 +259,7 @@ LIBRARY_CASES = [
     [('EVAL', "return struct.size('c0')", '0')],
     [('EVAL', 'return struct.size()', '0')],
     [('EVAL', 'return type(struct.nosuch)', '0')],
+    [('EVAL', 'return {type(struct), type(cmsgpack), type(cjson), type(bit)}', '0')],
     [('EVAL', 'return cjson.encode({})', '0')],
     [('EVAL', 'return cjson.encode({1,2,3})', '0')],
     [('EVAL', 'return cjson.encode({a=1})', '0')],
