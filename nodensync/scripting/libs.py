@@ -526,6 +526,18 @@ def struct_size(*args):
 _MAX_NESTING = 16
 
 
+def _mp_header(out, n, fix, fix_max, code8, code16, code32):
+    """A string, array or map header: the fix form, else the smallest sized one."""
+    if n <= fix_max:
+        out.append(fix | n)
+    elif code8 is not None and n <= 0xFF:
+        out += bytes((code8, n))
+    elif n <= 0xFFFF:
+        out += bytes((code16,)) + struct.pack(">H", n)
+    else:
+        out += bytes((code32,)) + struct.pack(">I", n)
+
+
 class _MsgPackEncoder:
     """lua-cmsgpack's encoder, walking the Lua values through lupa."""
 
@@ -534,15 +546,7 @@ class _MsgPackEncoder:
 
     def value(self, v, out, level):
         if isinstance(v, bytes):
-            n = len(v)
-            if n < 32:
-                out.append(0xA0 | n)
-            elif n <= 0xFF:
-                out += b"\xd9" + struct.pack(">B", n)
-            elif n <= 0xFFFF:
-                out += b"\xda" + struct.pack(">H", n)
-            else:
-                out += b"\xdb" + struct.pack(">I", n)
+            _mp_header(out, len(v), 0xA0, 31, 0xD9, 0xDA, 0xDB)
             out += v
         elif isinstance(v, bool):
             out.append(0xC3 if v else 0xC2)
@@ -596,21 +600,11 @@ class _MsgPackEncoder:
             top = max(top, k)
         if is_array and top == count:
             n = len(t)
-            if n <= 15:
-                out.append(0x90 | n)
-            elif n <= 0xFFFF:
-                out += b"\xdc" + struct.pack(">H", n)
-            else:
-                out += b"\xdd" + struct.pack(">I", n)
+            _mp_header(out, n, 0x90, 15, None, 0xDC, 0xDD)
             for j in range(1, n + 1):
                 self.value(t[j], out, level + 1)
             return
-        if count <= 15:
-            out.append(0x80 | count)
-        elif count <= 0xFFFF:
-            out += b"\xde" + struct.pack(">H", count)
-        else:
-            out += b"\xdf" + struct.pack(">I", count)
+        _mp_header(out, count, 0x80, 15, None, 0xDE, 0xDF)
         for k, v in items:
             self.value(k, out, level + 1)
             self.value(v, out, level + 1)
