@@ -84,3 +84,30 @@ def test_script_effects_reach_replicas_and_aof(server_factory, redis_factory):
     m.restart()
     assert_same(data, snapshot(m.port))
     assert len(client(m.port).execute_command("FUNCTION", "LIST")) == 1
+
+
+def test_functions_in_a_full_resync(server_factory, redis_factory):
+    """Libraries loaded before a replica attaches travel in the full resync's
+    RDB, to a NodeNsync replica and a redis-server replica, and the other
+    way from a redis-server master."""
+    lib = ("#!lua name=synclib\nredis.register_function('twice', function(keys, args) "
+           "return redis.call('set', keys[1], args[1] .. args[1]) end)")
+    m = server_factory("--save", "")
+    assert client(m.port).execute_command("FUNCTION", "LOAD", lib) == b"synclib"
+    ref = redis_factory("--replicaof", "127.0.0.1", str(m.port))
+    rep = server_factory("--replicaof", "127.0.0.1:%d" % m.port, "--save", "")
+    for r in (ref, rep):
+        wait_for(lambda: client(r.port).info("replication")["master_link_status"] == "up",
+                 what="replica link")
+        wait_for(lambda: len(client(r.port).execute_command("FUNCTION", "LIST")) == 1,
+                 what="library on the replica")
+    # and from a redis-server master to a NodeNsync replica
+    rm = redis_factory()
+    client(rm.port).execute_command("FUNCTION", "LOAD", lib)
+    rep2 = server_factory("--replicaof", "127.0.0.1:%d" % rm.port, "--save", "")
+    wait_for(lambda: client(rep2.port).info("replication")["master_link_status"] == "up",
+             what="replica link")
+    wait_for(lambda: len(client(rep2.port).execute_command("FUNCTION", "LIST")) == 1,
+             what="library on the replica")
+    client(rm.port).execute_command("FCALL", "twice", 1, "k", "ab")
+    wait_for(lambda: client(rep2.port).get("k") == b"abab", what="FCALL's effect")
