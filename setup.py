@@ -14,6 +14,7 @@ setup(
     long_description=open("README.md").read(),
     long_description_content_type="text/markdown",
     packages=find_packages(include=["nodensync", "nodensync.*"]),
+    package_data={"nodensync.scripting": ["*.lua"]},
     python_requires=">=3.9",
     install_requires=requires,
     entry_points={"console_scripts": ["nodensync = nodensync.cli:main"]},

@@ -13,6 +13,7 @@ MODULES = [
     "nodensync.observability",
     "nodensync.pubsub.broker",
     "nodensync.storage.persistence",
+    "nodensync.scripting",
     "nodensync.replication",
     "nodensync.cluster",
 ]

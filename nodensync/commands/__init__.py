@@ -7,3 +7,4 @@ from . import persistence  # noqa: F401
 from . import replication  # noqa: F401
 from . import acl  # noqa: F401
 from . import cluster  # noqa: F401
+from . import scripting, functions  # noqa: F401

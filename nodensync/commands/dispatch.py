@@ -129,6 +129,9 @@ def _checks(client, spec, argv):
         stale_check = getattr(node, "stale_check", None)   # replica-serve-stale-data no
         if stale_check is not None:
             stale_check(client, spec)
+        busy_check = getattr(node, "busy_check", None)     # a script past busy-reply-threshold
+        if busy_check is not None:
+            busy_check(client, spec)
         if client.is_monitor and flags & (WRITE | _READS | MAY_REPLICATE):
             raise CommandError("ERR Replica can't interact with the keyspace")
         if client.multi is not None and flags & NO_MULTI:

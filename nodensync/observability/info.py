@@ -11,6 +11,8 @@ import time
 
 import psutil
 
+from ..scripting import memory as scripting_memory
+
 SECTIONS = {}
 # Redis 7.0's genRedisInfoString order.
 ORDER = ["server", "clients", "memory", "persistence", "stats", "replication", "cpu",
@@ -200,6 +202,7 @@ def _ratio(a, b):
 @section("memory")
 def _memory(node):
     f = memory_figures(node)
+    sm = scripting_memory(node)
     used, rss, peak = f["used"], f["rss"], f["peak"]
     total = psutil.virtual_memory().total
     maxmemory = node.config.values.get("maxmemory", 0) or 0
@@ -221,19 +224,19 @@ def _memory(node):
         ("allocator_resident", f["resident"]),
         ("total_system_memory", total),
         ("total_system_memory_human", human_bytes(total)),
-        ("used_memory_lua", 0),
-        ("used_memory_vm_eval", 0),
-        ("used_memory_lua_human", "0B"),
-        ("used_memory_scripts_eval", 0),
-        ("number_of_cached_scripts", _stat(getattr(node, "scripting", None), "cached_scripts", 0)),
-        ("number_of_functions", 0),
-        ("number_of_libraries", 0),
-        ("used_memory_vm_functions", 0),
-        ("used_memory_vm_total", 0),
-        ("used_memory_vm_total_human", "0B"),
-        ("used_memory_functions", 0),
-        ("used_memory_scripts", 0),
-        ("used_memory_scripts_human", "0B"),
+        ("used_memory_lua", sm["vm_eval"]),
+        ("used_memory_vm_eval", sm["vm_eval"]),
+        ("used_memory_lua_human", human_bytes(sm["vm_eval"])),
+        ("used_memory_scripts_eval", sm["scripts_eval"]),
+        ("number_of_cached_scripts", sm["cached_scripts"]),
+        ("number_of_functions", sm["functions"]),
+        ("number_of_libraries", sm["libraries"]),
+        ("used_memory_vm_functions", sm["vm_functions"]),
+        ("used_memory_vm_total", sm["vm_eval"] + sm["vm_functions"]),
+        ("used_memory_vm_total_human", human_bytes(sm["vm_eval"] + sm["vm_functions"])),
+        ("used_memory_functions", sm["functions_overhead"]),
+        ("used_memory_scripts", sm["scripts_eval"] + sm["functions_overhead"]),
+        ("used_memory_scripts_human", human_bytes(sm["scripts_eval"] + sm["functions_overhead"])),
         ("maxmemory", maxmemory),
         ("maxmemory_human", human_bytes(maxmemory)),
         ("maxmemory_policy", policy),

@@ -991,7 +991,12 @@ def write_base(persistence, path, preamble, key_delay_us=0):
     tmp = os.path.join(directory, "temp-%d.aof" % os.getpid())
     try:
         with open(tmp, "wb") as f:
-            size = write_commands(persistence.node.keyspace, f.write)
+            size = 0
+            for code in persistence.functions_to_save():     # (rewriteFunctions)
+                cmd = encode_command([b"FUNCTION", b"LOAD", code])
+                f.write(cmd)
+                size += len(cmd)
+            size += write_commands(persistence.node.keyspace, f.write)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)

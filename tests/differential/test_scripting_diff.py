@@ -1,0 +1,444 @@
+"""Lua scripting (EVAL, EVALSHA, *_RO, SCRIPT; FUNCTION and FCALL) compared
+byte for byte with a real redis-server 7.0.15, under RESP2 and RESP3 (the
+``diff`` fixture's parameter): conversions both ways, the sandbox, script
+flags, error texts, MULTI, ACL from scripts."""
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from pairtools import Pair
+
+
+@pytest.fixture
+def sdiff(diff):
+    diff.check("SCRIPT", "FLUSH", compare=False)
+    diff.check("FUNCTION", "FLUSH", compare=False)
+    yield diff
+
+
+# Each case: commands run in order on both servers, every reply compared.
+CASES = [
+    [('EVAL', 'return 1', '0')],
+    [('EVAL', 'return {1,2,nil,3}', '0')],
+    [('EVAL', "return {1,true,false,'x',{ok='o'}, {err='e'}, 2.5}", '0')],
+    [('EVAL', 'return nil', '0')],
+    [('EVAL', 'return', '0')],
+    [('EVAL', "return redis.sha1hex('')", '0')],
+    [('EVAL', 'return redis.sha1hex()', '0')],
+    [('EVAL', 'return {redis.REDIS_VERSION, redis.REDIS_VERSION_NUM}', '0')],
+    [('EVAL', 'return {redis.LOG_DEBUG,redis.LOG_VERBOSE,redis.LOG_NOTICE,redis.LOG_WARNING, redis.REPL_NONE, redis.REPL_AOF, redis.REPL_SLAVE, redis.REPL_REPLICA, redis.REPL_ALL}', '0')],
+    [('EVAL', 'return type(os)', '0')],
+    [('EVAL', 'a=1', '0')],
+    [('EVAL', 'return a', '0')],
+    [('EVAL', "return redis.call('nosuch')", '0')],
+    [('EVAL', "return redis.call('get')", '0')],
+    [('EVAL', "return redis.pcall('get')", '0')],
+    [('EVAL', "error('x')", '0')],
+    [('EVAL', "error({err='My Error'})", '0')],
+    [('EVAL', "return redis.error_reply('E2 foo')", '0')],
+    [('EVAL', "return redis.call('subscribe','x')", '0')],
+    [('EVAL', "return redis.call('lpush','x', 1)", '0')],
+    [('EVAL_RO', "return redis.call('lpush','x', 1)", '0')],
+    [('EVAL', 'syntax error here', '0')],
+    [('EVALSHA', 'abcdef', '0')],
+    [('EVALSHA', 'ABCDEFABCDEFABCDEFABCDEFABCDEFABCDEFABCD', '0')],
+    [('EVAL', 'return 1', '-1')],
+    [('EVAL', 'return 1', '5', 'a')],
+    [('EVAL', 'return 1', 'x')],
+    [('EVAL', 'return KEYS', '2', 'a', 'b', 'c')],
+    [('EVAL', 'return ARGV', '2', 'a', 'b', 'c')],
+    [('EVAL', "return redis.call('incr','x')", '0')],
+    [('SET', 'x', 'y'), ('EVAL', "return redis.call('incr','x')", '0')],
+    [('EVAL', "return redis.error_reply('x')", '0')],
+    [('EVAL', "return redis.error_reply('-x y')", '0')],
+    [('EVAL', "return {err='x'}", '0')],
+    [('EVAL', "return redis.status_reply('x')", '0')],
+    [('EVAL', "local t = redis.pcall('get'); return t['err']", '0')],
+    [('EVAL', "\nlocal function f()\n  return redis.call('get')\nend\nreturn f()", '0')],
+    [('EVAL', 'error(12)', '0')],
+    [('EVAL', 'error()', '0')],
+    [('EVAL', 'error({err=5})', '0')],
+    [('EVAL', 'return redis.call()', '0')],
+    [('EVAL', 'return redis.call({})', '0')],
+    [('EVAL', "return redis.call('set','a',{})", '0')],
+    [('EVAL', 'return redis.pcall()', '0')],
+    [('EVAL', "return redis.call('get', 1.5)", '0')],
+    [('EVAL', "redis.call('set','n',1.5) return redis.call('get','n')", '0')],
+    [('EVAL', 'return 3.99', '0')],
+    [('EVAL', 'return -3.99', '0')],
+    [('EVAL', 'string.x = 1', '0')],
+    [('EVAL', 'redis.call = nil', '0')],
+    [('EVAL', "rawset(_G,'a',1)", '0')],
+    [('EVAL', 'setmetatable(_G, {})', '0')],
+    [('EVAL', '_G.x = 1', '0')],
+    [('EVAL', 'return _G.nosuch', '0')],
+    [('EVAL', "return rawget(_G,'nosuch')", '0')],
+    [('EVAL', 'redis.setresp(4)', '0')],
+    [('EVAL', 'redis.setresp()', '0')],
+    [('EVAL', 'redis.set_repl(9)', '0')],
+    [('EVAL', 'redis.set_repl()', '0')],
+    [('EVAL', 'return redis.replicate_commands()', '0')],
+    [('EVAL', "redis.log(redis.LOG_WARNING,'hi')", '0')],
+    [('EVAL', "redis.log(9,'hi')", '0')],
+    [('EVAL', 'redis.log(1)', '0')],
+    [('EVAL', 'return redis.breakpoint()', '0')],
+    [('EVAL', "return redis.debug('x')", '0')],
+    [('EVAL', "return loadstring('return 5')()", '0')],
+    [('EVAL', "return loadstring('x=')", '0')],
+    [('EVAL', 'return coroutine.wrap(function() return 7 end)()', '0')],
+    [('EVAL', "local f = loadstring('a=1'); f()", '0')],
+    [('EVAL', 'return _VERSION', '0')],
+    [('EVAL', 'return unpack({1,2})', '0')],
+    [('EVAL', "return tonumber('0x10')", '0')],
+    [('EVAL', 'return getfenv', '0')],
+    [('EVAL', "return {redis.call('ping')}", '0')],
+    [('EVAL', "error('MYERR x', 0)", '0')],
+    [('EVAL', "error({err='ERR'})", '0')],
+    [('EVAL', "error({err=''})", '0')],
+    [('EVAL', "error({err='a\nb'})", '0')],
+    [('EVAL', "return {ok='a\\r\nb'}", '0')],
+    [('EVAL', "return {err='a\\r\nb'}", '0')],
+    [('EVAL', 'return redis.status_reply()', '0')],
+    [('EVAL', 'return redis.error_reply()', '0')],
+    [('EVAL', 'return redis.error_reply(5)', '0')],
+    [('EVAL', 'return {double=1.5}', '0')],
+    [('EVAL', 'return {map={a=1}}', '0')],
+    [('EVAL', 'return {set={a=true}}', '0')],
+    [('EVAL', "return {big_number='123'}", '0')],
+    [('EVAL', "return {verbatim_string={format='txt',string='abc'}}", '0')],
+    [('EVAL', 'return true', '0')],
+    [('EVAL', 'return false', '0')],
+    [('EVAL', 'return {1,{2,{3}}}', '0')],
+    [('EVAL', 'return 1e20', '0')],
+    [('EVAL', 'return 0/0', '0')],
+    [('EVAL', 'return {a=1}', '0')],
+    [('EVAL', "return redis.call('set','x','y')", '0')],
+    [('EVAL', "redis.call('set','x','y') return redis.pcall('incr','x')", '0')],
+    [('EVAL', "return redis.pcall('nosuch')", '0')],
+    [('EVAL', "return redis.pcall('get', {})", '0')],
+    [('EVAL', "local t = redis.pcall('incr','x') return {type(t), t.err}", '0')],
+    [('EVAL', "redis.call('hset', 'h', 'a', 1) return redis.call('hgetall', 'h')", '0')],
+    [('EVAL', "redis.call('hset', 'h', 'a', 1) return redis.call('type', 'h')", '0')],
+    [('EVAL', "return {redis.call('zadd','z', 1.5,'m'), redis.call('zscore','z','m')}", '0')],
+    [('EVAL', "redis.setresp(3) redis.call('zadd','z', 1.5,'m') return redis.call('zscore','z','m')", '0')],
+    [('EVAL', "redis.setresp(3) redis.call('hset', 'h', 'a', 1) return redis.call('hgetall', 'h')", '0')],
+    [('EVAL', "redis.setresp(3) redis.call('sadd', 's', 'a') return redis.call('smembers', 's')", '0')],
+    [('EVAL', "redis.setresp(3) return redis.call('get', 'nokey')", '0')],
+    [('EVAL', "redis.setresp(3) return {redis.call('get', 'nokey')}", '0')],
+    [('EVAL', "redis.setresp(3) local t = redis.call('zscore','nokey','m') return type(t)", '0')],
+    [('EVAL', "redis.setresp(3) redis.call('zadd','z', 1.5,'m') return redis.call('zrange','z', 0, -1, 'withscores')", '0')],
+    [('EVAL', "redis.setresp(3) return redis.call('hello')", '0')],
+    [('EVAL', '#!lua\nreturn 1', '0')],
+    [('EVAL', "#!lua\nerror('x')", '0')],
+    [('EVAL', "#!lua flags=no-writes\nreturn redis.call('set','a','b')", '0')],
+    [('EVAL', '#!lua flags=no-writes,allow-oom\nreturn 2', '0')],
+    [('EVAL', '#!lua flags=\nreturn 2', '0')],
+    [('EVAL', '#!lua flags=bad\nreturn 2', '0')],
+    [('EVAL', '#!lua name=foo\nreturn 2', '0')],
+    [('EVAL', '#!luajit\nreturn 2', '0')],
+    [('EVAL', '#!lua', '0')],
+    [('EVAL', '#! lua\nreturn 1', '0')],
+    [('EVAL_RO', '#!lua\nreturn 1', '0')],
+    [('EVAL_RO', '#!lua flags=no-writes\nreturn 1', '0')],
+    [('EVAL', "return redis.call('select', 1)", '0')],
+    [('EVAL', "redis.call('select', 1) redis.call('set','a','1') return 1", '0'), ('GET', 'a'), ('SELECT', '1'), ('GET', 'a')],
+    [('EVAL', "return redis.call('blpop', 'l', 0)", '0')],
+    [('EVAL', "redis.call('rpush','l','a') return redis.call('blpop', 'l', 0)", '0')],
+    [('EVAL', "return redis.call('exec')", '0')],
+    [('MULTI',), ('EVAL', "return redis.call('set','a','b')", '0'), ('EXEC',)],
+    [('SCRIPT', 'LOAD', 'return 1'), ('EVALSHA', 'e0e1f9fabfc9d4800c877a703b823ac0578ff8db', '0'), ('SCRIPT', 'EXISTS', 'e0e1f9fabfc9d4800c877a703b823ac0578ff8db', 'nope'), ('SCRIPT', 'FLUSH'), ('SCRIPT', 'EXISTS', 'e0e1f9fabfc9d4800c877a703b823ac0578ff8db')],
+    [('SCRIPT', 'LOAD', 'return +')],
+    [('SCRIPT', 'FLUSH', 'ASYNC')],
+    [('SCRIPT', 'FLUSH', 'x')],
+    [('SCRIPT', 'FLUSH', 'SYNC', 'ASYNC')],
+    [('SCRIPT', 'KILL')],
+    [('SCRIPT', 'HELP')],
+    [('SCRIPT', 'nope')],
+    [('SCRIPT',)],
+    [('EVAL', "return string.format('%5.2f', 3.14159)", '0')],
+    [('EVAL', 'return tostring(1e15)', '0')],
+    [('EVAL', 'return tostring(0.1)', '0')],
+    [('EVAL', 'return {math.huge}', '0')],
+    [('EVAL', 'return #KEYS', '3', 'a', 'b', 'c')],
+    [('EVAL', "return redis.call('exists', unpack(KEYS))", '3', 'a', 'b', 'c')],
+    [('EVAL', "return table.concat({'a','b'}, ',')", '0')],
+    [('EVAL', 'local t = {} for k in pairs(redis) do t[#t+1]=k end return #t > 5', '0')],
+    [('EVAL', 'for k,v in pairs(_G) do end return 1', '0')],
+    [('EVAL', 'return rawequal(_G, _G)', '0')],
+    [('EVAL', 'return type(_G.redis)', '0')],
+    [('EVAL', "return pcall(function() error('x') end)", '0')],
+    [('EVAL', "local ok, e = pcall(function() error('x') end) return e", '0')],
+    [('EVAL', "local ok, e = pcall(function() redis.call('nosuch') end) return e", '0')],
+    [('EVAL', 'local ok, e = pcall(function() local x = nil; return x.y end) return e', '0')],
+    [('EVAL', 'local x = nil; return x.y', '0')],
+    [('EVAL', 'return nil + 1', '0')],
+    [('EVAL', "return string.rep('x', -1)", '0')],
+]
+
+
+FUNCTION_CASES = [
+    [('FUNCTION', 'LOAD', "#!lua name=lib1\nredis.register_function('f1', function(keys, args) return {keys[1], args[1]} end)"), ('FCALL', 'f1', '1', 'k', 'a'), ('FCALL', 'f1', '0'), ('FCALL_RO', 'f1', '0'), ('FCALL', 'nope', '0'), ('FCALL', 'f1', '-1'), ('FCALL', 'f1', '3', 'a'), ('FCALL', 'f1', 'x'), ('FUNCTION', 'LIST'), ('FUNCTION', 'LIST', 'WITHCODE'), ('FUNCTION', 'LIST', 'LIBRARYNAME', 'li*'), ('FUNCTION', 'LIST', 'LIBRARYNAME', 'x*'), ('FUNCTION', 'LIST', 'LIBRARYNAME'), ('FUNCTION', 'LIST', 'foo'), ('FUNCTION', 'LIST', 'WITHCODE', 'WITHCODE'), ('FUNCTION', 'STATS'), ('FUNCTION', 'KILL'), ('FUNCTION', 'DELETE', 'nope'), ('FUNCTION', 'DELETE', 'lib1'), ('FUNCTION', 'LIST'), ('FUNCTION', 'STATS')],
+    [('FUNCTION', 'LOAD', "#!lua name=lib1\nredis.register_function{function_name='f2', callback=function() return redis.call('set','a','b') end, flags={'no-writes', 'allow-oom'}, description='my desc'}"), ('FCALL', 'f2', '0'), ('FCALL_RO', 'f2', '0'), ('FUNCTION', 'LIST')],
+    [('FUNCTION', 'LOAD', "#!lua name=lib1\nredis.register_function('f3', function() error('boom') end)"), ('FCALL', 'f3', '0')],
+    [('FUNCTION', 'LOAD', "#!lua name=lib1\nredis.register_function('f3', function() return redis.call('nosuch') end)"), ('FCALL', 'f3', '0')],
+    [('FUNCTION', 'LOAD', "#!lua name=lib1\nlocal function helper(k) return redis.call('incr', k) end\nredis.register_function('f', function(keys) return helper(keys[1]) end)"), ('FCALL', 'f', '1', 'x'), ('FCALL', 'f', '1', 'x'), ('GET', 'x')],
+    [('FUNCTION', 'LOAD', "#!lua name=lib1\nredis.register_function('f', function(keys, args) return #keys + #args end)"), ('FUNCTION', 'LOAD', "#!lua name=lib1\nredis.register_function('f', function() return 2 end)"), ('FUNCTION', 'LOAD', 'REPLACE', "#!lua name=lib1\nredis.register_function('g', function() return 3 end)"), ('FCALL', 'f', '0'), ('FCALL', 'g', '0'), ('FUNCTION', 'LOAD', "#!lua name=lib2\nredis.register_function('g', function() return 4 end)"), ('FUNCTION', 'LOAD', 'REPLACE', 'REPLACE', "#!lua name=lib1\nredis.register_function('g', function() return 5 end)"), ('FCALL', 'g', '0'), ('FUNCTION', 'LOAD', 'x', "#!lua name=lib1\nredis.register_function('g', function() return 5 end)")],
+    [('FUNCTION', 'LOAD', "#!lua name=lib1\nredis.register_function('f', function() return redis.setresp(3) end)"), ('FCALL', 'f', '0')],
+    [('FUNCTION', 'LOAD', "#!lua name=lib1\nredis.register_function('f', function() return {1, 2, {ok='x'}, {double=1.5}} end)"), ('FCALL', 'f', '0')],
+    [('FUNCTION', 'FLUSH', 'x')],
+    [('FUNCTION', 'FLUSH', 'async')],
+    [('FUNCTION', 'FLUSH', 'sync', 'async')],
+    [('FUNCTION', 'RESTORE', 'garbage')],
+    [('FUNCTION', 'RESTORE', 'x', 'BAD')],
+    [('FUNCTION', 'RESTORE', 'x', 'FLUSH', 'x')],
+    [('FUNCTION', 'HELP')],
+    [('FUNCTION', 'nope')],
+    [('FUNCTION',)],
+    [('FUNCTION', 'DUMP')],
+    [('FUNCTION', 'LOAD')],
+    [('FUNCTION', 'LOAD', "#!lua name=lib1\nredis.register_function('f', function() return 1 end)"), ('FUNCTION', 'LOAD', '#!luax name=lib1\nx'), ('FUNCTION', 'LOAD', '#!lua name=lib1\nx ='), ('FUNCTION', 'LOAD', '#!lua name=a-b\nx =')],
+    [('MULTI',), ('FUNCTION', 'LOAD', "#!lua name=lib1\nredis.register_function('f', function() return redis.call('set', 'k', 'v') end)"), ('FCALL', 'f', '0'), ('EXEC',), ('GET', 'k')],
+    [('EVAL', "return redis.call('function', 'list')", '0')],
+    [('EVAL', "return redis.call('fcall', 'f', 0)", '0')],
+    [('FUNCTION', 'LOAD', "#!lua name=lib1\nredis.register_function('f', function() return redis.call('eval', 'return 1', 0) end)"), ('FCALL', 'f', '0')],
+]
+
+
+# cjson, bit, struct and cmsgpack.
+LIBRARY_CASES = [
+    [('EVAL', 'return cmsgpack.pack(1, -1, 127, 128, 255, 256, 65535, 65536, 4294967295, 4294967296, -32, -33, -128, -129, -32768, -32769, -2147483648, -2147483649)', '0')],
+    [('EVAL', 'return cmsgpack.pack(1.5, 0.1, 1e20, -1e300, 1/0)', '0')],
+    [('EVAL', "return cmsgpack.pack('', 'abc', string.rep('x', 31), string.rep('x', 32), string.rep('y', 256), string.rep('z', 70000))", '0')],
+    [('EVAL', 'return cmsgpack.pack({1,2,3}, {a=1}, {}, true, false, nil)', '0')],
+    [('EVAL', 'return cmsgpack.pack({1,2,nil,4})', '0')],
+    [('EVAL', 'return cmsgpack.pack({[1]=1, [3]=3})', '0')],
+    [('EVAL', 'local t = {} for i=1,20 do t[i] = i end return cmsgpack.pack(t)', '0')],
+    [('EVAL', 'local t = {} t.t = t return cmsgpack.pack(t)', '0')],
+    [('EVAL', 'return cmsgpack.pack()', '0')],
+    [('EVAL', "return {cmsgpack.unpack(cmsgpack.pack(1, 'a', {1,2}, {x='y'}, true, 1.5))}", '0')],
+    [('EVAL', "local a, b = cmsgpack.unpack(cmsgpack.pack({1,2}, {x='y'})) return {a[2], b.x}", '0')],
+    [('EVAL', "return {cmsgpack.unpack('\\145')}", '0')],
+    [('EVAL', "return {cmsgpack.unpack('\\193')}", '0')],
+    [('EVAL', 'return {cmsgpack.unpack_one(cmsgpack.pack(1, 2, 3))}', '0')],
+    [('EVAL', 'return {cmsgpack.unpack_one(cmsgpack.pack(1, 2, 3), 1)}', '0')],
+    [('EVAL', 'return {cmsgpack.unpack_one(cmsgpack.pack(1, 2, 3), 2)}', '0')],
+    [('EVAL', 'return {cmsgpack.unpack_limit(cmsgpack.pack(1, 2, 3), 2)}', '0')],
+    [('EVAL', 'return {cmsgpack.unpack_limit(cmsgpack.pack(1, 2, 3), 2, 1)}', '0')],
+    [('EVAL', 'return {cmsgpack.unpack_one(cmsgpack.pack(1), 5)}', '0')],
+    [('EVAL', "return {cmsgpack.unpack('\\207\\0\\0\\0\\1\\0\\0\\0\\0', '\\202\\63\\192\\0\\0')}", '0')],
+    [('EVAL', "return {cmsgpack.unpack('\\202\\63\\192\\0\\0')}", '0')],
+    [('EVAL', 'return cmsgpack._VERSION', '0')],
+    [('EVAL', 'return cmsgpack.pack(0/0, 1/0, -1/0, 1e300, 3.4e38, 2^24+1, 0.5, -0.0)', '0')],
+    [('EVAL', "return struct.pack('>I2', 258)", '0')],
+    [('EVAL', "return struct.pack('<i', -2)", '0')],
+    [('EVAL', "return struct.pack('bBhHlLT', -1, 255, -2, 65535, -3, 7, 9)", '0')],
+    [('EVAL', "return struct.pack('!4 b i', 1, 2)", '0')],
+    [('EVAL', "return struct.pack('c3', 'abcdef')", '0')],
+    [('EVAL', "return struct.pack('c0', 'abcdef')", '0')],
+    [('EVAL', "return struct.pack('s', 'ab')", '0')],
+    [('EVAL', "return struct.pack('c5', 'ab')", '0')],
+    [('EVAL', "return struct.pack('>d', 1.5)", '0')],
+    [('EVAL', "return struct.pack('<f', 0.25)", '0')],
+    [('EVAL', "return struct.pack('z', 1)", '0')],
+    [('EVAL', "return struct.pack('i')", '0')],
+    [('EVAL', "return struct.pack('i40', 1)", '0')],
+    [('EVAL', "return struct.pack('!3i', 1)", '0')],
+    [('EVAL', "return {struct.unpack('>I2', '\\1\\2')}", '0')],
+    [('EVAL', "return {struct.unpack('<i', struct.pack('<i', -5))}", '0')],
+    [('EVAL', "return {struct.unpack('bB', '\\255\\255')}", '0')],
+    [('EVAL', "return {struct.unpack('s', 'ab\\0cd')}", '0')],
+    [('EVAL', "return {struct.unpack('s', 'abcd')}", '0')],
+    [('EVAL', "return {struct.unpack('B c0', '\\3abcdef')}", '0')],
+    [('EVAL', "return {struct.unpack('c0', 'abc')}", '0')],
+    [('EVAL', "return {struct.unpack('i', 'ab')}", '0')],
+    [('EVAL', "return {struct.unpack('c2', 'abcdef', 3)}", '0')],
+    [('EVAL', "return {struct.unpack('c2', 'abcdef', 0)}", '0')],
+    [('EVAL', "return {tostring(struct.unpack('>d', struct.pack('>d', 1.5)))}", '0')],
+    [('EVAL', "return {struct.unpack('!4 b i', struct.pack('!4 b i', 1, 2))}", '0')],
+    [('EVAL', "return {struct.size('i'), struct.size('!8 b d'), struct.size('c10 h')}", '0')],
+    [('EVAL', "return struct.size('s')", '0')],
+    [('EVAL', "return struct.size('c0')", '0')],
+    [('EVAL', 'return struct.size()', '0')],
+    [('EVAL', 'return type(struct.nosuch)', '0')],
+    [('EVAL', 'return {type(struct), type(cmsgpack), type(cjson), type(bit)}', '0')],
+    [('EVAL', 'return cjson.encode({})', '0')],
+    [('EVAL', 'return cjson.encode({1,2,3})', '0')],
+    [('EVAL', 'return cjson.encode({a=1})', '0')],
+    [('EVAL', "return cjson.encode({a={b={c=1}}, x='y'})", '0')],
+    [('EVAL', 'return cjson.encode({1.5, 0.1, 1e20, -3, 123456789012345678, 3.14159265358979})', '0')],
+    [('EVAL', 'return cjson.encode(\'a"b\\\\c/d\\n\\t\\1\\127é\')', '0')],
+    [('EVAL', 'return cjson.encode({cjson.null, true, false})', '0')],
+    [('EVAL', 'return cjson.encode({[1]=1, [3]=3})', '0')],
+    [('EVAL', 'return cjson.encode({[1]=1, [30]=3})', '0')],
+    [('EVAL', 'return cjson.encode({[1]=1, a=2})', '0')],
+    [('EVAL', 'return cjson.encode({[1.5]=1})', '0')],
+    [('EVAL', 'return cjson.encode(function() end)', '0')],
+    [('EVAL', 'return cjson.encode(0/0)', '0')],
+    [('EVAL', 'return cjson.encode(1/0)', '0')],
+    [('EVAL', 'return cjson.encode()', '0')],
+    [('EVAL', 'return cjson.encode(nil)', '0')],
+    [('EVAL', 'return cjson.encode({{{{}}}})', '0')],
+    [('EVAL', 'local t = cjson.decode(\'{"a":[1,2,{"b":null}],"c":"x\\\\u00e9y","d":1.5,"e":true}\') return {t.a[1], t.a[2], t.a[3].b == cjson.null, t.c, tostring(t.d), t.e}', '0')],
+    [('EVAL', "return cjson.decode('[1,2,3]')", '0')],
+    [('EVAL', 'return cjson.decode(\'"str"\')', '0')],
+    [('EVAL', "return cjson.decode('12345678901234567890')", '0')],
+    [('EVAL', "return tostring(cjson.decode('0.1'))", '0')],
+    [('EVAL', "return cjson.decode('')", '0')],
+    [('EVAL', 'return cjson.decode()', '0')],
+    [('EVAL', 'return cjson.decode(5)', '0')],
+    [('EVAL', 'return cjson.encode(cjson.decode(\'{"a":{"b":[1,2,3]}}\'))', '0')],
+    [('EVAL', 'return type(cjson.null)', '0')],
+    [('EVAL', 'return bit.tobit(0xffffffff)', '0')],
+    [('EVAL', 'return bit.tobit(2^32+5)', '0')],
+    [('EVAL', 'return bit.tobit(1.5)', '0')],
+    [('EVAL', 'return bit.tobit(2.5)', '0')],
+    [('EVAL', 'return bit.tobit(-1.5)', '0')],
+    [('EVAL', 'return bit.tohex(65535)', '0')],
+    [('EVAL', 'return bit.tohex(-1, -4)', '0')],
+    [('EVAL', 'return bit.tohex(255, 2)', '0')],
+    [('EVAL', 'return bit.tohex(255, 12)', '0')],
+    [('EVAL', 'return bit.bnot(0)', '0')],
+    [('EVAL', 'return {bit.band(0xff, 0x0f, 0x3), bit.bor(1, 2, 4), bit.bxor(7, 2)}', '0')],
+    [('EVAL', 'return {bit.lshift(1, 31), bit.rshift(-1, 28), bit.arshift(-256, 4), bit.rol(0x12345678, 12), bit.ror(0x12345678, 12), bit.bswap(0x12345678)}', '0')],
+    [('EVAL', 'return {bit.lshift(1, 33), bit.rshift(1, -1)}', '0')],
+    [('EVAL', 'return bit.band()', '0')],
+    [('EVAL', "return bit.band('a')", '0')],
+    [('EVAL', "return bit.band('3', '5')", '0')],
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[repr(c[0])[:60] for c in CASES])
+def test_eval_case(sdiff, case):
+    sdiff.run(case)
+
+
+@pytest.mark.parametrize("case", LIBRARY_CASES, ids=[repr(c[0])[:60] for c in LIBRARY_CASES])
+def test_library_case(sdiff, case):
+    sdiff.run(case)
+
+
+@pytest.mark.parametrize("case", FUNCTION_CASES, ids=[repr(c[0])[:60] for c in FUNCTION_CASES])
+def test_function_case(sdiff, case):
+    sdiff.run(case)
+
+
+_LIB = ("#!lua name=%s\nredis.register_function('%s', function(keys, args) "
+        "return redis.call('set', keys[1], args[1]) end)\n"
+        "redis.register_function{function_name='%s_ro', callback=function(keys) "
+        "return redis.call('get', keys[1]) end, flags={'no-writes'}, description='reads'}")
+
+
+def test_function_dump_restore_between_servers(sdiff):
+    """A FUNCTION DUMP payload of either server restores on the other."""
+    node, ref = sdiff.node, sdiff.ref
+    assert ref.call("FUNCTION", "LOAD", _LIB % ("alib", "aset", "aset")) == b"alib"
+    assert node.call("FUNCTION", "LOAD", _LIB % ("blib", "bset", "bset")) == b"blib"
+    from_ref = ref.call("FUNCTION", "DUMP")
+    from_node = node.call("FUNCTION", "DUMP")
+    assert node.call_raw("FUNCTION", "RESTORE", from_ref) == b"+OK\r\n"
+    assert ref.call_raw("FUNCTION", "RESTORE", from_node) == b"+OK\r\n"
+    sdiff.check("FUNCTION", "LIST", "WITHCODE", unordered=True)
+    sdiff.check("FCALL", "aset", "1", "k", "v")
+    sdiff.check("FCALL_RO", "bset_ro", "1", "k")
+    # the restore policies, on payloads of both origins
+    for payload in (from_ref, from_node):
+        sdiff.check("FUNCTION", "RESTORE", payload)               # APPEND: collision
+        sdiff.check("FUNCTION", "RESTORE", payload, "REPLACE")
+        sdiff.check("FUNCTION", "RESTORE", payload, "FLUSH")
+        sdiff.check("FUNCTION", "LIST", unordered=True)
+        sdiff.check("FUNCTION", "RESTORE", payload[:-1] + b"x")    # bad checksum
+    sdiff.check("FUNCTION", "FLUSH")
+    sdiff.check("FUNCTION", "RESTORE", ref.call("FUNCTION", "DUMP"))   # empty payload
+    sdiff.check("FUNCTION", "LIST")
+
+
+def test_scripts_run_with_the_callers_acl(sdiff):
+    for c in (sdiff.node, sdiff.ref):
+        c.call("ACL", "SETUSER", "scripter", "on", "nopass", "~k*", "&chan", "+@all",
+               "-del", "-flushall")
+    try:
+        sdiff.check("AUTH", "scripter", "x")
+        sdiff.check("EVAL", "return redis.call('set', KEYS[1], 'v')", "1", "k1")
+        sdiff.check("EVAL", "return redis.call('set', 'other', 'v')", "0")
+        sdiff.check("EVAL", "return redis.pcall('del', 'k1')", "0")
+        sdiff.check("EVAL", "return redis.call('publish', 'nochan', 'm')", "0")
+        sdiff.check("EVAL", "return redis.call('publish', 'chan', 'm')", "0")
+        sdiff.check("EVAL", "return redis.call('get', 'k1')", "0")
+        sdiff.check("AUTH", "default", "x", compare=False)
+    finally:
+        for c in (sdiff.node, sdiff.ref):
+            c.call("AUTH", "default", "")
+            c.call("ACL", "DELUSER", "scripter")
+
+
+def test_multi_exec_with_scripts(sdiff):
+    sdiff.run([("MULTI",), ("EVAL", "return redis.call('incr', KEYS[1])", "1", "n"),
+               ("EVAL", "return redis.call('nosuch')", "0"),
+               ("EVAL", "return {redis.call('incr', KEYS[1]), redis.call('get', KEYS[1])}",
+                "1", "n"),
+               ("EXEC",), ("GET", "n")])
+    sdiff.run([("MULTI",), ("EVAL", "return 1", "-1"), ("EXEC",)])
+    sdiff.run([("MULTI",), ("EVALSHA", "0" * 40, "0"), ("EXEC",)])
+
+
+def test_first_random_draws_of_a_fresh_server(server_factory, redis_factory):
+    """math.random: Redis's redisLrand48, from its fixed initial state."""
+    from servers import RawClient
+    a, b = RawClient(server_factory().port), RawClient(redis_factory().port)
+    try:
+        for _ in range(3):
+            body = "return {math.random(10), math.random(1, 1000000), tostring(math.random())}"
+            assert a.call_raw("EVAL", body, "0") == b.call_raw("EVAL", body, "0")
+        body = "math.randomseed(42) return {math.random(100), math.random(100)}"
+        assert a.call_raw("EVAL", body, "0") == b.call_raw("EVAL", body, "0")
+    finally:
+        a.close()
+        b.close()
+
+
+# -- Lua values built from a grammar, returned by both servers --------------------------
+_scalar = st.one_of(
+    st.integers(-2 ** 53, 2 ** 53).map(str),
+    st.floats(allow_nan=False, allow_infinity=False, width=32).map(lambda f: "%r" % f),
+    st.sampled_from(["true", "false", "nil", "'x'", "''", "'a b'", "{ok='fine'}",
+                     "{err='E bad'}", "redis.error_reply('boom')", "{double=2.5}",
+                     "{map={a=1}}", "{set={x=true}}", "{big_number='12345678901234567890'}",
+                     "{verbatim_string={format='txt', string='v'}}", "{}",
+                     "redis.call('ping')", "redis.call('get', 'nokey')",
+                     "redis.pcall('incr', 'str')"]))
+_value = st.recursive(_scalar, lambda inner: st.lists(inner, max_size=4).map(
+    lambda items: "{" + ", ".join(items) + "}"), max_leaves=12)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(value=_value, resp3=st.booleans())
+def test_random_return_values(sdiff, value, resp3):
+    prefix = "redis.setresp(3) " if resp3 else ""
+    sdiff.check("SET", "str", "abc")
+    sdiff.check("EVAL", prefix + "return " + value, "0")
+
+
+def _counters(client, section):
+    text = client.call("INFO", section).decode()
+    out = {}
+    for line in text.splitlines():
+        if ":" in line and not line.startswith("#"):
+            k, v = line.split(":", 1)
+            out[k] = ",".join(p for p in v.split(",") if not p.startswith("usec"))
+    return out
+
+
+def test_stats_of_scripts(sdiff):
+    """commandstats (EVAL and the commands it ran) and errorstats as Redis
+    counts them: a command's error that becomes the script's error once."""
+    for c in (sdiff.node, sdiff.ref):
+        c.call("SET", "str", "abc")
+        c.call("CONFIG", "RESETSTAT")
+    sdiff.run([("EVAL", "return redis.call('incr', 'str')", "0"),
+               ("EVAL", "return redis.pcall('incr', 'str')", "0"),
+               ("EVAL", "error('x')", "0"),
+               ("EVAL", "return redis.call('nosuch')", "0"),
+               ("EVAL", "return redis.call('get', 'str')", "0")])
+    assert _counters(sdiff.node, "errorstats") == _counters(sdiff.ref, "errorstats")
+    ours, theirs = _counters(sdiff.node, "commandstats"), _counters(sdiff.ref, "commandstats")
+    for name in ("cmdstat_eval", "cmdstat_incr", "cmdstat_get"):
+        assert ours[name] == theirs[name], name
