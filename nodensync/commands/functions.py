@@ -12,15 +12,16 @@ from ..errors import CommandError
 from ..protocol.resp import OK, OrderedSet, Raw, Status
 from ..scripting import engine as E
 from ..scripting.functions import FunctionStore
-from .registry import (command, container, keys_after_numkeys, NOSCRIPT, STALE, SKIP_MONITOR,
+from .registry import (COMMANDS, command, container, keys_after_numkeys, NOSCRIPT, STALE, SKIP_MONITOR,
                        NO_MANDATORY_KEYS, MAY_REPLICATE, READONLY, LOADING, ALLOW_BUSY, WRITE,
                        DENYOOM)
-from .scripting import _numkeys, check_script_flags, _script_error, kill_running
+from .scripting import _numkeys, check_script_flags, declared_flags, _script_error, kill_running
 from .monitoring import _subcommand_error, _typed_argv
 from .util import glob_match, parse_int
 
 G = "scripting"
 _FCALL_FLAGS = NOSCRIPT | STALE | SKIP_MONITOR | NO_MANDATORY_KEYS | MAY_REPLICATE
+_FCALL_RO_FLAGS = (_FCALL_FLAGS & ~MAY_REPLICATE) | READONLY    # (as Redis's fcall_ro.json)
 _FCALL_KEYS = keys_after_numkeys(2)
 
 
@@ -63,7 +64,7 @@ def fcall(ctx, name, numkeys, *rest):
     return _fcall(ctx, name, numkeys, rest, False, b"fcall")
 
 
-@command("fcall_ro", arity=-3, flags=_FCALL_FLAGS | READONLY, keys=_FCALL_KEYS, group=G,
+@command("fcall_ro", arity=-3, flags=_FCALL_RO_FLAGS, keys=_FCALL_KEYS, group=G,
          since="7.0.0", syntax="function numkeys [key [key ...]] [arg [arg ...]]",
          summary="Invoke a read-only function")
 def fcall_ro(ctx, name, numkeys, *rest):
@@ -243,3 +244,13 @@ _FUNCTION_HELP = [
          summary="Show helpful text about the different subcommands")
 def function_help(ctx):
     return [Status(line.encode()) for line in _FUNCTION_HELP]
+
+
+def fcall_command_flags(node, spec, argv):
+    """fcallGetCommandFlags: the flags the called function declares."""
+    f = store_of(node).functions.get(argv[1]) if len(argv) > 1 else None
+    return spec.flags if f is None else declared_flags(spec.flags, f.flags)
+
+
+for _name in ("fcall", "fcall_ro"):
+    COMMANDS[_name].command_flags = fcall_command_flags

@@ -700,6 +700,12 @@ PAUSE_WRITE = 1
 PAUSE_ALL = 2
 
 
+def _flags(node, spec, argv):
+    """The command's flags for this call (a script may declare no-writes)."""
+    fn = spec.command_flags
+    return spec.flags if fn is None or argv is None else fn(node, spec, argv)
+
+
 class PauseState:
     """CLIENT PAUSE: while active, ``node.client_pause`` is ``self.check``,
     which dispatch calls before running (or queueing) a command; it returns
@@ -728,12 +734,14 @@ class PauseState:
             self.timer.kill(block=False)
         self.timer = gevent.spawn_later(max(0.0, end - now), self.unpause)
         self.node.client_pause = self.check
+        self.node.keyspace.expire_paused = True     # (Redis pauses expiry too)
         # every client through dispatch's checks (the inline path skips them)
         self.node.set_gate_all(True, "client-pause")
 
     def unpause(self):
         self.mode = 0
         self.node.client_pause = None
+        self.node.keyspace.expire_paused = False
         if "client-pause" in getattr(self.node, "gate_reasons", ()):
             self.node.set_gate_all(False, "client-pause")
         timer, self.timer = self.timer, None
@@ -746,10 +754,11 @@ class PauseState:
             return False
         if self.mode == PAUSE_ALL:
             return True
-        if spec.flags & (WRITE | MAY_REPLICATE):
+        if _flags(self.node, spec, client.exec_argv) & (WRITE | MAY_REPLICATE):
             return True
         if spec.name == "exec" and client.multi:
-            return any(s.flags & (WRITE | MAY_REPLICATE) for s, _, _ in client.multi)
+            return any(_flags(self.node, s, argv) & (WRITE | MAY_REPLICATE)
+                       for s, argv, _ in client.multi)
         return False
 
     def check(self, client, spec):

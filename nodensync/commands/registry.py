@@ -70,7 +70,7 @@ class CommandSpec:
                  "last_key", "key_step", "keys_fn", "group", "summary", "syntax",
                  "since", "complexity", "categories", "subcommands", "parent",
                  "propagate", "stats", "doc_flags", "inline", "hist", "fast",
-                 "hub_safe")
+                 "hub_safe", "command_flags")
 
     def __init__(self, name, handler, arity, flags, keys, group, summary, syntax,
                  since, complexity, categories, parent):
@@ -107,6 +107,10 @@ class CommandSpec:
         self.hub_safe = ((group in HUB_SAFE_GROUPS or name in HUB_SAFE_NAMES)
                          and name not in HUB_UNSAFE_NAMES)
         self.propagate = True
+        # fn(node, spec, argv) -> the flags this call has, for a command whose
+        # flags depend on its arguments (EVAL of a script declaring
+        # no-writes: Redis's getCommandFlags); None: always ``flags``.
+        self.command_flags = None
         # [calls, usec, rejected_calls, failed_calls]: kept here so the hot
         # path updates a list it already holds instead of looking one up.
         self.stats = [0, 0, 0, 0]

@@ -9,13 +9,15 @@ from ..errors import CommandError
 from ..protocol.resp import OK, Raw
 from .. import config as cfg
 from ..scripting import engine as E
-from .registry import (command, container, keys_after_numkeys, NOSCRIPT, STALE, SKIP_MONITOR,
+from .registry import (COMMANDS, DENYOOM, WRITE, command, container, keys_after_numkeys, NOSCRIPT,
+                       STALE, SKIP_MONITOR,
                        NO_MANDATORY_KEYS, MAY_REPLICATE, READONLY, LOADING, ALLOW_BUSY)
 from .util import parse_int
 from ..protocol.resp import Status
 
 G = "scripting"
 _EVAL_FLAGS = NOSCRIPT | STALE | SKIP_MONITOR | NO_MANDATORY_KEYS | MAY_REPLICATE
+_EVAL_RO_FLAGS = (_EVAL_FLAGS & ~MAY_REPLICATE) | READONLY      # (as Redis's eval_ro.json)
 _EVAL_KEYS = keys_after_numkeys(2)
 
 cfg.declare("busyReplyThreshold", "int", 5000,
@@ -181,14 +183,14 @@ def evalsha(ctx, sha, numkeys, *rest):
     return _evalsha(ctx, sha, numkeys, rest, False, "evalsha")
 
 
-@command("eval_ro", arity=-3, flags=_EVAL_FLAGS | READONLY, keys=_EVAL_KEYS, group=G,
+@command("eval_ro", arity=-3, flags=_EVAL_RO_FLAGS, keys=_EVAL_KEYS, group=G,
          since="7.0.0", syntax="script numkeys [key [key ...]] [arg [arg ...]]")
 def eval_ro(ctx, body, numkeys, *rest):
     """Execute a read-only Lua script server side."""
     return _eval(ctx, body, numkeys, rest, True, "eval_ro")
 
 
-@command("evalsha_ro", arity=-3, flags=_EVAL_FLAGS | READONLY, keys=_EVAL_KEYS, group=G,
+@command("evalsha_ro", arity=-3, flags=_EVAL_RO_FLAGS, keys=_EVAL_KEYS, group=G,
          since="7.0.0", syntax="sha1 numkeys [key [key ...]] [arg [arg ...]]")
 def evalsha_ro(ctx, sha, numkeys, *rest):
     """Execute a read-only Lua script server side."""
@@ -314,3 +316,42 @@ def kill_running(ctx, is_eval):
         raise CommandError(BUSY_EVAL)
     run.killed = True
     return OK
+
+
+# -- the command flags a script declares ---------------------------------------------
+def declared_flags(spec_flags, script_flags):
+    """Redis's scriptFlagsToCmdFlags: a script with a shebang (or a
+    function) replaces its command's write/denyoom/stale/may-replicate
+    flags by what it declares; one without keeps the command's."""
+    if script_flags & E.EVAL_COMPAT:
+        return spec_flags
+    flags = spec_flags & ~(STALE | DENYOOM | WRITE | MAY_REPLICATE)
+    if not script_flags & (E.ALLOW_OOM | E.NO_WRITES):
+        flags |= DENYOOM
+    if not script_flags & E.NO_WRITES:
+        flags |= WRITE
+    if script_flags & E.ALLOW_STALE:
+        flags |= STALE
+    return flags
+
+
+def eval_command_flags(node, spec, argv):
+    """evalGetCommandFlags: the flags of the script EVAL / EVALSHA would run
+    (CLIENT PAUSE WRITE lets a no-writes script through)."""
+    if len(argv) < 2:
+        return spec.flags
+    if spec.name.startswith("evalsha"):
+        entry = cache_of(node).scripts.get(argv[1].lower())
+        if entry is None:
+            return spec.flags
+        script_flags = entry[1]
+    else:
+        try:
+            script_flags = E.parse_shebang(argv[1])[0]
+        except CommandError:
+            return spec.flags
+    return declared_flags(spec.flags, script_flags)
+
+
+for _name in ("eval", "eval_ro", "evalsha", "evalsha_ro"):
+    COMMANDS[_name].command_flags = eval_command_flags

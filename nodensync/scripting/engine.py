@@ -26,7 +26,8 @@ import lupa.lua51 as lua51
 
 from .. import REDIS_VERSION
 from ..commands import dispatch
-from ..commands.registry import (LOOKUP, lookup, NOSCRIPT, WRITE, DENYOOM, STALE, ALLOW_BUSY)
+from ..commands.registry import (LOOKUP, lookup, NOSCRIPT, WRITE, DENYOOM, STALE, ALLOW_BUSY,
+                                 MAY_REPLICATE)
 from ..errors import CommandError
 from ..protocol.resp import encode, encode_error, NO_REPLY
 from ..storage.keyspace import freeze_time, thaw_time
@@ -345,9 +346,11 @@ class LuaEngine:
                     if word in e.message:
                         return reply
                 return _ACL_OTHER
+        # (a may-replicate command counts as a write for a read-only script,
+        # as Redis's scriptVerifyWriteCommandAllow: PUBLISH ...)
+        if run.readonly and flags & (WRITE | MAY_REPLICATE):
+            return _RO_SCRIPT
         if flags & WRITE:
-            if run.readonly:
-                return _RO_SCRIPT
             if node.replica_read_only and not client.is_master and client.kind != "aof":
                 return _READONLY
             if node.write_guard is not None:

@@ -120,10 +120,10 @@ USER_FLAG_ORDER = ("on", "off", "nopass", "skip-sanitize-payload", "sanitize-pay
 
 
 # Redis 7.0 commands NodeNsync does not implement.  An ACL rule naming one
-# (`-debug`, `+eval`, `-script|kill` ... common in ACL files written for
+# (`-failover`, `+xadd`, `-xgroup|create` ... in ACL files written for
 # Redis) is accepted and has no effect: there is nothing to allow or deny.
 REDIS_ONLY_COMMANDS = frozenset("""
-eval eval_ro evalsha evalsha_ro failover fcall fcall_ro function pfselftest script
+failover pfselftest
 xack xadd xautoclaim xclaim xdel xgroup xinfo xlen xpending xrange xread xreadgroup xrevrange
 xsetid xtrim
 """.split())

@@ -230,6 +230,10 @@ class Database:
             if ks.serving_master_stream:
                 return self.data.get(key)
             return None
+        if ks.expire_paused:
+            # CLIENT PAUSE: the key reads as expired, but deleting it is a
+            # write (a DEL to propagate): it waits for the pause to end.
+            return None
         self.drop_expired(key)
         return None
 
@@ -516,6 +520,7 @@ class Keyspace:
         self.stat_evicted_keys = 0
         self.active_expire_enabled = True     # False on a replica
         self.active_cycle = True              # DEBUG SET-ACTIVE-EXPIRE 0: no expiry cycle
+        self.expire_paused = False            # CLIENT PAUSE: expired keys kept until it ends
         self.packed_threshold = 1 << 30       # DEBUG QUICKLIST-PACKED-THRESHOLD (no effect here)
         self.serving_master_stream = False    # True while applying the master's stream
         self.notify_flags = ""                # notify-keyspace-events, parsed
@@ -560,7 +565,7 @@ class Keyspace:
         for db in self.dbs:
             if is_tracked(db.data):     # a load or a swap stored containers
                 untrack(db.data)
-        if not (self.active_expire_enabled and self.active_cycle):
+        if not (self.active_expire_enabled and self.active_cycle) or self.expire_paused:
             return 0
         now = now_ms()
         perf = time.perf_counter

@@ -471,3 +471,67 @@ def test_paused_and_blocked_clients_in_info_and_client_list(srv, rc, redis_serve
                 c.close()
     assert seen[0] == seen[1]
     assert seen[0][0][0]["blocked_clients"] == "1"
+
+
+_F1 = ("#!lua name=pausef\nredis.register_function{function_name='ro_f', "
+       "callback=function() return 'ro' end, flags={'no-writes'}}\n"
+       "redis.register_function('rw_f', function() return 'rw' end)")
+
+
+def test_client_pause_write_and_scripts(srv, rc, redis_server):
+    """CLIENT PAUSE WRITE holds scripts that may write (plain EVAL, FCALL of
+    a function without no-writes) and lets through those that declare
+    no-writes and the *_RO forms, on both servers (Redis's pause.tcl)."""
+    calls = [("EVAL", "return 1", "0"),
+             ("EVAL", "#!lua flags=no-writes\nreturn 2", "0"),
+             ("EVAL_RO", "return 3", "0"),
+             ("FCALL", "ro_f", "0"),
+             ("FCALL", "rw_f", "0"),
+             ("FCALL_RO", "ro_f", "0")]
+    seen = []
+    for port, ctl in ((srv.port, rc), (redis_server.port, RawClient(redis_server.port))):
+        ctl.call("FUNCTION", "LOAD", "REPLACE", _F1)
+        held = []
+        try:
+            assert ctl.call("CLIENT", "PAUSE", "20000", "WRITE") == b"OK"
+            for args in calls:
+                c = RawClient(port)
+                c.send_raw(RawClient.encode(list(args)))
+                held.append(_no_reply_within(c, 0.3))
+                c.close()
+        finally:
+            ctl.call("CLIENT", "UNPAUSE")
+            ctl.call("FUNCTION", "DELETE", "pausef")
+        seen.append(held)
+    assert seen[0] == seen[1] == [True, False, False, False, True, False]
+
+
+def _expired_keys(c):
+    text = c.call("INFO", "stats").decode()
+    return int(text.split("expired_keys:")[1].split("\r\n")[0])
+
+
+def test_client_pause_holds_expiry_and_ro_scripts_refuse_publish(srv, rc, redis_server):
+    """During CLIENT PAUSE keys read as expired but are not deleted (that is
+    a write: a DEL to propagate) until the pause ends; and a read-only
+    script may not run a may-replicate command (PUBLISH), as Redis."""
+    seen = []
+    for ctl in (rc, RawClient(redis_server.port)):
+        before = _expired_keys(ctl)
+        ctl.call("MULTI")
+        ctl.call("SET", "foo{t}", "bar", "PX", "10")
+        ctl.call("SET", "bar{t}", "foo", "PX", "10")
+        ctl.call("CLIENT", "PAUSE", "50000", "WRITE")
+        ctl.call("EXEC")
+        time.sleep(0.3)
+        during = (ctl.call("GET", "foo{t}"), ctl.call("GET", "bar{t}"),
+                  _expired_keys(ctl) - before)
+        ctl.call("CLIENT", "UNPAUSE")
+        ctl.call("GET", "foo{t}")
+        ctl.call("GET", "bar{t}")
+        after = _expired_keys(ctl) - before
+        ro = ctl.call("EVAL_RO", "return redis.call('publish','ch','msg')", "0")
+        seen.append((during, after, str(ro)))
+    assert seen[0] == seen[1]
+    assert seen[0][0] == (None, None, 0) and seen[0][1] == 2
+    assert "Write commands are not allowed from read-only scripts" in seen[0][2]
