@@ -38,7 +38,7 @@ def _changed(ctx):
 
 def _fcall(ctx, name, numkeys, rest, ro, command_name):
     store = store_of(ctx.node)
-    f = store.functions.get(name)
+    f = store.functions.get(name.lower())
     if f is None:
         raise CommandError("ERR Function not found")
     try:
@@ -248,7 +248,7 @@ def function_help(ctx):
 
 def fcall_command_flags(node, spec, argv):
     """fcallGetCommandFlags: the flags the called function declares."""
-    f = store_of(node).functions.get(argv[1]) if len(argv) > 1 else None
+    f = store_of(node).functions.get(argv[1].lower()) if len(argv) > 1 else None
     return spec.flags if f is None else declared_flags(spec.flags, f.flags)
 
 

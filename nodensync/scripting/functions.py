@@ -65,7 +65,7 @@ class FunctionStore:
     def __init__(self, node):
         self.node = node
         self.libraries = {}      # name -> Library
-        self.functions = {}      # name -> Function
+        self.functions = {}      # lowercased name -> Function
         self._engine = None
 
     def engine(self):
@@ -116,10 +116,18 @@ class FunctionStore:
         functions = {}
         for lib in new_libs.values():
             for fname, f in lib.functions.items():
-                if fname in functions:
+                # Function names are case-insensitive across libraries, as
+                # Redis's functions dict; two names of one library differing
+                # only by case are both kept in it, and FCALL finds one of
+                # them (Redis: whichever its dict links first).
+                key = fname.lower()
+                other = functions.get(key)
+                if other is not None:
+                    if other.library is lib:
+                        continue
                     raise CommandError("ERR Function %s already exists"
                                        % fname.decode("utf-8", "replace"))
-                functions[fname] = f
+                functions[key] = f
         self.libraries = new_libs
         self.functions = functions
 
