@@ -177,13 +177,13 @@ CASES = [
 
 FUNCTION_CASES = [
     # Function names are case-insensitive (Redis's functions.tcl "test
-    # function case insensitive"); two that differ only by case collide.
+    # function case insensitive"); two libraries' names differing only by
+    # case collide.
     [('FUNCTION', 'LOAD', "#!lua name=ci\nredis.register_function('test', function() return 'hello1' end)"),
      ('FCALL', 'TEST', '0'), ('FCALL', 'Test', '0'), ('FCALL_RO', 'tEsT', '0'),
-     ('FUNCTION', 'LOAD', "#!lua name=ci2\nredis.register_function('TEST', function() return 2 end)"),
-     ('FUNCTION', 'LOAD', "#!lua name=ci3\nredis.register_function('a', function() return 3 end)\n"
-      "redis.register_function('A', function() return 4 end)"),
-     ('FUNCTION', 'LIST', 'LIBRARYNAME', 'ci3')],
+     ('FUNCTION', 'LOAD', "#!lua name=ci2\nredis.register_function('TEST', function() return 2 end)")],
+    # (Not compared: one library registering 'a' and 'A'.  Redis 7.0.15 takes
+    # it, and crashes on its FUNCTION DELETE; NodeNsync keeps both names.)
     [('FUNCTION', 'LOAD', "#!lua name=lib1\nredis.register_function('f1', function(keys, args) return {keys[1], args[1]} end)"), ('FCALL', 'f1', '1', 'k', 'a'), ('FCALL', 'f1', '0'), ('FCALL_RO', 'f1', '0'), ('FCALL', 'nope', '0'), ('FCALL', 'f1', '-1'), ('FCALL', 'f1', '3', 'a'), ('FCALL', 'f1', 'x'), ('FUNCTION', 'LIST'), ('FUNCTION', 'LIST', 'WITHCODE'), ('FUNCTION', 'LIST', 'LIBRARYNAME', 'li*'), ('FUNCTION', 'LIST', 'LIBRARYNAME', 'x*'), ('FUNCTION', 'LIST', 'LIBRARYNAME'), ('FUNCTION', 'LIST', 'foo'), ('FUNCTION', 'LIST', 'WITHCODE', 'WITHCODE'), ('FUNCTION', 'STATS'), ('FUNCTION', 'KILL'), ('FUNCTION', 'DELETE', 'nope'), ('FUNCTION', 'DELETE', 'lib1'), ('FUNCTION', 'LIST'), ('FUNCTION', 'STATS')],
     [('FUNCTION', 'LOAD', "#!lua name=lib1\nredis.register_function{function_name='f2', callback=function() return redis.call('set','a','b') end, flags={'no-writes', 'allow-oom'}, description='my desc'}"), ('FCALL', 'f2', '0'), ('FCALL_RO', 'f2', '0'), ('FUNCTION', 'LIST')],
     [('FUNCTION', 'LOAD', "#!lua name=lib1\nredis.register_function('f3', function() error('boom') end)"), ('FCALL', 'f3', '0')],
