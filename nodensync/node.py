@@ -13,6 +13,7 @@ import gevent
 from . import __version__, REDIS_VERSION
 from .pacing import Pacer
 from .commands.registry import FAST_STAT_US
+from .observability.metrics import latency_sample
 from .protocol.resp import encode_command
 from .storage.keyspace import Keyspace
 
@@ -226,9 +227,12 @@ class Node:
             fn(dbid, argvs)
 
     # -- monitor / slowlog ----------------------------------------------------
-    def feed_monitors(self, client, argv, spec):
+    def feed_monitors(self, client, argv, spec, force=False):
+        """MONITOR's line for a command that ran (not for SKIP_MONITOR or
+        admin commands, unless ``force``: EVAL and FCALL are shown before
+        the commands they run, as Redis's evalCommand feeds them)."""
         from .commands.registry import SKIP_MONITOR, ADMIN
-        if spec.flags & (SKIP_MONITOR | ADMIN):
+        if spec.flags & (SKIP_MONITOR | ADMIN) and not force:
             return
         line = monitor_line(client, argv, spec)
         for m in list(self.monitors):
@@ -271,6 +275,8 @@ class Node:
                     started = perf()
                     self.keyspace.expire_cycle(budget_s=min(self.EXPIRE_SLICE_S, budget))
                     spent = perf() - started
+                    if spent >= 0.001:      # (LATENCY's expire-cycle: what one slice held the loop)
+                        latency_sample(self, "expire-cycle", int(spent * 1000))
                     budget -= spent
                     if spent < self.EXPIRE_SLICE_S or budget <= 0:
                         break           # nothing more due, or the cycle's time is used

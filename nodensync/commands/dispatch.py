@@ -155,6 +155,8 @@ def call(client, spec, argv, args):
     ks = node.keyspace
     dirty_before = ks.dirty
     client.cmd = spec
+    if node.monitors and spec.monitor_first:
+        node.feed_monitors(client, argv, spec, force=True)
     started = _perf_ns()
     try:
         if len(args) == 1:             # (the common shape, without unpacking)

@@ -254,3 +254,4 @@ def fcall_command_flags(node, spec, argv):
 
 for _name in ("fcall", "fcall_ro"):
     COMMANDS[_name].command_flags = fcall_command_flags
+    COMMANDS[_name].monitor_first = True

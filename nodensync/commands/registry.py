@@ -70,7 +70,7 @@ class CommandSpec:
                  "last_key", "key_step", "keys_fn", "group", "summary", "syntax",
                  "since", "complexity", "categories", "subcommands", "parent",
                  "propagate", "stats", "doc_flags", "inline", "hist", "fast",
-                 "hub_safe", "command_flags")
+                 "hub_safe", "command_flags", "monitor_first")
 
     def __init__(self, name, handler, arity, flags, keys, group, summary, syntax,
                  since, complexity, categories, parent):
@@ -111,6 +111,9 @@ class CommandSpec:
         # flags depend on its arguments (EVAL of a script declaring
         # no-writes: Redis's getCommandFlags); None: always ``flags``.
         self.command_flags = None
+        # MONITOR shows it before it runs (EVAL, FCALL: before the commands
+        # their script runs), though it is SKIP_MONITOR for the usual feed.
+        self.monitor_first = False
         # [calls, usec, rejected_calls, failed_calls]: kept here so the hot
         # path updates a list it already holds instead of looking one up.
         self.stats = [0, 0, 0, 0]

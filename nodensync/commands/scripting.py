@@ -355,3 +355,4 @@ def eval_command_flags(node, spec, argv):
 
 for _name in ("eval", "eval_ro", "evalsha", "evalsha_ro"):
     COMMANDS[_name].command_flags = eval_command_flags
+    COMMANDS[_name].monitor_first = True

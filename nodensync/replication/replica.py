@@ -743,7 +743,14 @@ class MasterLink:
             node.set_gate_all(need, "masterdown")
 
     def _stale_check(self, client, spec):
-        if not client.is_master and not spec.flags & STALE and self.state != "connected":
+        if client.is_master or self.state == "connected":
+            return
+        # EXEC counts as the commands it would run: one of them without the
+        # stale flag makes it a MASTERDOWN (EXECABORT), as Redis's
+        # processCommand (cmd_inv_flags) even if they were queued before
+        # the link went down.
+        if not spec.flags & STALE or (spec.name == "exec" and client.multi and any(
+                not s.flags & STALE for s, _, _ in client.multi)):
             raise CommandError(MASTERDOWN)
 
 

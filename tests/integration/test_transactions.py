@@ -332,3 +332,36 @@ def test_aof_records_transactions_like_redis(server_factory, redis_factory):
     r4 = redis.Redis(host="127.0.0.1", port=ours.port, db=4)
     assert r4.get("q") == b"1"
     r4.close()
+
+
+def test_exec_after_the_replica_went_stale(server_factory, redis_factory):
+    """replica-serve-stale-data no: an EXEC whose queued commands are not
+    all 'stale' commands is refused with EXECABORT ... MASTERDOWN when the
+    server became a replica without a link after they were queued (Redis's
+    multi.tcl); once it is a master again, it runs."""
+    from servers import RawClient, free_port
+    seen = []
+    for s in (server_factory("--replica-serve-stale-data", "no"),
+              redis_factory("--replica-serve-stale-data", "no")):
+        r, r1 = RawClient(s.port), RawClient(s.port)
+        nowhere = str(free_port())
+        try:
+            r.call("SET", "xx", "1")
+            out = []
+            for queued in (["GET", "xx"], ["PING"]):
+                r.call("MULTI")
+                r.call(*queued)
+                r1.call("REPLICAOF", "127.0.0.1", nowhere)
+                out.append(r.call_raw("EXEC"))
+                r1.call("REPLICAOF", "NO", "ONE")
+            r.call("MULTI")
+            r1.call("REPLICAOF", "127.0.0.1", nowhere)
+            r1.call("REPLICAOF", "NO", "ONE")
+            r.call("GET", "xx")
+            out.append(r.call_raw("EXEC"))
+            seen.append(out)
+        finally:
+            r.close()
+            r1.close()
+    assert seen[0] == seen[1]
+    assert seen[0][0].startswith(b"-EXECABORT") and b"MASTERDOWN" in seen[0][0]
