@@ -29,6 +29,7 @@ from ..storage.compact import expand
 from ..storage.snapshot import encoding_limits
 from ..storage.zset import ZSet
 from .connection import tracking_flush
+from .functions import store_of
 from .registry import command, ADMIN, NOSCRIPT, LOADING, STALE
 from .util import parse_int
 
@@ -427,16 +428,30 @@ def _reload(ctx, *options):
         else:
             raise CommandError("ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE "
                                "options.")
-    p = ctx.node.persistence
+    node = ctx.node
+    p = node.persistence
     if save and not p.rdb.save():
         raise CommandError("ERR")
     if flush:
-        _empty(ctx.node)
+        _empty(node)
+    # The file's function libraries join those in memory: one of the same
+    # name is an error (the load fails) unless MERGE, as Redis's rdbLoad
+    # with or without RDBFLAGS_ALLOW_DUP.
+    store = store_of(node)
+
+    def join(codes):
+        try:
+            store.install([store.compile(code) for code in codes], replace=merge)
+        except CommandError as e:
+            raise rdb.RdbError(e.message, 0) from None
+    saved_loader, p.function_loader = p.function_loader, join
     try:
         p.reload_rdb(allow_dup=merge)
     except (rdb.RdbError, OSError) as e:
         log.warning("DEBUG RELOAD failed: %s", e)
         raise CommandError("ERR Error trying to load the RDB dump") from None
+    finally:
+        p.function_loader = saved_loader
     log.warning("DB reloaded by DEBUG RELOAD")
     return OK
 
@@ -459,8 +474,10 @@ def _loadaof(ctx):
 
 def _empty(node):
     """emptyData: every database flushed (WATCHes touched, tracking clients
-    told), not propagated, no save (unlike FLUSHALL's hooks)."""
+    told) and the function libraries, not propagated, no save (unlike
+    FLUSHALL's hooks)."""
     for db in node.keyspace.dbs:
         if db.data:
             db.flush()
     tracking_flush(node)
+    store_of(node).flush()

@@ -117,7 +117,8 @@ local type, pairs, next, tostring, error, format, concat, floor, huge, sbyte, sc
       string.byte, string.char, string.gsub
 local null = newproxy()
 local cfg = {precision = 14, max_depth = 1000, decode_max_depth = 1000,
-             sparse_convert = false, sparse_ratio = 2, sparse_safe = 10}
+             sparse_convert = false, sparse_ratio = 2, sparse_safe = 10,
+             invalid_numbers = false}
 
 local escapes = {['"'] = '\\\\"', ['\\\\'] = '\\\\\\\\', ['/'] = '\\\\/', ['\\b'] = '\\\\b',
                  ['\\f'] = '\\\\f', ['\\n'] = '\\\\n', ['\\r'] = '\\\\r', ['\\t'] = '\\\\t'}
@@ -133,7 +134,13 @@ end
 
 local function encode_number(n)
   if n ~= n or n == huge or n == -huge then
-    error("Cannot serialise number: must not be NaN or Inf", 0)
+    -- encode_invalid_numbers: off (an error), on ("nan", "inf", "-inf" as
+    -- Redis's lua-cjson prints them) or "null"
+    local mode = cfg.invalid_numbers
+    if mode == "null" then return "null" end
+    if not mode then error("Cannot serialise number: must not be NaN or Inf", 0) end
+    if n ~= n then return "nan" end
+    return n > 0 and "inf" or "-inf"
   end
   return format('%.' .. cfg.precision .. 'g', n)
 end
@@ -245,7 +252,13 @@ cjson.encode_sparse_array = function(convert, ratio, safe)
   return cfg.sparse_convert, cfg.sparse_ratio, cfg.sparse_safe
 end
 cjson.encode_keep_buffer = function(v) return true end
-cjson.encode_invalid_numbers = function(v) return false end
+cjson.encode_invalid_numbers = setting("invalid_numbers", function(v)
+  -- lua-cjson's config_set_int with the options off / on / null
+  if v == true or v == "on" then return true end
+  if v == false or v == "off" then return false end
+  if v == "null" then return "null" end
+  error("bad argument #1 to '?' (invalid option '" .. tostring(v) .. "')", 3)
+end)
 cjson.decode_invalid_numbers = function(v) return true end
 cjson.new = function() return cjson end
 return cjson

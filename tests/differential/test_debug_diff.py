@@ -309,3 +309,25 @@ def test_debug_object(debug_pair):
         seen.append(lines)
         c.close()
     assert seen[0] == seen[1]
+
+
+def test_reload_with_function_libraries(debug_pair):
+    """DEBUG RELOAD empties the function libraries with the data (Redis's
+    emptyData); with NOFLUSH the file's libraries collide with those in
+    memory (the load fails) unless MERGE (Redis's functions.tcl)."""
+    lib = "#!lua name=rl\nredis.register_function('rlf', function() return 'hello' end)"
+    got = []
+    for port in debug_pair:
+        c = RawClient(port)
+        try:
+            c.call("FUNCTION", "FLUSH")
+            c.call("FUNCTION", "LOAD", lib)
+            got.append([c.call_raw("DEBUG", "RELOAD"), c.call_raw("FCALL", "rlf", "0"),
+                        c.call_raw("DEBUG", "RELOAD", "NOFLUSH"),
+                        c.call_raw("DEBUG", "RELOAD", "NOFLUSH", "MERGE"),
+                        c.call_raw("FCALL", "rlf", "0"), c.call_raw("FUNCTION", "LIST")])
+            c.call("FUNCTION", "FLUSH")
+        finally:
+            c.close()
+    assert got[0] == got[1]
+    assert got[0][2].startswith(b"-ERR Error trying to load the RDB dump")

@@ -213,6 +213,12 @@ FUNCTION_CASES = [
 
 # cjson, bit, struct and cmsgpack.
 LIBRARY_CASES = [
+    # cjson.encode_invalid_numbers: off, on ("nan", "inf") or "null"
+    # (Redis's scripting.tcl "JSON smoke test")
+    [('EVAL', "cjson.encode_invalid_numbers(true) local ok, e = pcall(cjson.encode, {num1=0/0, i=1/0, m=-1/0}) cjson.encode_invalid_numbers(false) return {tostring(ok), tostring(e)}", '0')],
+    [('EVAL', "local r = cjson.encode_invalid_numbers('null') local e = cjson.encode({0/0}) cjson.encode_invalid_numbers(false) return {tostring(r), e}", '0')],
+    [('EVAL', "return {tostring(cjson.encode_invalid_numbers()), tostring(cjson.encode_invalid_numbers(true)), tostring(cjson.encode_invalid_numbers('off'))}", '0')],
+    [('EVAL', "return pcall(cjson.encode, {0/0})", '0')],
     [('EVAL', 'return cmsgpack.pack(1, -1, 127, 128, 255, 256, 65535, 65536, 4294967295, 4294967296, -32, -33, -128, -129, -32768, -32769, -2147483648, -2147483649)', '0')],
     [('EVAL', 'return cmsgpack.pack(1.5, 0.1, 1e20, -1e300, 1/0)', '0')],
     [('EVAL', "return cmsgpack.pack('', 'abc', string.rep('x', 31), string.rep('x', 32), string.rep('y', 256), string.rep('z', 70000))", '0')],
