@@ -236,7 +236,12 @@ local function fmt_double(d)
   return sformat("%.17g", d)
 end
 
-local function encode(v, resp3, out, bool3)
+-- Redis's luaReplyToRedisReply stops a reply nested deeper than the Lua
+-- stack allows (a table containing itself...) with this error, where the
+-- next element would be: 7995 arrays deep for nested arrays.
+local MAX_REPLY_DEPTH = 7995
+
+local function encode(v, resp3, out, bool3, depth)
   local t = type(v)
   if t == "string" then
     out[#out + 1] = "$" .. #v .. "\r\n" .. v .. "\r\n"
@@ -254,6 +259,11 @@ local function encode(v, resp3, out, bool3)
   elseif t == "number" then
     out[#out + 1] = ":" .. to_int(v) .. "\r\n"
   elseif t == "table" then
+    depth = (depth or 0) + 1
+    if depth > MAX_REPLY_DEPTH then
+      out[#out + 1] = "-ERR reached lua stack limit\r\n"
+      return
+    end
     local err = rawget(v, "err")
     if type(err) == "string" then
       out[#out + 1] = "-" .. crlf_to_spaces(err) .. "\r\n"
@@ -296,8 +306,8 @@ local function encode(v, resp3, out, bool3)
       out[slot] = ""
       local n = 0
       for k, val in next, map do
-        encode(k, resp3, out, bool3)
-        encode(val, resp3, out, bool3)
+        encode(k, resp3, out, bool3, depth)
+        encode(val, resp3, out, bool3, depth)
         n = n + 1
       end
       out[slot] = resp3 and ("%" .. n .. "\r\n") or ("*" .. (2 * n) .. "\r\n")
@@ -309,7 +319,7 @@ local function encode(v, resp3, out, bool3)
       out[slot] = ""
       local n = 0
       for k in next, set do
-        encode(k, resp3, out, bool3)
+        encode(k, resp3, out, bool3, depth)
         n = n + 1
       end
       out[slot] = (resp3 and "~" or "*") .. n .. "\r\n"
@@ -321,7 +331,7 @@ local function encode(v, resp3, out, bool3)
     while true do
       local item = rawget(v, n + 1)
       if item == nil then break end
-      encode(item, resp3, out, bool3)
+      encode(item, resp3, out, bool3, depth)
       n = n + 1
     end
     out[slot] = "*" .. n .. "\r\n"

@@ -456,3 +456,28 @@ def test_stats_of_scripts(sdiff):
     ours, theirs = _counters(sdiff.node, "commandstats"), _counters(sdiff.ref, "commandstats")
     for name in ("cmdstat_eval", "cmdstat_incr", "cmdstat_get"):
         assert ours[name] == theirs[name], name
+
+
+def test_reply_nested_deeper_than_the_lua_stack(node_server, redis_server):
+    """A table that contains itself: Redis replies with nested arrays down
+    to its Lua stack limit, the error in place of the next element (Redis's
+    scripting.tcl "Script return recursive object"), and the connection
+    goes on.  (Read raw: hiredis parses 7 levels at most.)"""
+    import socket
+    body = b"local a = {}; local b = {a}; a[1] = b; return a"
+    got = []
+    for port in (node_server.port, redis_server.port):
+        s = socket.create_connection(("127.0.0.1", port), timeout=10)
+        try:
+            s.sendall(b"*3\r\n$4\r\nEVAL\r\n$%d\r\n%s\r\n$1\r\n0\r\n" % (len(body), body))
+            data = b""
+            while not data.endswith(b"stack limit\r\n"):
+                chunk = s.recv(1 << 20)
+                assert chunk, data[-200:]
+                data += chunk
+            s.sendall(b"PING\r\n")
+            got.append((data, s.recv(100)))
+        finally:
+            s.close()
+    assert got[0] == got[1]
+    assert got[0][1] == b"+PONG\r\n"
