@@ -71,7 +71,10 @@ rawset(G, "pairs", function(t)
   return pairs(t)
 end)
 rawset(G, "ipairs", function(t) return ipairs(real(t)) end)
-rawset(G, "unpack", function(t, i, j) return unpack(real(t), i, j) end)
+-- (unpack itself, not a wrapper: a Lua frame around it takes stack slots,
+-- and Redis's scripts unpack up to 7999 values; the read-only library
+-- tables have no array part to unpack, proxied or not)
+rawset(G, "unpack", unpack)
 hidden_mt = protect(hidden_mt)
 
 -- Pre-compiled bytecode would bypass every check: source only.
