@@ -177,6 +177,7 @@ class LuaEngine:
             b"sha1hex": self._sha1hex,
             b"log": self._log,
             b"setresp": self._setresp,
+            b"acl_check_cmd": self._acl_check_cmd,
             b"set_repl": self._set_repl,
             b"unwrap": self._unwrap,
             b"busy_hook": self._busy_hook,
@@ -269,6 +270,37 @@ class LuaEngine:
         if v not in (2, 3):
             self.raise_error("RESP version must be 2 or 3.")
         self.run.resp3 = v == 3
+
+    def _acl_check_cmd(self, *args):
+        """redis.acl_check_cmd(cmd, args...): may the script's user run it
+        (Redis's luaRedisAclCheckCmdPermissionsCommand)?"""
+        if self.run is None:
+            self.raise_error("redis.acl_check_cmd can only be called inside a script invocation")
+        if not args:
+            self.raise_error("Please specify at least one argument for this redis lib call")
+        argv = []
+        for a in args:
+            if type(a) is bytes:
+                argv.append(a)
+            elif type(a) in (int, float):
+                argv.append(b"%.17g" % a)
+            else:
+                self.raise_error("Lua redis lib command arguments must be strings or integers")
+        spec = LOOKUP.get(argv[0]) or lookup(argv[0])
+        if spec is not None and spec.subcommands is not None:
+            spec = spec.subcommands.get(argv[1].lower().decode("utf-8", "replace")) \
+                if len(argv) > 1 else None
+        if spec is None:
+            self.raise_error("Invalid command passed to redis.acl_check_cmd()")
+        client = self.run.client
+        acl = self.node.acl
+        if acl is None or not client.acl_restricted:
+            return True
+        try:
+            acl.check(client, spec, argv)
+        except CommandError:
+            return False
+        return True
 
     def _set_repl(self, *args):
         if len(args) != 1:

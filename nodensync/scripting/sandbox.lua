@@ -439,6 +439,7 @@ redis.sha1hex = py.sha1hex
 redis.LOG_DEBUG, redis.LOG_VERBOSE, redis.LOG_NOTICE, redis.LOG_WARNING = 0, 1, 2, 3
 redis.log = py.log
 redis.setresp = py.setresp
+redis.acl_check_cmd = py.acl_check_cmd
 redis.REPL_NONE, redis.REPL_AOF, redis.REPL_SLAVE, redis.REPL_REPLICA, redis.REPL_ALL = 0, 1, 2, 2, 3
 redis.set_repl = py.set_repl
 redis.replicate_commands = function() return true end

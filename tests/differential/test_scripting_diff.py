@@ -481,3 +481,35 @@ def test_reply_nested_deeper_than_the_lua_stack(node_server, redis_server):
             s.close()
     assert got[0] == got[1]
     assert got[0][1] == b"+PONG\r\n"
+
+
+def test_acl_check_cmd(node_server, redis_server):
+    """redis.acl_check_cmd: whether the script's user may run a command on
+    given keys, and its errors (Redis's scripting.tcl "Script ACL check")."""
+    import redis as redispy
+    scripts = [("return redis.acl_check_cmd('set','xx',1)", ["xx"]),
+               ("return redis.acl_check_cmd('get','xx')", ["xx"]),
+               ("return redis.acl_check_cmd('set','yy',1)", ["xx"]),
+               ("return redis.acl_check_cmd('nosuch')", []),
+               ("return redis.acl_check_cmd()", []),
+               ("return redis.acl_check_cmd('config','get','x')", []),
+               ("return redis.acl_check_cmd('config','nosub')", [])]
+    got = []
+    for port in (node_server.port, redis_server.port):
+        admin = redispy.Redis(host="127.0.0.1", port=port)
+        admin.execute_command("ACL", "SETUSER", "bob", "on", ">123", "~x*", "+@all", "-get")
+        bob = redispy.Redis(host="127.0.0.1", port=port, username="bob", password="123")
+        out = []
+        try:
+            for body, keys in scripts:
+                try:
+                    out.append(bob.eval(body, len(keys), *keys))
+                except redispy.ResponseError as e:
+                    out.append(str(e))
+        finally:
+            bob.close()
+            admin.execute_command("ACL", "DELUSER", "bob")
+            admin.close()
+        got.append(out)
+    assert got[0] == got[1]
+    assert got[0][:3] == [1, None, None]
