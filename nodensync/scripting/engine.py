@@ -107,7 +107,7 @@ class ScriptRun:
     propagate when it ends."""
     __slots__ = ("client", "readonly", "allow_oom", "oom_at_start", "resp3", "repl",
                  "write_dirty", "captured", "started", "eval_mode", "name", "killed",
-                 "command_name", "timed_out")
+                 "command_name", "timed_out", "kill_raised")
 
     def __init__(self, client, flags, ro, eval_mode, name, command_name):
         self.client = client
@@ -124,6 +124,7 @@ class ScriptRun:
         self.name = name
         self.command_name = command_name
         self.killed = False
+        self.kill_raised = False         # (the kill error raised once: see _busy_hook)
         self.timed_out = False
 
 
@@ -213,7 +214,7 @@ class LuaEngine:
         log.error("unexpected error in a scripting callback: %r", exc)
         return self._error_table(b"internal error in a scripting callback (see the server log)"), False
 
-    def _busy_hook(self):
+    def _busy_hook(self, in_sandbox=False):
         """Every HOOK_INSTRUCTIONS Lua instructions: past busy-reply-threshold
         the script lets other clients be served (they get -BUSY but for the
         allow-busy commands: SCRIPT KILL, FUNCTION KILL/STATS, SHUTDOWN
@@ -235,6 +236,13 @@ class LuaEngine:
             node.set_gate_all(True, "busy-script")
         gevent.sleep(0)
         if run.killed:
+            # Raised again at every new line of the script's own code (a
+            # pcall that caught it does not keep the script alive), not in
+            # the sandbox's error handler once raised (Redis's line hook).
+            if in_sandbox and run.kill_raised:
+                return
+            run.kill_raised = True
+            self.api[b"kill_hook"]()
             raise LuaRaise(self._error_table(b"Script killed by user with SCRIPT KILL..."))
 
     def _sha1hex(self, *args):

@@ -497,7 +497,17 @@ end
 -- and SCRIPT KILL (Redis's luaMaskCountHook).
 local HOOK_COUNT = 100000
 local py_busy_hook = py.busy_hook
-local function busy_hook() py_busy_hook() end
+local function busy_hook()
+  -- (whether this file's own code is running: once a killed script's hook
+  -- fires per line, the error handler and the run's end are left alone)
+  local i = getinfo(2, "S")
+  py_busy_hook(i ~= nil and i.source == "=nodensync")
+end
+
+-- A killed script: the hook fires on every new line from now on and raises
+-- the kill error each time, so a pcall that catches it does not keep the
+-- script alive (Redis switches its hook to LUA_MASKLINE the same way).
+api.kill_hook = function() sethook(busy_hook, "l") end
 
 -- An EVAL script: f() with the KEYS and ARGV globals set.
 api.run = function(f, keys, argv, resp3)
