@@ -169,3 +169,23 @@ def children(pid):
         if int(fields[1]) == pid and fields[0] != "Z":
             out.append(int(name))
     return out
+
+
+def master_with_replicas(server_factory, redis_factory):
+    """A NodeNsync master (AOF on, no snapshots) with a redis-server replica
+    and a NodeNsync replica attached, links up: (master, ref, rep)."""
+    m = server_factory("--appendonly", "yes", "--save", "")
+    ref = redis_factory("--replicaof", "127.0.0.1", str(m.port))
+    rep = server_factory("--replicaof", "127.0.0.1:%d" % m.port, "--save", "")
+    for r in (ref, rep):
+        wait_for(lambda: client(r.port).info("replication")["master_link_status"] == "up",
+                 what="replica link")
+    return m, ref, rep
+
+
+def wait_caught_up(master, replicas):
+    """Every replica has applied the master's stream so far."""
+    offset = client(master.port).info("replication")["master_repl_offset"]
+    for r in replicas:
+        wait_for(lambda: client(r.port).info("replication").get("slave_repl_offset", -1)
+                 >= offset, what="replica offset")

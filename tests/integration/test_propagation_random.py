@@ -7,7 +7,7 @@ between databases, whose propagated form must be deterministic.  (100
 seeds of 2,000-3,000 commands ran clean before these two were kept.)"""
 import pytest
 
-from persistence_support import assert_same, client, snapshot, wait_for
+from persistence_support import assert_same, master_with_replicas, snapshot, wait_caught_up
 from randomcmds import EXCLUDE, sequence
 from servers import RawClient
 
@@ -16,18 +16,9 @@ _DETERMINISTIC_WHEN_PROPAGATED = {"spop", "srandmember", "hrandfield", "zrandmem
                                   "sort", "sort_ro"}
 
 
-def _offset_reached(port, offset):
-    return client(port).info("replication").get("slave_repl_offset", -1) >= offset
-
-
 @pytest.mark.parametrize("seed", [101, 102])
 def test_replicas_and_aof_hold_the_masters_data(server_factory, redis_factory, seed):
-    m = server_factory("--appendonly", "yes", "--save", "")
-    ref = redis_factory("--replicaof", "127.0.0.1", str(m.port))
-    rep = server_factory("--replicaof", "127.0.0.1:%d" % m.port, "--save", "")
-    for r in (ref, rep):
-        wait_for(lambda: client(r.port).info("replication")["master_link_status"] == "up",
-                 what="replica link")
+    m, ref, rep = master_with_replicas(server_factory, redis_factory)
     c = RawClient(m.port)
     try:
         for args, _ in sequence(seed, 2500, extended=True,
@@ -45,9 +36,7 @@ def test_replicas_and_aof_hold_the_masters_data(server_factory, redis_factory, s
         c.call_raw("SPOP", "pop:ints", "1000")
     finally:
         c.close()
-    offset = client(m.port).info("replication")["master_repl_offset"]
-    for r in (ref, rep):
-        wait_for(lambda: _offset_reached(r.port, offset), what="replica offset")
+    wait_caught_up(m, (ref, rep))
     data = snapshot(m.port)
     assert sum(len(d) for d in data.values()) > 5
     assert_same(data, snapshot(ref.port))

@@ -3,7 +3,8 @@ script): a NodeNsync master (AOF on) runs scripts with random and
 non-deterministic writes, with a real redis-server replica and a NodeNsync
 replica attached; both replicas, and the master restarted from its AOF,
 must then hold exactly the master's dataset."""
-from persistence_support import assert_same, client, snapshot, wait_for
+from persistence_support import (assert_same, client, master_with_replicas, snapshot,
+                                 wait_caught_up, wait_for)
 from servers import RawClient
 
 SCRIPTS = [
@@ -37,17 +38,8 @@ SCRIPTS = [
 ]
 
 
-def _offset_reached(port, offset):
-    return client(port).info("replication").get("slave_repl_offset", -1) >= offset
-
-
 def test_script_effects_reach_replicas_and_aof(server_factory, redis_factory):
-    m = server_factory("--appendonly", "yes", "--save", "")
-    ref = redis_factory("--replicaof", "127.0.0.1", str(m.port))
-    rep = server_factory("--replicaof", "127.0.0.1:%d" % m.port, "--save", "")
-    for r in (ref, rep):
-        wait_for(lambda: client(r.port).info("replication")["master_link_status"] == "up",
-                 what="replica link")
+    m, ref, rep = master_with_replicas(server_factory, redis_factory)
     c = RawClient(m.port)
     try:
         for body, keys, args in SCRIPTS:
@@ -70,9 +62,7 @@ def test_script_effects_reach_replicas_and_aof(server_factory, redis_factory):
         assert c.call_raw("FCALL", "bump", "2", "f:n", "f:r", "7") == b"+OK\r\n"
     finally:
         c.close()
-    offset = client(m.port).info("replication")["master_repl_offset"]
-    for r in (ref, rep):
-        wait_for(lambda: _offset_reached(r.port, offset), what="replica offset")
+    wait_caught_up(m, (ref, rep))
     data = snapshot(m.port)
     assert data[0][b"s:a"][1] == b"v1" and data[3][b"s:sel"][1] == b"db3"
     assert b"s:hidden" not in data[0]
