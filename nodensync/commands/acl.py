@@ -9,7 +9,7 @@ import time
 
 from .. import errors
 from ..errors import CommandError
-from ..protocol.resp import OK, Status, Raw
+from ..protocol.resp import OK, Raw, status_lines
 from ..security import tokens as tokens_mod
 from ..security.acl import current_argv
 from .registry import command, container, ADMIN, NOSCRIPT, LOADING, STALE
@@ -286,7 +286,7 @@ _HELP = [
 @command("acl|help", arity=2, flags=LOADING | STALE, group=G, since="6.0.0", syntax="")
 def acl_help(ctx):
     """Show helpful text about the different subcommands"""
-    return [Status(line.encode()) for line in _HELP]
+    return status_lines(_HELP)
 
 
 # -- NodeNsync: session tokens ------------------------------------------------------------

@@ -19,7 +19,7 @@ import gevent
 
 from .. import errors
 from ..errors import CommandError
-from ..protocol.resp import OK, Status, Verbatim
+from ..protocol.resp import OK, Status, Verbatim, status_lines
 from ..storage import rdb
 from ..storage.snapshot import encoding_limits
 from .registry import (command, container, ADMIN, STALE, LOADING, FAST, WRITE, DENYOOM,
@@ -149,7 +149,7 @@ _HELP = [
 def cluster_help(ctx):
     """Show helpful text about the different subcommands."""
     _cluster(ctx)
-    return [Status(line.encode()) for line in _HELP]
+    return status_lines(_HELP)
 
 
 # -- introspection -----------------------------------------------------------------------

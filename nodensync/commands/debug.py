@@ -23,7 +23,7 @@ from gevent import monkey
 from .. import config as cfg
 from .. import errors
 from ..errors import CommandError
-from ..protocol.resp import OK, Raw, Status
+from ..protocol.resp import OK, Raw, Status, status_lines
 from ..storage import rdb
 from ..storage.compact import expand
 from ..storage.snapshot import encoding_limits
@@ -142,7 +142,7 @@ def _sub(name, least, most=None):
 
 @_sub(b"help", 0)
 def _help(ctx):
-    return [Status(line.encode()) for line in _HELP]
+    return status_lines(_HELP)
 
 
 @_sub(b"sleep", 1)

@@ -9,7 +9,7 @@ to the AOF and the replicas.  FCALL, as EVAL, propagates its effects.
 import time
 
 from ..errors import CommandError
-from ..protocol.resp import OK, OrderedSet, Raw, Status
+from ..protocol.resp import OK, OrderedSet, Raw, Status, status_lines
 from ..scripting import engine as E
 from ..scripting.functions import FunctionStore
 from .registry import (COMMANDS, command, container, keys_after_numkeys, NOSCRIPT, STALE, SKIP_MONITOR,
@@ -243,7 +243,7 @@ _FUNCTION_HELP = [
 @command("function|help", arity=2, flags=LOADING | STALE, group=G, since="7.0.0", syntax="",
          summary="Show helpful text about the different subcommands")
 def function_help(ctx):
-    return [Status(line.encode()) for line in _FUNCTION_HELP]
+    return status_lines(_FUNCTION_HELP)
 
 
 def fcall_command_flags(node, spec, argv):

@@ -1,7 +1,7 @@
 """COMMAND and HELP, generated from the registry (never hand-written)."""
 from .. import errors
 from ..errors import CommandError
-from ..protocol.resp import OrderedSet, Status
+from ..protocol.resp import OrderedSet, Status, status_lines
 from . import registry
 from .registry import (command, container, LOADING, STALE, SENTINEL, WRITE, READONLY, DENYOOM,
                        ADMIN, PUBSUB, NOSCRIPT, BLOCKING, SKIP_MONITOR, SKIP_SLOWLOG, FAST,
@@ -145,7 +145,7 @@ def container_help(name):
     for sub in sorted(spec.subcommands.values(), key=lambda s: (s.name == "help", s.name)):
         lines.append(("%s %s" % (sub.name.upper(), sub.syntax)).strip())
         lines.append("    %s" % (sub.summary.rstrip(".") + "."))
-    return [Status(line.encode()) for line in lines]
+    return status_lines(lines)
 
 
 container("command", group=G, since="2.8.13", summary="Get array of Redis command details.",

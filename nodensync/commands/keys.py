@@ -14,7 +14,7 @@ from .. import config as cfg
 from .. import errors
 from ..errors import CommandError
 from ..pacing import Pacer
-from ..protocol.resp import OK, Status
+from ..protocol.resp import OK, Status, status_lines
 from ..storage.compact import PACKED_TYPES, IntSet, PackedHash, PackedSet
 from ..storage.compact import canonical_int as _canonical_int
 from ..storage.acyclic import untrack
@@ -773,4 +773,4 @@ _OBJECT_HELP = [
          complexity="O(1)")
 def object_help(ctx):
     """Show helpful text about the different subcommands"""
-    return [Status(line.encode()) for line in _OBJECT_HELP]
+    return status_lines(_OBJECT_HELP)

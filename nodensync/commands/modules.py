@@ -4,7 +4,7 @@ against Redis's own process), so it answers as a Redis 7.0 server whose
 MODULE LIST is empty and LOAD/LOADEX/UNLOAD are refused with Redis's text.
 Clients probe MODULE LIST to find out which extensions a server has."""
 from ..errors import CommandError
-from ..protocol.resp import Status
+from ..protocol.resp import status_lines
 from .registry import command, container, ADMIN, NOSCRIPT, LOADING, STALE, NO_ASYNC_LOADING
 
 G = "server"
@@ -60,4 +60,4 @@ def module_list(ctx):
          complexity="O(1)")
 def module_help(ctx):
     """Show helpful text about the different subcommands"""
-    return [Status(line.encode()) for line in _HELP]
+    return status_lines(_HELP)

@@ -18,7 +18,7 @@ from gevent.event import Event
 from .. import config as cfg
 from .. import errors
 from ..errors import CommandError
-from ..protocol.resp import OK, Status, Verbatim
+from ..protocol.resp import OK, Verbatim, status_lines
 from ..storage.compact import PACKED_TYPES
 from ..storage.zset import ZSet
 from .registry import (command, container, ADMIN, NOSCRIPT, LOADING, STALE, READONLY,
@@ -71,7 +71,7 @@ def _subcommand_error(sub, container_name):
 
 
 def _help(lines):
-    return [Status(line.encode()) for line in lines]
+    return status_lines(lines)
 
 
 # -- settings ---------------------------------------------------------------------

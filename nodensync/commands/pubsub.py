@@ -13,7 +13,7 @@ separate namespace with its own subscription count.
 """
 from .. import errors
 from ..errors import CommandError
-from ..protocol.resp import Push, RawPush, ReplicaOnly, Status, encode
+from ..protocol.resp import Push, RawPush, ReplicaOnly, encode, status_lines
 from .registry import (command, container, PUBSUB, NOSCRIPT, LOADING, STALE, FAST,
                        MAY_REPLICATE)
 
@@ -212,7 +212,7 @@ def pubsub_numpat(ctx):
 @command("pubsub|help", arity=2, flags=LOADING | STALE, group=G, since="6.2.0", syntax="")
 def pubsub_help(ctx):
     """Show helpful text about the different subcommands."""
-    return [Status(line.encode()) for line in _HELP]
+    return status_lines(_HELP)
 
 
 # Redis's table puts PUBSUB HELP in @slow alone (no @pubsub, unlike the

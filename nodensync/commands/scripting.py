@@ -6,14 +6,13 @@ never propagated (``spec.propagate = False``); the writes it made go on
 from the engine, wrapped in MULTI/EXEC when there are more than one.
 """
 from ..errors import CommandError
-from ..protocol.resp import OK, Raw
+from ..protocol.resp import OK, Raw, status_lines
 from .. import config as cfg
 from ..scripting import engine as E
 from .registry import (COMMANDS, DENYOOM, WRITE, command, container, keys_after_numkeys, NOSCRIPT,
                        STALE, SKIP_MONITOR,
                        NO_MANDATORY_KEYS, MAY_REPLICATE, READONLY, LOADING, ALLOW_BUSY)
 from .util import parse_int
-from ..protocol.resp import Status
 
 G = "scripting"
 _EVAL_FLAGS = NOSCRIPT | STALE | SKIP_MONITOR | NO_MANDATORY_KEYS | MAY_REPLICATE
@@ -238,7 +237,7 @@ _SCRIPT_HELP = [
 @command("script|help", arity=2, flags=LOADING | STALE, group=G, since="5.0.0", syntax="")
 def script_help(ctx):
     """Show helpful text about the different subcommands."""
-    return [Status(line.encode()) for line in _SCRIPT_HELP]
+    return status_lines(_SCRIPT_HELP)
 
 
 @command("script|load", arity=3, flags=NOSCRIPT | STALE, group=G, since="2.6.0",

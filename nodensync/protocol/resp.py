@@ -94,6 +94,11 @@ class _NoReply:
 
 NO_REPLY = _NoReply()
 
+def status_lines(lines):
+    """A HELP reply: each text line as a simple string."""
+    return [Status(line.encode()) for line in lines]
+
+
 OK = Status(b"OK")
 PONG = Status(b"PONG")
 QUEUED = Status(b"QUEUED")
