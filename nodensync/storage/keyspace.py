@@ -37,12 +37,14 @@ from ..errors import CommandError, WRONGTYPE
 from .compact import HASH_PACK_ENTRIES, IntSet, PackedHash, PackedSet
 from .acyclic import KEEPERS, is_tracked, untrack
 from .zset import ZSet
+from .stream import Stream
 
 TYPE_NAMES = {bytes: "string", int: "string", dict: "hash", PackedHash: "hash", deque: "list",
-              set: "set", IntSet: "set", PackedSet: "set", ZSet: "zset"}
+              set: "set", IntSet: "set", PackedSet: "set", ZSet: "zset",
+              Stream: "stream"}
 # Keyspace-notification class letter of each type, Redis's K/E flags.
 TYPE_CLASS = {bytes: "$", int: "$", dict: "h", PackedHash: "h", deque: "l", set: "s",
-              IntSet: "s", PackedSet: "s", ZSet: "z"}
+              IntSet: "s", PackedSet: "s", ZSet: "z", Stream: "t"}
 
 _WRONGTYPE = CommandError(WRONGTYPE)
 
