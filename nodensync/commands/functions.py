@@ -74,6 +74,8 @@ def fcall_ro(ctx, name, numkeys, *rest):
 fcall.spec.propagate = False
 fcall_ro.spec.propagate = False
 
+LOAD_TIMEOUT_MS = 500
+
 # -- FUNCTION -------------------------------------------------------------------------------
 container("function", group=G, since="7.0.0", summary="A container for function commands.")
 
@@ -87,7 +89,10 @@ def function_load(ctx, *args):
         if opt.lower() != b"replace":
             raise CommandError("ERR Unknown option given: %s" % opt.decode("utf-8", "replace"))
         replace = True
-    name = store_of(ctx.node).load(args[-1], replace)
+    # A library's code gets 500 ms to register its functions, except when
+    # replayed from the AOF or a master (Redis's LOAD_TIMEOUT_MS, mustObeyClient).
+    obeys = ctx.is_master or ctx.kind == "aof"
+    name = store_of(ctx.node).load(args[-1], replace, 0 if obeys else LOAD_TIMEOUT_MS)
     _changed(ctx)
     return name
 

@@ -182,6 +182,7 @@ class LuaEngine:
             b"set_repl": self._set_repl,
             b"unwrap": self._unwrap,
             b"busy_hook": self._busy_hook,
+            b"mono_ms": lambda: time.monotonic() * 1000.0,
             b"script_resp3": lambda: self.run is not None and self.run.resp3,
             b"random": self.rand.random,
             b"srand": self.rand.seed,

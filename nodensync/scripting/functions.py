@@ -3,6 +3,7 @@ state, the functions they register, and the RESTORE payload format
 (``FUNCTION DUMP``: one RDB_OPCODE_FUNCTION2 record per library, the RDB
 version and a CRC-64, as DUMP payloads)."""
 from ..errors import CommandError
+from ..protocol.request import split_args
 from ..storage import rdb
 from ..storage.crc64 import crc64
 from . import engine as E
@@ -42,11 +43,13 @@ def parse_metadata(code):
     end = code.find(b"\n")
     if end < 0:
         raise CommandError("ERR Invalid library metadata")
-    parts = code[:end].split()
-    engine = parts[0][2:] if parts else b""
+    parts = split_args(code[:end])     # sdssplitargs: name="foo" is foo
+    if not parts:
+        raise CommandError("ERR Invalid library metadata")
+    engine = parts[0][2:]
     name = None
     for part in parts[1:]:
-        if part.startswith(b"name="):
+        if part[:5].lower() == b"name=":
             if name is not None:
                 raise CommandError("ERR Invalid metadata value, name argument was given "
                                    "multiple times")
@@ -87,12 +90,13 @@ class FunctionStore:
             raise CommandError(LIBRARY_NAME_ERROR)
         return name, offset
 
-    def compile(self, code, header=None):
-        """A new Library from its code (not installed); CommandError."""
+    def compile(self, code, header=None, timeout_ms=0):
+        """A new Library from its code (not installed); CommandError.  Its
+        code may run ``timeout_ms`` at most (0: no limit)."""
         name, offset = header or self.check_header(code)
         lib = Library(name, code)
         self.engine()
-        registered, err = self._load_library(code[offset:])
+        registered, err = self._load_library(code[offset:], timeout_ms)
         if registered is None:
             raise CommandError(err.decode("utf-8", "replace"))
         if not len(registered):
@@ -131,12 +135,12 @@ class FunctionStore:
         self.libraries = new_libs
         self.functions = functions
 
-    def load(self, code, replace=False):
+    def load(self, code, replace=False, timeout_ms=0):
         header = self.check_header(code)
         if header[0] in self.libraries and not replace:
             raise CommandError("ERR Library '%s' already exists"
                                % header[0].decode("utf-8", "replace"))
-        lib = self.compile(code, header)
+        lib = self.compile(code, header, timeout_ms)
         self.install([lib], replace=True)
         return lib.name
 

@@ -554,6 +554,10 @@ local function add_function(name, callback, flags, description)
 end
 local load_redis = {
   register_function = function(...)
+    -- (a function that kept a reference to it and calls it later)
+    if registered == nil then
+      reg_error("redis.register_function can only be called on FUNCTION LOAD command")
+    end
     local n = select("#", ...)
     if n == 1 then
       local t = ...
@@ -595,6 +599,10 @@ local load_redis = {
       add_function(name, callback, flags, description)
     elseif n == 2 then
       local name, callback = ...
+      if type(name) == "number" then name = tostring(name)   -- (lua_isstring)
+      elseif type(name) ~= "string" then
+        reg_error("first argument to redis.register_function must be a string")
+      end
       if type(callback) ~= "function" then
         reg_error("second argument to redis.register_function must be a function")
       end
@@ -611,15 +619,37 @@ local load_redis = {
 local load_globals = setmetatable({redis = protect(setmetatable(load_redis, getmetatable(G)))},
                                   getmetatable(G))
 
+-- A library's code only registers functions: past ``timeout_ms`` (500 for
+-- FUNCTION LOAD, none when replaying the AOF or a master's stream) its run
+-- is stopped, checked every HOOK_COUNT instructions and then on every line
+-- so a pcall cannot catch it for good (Redis's luaEngineLoadHook).
+local py_mono_ms = py.mono_ms
+local load_deadline
+local function load_hook()
+  -- (never in this file's own code: the line hook would fire on the lines
+  -- after the pcall that ends the load)
+  local i = getinfo(2, "S")
+  if i ~= nil and i.source == "=nodensync" then return end
+  if py_mono_ms() > load_deadline then
+    sethook(load_hook, "l")
+    error(lua_error_reply("FUNCTION LOAD timeout"))
+  end
+end
+
 -- (nil, message) or (list of {name, callback, flags, description}).
-api.load_library = function(code)
+api.load_library = function(code, timeout_ms)
   local f, err = loadstring(code, "@user_function")
   if not f then return nil, "ERR Error compiling function: " .. err end
   setfenv(f, G_proxy)
   registered = {}
   local mt = proxy_mt[G_proxy]
   mt.__index = load_globals
+  if timeout_ms and timeout_ms > 0 then
+    load_deadline = py_mono_ms() + timeout_ms
+    sethook(load_hook, "", HOOK_COUNT)
+  end
   local ok, e = pcall(f)
+  sethook()
   mt.__index = G
   local result = registered
   registered = nil

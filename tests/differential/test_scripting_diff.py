@@ -176,6 +176,22 @@ CASES = [
 
 
 FUNCTION_CASES = [
+    # the metadata line is split as sdssplitargs splits it
+    [('FUNCTION', 'LOAD', "#!lua name=\"foo\"\nredis.register_function('foo', function() return 1 end)"),
+     ('FUNCTION', 'LOAD', "#!lua NAME='bar' \nredis.register_function('bar', function() return 1 end)"),
+     ('FUNCTION', 'LOAD', "#!lua name=\"baz\nredis.register_function('baz', function() return 1 end)"),
+     ('FUNCTION', 'LOAD', "#!lua name=\"a b\"\nredis.register_function('ab', function() return 1 end)"),
+     ('FCALL', 'foo', '0'), ('FCALL', 'bar', '0'), ('FUNCTION', 'DELETE', 'foo'), ('FUNCTION', 'LIST')],
+    [('FUNCTION', 'LOAD', "#!lua name=lib2\nredis.register_function(nil, function() return 1 end)")],
+    [('FUNCTION', 'LOAD', "#!lua name=lib2\nredis.register_function(7, function() return 1 end)")],
+    # register_function kept by a function and called after the load
+    [('FUNCTION', 'LOAD', "#!lua name=lib1\nlocal lib = redis\nlib.register_function('f2', function() lib.register_function('f1', function() return 1 end) end)"),
+     ('FCALL', 'f2', '0')],
+    # A library's load gets 500 ms: an endless loop is stopped and the
+    # server goes on serving.
+    [('FUNCTION', 'LOAD', '#!lua name=lib\nlocal a = 1\nwhile 1 do a = a + 1 end'),
+     ('FUNCTION', 'LOAD', "#!lua name=lib\nredis.register_function('f', function() return 1 end)"),
+     ('FCALL', 'f', '0'), ('FUNCTION', 'LIST')],
     # Function names are case-insensitive (Redis's functions.tcl "test
     # function case insensitive"); two libraries' names differing only by
     # case collide.
