@@ -11,6 +11,9 @@ class CommandError(Exception):
     starting with its kind (``ERR``, ``WRONGTYPE``, ``MOVED`` ...)."""
 
     __slots__ = ("message",)
+    # (set on a script's error whose cause, a command the script ran, is in
+    # the error stats already: its reply is not counted again)
+    counted = False
 
     def __init__(self, message):
         super().__init__(message)

@@ -110,6 +110,10 @@ class Node:
         # on this kind of VM, too much to pay on every client read
         # (Redis's cached server.unixtime, for the same reason).
         self.mono_now = time.monotonic()
+        # DEBUG PAUSE-CRON / SET-DISABLE-DENY-SCRIPTS (Redis's pause_cron,
+        # script_disable_deny_script): test switches.
+        self.cron_paused = False
+        self.script_disable_deny = False
         self.clients = {}                 # id -> Client
         self.next_client_id = 1
         self.run_id = binascii.hexlify(os.urandom(20)).decode()
@@ -270,6 +274,9 @@ class Node:
             self.mono_now = time.monotonic()
             budget = 0.25 / hz
             pacer = Pacer()
+            if self.cron_paused:
+                gevent.sleep(1.0 / hz)
+                continue
             try:
                 for _ in range(max(1, int(budget / self.EXPIRE_SLICE_S))):
                     started = perf()
@@ -291,7 +298,7 @@ class Node:
         while True:
             gevent.sleep(1.0)
             timeout = self.config["timeout"]
-            if not timeout:
+            if not timeout or self.cron_paused:
                 continue
             now = self.mono_now           # the clock last_interaction is read from
             for c in list(self.clients.values()):

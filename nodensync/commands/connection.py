@@ -377,6 +377,11 @@ _INVALIDATE_CHANNEL = b"*3\r\n$7\r\nmessage\r\n$20\r\n__redis__:invalidate\r\n"
 _WRITE_KEY_FLAGS = frozenset(("RW", "OW", "RM"))
 
 
+# Read-only script commands: tracking remembers the keys of the commands
+# they run, not theirs.
+_SCRIPT_RO = frozenset(("eval_ro", "evalsha_ro", "fcall_ro"))
+
+
 class _TrackingOptions:
     __slots__ = ("redirect", "bcast", "optin", "optout", "noloop", "caching",
                  "broken_redirect", "prefixes")
@@ -477,21 +482,30 @@ class _Tracking:
         if not getattr(client, "tracking", False):
             return
         opts = client.tracking_opts
+        in_script = getattr(client, "in_script", False)
         if spec.flags & READONLY and not opts.bcast and not spec.flags & PUBSUB \
                 and not ((opts.optin and not opts.caching) or (opts.optout and opts.caching)):
+            if in_script:
+                # A read inside a script tracks the keys the script declared
+                # (Redis remembers the caller's command's keys).
+                keys = client.script_keys
+            elif spec.name in _SCRIPT_RO:
+                keys = ()           # (only the commands it runs count)
+            else:
+                keys = [argv[i] for i, _ in keys_with_flags(spec, argv)]
             table = self.table
             cid = client.id
-            for i, _ in keys_with_flags(spec, argv):
-                ids = table.get(argv[i])
+            for key in keys:
+                ids = table.get(key)
                 if ids is None:
-                    ids = table[argv[i]] = {}
+                    ids = table[key] = {}
                 if cid not in ids:
                     ids[cid] = None
                     self.items += 1
             self._limit()
             self._stats()
         if opts.caching and client.multi is None and not getattr(client, "in_exec", False) \
-                and (spec.parent or spec).name != "client":
+                and not in_script and (spec.parent or spec).name != "client":
             opts.caching = False
 
     def on_expired(self, db, key):

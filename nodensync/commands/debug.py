@@ -31,7 +31,7 @@ from ..storage.zset import ZSet
 from .connection import tracking_flush
 from .functions import store_of
 from .registry import command, ADMIN, NOSCRIPT, LOADING, STALE
-from .util import parse_int
+from .util import marked_encoding, parse_int
 
 log = logging.getLogger("nodensync.debug")
 G = "server"
@@ -89,6 +89,9 @@ _HELP = [
     "      file to the database.",
     "SEGFAULT",
     "    Crash the server with sigsegv.",
+    "PAUSE-CRON <0|1>",
+    "    Stop periodic cron job processing.",
+    "    (NodeNsync: active expiry and the idle-client timeout.)",
     "QUICKLIST-PACKED-THRESHOLD <size>",
     "    Sets the threshold for elements to be inserted as plain vs packed nodes",
     "    Default value is 1GB, allows values up to 4GB. Setting to 0 restores to default.",
@@ -159,6 +162,20 @@ def _debug_sleep(ctx, seconds):
 @_sub(b"set-active-expire", 1)
 def _set_active_expire(ctx, flag):
     ctx.node.keyspace.active_cycle = _atoi(flag) != 0
+    return OK
+
+
+@_sub(b"pause-cron", 1)
+def _pause_cron(ctx, flag):
+    ctx.node.cron_paused = _atoi(flag) != 0
+    return OK
+
+
+@_sub(b"set-disable-deny-scripts", 1)
+def _disable_deny_scripts(ctx, flag):
+    """Scripts may call commands flagged noscript (Redis's tests use it to
+    reach DEBUG PROTOCOL from Lua)."""
+    ctx.node.script_disable_deny = _atoi(flag) != 0
     return OK
 
 
@@ -234,9 +251,9 @@ def _object(ctx, key):
     serialization, and the LRU clock and idle time (those OBJECT IDLETIME
     gives; see docs/compatibility.md).  Redis's quicklist details are not
     given: NodeNsync's lists are not quicklists."""
-    from .keys import object_encoding, object_refcount      # (keys imports nothing of here)
+    from .keys import encoding_of, _refcount as refcount_of   # (keys imports nothing of here)
     db = ctx.db
-    value = db.data.get(key)
+    value = db.data.get(key)        # (as Redis: a logically expired key is still shown)
     if value is None:
         raise CommandError("ERR no such key")
     conf = ctx.node.config
@@ -245,14 +262,15 @@ def _object(ctx, key):
         serialized = len(body)
     except rdb.UnsupportedValue:
         serialized = 0
-    encoding = object_encoding(ctx, key)
+    marked = marked_encoding(db, key, value) if type(value) is bytes else None
+    encoding = marked or encoding_of(ctx, value)
     if isinstance(encoding, bytes):
         encoding = encoding.decode()
     memory = getattr(ctx.node, "memory_state", None)
     idle = memory.idle_seconds(db, key) if memory is not None and memory.tracker else 0
     lru = (int(time.time()) - idle) & ((1 << 24) - 1)
     return Status(("Value at:0x%x refcount:%d encoding:%s serializedlength:%d lru:%d "
-                   "lru_seconds_idle:%d" % (id(value), object_refcount(ctx, key), encoding,
+                   "lru_seconds_idle:%d" % (id(value), 1 if marked else refcount_of(ctx, value), encoding,
                                             serialized, lru, idle)).encode())
 
 

@@ -15,7 +15,7 @@ from ..errors import CommandError
 from ..protocol.resp import QUEUED
 from .registry import (LOOKUP, WRITE, DENYOOM, NO_AUTH, NO_MULTI, BLOCKING,
                        lookup, hist_bucket)
-from .registry import READONLY as _READS, MAY_REPLICATE
+from .registry import READONLY as _READS, MAY_REPLICATE, DYNAMIC_FLAGS
 
 _perf_ns = time.perf_counter_ns
 
@@ -86,7 +86,7 @@ def dispatch(client, argv):
     return call(client, spec, argv, args)
 
 
-_GATED_FLAGS = WRITE | DENYOOM
+_GATED_FLAGS = WRITE | DENYOOM | DYNAMIC_FLAGS
 
 # command name -> fn(client, argv, error) -> the error to reply instead, for a
 # command that answers its own rejection (EXEC: EXECABORT with the reason).
@@ -106,6 +106,8 @@ def _checks(client, spec, argv):
     command writes."""
     node = client.node
     flags = spec.flags
+    if flags & DYNAMIC_FLAGS:       # a script's declared flags decide WRITE/DENYOOM/STALE
+        flags = spec.command_flags(node, spec, argv)
     try:
         if not client.authenticated and not flags & NO_AUTH:
             raise CommandError(errors.NOAUTH)

@@ -35,6 +35,9 @@ MOVABLE_KEYS = 1 << 17
 SENTINEL = 1 << 18
 NO_MANDATORY_KEYS = 1 << 19
 ASKING = 1 << 20          # accepted on an IMPORTING slot without ASKING (RESTORE-ASKING)
+# (internal, never shown) the flags of a call come from ``command_flags``:
+# EVAL/FCALL take the ones their script declares (Redis's getCommandFlags)
+DYNAMIC_FLAGS = 1 << 21
 
 # Names COMMAND INFO shows (Redis keeps may_replicate internal).
 FLAG_NAMES = [

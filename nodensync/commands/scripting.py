@@ -9,7 +9,7 @@ from ..errors import CommandError
 from ..protocol.resp import OK, Raw, status_lines
 from .. import config as cfg
 from ..scripting import engine as E
-from .registry import (COMMANDS, DENYOOM, WRITE, command, container, keys_after_numkeys, NOSCRIPT,
+from .registry import (COMMANDS, DENYOOM, DYNAMIC_FLAGS, WRITE, command, container, keys_after_numkeys, NOSCRIPT,
                        STALE, SKIP_MONITOR,
                        NO_MANDATORY_KEYS, MAY_REPLICATE, READONLY, LOADING, ALLOW_BUSY)
 from .util import parse_int
@@ -106,12 +106,9 @@ def check_script_flags(ctx, flags, ro):
         return oom
     if flags & E.NO_CLUSTER and node.cluster is not None:
         raise CommandError("ERR Can not run script on cluster, 'no-cluster' flag is set.")
-    if not flags & E.ALLOW_OOM and oom:
-        raise CommandError("OOM allow-oom flag is not set on the script, "
-                           "can not run it when used memory > 'maxmemory'")
     if not flags & E.NO_WRITES:
         if node.replica_read_only and not ctx.is_master and getattr(ctx, "kind", "") != "aof":
-            raise CommandError("ERR Can not run script with write flag on readonly replica")
+            raise CommandError("READONLY Can not run script with write flag on readonly replica")
         if node.write_guard is not None:
             try:
                 node.write_guard(ctx, _WRITE_PROBE)
@@ -123,6 +120,10 @@ def check_script_flags(ctx, flags, ro):
                         "flag for read only scripts.")
         if ro:
             raise CommandError("ERR Can not execute a script with write flag using *_ro command.")
+    # (no-writes implies allow-oom; checked after the write refusals, as Redis)
+    if oom and not flags & (E.ALLOW_OOM | E.NO_WRITES):
+        raise CommandError("OOM allow-oom flag is not set on the script, "
+                           "can not run it when used memory > 'maxmemory'")
     return oom
 
 
@@ -140,17 +141,22 @@ def _run_script(ctx, sha, entry, numkeys, rest, ro, command_name):
 
 
 def _script_error(sha, res):
+    """The CommandError of a script's error outcome (message, source, line,
+    whether the stats have it already)."""
     msg = res[0]
     if isinstance(msg, bytes):
         msg = msg.decode("utf-8", "replace")
-    if len(res) >= 3:
+    counted = len(res) >= 4 and res[3] is True
+    if len(res) >= 3 and res[1] is not None:
         source, line = res[1], res[2]
         if isinstance(source, bytes):
             source = source.decode("utf-8", "replace")
         if isinstance(line, bytes):
             line = line.decode()
         msg = "%s script: %s, on %s:%s." % (msg, sha.decode(), source, line)
-    raise CommandError(msg)
+    e = CommandError(msg)
+    e.counted = counted
+    raise e
 
 
 def _eval(ctx, body, numkeys, rest, ro, name):
@@ -354,4 +360,5 @@ def eval_command_flags(node, spec, argv):
 
 for _name in ("eval", "eval_ro", "evalsha", "evalsha_ro"):
     COMMANDS[_name].command_flags = eval_command_flags
+    COMMANDS[_name].flags |= DYNAMIC_FLAGS
     COMMANDS[_name].monitor_first = True

@@ -12,6 +12,7 @@ import time
 import psutil
 
 from ..scripting import memory as scripting_memory
+from ..security.memory import CLIENT_OVERHEAD
 
 SECTIONS = {}
 # Redis 7.0's genRedisInfoString order.
@@ -174,11 +175,16 @@ def memory_figures(node):
     rss = m.current_rss() if m is not None else _proc.memory_info().rss
     source = memory_source(node)
     # an RSS-based used_memory includes the interpreter; an estimate does not
-    startup = m.startup_rss if m is not None and source == "rss" else 0
+    mem_state = getattr(node, "memory_state", None)
+    if source == "rss":
+        startup = m.startup_rss if m is not None else 0
+    else:
+        startup = getattr(mem_state, "startup", 0)
     peak = max(getattr(node, "used_memory_peak", 0), used)
     node.used_memory_peak = peak
     clients = list(node.clients.values())
-    mem_normal = sum(c.out_bytes + c.qbuf_len for c in clients if not c.is_replica)
+    per_client = CLIENT_OVERHEAD if source != "rss" else 0
+    mem_normal = sum(c.out_bytes + c.qbuf_len + per_client for c in clients if not c.is_replica)
     mem_replicas = sum(c.out_bytes for c in clients if c.is_replica)
     backlog = _stat(getattr(node, "replication", None), "backlog_bytes", 0)
     aof_buf = _stat(getattr(node, "persistence", None), "aof_buffer_bytes", 0)

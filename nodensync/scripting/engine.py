@@ -172,6 +172,8 @@ class LuaEngine:
                                     register_builtins=False, unpack_returned_tuples=True)
         self.rand = RAND
         self.run = None
+        self.counted = False        # the last redis.call's error is in the stats already
+        self.failed = False         # ... and came from the command itself, not a refusal
         callbacks = {
             b"call": lambda *argv: self._call(True, argv),
             b"pcall": lambda *argv: self._call(False, argv),
@@ -339,6 +341,15 @@ class LuaEngine:
                     break
             else:
                 reply = self._command(argv)
+                if reply[:1] == b"-" and self.counted:
+                    # Counted in the stats where it happened: the script's
+                    # reply does not count it again (Redis marks the table
+                    # the same way).
+                    value = self._parse(reply)
+                    value[b"ignore_error_stats_update"] = True
+                    if raise_:
+                        raise LuaRaise(value)
+                    return value
         value = self._parse(reply)
         if raise_ and reply[:1] == b"-":
             raise LuaRaise(value)
@@ -347,6 +358,7 @@ class LuaEngine:
     def _command(self, argv):
         """One command of a script: its reply as RESP bytes, or an error
         reply (scriptCall's checks, in its order)."""
+        self.counted = False
         run = self.run
         if run is None:
             return b"-ERR redis.call/pcall can only be called inside a script invocation\r\n"
@@ -367,10 +379,23 @@ class LuaEngine:
                 args = ()
         else:
             args = argv[1:]
-        if not spec.check_arity(argc):
+        self.failed = False
+        reply = self._script_call(run, client, node, spec, argv, args)
+        self.counted = counted = reply[:1] == b"-"
+        if counted:
+            # scriptCall's error path: every error of a command that was
+            # looked up is in errorstats; a refusal is the command's
+            # rejected call (a failure was counted as failed by the call).
+            node.stats.error(reply[1:reply.find(b"\r\n")].decode("utf-8", "replace"))
+            if not self.failed:
+                spec.stats[2] += 1
+        return reply
+
+    def _script_call(self, run, client, node, spec, argv, args):
+        if not spec.check_arity(len(argv)):
             return _ARITY
         flags = spec.flags
-        if flags & NOSCRIPT:
+        if flags & NOSCRIPT and not node.script_disable_deny:
             return _NOSCRIPT
         if not flags & STALE:
             stale_check = getattr(node, "stale_check", None)
@@ -414,9 +439,7 @@ class LuaEngine:
         try:
             result = dispatch.call(client, spec, list(argv), args)
         except CommandError as e:
-            # (counted in errorstats when it becomes the script's reply, once:
-            # Redis counts it here and not again; an error a script swallows
-            # with redis.pcall is not counted here)
+            self.failed = True
             return encode_error(e.message)
         except Exception:
             log.exception("command %r failed inside a script", argv[:1])
@@ -441,9 +464,11 @@ class LuaEngine:
         client, or CommandError."""
         client = run.client
         node = self.node
-        saved = (client.db, client.cmd, client.in_exec, getattr(client, "in_script", False))
+        saved = (client.db, client.cmd, client.in_exec, getattr(client, "in_script", False),
+                 getattr(client, "script_keys", ()))
         client.in_exec = True
         client.in_script = True
+        client.script_keys = keys           # (client tracking remembers these)
         propagators = node.propagators
         if propagators:
             run.captured = []
@@ -466,7 +491,7 @@ class LuaEngine:
                 node.set_gate_all(False, "busy-script")
             thaw_time(frozen)
             node.propagators = propagators
-            client.db, client.cmd, client.in_exec, client.in_script = saved
+            client.db, client.cmd, client.in_exec, client.in_script, client.script_keys = saved
             if run.captured:
                 propagate_captured(node, run.captured, client)
         return res

@@ -386,7 +386,8 @@ local function err_handler(e)
   else
     msg = "ERR " .. tostring(e)
   end
-  return {err = msg, source = i and i.source, line = i and i.currentline}
+  return {err = msg, source = i and i.source, line = i and i.currentline,
+          counted = type(e) == "table" and rawget(e, "ignore_error_stats_update") == true}
 end
 
 -- Redis 7's pcall: an error table is returned as its message.  (The
@@ -479,14 +480,18 @@ api.compile = function(body, chunkname)
 end
 
 -- A finished run: (true, reply) or (false, err[, source, line]).
+-- (ok, reply) or (false, message, source or nil, line or nil, whether the
+-- error is in the stats already)
 local function outcome(ok, res, resp3)
   if not ok then
-    if res.source == nil then return false, res.err end
-    return false, res.err, tostring(res.source), tostring(res.line)
+    if res.source == nil then return false, res.err, nil, nil, res.counted end
+    return false, res.err, tostring(res.source), tostring(res.line), res.counted
   end
   if type(res) == "table" then
     local err = rawget(res, "err")
-    if type(err) == "string" then return false, crlf_to_spaces(err) end
+    if type(err) == "string" then
+      return false, crlf_to_spaces(err), nil, nil, rawget(res, "ignore_error_stats_update") == true
+    end
   end
   local out = {}
   encode(res, resp3, out, py.script_resp3())

@@ -670,7 +670,8 @@ class Client:
         if node.keyspace.dirty != dirty_before and node.propagators:
             node.propagate(self.db.id, self.propagate_as or [argv])
         self.propagate_as = None
-        node.stats.error(e.message)
+        if not e.counted:
+            node.stats.error(e.message)
         out.append(resp.encode_error(e.message))
         return now
 
@@ -729,7 +730,8 @@ class Client:
             # Handlers may raise shared instances: drop the traceback so it
             # does not grow with every raise (and keep frames alive).
             e.__traceback__ = None
-            self.node.stats.error(e.message)
+            if not e.counted:
+                self.node.stats.error(e.message)
             if self.reply_mode is None:
                 out.append(resp.encode_error(e.message))
             return

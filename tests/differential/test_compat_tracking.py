@@ -224,3 +224,34 @@ def test_invalidation_after_transaction_reply(pair):
     pair.run("c", "FLUSHDB")
     pair.run("c", "EXEC")
     pair.read("c")
+
+
+def test_scripts_track_their_declared_keys(pair):
+    """A script that runs a read command tracks the keys it declared (not
+    the ones it read); a script that reads nothing tracks nothing, and the
+    *_RO commands themselves track nothing (Redis's tracking.tcl "Tracking
+    only occurs for scripts when a command calls a read-only command")."""
+    pair.run("c", "HELLO", "3")
+    pair.run("c", "CLIENT", "TRACKING", "on")
+    pair.run("c", "EVAL", "redis.call('set', 'k3', 'bar')", "2", "k1", "k2")
+    pair.run("w", "MSET", "k2", "1", "k1", "1")     # nothing tracked yet
+    pair.run("c", "EVAL", "return redis.call('get', 'k3')", "2", "k1", "k2")
+    pair.run("w", "MSET", "k3", "2")                # k3 was read, not declared
+    pair.run("w", "MSET", "k2", "2", "k1", "2")
+    pair.run("c", "PING")                           # invalidate k2, k1, then PONG
+    pair.read("c")
+    pair.read("c")
+    pair.run("c", "EVAL_RO", "return redis.call('ping')", "2", "k1", "k2")
+    pair.run("w", "MSET", "k2", "3", "k1", "3")
+    pair.run("c", "EVAL_RO", "return redis.call('get', 'k1')", "2", "k1", "k2")
+    pair.run("w", "MSET", "k2", "4", "k1", "4")
+    pair.run("c", "PING")
+    pair.read("c")
+    pair.read("c")
+    pair.run("c", "FUNCTION", "LOAD", "REPLACE", "#!lua name=trk\nredis.register_function{"
+             "function_name='rd', callback=function(keys) return redis.call('get', keys[1]) end,"
+             " flags={'no-writes'}}")
+    pair.run("c", "FCALL_RO", "rd", "1", "k5")
+    pair.run("w", "SET", "k5", "x")
+    pair.run("c", "PING")
+    pair.read("c")

@@ -17,6 +17,11 @@ def sdiff(diff):
 
 # Each case: commands run in order on both servers, every reply compared.
 CASES = [
+    # SORT BY a constant of a set from a script: sorted ALPHA (deterministic)
+    [('SADD', 'myset', 'b', 'a', 'c', 'aa', 'z', 'azz'),
+     ('EVAL', "return redis.call('sort',KEYS[1],'by','_')", '1', 'myset'),
+     ('EVAL', "return redis.call('sort',KEYS[1],'by','_','get','#','get','_:*')", '1', 'myset'),
+     ('DEL', 'myset')],
     [('EVAL', 'return 1', '0')],
     [('EVAL', 'return {1,2,nil,3}', '0')],
     [('EVAL', "return {1,true,false,'x',{ok='o'}, {err='e'}, 2.5}", '0')],
@@ -467,11 +472,27 @@ def test_stats_of_scripts(sdiff):
                ("EVAL", "return redis.pcall('incr', 'str')", "0"),
                ("EVAL", "error('x')", "0"),
                ("EVAL", "return redis.call('nosuch')", "0"),
-               ("EVAL", "return redis.call('get', 'str')", "0")])
+               ("EVAL", "return redis.call('get', 'str')", "0"),
+               # an error swallowed by pcall is counted where it happened
+               ("EVAL", "redis.pcall('incr', 'str') return 1", "0"),
+               # refusals: the command's rejected call, in errorstats once
+               ("EVAL", "return redis.pcall('get')", "0"),
+               ("EVAL", "return redis.call('get')", "0"),
+               ("EVAL", "return redis.error_reply('MY err')", "0"),
+               ("EVAL", "return {err='X y'}", "0")])
+    sdiff.check("CONFIG", "SET", "maxmemory", "1")
+    try:
+        sdiff.run([("EVAL", "return redis.call('set','x','y')", "1", "x"),
+                   ("EVAL", "local t = redis.pcall('set','x','y') return t['err']", "1", "x"),
+                   ("EVAL", "return redis.pcall('set','x','y')", "1", "x")])
+    finally:
+        sdiff.check("CONFIG", "SET", "maxmemory", "0")
     assert _counters(sdiff.node, "errorstats") == _counters(sdiff.ref, "errorstats")
     ours, theirs = _counters(sdiff.node, "commandstats"), _counters(sdiff.ref, "commandstats")
-    for name in ("cmdstat_eval", "cmdstat_incr", "cmdstat_get"):
+    for name in ("cmdstat_eval", "cmdstat_incr", "cmdstat_get", "cmdstat_set"):
         assert ours[name] == theirs[name], name
+    assert (_counters(sdiff.node, "stats")["total_error_replies"]
+            == _counters(sdiff.ref, "stats")["total_error_replies"])
 
 
 def test_reply_nested_deeper_than_the_lua_stack(node_server, redis_server):
@@ -529,3 +550,30 @@ def test_acl_check_cmd(node_server, redis_server):
         got.append(out)
     assert got[0] == got[1]
     assert got[0][:3] == [1, None, None]
+
+
+def test_script_flags_decide_oom_and_readonly_refusals(sdiff):
+    """EVAL/FCALL are refused before they run by the flags their script
+    declares (Redis's getCommandFlags): without no-writes/allow-oom a script
+    is denyoom and a write; on a read-only replica or past maxmemory it gets
+    the command-level error, a no-writes script runs."""
+    sdiff.check("FUNCTION", "LOAD", "#!lua name=t\n"
+                "redis.register_function{function_name='f1', callback=function() return 'hi' end,"
+                " flags={'no-writes'}}\n"
+                "redis.register_function{function_name='f2', callback=function() return 'hi' end}\n"
+                "redis.register_function{function_name='f3', callback=function() return 'hi' end,"
+                " flags={'allow-oom'}}")
+    calls = [("FCALL", "f1", "0"), ("FCALL", "f2", "0"), ("FCALL_RO", "f2", "0"), ("FCALL", "f3", "0"),
+             ("EVAL", "#!lua flags=no-writes\nreturn 1", "0"), ("EVAL", "#!lua\nreturn 1", "0"),
+             ("EVAL", "return 1", "0")]
+    try:
+        sdiff.check("CONFIG", "SET", "maxmemory", "1")
+        sdiff.run(calls)
+    finally:
+        sdiff.check("CONFIG", "SET", "maxmemory", "0")
+    try:
+        # a replica of a loopback port nobody listens on: read-only, no data
+        sdiff.check("REPLICAOF", "127.0.0.1", "1", compare=False)
+        sdiff.run(calls)
+    finally:
+        sdiff.check("REPLICAOF", "NO", "ONE", compare=False)
