@@ -96,7 +96,7 @@ def type_name(value):
 LAZYFREE_THRESHOLD = 1024     # elements; smaller values are freed at once
 LAZYFREE_SLICE = 1024         # elements freed between two yields (well under 1 ms)
 _lazy_queue = deque()
-_CONTAINER_TYPES = frozenset((dict, deque, set, ZSet))
+_CONTAINER_TYPES = frozenset((dict, deque, set, ZSet, Stream))
 _lazy_state = {"worker": None, "pending": 0, "freed": 0}
 
 
@@ -111,7 +111,10 @@ def release(value):
     if t is bytes or t is int or value is None or isinstance(value, (bytes, str)):
         return                       # strings and compact forms: one block
     try:
-        if len(value) < LAZYFREE_THRESHOLD:
+        n = len(value)
+        if t is Stream:          # pending entries may outnumber the entries
+            n += sum(len(g.pel) for g in value.groups.values())
+        if n < LAZYFREE_THRESHOLD:
             return
     except TypeError:
         return
@@ -145,6 +148,15 @@ def _drain(value):
     yields between slices)."""
     if isinstance(value, ZSet):
         parts = [value.members, value.index]
+    elif type(value) is Stream:
+        # The entries, then each group's PEL and consumers (whose PELs
+        # share the group's pending entries).
+        parts = [value.entries]
+        for g in value.groups.values():
+            parts.append(g.pel)
+            parts.extend(c.pel for c in g.consumers.values())
+            parts.append(g.consumers)
+        parts.append(value.groups)
     else:
         parts = [value]
     for part in parts:
