@@ -33,6 +33,8 @@ from collections import deque
 from . import lzf
 from .compact import PACKED_TYPES, canonical_int, expand
 from .acyclic import untrack_value
+from sortedcontainers import SortedDict
+
 from .crc64 import crc64
 from .stream import Stream, ConsumerGroup, Consumer, PendingEntry, MAX_ID, U64
 from .zset import ZSet
@@ -914,7 +916,7 @@ class RdbParser:
         """A stream (RDB_TYPE_STREAM_LISTPACKS, or _2 when ``v2``) as a
         ``Stream``, with its groups, PELs and consumers."""
         s = Stream()
-        entries = s.entries
+        pairs = []          # (ID, fields and values), in ID order
         n_nodes = self.plain_length()
         prev = -1
         for _ in range(n_nodes):
@@ -931,7 +933,8 @@ class RdbParser:
                 raise RdbError("Stream listpack integrity check failed.", at)
             if master <= prev:
                 raise RdbError("Listpack re-added with existing key", at)
-            prev = _stream_node_entries(lp, master, entries, prev, at)
+            prev = _stream_node_entries(lp, master, pairs, prev, at)
+        entries = s.entries = SortedDict(pairs)
         at = self.p
         length = self.u64()
         s.last_id = self.u64() << 64 | self.u64()
@@ -1111,9 +1114,9 @@ def estimate_entries_read(s, gid):
     return -1
 
 
-def _stream_node_entries(lp, master, entries, prev, at):
-    """Adds the live entries of one stream listpack node (master ID
-    ``master``) to ``entries``; returns the last ID seen (deleted ones
+def _stream_node_entries(lp, master, pairs, prev, at):
+    """Appends the live entries of one stream listpack node (master ID
+    ``master``) to ``pairs`` as (ID, fields and values); returns the last ID seen (deleted ones
     included: IDs must grow along the stream)."""
     items = _listpack_items(lp, at)
     bad = "Stream listpack integrity check failed."
@@ -1158,7 +1161,7 @@ def _stream_node_entries(lp, master, entries, prev, at):
                 raise RdbError("Stream entry IDs not in ascending order", at)
             prev = eid
             if not flags & STREAM_FLAG_DELETED:
-                entries[eid] = tuple(fv)
+                pairs.append((eid, tuple(fv)))
                 seen_live += 1
         if p != n or seen_live != live:
             raise RdbError(bad, at)

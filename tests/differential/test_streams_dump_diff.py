@@ -384,3 +384,12 @@ def test_node_unlinks_a_big_stream_lazily(r, n):
     assert n.dbsize() == 0
     n.restore("again", 0, payload)
     assert n.dump("again") == payload
+
+
+def test_redis_7_2_stream_format_is_refused():
+    """RDB_TYPE_STREAM_LISTPACKS_3 (Redis 7.2) is newer than Redis 7.0 reads."""
+    data = bytes([rdb.T_STREAM_LISTPACKS_3]) + b"\x00" * 20 + (10).to_bytes(2, "little")
+    data += crc64(data).to_bytes(8, "little")
+    with pytest.raises(rdb.RdbError, match="stream") as e:
+        rdb.load_payload(data)
+    assert e.value.offset == 0
