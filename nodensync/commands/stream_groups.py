@@ -230,9 +230,16 @@ class _Work:
     def finish(self, ctx):
         """Account for the change: propagate ``props`` (if any) instead of
         the command; nothing when there is nothing to propagate."""
-        if self.props:
+        props = self.props
+        if props:
             ctx.node.keyspace.dirty += max(self.dirty, 1)
-            ctx.propagate_as = self.props
+            if len(props) > 1 and not (getattr(ctx, "in_exec", False)
+                                       or getattr(ctx, "in_script", False)):
+                # Redis 7.0 wraps a command's several effects in a
+                # transaction (propagatePendingCommands); inside EXEC or a
+                # script the enclosing block does.
+                props = [[b"MULTI"]] + props + [[b"EXEC"]]
+            ctx.propagate_as = props
 
 
 def _xclaim_argv(key, group, id_arg, nack, g):
