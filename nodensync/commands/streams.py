@@ -188,15 +188,15 @@ def _trim(ctx, s, a):
                   max_entries=max_entries, max_bytes=max_bytes)
 
 
-def _rewrite_trim(argv, s, a):
+def _rewrite_trim(ctx, argv, s, a):
     """streamRewriteApproxSpecifier + streamRewriteTrimArgument: ``~`` ->
-    ``=`` and the count -> the resulting length (MAXLEN) or first ID (MINID)."""
+    ``=`` and the count -> the resulting length (MAXLEN) or first ID,
+    deleted entries included, as Redis reads it (MINID)."""
     argv[a.arg_idx - 1] = b"="
     if a.strategy == TRIM_MAXLEN:
         argv[a.arg_idx] = b"%d" % len(s)
     else:
-        first = s.first_entry()
-        argv[a.arg_idx] = format_id(first[0] if first is not None else MAX_ID)
+        argv[a.arg_idx] = format_id(s.first_id_with_tombstones(*_node_limits(ctx)))
 
 
 # -- XADD -------------------------------------------------------------------------------
@@ -255,7 +255,7 @@ def xadd(ctx, key, *args):
         if _trim(ctx, s, a):
             db.modified(key, "xtrim", "t", 0)
         if a.approx:
-            _rewrite_trim(argv, s, a)
+            _rewrite_trim(ctx, argv, s, a)
     if not a.id_given or not a.seq_given:
         argv[idpos] = reply
     if argv != [b"xadd", key] + list(args):
@@ -365,7 +365,7 @@ def xtrim(ctx, key, *args):
     deleted = _trim(ctx, s, a)
     if deleted:
         if a.approx:
-            _rewrite_trim(argv, s, a)
+            _rewrite_trim(ctx, argv, s, a)
             ctx.propagate_as = [argv]
         db.modified(key, "xtrim", "t", deleted)
     return deleted

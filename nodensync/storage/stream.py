@@ -302,6 +302,14 @@ class Stream:
             return None
         return self.entries.peekitem(-1)
 
+    def first_id_with_tombstones(self, max_entries=100, max_bytes=4096):
+        """streamGetEdgeID(first, with tombstones): the first entry of the
+        first node, deleted or not -- its master entry, since a node's
+        entries are only flagged deleted until the whole node goes.
+        MAX_ID when the stream has no node."""
+        nodes = self._nodes(max_entries, max_bytes)
+        return nodes[0].master_id if nodes else MAX_ID
+
     def last_valid_id(self):
         """streamLastValidID: the greatest ID present (0 when empty)."""
         return self.entries.keys()[-1] if self.entries else 0
