@@ -1126,14 +1126,49 @@ def _xinfo_stream(ctx, key):
     return s
 
 
-def _rax_figures(s):
-    """radix-tree-keys and radix-tree-nodes of Redis's stream rax."""
-    fn = getattr(s, "rax_figures", None)
-    if fn is not None:
-        return fn()
-    n = len(s.entries)
-    keys = (n + 99) // 100
-    return keys, (keys + 1 if keys else 1)
+def _rax_nodes(keys, depth=0):
+    """The nodes of a radix tree (Redis's rax) holding ``keys``: sorted
+    byte strings of one length, all sharing their first ``depth`` bytes.
+    A run of bytes every key shares is one compressed node, a byte where
+    they part is one branching node whose every branch starts a node, and
+    every key ends in a leaf node (the empty tree is its root alone)."""
+    if not keys:
+        return 1
+    first, last = keys[0], keys[-1]
+    end = len(first)
+    if depth == end:
+        return 1                                   # the key's leaf
+    if first[depth] == last[depth]:
+        common = depth
+        while common < end and first[common] == last[common]:
+            common += 1                            # (sorted: first/last bound the rest)
+        return 1 + _rax_nodes(keys, common)
+    total = 1
+    start = 0
+    n = len(keys)
+    while start < n:
+        byte = keys[start][depth]
+        stop = start + 1
+        while stop < n and keys[stop][depth] == byte:
+            stop += 1
+        total += _rax_nodes(keys[start:stop], depth + 1)
+        start = stop
+    return total
+
+
+def _rax_figures(ctx, s):
+    """radix-tree-keys and radix-tree-nodes: Redis's rax of listpack nodes
+    (keyed by their master IDs, 16 bytes big-endian), from the stream's
+    node model (storage/stream.py)."""
+    layout = getattr(s, "node_layout", None)
+    if layout is None:
+        n = len(s.entries)
+        keys = (n + 99) // 100
+        return keys, (keys + 1 if keys else 1)
+    cfg = ctx.node.config.values
+    nodes = layout(cfg.get("streamNodeMaxEntries", 100), cfg.get("streamNodeMaxBytes", 4096))
+    masters = [n[0].to_bytes(16, "big") for n in nodes]
+    return len(masters), _rax_nodes(masters)
 
 
 @command("xinfo|stream", arity=-3, flags=READONLY, keys=(2, 2, 1), group=G,
@@ -1153,7 +1188,7 @@ def xinfo_stream(ctx, key, *opts):
             count = _ll(opts[2])
             if count < 0:
                 count = 10
-    rkeys, rnodes = _rax_figures(s)
+    rkeys, rnodes = _rax_figures(ctx, s)
     info = {
         b"length": len(s.entries),
         b"radix-tree-keys": rkeys,
@@ -1263,3 +1298,10 @@ def xinfo_help(ctx):
     return status_lines(_XINFO_HELP)
 
 
+
+
+# Summaries Redis ends with a period (a docstring's is dropped).
+for _fn in (xgroup_create, xgroup_setid, xgroup_destroy, xgroup_createconsumer,
+            xgroup_delconsumer, xack, xpending, xclaim, xautoclaim, xreadgroup):
+    _fn.spec.summary += "."
+del _fn

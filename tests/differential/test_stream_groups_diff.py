@@ -473,3 +473,31 @@ def test_getkeys(diff):
                "STREAMS", "a", ">")
     diff.check("COMMAND", "GETKEYS", "XGROUP", "CREATE", "k", "g", "$")
     diff.check("COMMAND", "GETKEYS", "XINFO", "STREAM", "k")
+
+
+def test_xinfo_radix_tree_figures(diff):
+    """radix-tree-keys/-nodes follow Redis's listpack nodes and rax."""
+    for i in range(1, 1200):
+        diff.node.call("XADD", "big", "%d-%d" % (i * 7, i % 3), "f", "v" * (i % 50))
+        diff.ref.call("XADD", "big", "%d-%d" % (i * 7, i % 3), "f", "v" * (i % 50))
+    diff.check("XINFO", "STREAM", "big")
+    diff.check("XDEL", "big", "7-1", "14-2", "700-1")
+    diff.check("XINFO", "STREAM", "big")
+    diff.check("XTRIM", "big", "MAXLEN", "~", "900")
+    diff.check("XINFO", "STREAM", "big")
+    diff.check("XTRIM", "big", "MINID", "5000")
+    diff.check("XINFO", "STREAM", "big")
+    for ms in (1, 256, 65536, 1 << 24, 1 << 32, 1 << 40):
+        diff.check("XADD", "spread", "%d-0" % ms, "f", "v")
+        diff.check("XADD", "spread", "%d-1" % ms, "f", "v")
+    diff.check("CONFIG", "SET", "stream-node-max-entries", "1")
+    try:
+        for ms in (1, 256, 65536, 1 << 24, 1 << 32, 1 << 40):
+            diff.check("XADD", "spread1", "%d-0" % ms, "f", "v")
+            diff.check("XADD", "spread1", "%d-7" % ms, "f", "v")
+        diff.check("XINFO", "STREAM", "spread1")
+        diff.check("XDEL", "spread1", "256-0", "256-7")
+        diff.check("XINFO", "STREAM", "spread1")
+    finally:
+        diff.check("CONFIG", "SET", "stream-node-max-entries", "100")
+    diff.check("XINFO", "STREAM", "spread")
