@@ -466,7 +466,8 @@ def copy_value(value):
     if t is ZSet:
         return value.copy()
     if t is Stream:
-        return copy_stream(value)
+        own = getattr(value, "copy", None)      # the model's own (keeps its node layout)
+        return own() if own is not None else copy_stream(value)
     if t in PACKED_TYPES:
         return value              # immutable: both keys may hold the one object
     return _copy.deepcopy(value)

@@ -37,6 +37,10 @@ from sortedcontainers import SortedDict
 
 from .crc64 import crc64
 from .stream import Stream, ConsumerGroup, Consumer, PendingEntry, MAX_ID, U64
+try:
+    from .stream import StreamNode      # the node model, when stream.py keeps one
+except ImportError:
+    StreamNode = None
 from .zset import ZSet
 
 RDB_VERSION = 10
@@ -424,13 +428,19 @@ class Encoder:
 
 
     # -- streams ----------------------------------------------------------------
-    def stream_nodes(self, entries):
+    def stream_nodes(self, entries, layout=None):
         """[(master ID, listpack blob)]: the stream's entries in listpack
         nodes laid out as successive XADDs lay them out (streamAppendItem):
         a node takes entries until its size plus the new entry's fields and
         values reaches stream-node-max-bytes, or it holds
         stream-node-max-entries; its master entry lists the first entry's
-        field names, and entries with the same names carry only values."""
+        field names, and entries with the same names carry only values.
+
+        ``layout`` ([(master ID, master field names)] in ID order: the
+        stream's node model, when it keeps one) gives the node boundaries
+        instead, so a stream whose entries were deleted keeps Redis's nodes
+        (less the deleted entries, which are not kept).  An entry before the
+        first boundary starts a node of its own."""
         max_bytes = self.stream_node_bytes
         max_entries = self.stream_node_entries
         nodes = []
@@ -441,8 +451,19 @@ class Encoder:
         elements = 0
         master_fields = ()
         nf = 0
+        j = 0
+        n_layout = len(layout) if layout else 0
         for eid, fv in entries.items():
-            if master is not None:
+            boundary = None
+            if n_layout:
+                while j < n_layout and layout[j][0] <= eid:
+                    boundary = layout[j]
+                    j += 1
+                if boundary is not None and master is not None:
+                    nodes.append((master, listpack(lp_int(count) + b"".join(parts),
+                                                   elements + 1)))
+                    master = None
+            elif master is not None:
                 total = sum(map(len, fv))
                 if (size + len(lp_int(count)) + 7 + total >= max_bytes
                         or (max_entries and count >= max_entries)):
@@ -450,8 +471,10 @@ class Encoder:
                                                    elements + 1)))
                     master = None
             if master is None:
-                master = eid
-                master_fields = fv[0::2]
+                if boundary is not None:
+                    master, master_fields = boundary[0], tuple(boundary[1])
+                else:
+                    master, master_fields = eid, fv[0::2]
                 nf = len(master_fields)
                 parts = [lp_int(0), lp_int(nf)]
                 parts.extend(lp_entry(f) for f in master_fields)
@@ -487,7 +510,7 @@ class Encoder:
         every consumer group with its PEL and consumers (in name order, as
         Redis's radix trees list them)."""
         enc = self.string
-        nodes = self.stream_nodes(s.entries)
+        nodes = self.stream_nodes(s.entries, _node_layout(s))
         out = [encode_length(len(nodes))]
         for master, lp in nodes:
             out.append(b"\x10" + master.to_bytes(16, "big"))
@@ -519,6 +542,19 @@ class Encoder:
                 out.append(encode_length(len(c.pel)))
                 out.extend(eid.to_bytes(16, "big") for eid in c.pel)
         return b"".join(out)
+
+
+def _node_layout(s):
+    """[(master ID, master fields)] of the stream's node model (kept by
+    storage/stream.py for XADD and approximate trimming) when it accounts
+    for every entry, else None (then the writer lays the entries out)."""
+    nodes = getattr(s, "nodes", None)
+    if not nodes or getattr(s, "node_entries", -1) != len(s.entries):
+        return None
+    try:
+        return [(n.master_id, n.fields) for n in nodes]
+    except AttributeError:
+        return None
 
 
 def dump_payload(value, compress=True, limits=None):
@@ -917,6 +953,7 @@ class RdbParser:
         ``Stream``, with its groups, PELs and consumers."""
         s = Stream()
         pairs = []          # (ID, fields and values), in ID order
+        model = []
         n_nodes = self.plain_length()
         prev = -1
         for _ in range(n_nodes):
@@ -933,8 +970,20 @@ class RdbParser:
                 raise RdbError("Stream listpack integrity check failed.", at)
             if master <= prev:
                 raise RdbError("Listpack re-added with existing key", at)
-            prev = _stream_node_entries(lp, master, pairs, prev, at)
+            prev, live, deleted, fields = _stream_node_entries(lp, master, pairs, prev, at)
+            if StreamNode is not None:
+                # The model of this node (storage/stream.py): what XADD and
+                # approximate trimming would find in Redis after loading.
+                node = StreamNode(master, fields, len(lp) - len(lp_int(live))
+                                  - len(lp_int(deleted)))
+                node.last_id = prev
+                node.live = live
+                node.deleted = deleted
+                model.append(node)
         entries = s.entries = SortedDict(pairs)
+        if StreamNode is not None:
+            s.nodes = model
+            s.node_entries = len(entries)
         at = self.p
         length = self.u64()
         s.last_id = self.u64() << 64 | self.u64()
@@ -1116,8 +1165,9 @@ def estimate_entries_read(s, gid):
 
 def _stream_node_entries(lp, master, pairs, prev, at):
     """Appends the live entries of one stream listpack node (master ID
-    ``master``) to ``pairs`` as (ID, fields and values); returns the last ID seen (deleted ones
-    included: IDs must grow along the stream)."""
+    ``master``) to ``pairs`` as (ID, fields and values); returns the last
+    ID seen (deleted ones included: IDs must grow along the stream), the
+    live and deleted counts and the master entry's field names."""
     items = _listpack_items(lp, at)
     bad = "Stream listpack integrity check failed."
     try:
@@ -1167,7 +1217,7 @@ def _stream_node_entries(lp, master, pairs, prev, at):
             raise RdbError(bad, at)
     except (ValueError, IndexError):
         raise RdbError(bad, at) from None
-    return prev
+    return prev, live, deleted, tuple(master_fields)
 
 
 def _pairs_to_hash(items, at):
