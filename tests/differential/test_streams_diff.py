@@ -377,3 +377,82 @@ def test_command_docs(diff):
     diff.check("COMMAND", "GETKEYS", "XREAD", "COUNT", "2", "STREAMS", "a", "b", "0", "0")
     diff.check("COMMAND", "GETKEYS", "XREAD", "BLOCK", "0", "STREAMS", "streams", "0")
     diff.check("COMMAND", "GETKEYS", "XADD", "s", "*", "a", "b")
+
+
+# -- random sequences: the node model behind approximate trimming ------------------------
+def _random_ops(rnd, n):
+    """XADD (IDs growing by random steps, fields like or unlike the node's
+    master entry, values of every listpack size class, integers too),
+    XDEL, exact and approximate XTRIM (LIMIT too), XADD with trimming."""
+    ms, seq = 1, 0
+    ops = []
+    added = []
+    values = ["v", "", "12345", "-7", "9223372036854775808", "007", "x" * 70, "y" * 300,
+              "z" * 5000, "1" * 20]
+    for _ in range(n):
+        r = rnd.random()
+        if r < 0.82 or not added:
+            step = rnd.choice([0, 0, 1, 1, 2, 100, 70000, 1 << 33])
+            if step:
+                ms += step
+                seq = rnd.choice([0, 0, 5, 200])
+            else:
+                seq += rnd.choice([1, 1, 300])
+            eid = "%d-%d" % (ms, seq)
+            nf = rnd.choice([1, 1, 2, 3])
+            names = rnd.choice([["f"], ["f", "g"], ["a%d" % i for i in range(nf)]])
+            fields = []
+            for name in names:
+                fields += [name, rnd.choice(values)]
+            trim = []
+            if rnd.random() < 0.05:
+                trim = [rnd.choice(["MAXLEN", "MINID"]), rnd.choice(["~", "=", "~"])]
+                trim.append(str(rnd.randrange(20, 300)) if trim[0] == "MAXLEN"
+                            else rnd.choice(added[-300:] or [eid]))
+                if trim[1] == "~" and rnd.random() < 0.3:
+                    trim += ["LIMIT", str(rnd.randrange(0, 30))]
+            ops.append(["XADD", "s"] + trim + [eid] + fields)
+            added.append(eid)
+        elif r < 0.9:
+            ops.append(["XDEL", "s"] + [rnd.choice(added[-300:])
+                                        for _ in range(rnd.randrange(1, 4))])
+        elif r < 0.97:
+            how = rnd.choice(["MAXLEN", "MINID"])
+            op = ["XTRIM", "s", how]
+            if rnd.random() < 0.7:
+                op.append("~")
+            if how == "MAXLEN":
+                op.append(str(rnd.randrange(0, 300)))
+            else:
+                op.append(rnd.choice(added[-300:]))
+            if op[3] == "~" and rnd.random() < 0.3:
+                op += ["LIMIT", str(rnd.randrange(0, 50))]
+            ops.append(op)
+        else:
+            ops.append(["XLEN", "s"])
+    return ops
+
+
+@pytest.mark.parametrize("seed", range(16))
+def test_random_trimming_matches_redis(node_server, redis_server, seed):
+    import random
+    from difftools import Differ
+    rnd = random.Random(seed)
+    d = Differ(node_server.port, redis_server.port)
+    settings = [("stream-node-max-entries", rnd.choice(["100", "10", "5", "1", "0"])),
+                ("stream-node-max-bytes", rnd.choice(["4096", "500", "100", "0", "1mb"]))]
+    try:
+        d.check("FLUSHALL")
+        for name, value in settings:
+            d.check("CONFIG", "SET", name, value)
+        for op in _random_ops(rnd, 700):
+            d.check(*op)
+            if op[0] != "XLEN" and rnd.random() < 0.2:
+                d.check("XLEN", "s")
+        d.check("XRANGE", "s", "-", "+", "COUNT", "3")
+        d.check("XREVRANGE", "s", "+", "-", "COUNT", "3")
+        d.check("XLEN", "s")
+    finally:
+        d.check("CONFIG", "SET", "stream-node-max-entries", "100")
+        d.check("CONFIG", "SET", "stream-node-max-bytes", "4096")
+        d.close()

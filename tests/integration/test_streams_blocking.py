@@ -238,6 +238,8 @@ _WRITES = [
     ["XSETID", "s", "50-0", "ENTRIESADDED", "20", "MAXDELETEDID", "40-0"],
     ["XTRIM", "s", "MAXLEN", "10"],
     ["XTRIM", "s", "MAXLEN", "0"],
+    ["EVAL", "return redis.call('XADD', KEYS[1], 'MAXLEN', '~', '0', '77-*', 'f', 'v')", "1", "s"],
+    ["MULTI"], ["XADD", "s", "78-*", "f", "v"], ["XTRIM", "s", "MINID", "~", "0"], ["EXEC"],
 ] + [["XADD", "big", "%d-0" % i, "f", "v"] for i in range(1, 251)] + [
     ["XTRIM", "big", "MAXLEN", "~", "20", "LIMIT", "100"],
     ["XTRIM", "big", "MAXLEN", "~", "20"],
