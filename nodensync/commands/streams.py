@@ -24,8 +24,8 @@ from ..errors import CommandError
 from ..protocol.resp import OK, NULL_ARRAY, Bulks, Raw, encode
 from ..server import blocking
 from ..storage.compact import canonical_int
-from ..storage.stream import (Stream, MAX_ID, U64, format_id, parse_id_seq, parse_interval_id,
-                              next_id)
+from ..storage.stream import (Stream, MAX_ID, U64, LISTPACK_MAX_SIZE, format_id, parse_id_seq,
+                              parse_interval_id, next_id)
 from .registry import command, WRITE, READONLY, DENYOOM, FAST, BLOCKING
 
 G = "stream"
@@ -244,6 +244,8 @@ def xadd(ctx, key, *args):
                    "stream top item")
 
     fields = tuple(argv[field_pos:])
+    if sum(map(len, fields)) > LISTPACK_MAX_SIZE:
+        raise _err("ERR Elements are too large to be stored")
     max_entries, max_bytes = _node_limits(ctx)
     if created:
         db.set(key, s)

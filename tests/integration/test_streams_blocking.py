@@ -275,3 +275,39 @@ def test_generated_id_is_propagated(server_factory):
             if argv[0].lower() != b"select"] == [
         [b"xadd", b"s", b"*" if False else first, b"f", b"v"],
         [b"xadd", b"s", b"MAXLEN", b"=", b"2", second, b"f", b"v"]]
+
+
+def test_replicas_and_aof_end_with_the_masters_streams(server_factory, redis_factory):
+    """A NodeNsync master's stream writes (generated IDs, ~ trimming with
+    LIMIT, XDEL, XSETID) leave a redis-server replica, a NodeNsync replica
+    and the master's own AOF (after a restart) with the same streams."""
+    from persistence_support import master_with_replicas, wait_caught_up, client
+    m, ref, rep = master_with_replicas(server_factory, redis_factory)
+    c = RawClient(m.port)
+    try:
+        c.call("CONFIG", "SET", "stream-node-max-entries", "7")
+        for i in range(120):
+            c.call("XADD", "s", "*", "f", "v%d" % i)
+            if i % 10 == 9:
+                c.call("XADD", "s", "MAXLEN", "~", "50", "LIMIT", "14", "*", "g", "w")
+        for i in range(1, 40):
+            c.call("XADD", "t", "%d-*" % (i // 3), "f", "%d" % i)
+        c.call("XDEL", "t", "2-0", "5-1", "9-0")
+        c.call("XTRIM", "t", "MINID", "~", "6")
+        c.call("XTRIM", "t", "MAXLEN", "~", "10", "LIMIT", "7")
+        c.call("XSETID", "t", "100-0", "ENTRIESADDED", "500", "MAXDELETEDID", "50-0")
+        c.call("XADD", "u", "MINID", "~", "0", "*", "f", "v")
+        c.call("XTRIM", "u", "MAXLEN", "0")
+    finally:
+        c.close()
+    wait_caught_up(m, [ref, rep])
+
+    def state(port):
+        r = client(port)
+        return {k: (r.xrange(k), r.xlen(k)) for k in ("s", "t", "u")}
+    want = state(m.port)
+    assert want["s"][1] > 40 and want["t"][1] > 5
+    assert state(ref.port) == want
+    assert state(rep.port) == want
+    m.restart()
+    assert state(m.port) == want
