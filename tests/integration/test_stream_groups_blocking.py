@@ -350,3 +350,31 @@ def test_blocked_xreadgroup_propagates_as_redis(pair):
     ours, redis = out
     assert len(redis) >= 6
     _assert_same(ours, redis)
+
+
+def test_replicas_hold_the_groups(server_factory, redis_factory):
+    """A NodeNsync master's group commands leave a redis-server replica and
+    a NodeNsync replica with the same groups, PELs and consumers (seen
+    times aside: each replica sets them when it applies the stream)."""
+    import re
+    from persistence_support import master_with_replicas, wait_caught_up
+    m, ref, rep = master_with_replicas(server_factory, redis_factory)
+    admin, c = _clients(m.port, 2)
+    for cmd in _GROUP_WRITES:
+        admin.call(*cmd)
+    admin.call("XGROUP", "CREATE", "s", "blk", "$")
+    c.send("XREADGROUP", "GROUP", "blk", "w", "BLOCK", "0", "STREAMS", "s", ">")
+    wait_blocked(admin, 1)
+    admin.call("XADD", "s", "50-0", "f", "v")
+    c.reply()
+    _close(admin, c)
+    wait_caught_up(m, [ref, rep])
+    seen = re.compile(rb"(seen-time\r\n):[0-9]+")
+    got = []
+    for srv in (ref, rep):
+        r = RawClient(srv.port)
+        got.append([seen.sub(rb"\1:T", r.call_raw("XINFO", "STREAM", k, "FULL"))
+                    for k in ("s", "new")])
+        got[-1].append(r.call_raw("XINFO", "GROUPS", "s"))
+        r.close()
+    assert got[0] == got[1]
