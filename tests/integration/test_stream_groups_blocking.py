@@ -378,3 +378,32 @@ def test_replicas_hold_the_groups(server_factory, redis_factory):
         got[-1].append(r.call_raw("XINFO", "GROUPS", "s"))
         r.close()
     assert got[0] == got[1]
+
+
+def watch_and_group_commands(port):
+    """As in Redis 7.0, group commands do not touch WATCHed keys (but the
+    stream XGROUP CREATE MKSTREAM creates does)."""
+    admin, c = _clients(port, 2)
+    admin.call("XADD", "s", "1-0", "f", "v")
+    admin.call("XGROUP", "CREATE", "s", "g", "0")
+    out = []
+    for cmd in (("XREADGROUP", "GROUP", "g", "a", "STREAMS", "s", ">"),
+                ("XCLAIM", "s", "g", "b", "0", "1-0"),
+                ("XACK", "s", "g", "1-0"),
+                ("XGROUP", "CREATECONSUMER", "s", "g", "z"),
+                ("XGROUP", "SETID", "s", "g", "0"),
+                ("XGROUP", "DESTROY", "s", "g"),
+                ("XGROUP", "CREATE", "s", "g", "0"),
+                ("XGROUP", "CREATE", "new", "g", "0", "MKSTREAM")):
+        c.call("WATCH", cmd[2] if cmd[0] == "XGROUP" else cmd[1] if cmd[0] != "XREADGROUP"
+               else "s")
+        c.call("MULTI")
+        c.call("PING")
+        out.append(admin.call(*cmd))
+        out.append(c.call("EXEC"))
+    _close(admin, c)
+    return out
+
+
+def test_watch_and_group_commands(both):
+    both(watch_and_group_commands)
