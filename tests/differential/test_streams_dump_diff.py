@@ -410,3 +410,91 @@ def test_node_restores_empty_streams(r, n, name):
     assert r.restore("again", 0, payload) is True
     assert n.restore("s", 0, payload) is True
     assert n.dump("s") is not None
+
+
+# -- the same commands to both servers ---------------------------------------------------
+@pytest.fixture(params=[2, 3], ids=["resp2", "resp3"])
+def both(request, redis_ref, node_srv):
+    from difftools import Differ
+    for port in (redis_ref.port, node_srv.port):
+        c = client(port)
+        c.flushall()
+        c.config_set("stream-node-max-bytes", 4096)
+        c.config_set("stream-node-max-entries", 100)
+        c.close()
+    d = Differ(node_srv.port, redis_ref.port, protocol=request.param)
+    yield d
+    d.close()
+
+
+def _xadds(d, key, n, seed=3, start_ms=1000):
+    rng = random.Random(seed)
+    for i in range(n):
+        ms = start_ms + i // 3
+        if i % 9 == 0:
+            fields = ["other", str(i)]
+        else:
+            fields = ["f", str(i), "g", "v" * rng.randrange(0, 120), "n", str(-i * 1000)]
+        d.check("XADD", key, "%d-%d" % (ms, i % 3), *fields)
+
+
+@pytest.mark.parametrize("max_bytes,max_entries", [(4096, 100), (200, 7), (0, 0)])
+def test_stream_built_by_commands_dumps_as_redis(both, max_bytes, max_entries):
+    both.check("CONFIG", "SET", "stream-node-max-bytes", str(max_bytes))
+    both.check("CONFIG", "SET", "stream-node-max-entries", str(max_entries))
+    _xadds(both, "s", 400)
+    both.check("XSETID", "s", "999999-1", "ENTRIESADDED", "1000", "MAXDELETEDID", "5-0")
+    both.check("XADD", "big", "1-1", "v", "x" * 9000)
+    both.check("XADD", "big", "1-2", "v", "y" * 10)
+    for key in ("s", "big"):
+        both.check("DUMP", key)
+        both.check("DEBUG", "DIGEST-VALUE", key)
+        both.check("XINFO", "STREAM", key, "FULL")
+    both.check("DEBUG", "DIGEST")
+
+
+def test_deletions_and_trimming_through_debug_reload(both):
+    """Redis keeps the nodes its deletions left (tombstones) through DEBUG
+    RELOAD; NodeNsync keeps the same nodes (less the deleted entries), so
+    XINFO's radix tree figures, XTRIM ~ and later XADDs agree."""
+    both.check("CONFIG", "SET", "stream-node-max-entries", "10")
+    _xadds(both, "s", 200)
+    both.check("XDEL", "s", "1000-0", "1000-1", "1010-1", "1020-0", "1020-1", "1020-2")
+    both.check("XTRIM", "s", "MAXLEN", "150")
+    both.check("XGROUP", "CREATE", "s", "g", "0")
+    both.check("XINFO", "STREAM", "s")
+    both.check("DEBUG", "RELOAD")
+    both.check("XINFO", "STREAM", "s")
+    both.check("XINFO", "STREAM", "s", "FULL")
+    both.check("XTRIM", "s", "MAXLEN", "~", "120")
+    both.check("XINFO", "STREAM", "s")
+    both.check("XADD", "s", "5000-0", "f", "v")
+    both.check("DEBUG", "RELOAD")
+    both.check("XINFO", "STREAM", "s", "FULL")
+    both.check("XRANGE", "s", "-", "+")
+    both.check("DEBUG", "DIGEST")
+
+
+def test_groups_through_debug_reload(both):
+    _xadds(both, "s", 60)
+    both.check("XGROUP", "CREATE", "s", "g1", "0")
+    both.check("XGROUP", "CREATE", "s", "g2", "1005-0", "ENTRIESREAD", "3")
+    both.check("XGROUP", "CREATECONSUMER", "s", "g1", "idle")
+    both.check("XCLAIM", "s", "g1", "alice", "0", "1001-0", "1002-1", "TIME", "1700000000000",
+               "RETRYCOUNT", "4", "FORCE", "JUSTID")
+    both.check("XCLAIM", "s", "g2", "bob", "0", "1003-0", "TIME", "1700000000001",
+               "RETRYCOUNT", "1", "FORCE", "JUSTID")
+    both.check("DEBUG", "RELOAD")
+    both.check("XPENDING", "s", "g1")          # (the extended form shows idle times)
+    both.check("XPENDING", "s", "g2")
+    both.check("XINFO", "GROUPS", "s")
+    both.check("XINFO", "CONSUMERS", "s", "g1", compare=False)     # (idle times)
+    both.check("XRANGE", "s", "-", "+", "COUNT", "5")
+    both.check("DEBUG", "DIGEST-VALUE", "s")
+    both.check("OBJECT", "ENCODING", "s")
+    both.check("COPY", "s", "s2")
+    both.check("XPENDING", "s2", "g1")
+    both.check("XINFO", "STREAM", "s2")
+    both.check("XGROUP", "DESTROY", "s", "g1")
+    both.check("XPENDING", "s2", "g1")         # the copy kept its own group
+    both.check("XCLAIM", "s2", "g2", "carol", "0", "1003-0", "JUSTID")
