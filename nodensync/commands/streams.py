@@ -29,7 +29,6 @@ from ..storage.stream import (Stream, MAX_ID, U64, LISTPACK_MAX_SIZE, format_id,
 from .registry import command, WRITE, READONLY, DENYOOM, FAST, BLOCKING
 
 G = "stream"
-_signal = blocking.signal_key_ready
 
 TRIM_NONE, TRIM_MAXLEN, TRIM_MINID = 0, 1, 2
 
@@ -262,7 +261,7 @@ def xadd(ctx, key, *args):
         argv[idpos] = reply
     if argv != [b"xadd", key] + list(args):
         ctx.propagate_as = [argv]
-    _signal(db, key)
+    blocking.signal_stream_ready(ctx, db, key, eid)
     return reply
 
 
@@ -559,12 +558,16 @@ def xread(ctx, *args):
 
     def try_serve(key):
         s = db.get(key)
-        if type(s) is not Stream:
+        if key is None or type(s) is not Stream:
             return None
         gt = wanted[key]
-        if s.last_id <= gt:
+        # (up to what the waking command left, as Redis serves right after it)
+        bound = blocking.signal_bound(ctx)
+        if bound is None or bound > s.last_id:
+            bound = s.last_id
+        if bound <= gt:
             return None
-        return streams_reply(ctx, [[key, entries_reply(s.range(gt + 1, MAX_ID, False,
+        return streams_reply(ctx, [[key, entries_reply(s.range(gt + 1, bound, False,
                                                                limit))]])
 
     result = blocking.block_on_keys(ctx, list(wanted), timeout, try_serve, Stream,

@@ -90,7 +90,7 @@ from ..protocol.resp import NULL_ARRAY
 from ..storage.stream import Stream
 
 __all__ = ["parse_timeout", "block_on_keys", "may_block", "signal_key_ready",
-           "signal_db_ready", "wake_client", "unblock_client", "blocked_count"]
+           "signal_stream_ready", "signal_bound", "signal_db_ready", "wake_client", "unblock_client", "blocked_count"]
 
 UNBLOCKED = "UNBLOCKED client unblocked via CLIENT UNBLOCK"
 
@@ -189,7 +189,7 @@ class Waiter:
     """One blocked command of one client."""
 
     __slots__ = ("client", "db", "keys", "kind", "event", "ready", "woken", "unblocked",
-                 "readable", "serve_any")
+                 "readable", "serve_any", "bounds", "bound")
 
     def __init__(self, client, keys, kind, serve_any=False):
         self.client = client
@@ -197,6 +197,8 @@ class Waiter:
         self.keys = keys
         self.kind = kind
         self.serve_any = serve_any   # woken by any signal on its keys (see block_on_keys)
+        self.bounds = {}             # key -> (stream bound, token): signal_stream_ready
+        self.bound = None            # the bound of the key being served (signal_bound)
         self.event = Event()
         self.ready = []          # keys signalled since the waiter last looked, in order
         self.woken = False       # event set, not yet handled by the waiter
@@ -416,6 +418,8 @@ def _wait(ctx, keys, timeout_ms, try_serve, kind, serve_any=False):
             ready, w.ready = w.ready, []
             db = w.db
             for key in ready:
+                entry = w.bounds.pop(key, None) if w.bounds else None
+                w.bound = entry[0] if entry is not None else None
                 if key is not None and not serve_any:    # None: wake_client()
                     value = db.get(key)
                     if value is None or type(value) is not kind:
@@ -486,6 +490,41 @@ def signal_key_ready(db, key):
         st = getattr(db.keyspace, "blocking_state", None)
         if st is not None and st.queues:
             st.key_changed(db, key)
+
+
+def signal_stream_ready(ctx, db, key, bound):
+    """signal_key_ready for a write that added stream entries up to ID
+    ``bound`` (XADD).  Redis serves blocked clients after every command
+    (after a whole MULTI/EXEC or script), so each waiter on the key
+    remembers the bound of the first command that signalled it -- the
+    last of a transaction or script -- and is served up to it
+    (``signal_bound``) even when the writer's pipeline added more before
+    the waiter ran."""
+    if not _waiting[0]:
+        return
+    st = getattr(db.keyspace, "blocking_state", None)
+    if st is None or not st.queues:
+        return
+    q = st.queues.get((db.id, key))
+    if not q:
+        return
+    token = (ctx.id if ctx is not None and (getattr(ctx, "in_exec", False)
+                                            or getattr(ctx, "in_script", False)) else None)
+    for w in q:
+        if w.db is db and w.kind is Stream:
+            prev = w.bounds.get(key)
+            if prev is None or (token is not None and prev[1] == token):
+                w.bounds[key] = (bound, token)
+    st.key_changed(db, key)
+
+
+def signal_bound(ctx):
+    """Inside ``try_serve`` of a stream waiter: the stream ID the waking
+    write left the key at (see signal_stream_ready), or None when the key
+    was signalled otherwise (then serve what is there)."""
+    st = getattr(ctx.node.keyspace, "blocking_state", None)
+    w = st.by_client.get(ctx.id) if st is not None else None
+    return w.bound if w is not None and w.client is ctx else None
 
 
 def signal_db_ready(db):

@@ -169,6 +169,43 @@ def pipelined_behind_block(port):
     return out
 
 
+def pipelined_writes_serve_after_each_command(port):
+    """Redis serves blocked clients after every command: XADDs pipelined by
+    one connection serve a waiter with the first one's entry; a script or a
+    transaction counts as one command."""
+    admin, c1, c2 = _clients(port, 3)
+    out = []
+    c1.send("XREAD", "BLOCK", "0", "STREAMS", "s", "$")
+    wait_blocked(admin, 1)
+    c2.send("XREAD", "BLOCK", "0", "STREAMS", "s", "0")
+    wait_blocked(admin, 2)
+    admin.send("XADD", "s", "1-0", "f", "1")
+    admin.send("XADD", "s", "2-0", "f", "2")
+    admin.send("XADD", "s", "3-0", "f", "3")
+    out += admin.replies(3)
+    out += [c1.reply(), c2.reply()]
+    c1.send("XREAD", "BLOCK", "0", "STREAMS", "s", "$")
+    wait_blocked(admin, 1)
+    admin.send("EVAL", "redis.call('XADD', KEYS[1], '4-0', 'f', '4') "
+               "return redis.call('XADD', KEYS[1], '5-0', 'f', '5')", "1", "s")
+    admin.send("XADD", "s", "6-0", "f", "6")
+    out += admin.replies(2)
+    out.append(c1.reply())
+    c1.send("XREAD", "BLOCK", "0", "STREAMS", "s", "$")
+    wait_blocked(admin, 1)
+    for cmd in (["MULTI"], ["XADD", "s", "7-0", "f", "7"], ["XADD", "s", "8-0", "f", "8"],
+                ["EXEC"], ["XADD", "s", "9-0", "f", "9"]):
+        admin.send(*cmd)
+    out += admin.replies(5)
+    out.append(c1.reply())
+    _close(admin, c1, c2)
+    return out
+
+
+def test_pipelined_writes_serve_after_each_command(both):
+    both(pipelined_writes_serve_after_each_command)
+
+
 @pytest.mark.parametrize("proto", [2, 3])
 def test_all_waiters_served_in_order(both, proto):
     both(all_waiters_served_in_order, proto)
