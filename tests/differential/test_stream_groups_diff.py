@@ -8,6 +8,7 @@ time matters XCLAIM's TIME option fixes it."""
 import re
 
 import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from servers import RawClient
 
@@ -501,3 +502,77 @@ def test_xinfo_radix_tree_figures(diff):
     finally:
         diff.check("CONFIG", "SET", "stream-node-max-entries", "100")
     diff.check("XINFO", "STREAM", "spread")
+
+
+# -- random sequences ---------------------------------------------------------------------
+_IDS = ["0", "1", "2-0", "3", "4-1", "5", "6-0", "9", "(2", "(4-1", "-", "+", "x"]
+_GROUPS = ["g1", "g2", "nog"]
+_CONSUMERS = ["a", "b", "c"]
+_KEY = st.sampled_from(["s", "s", "s", "t"])
+_ID = st.sampled_from(_IDS)
+_GROUP = st.sampled_from(_GROUPS)
+_CONSUMER = st.sampled_from(_CONSUMERS)
+_COUNT = st.sampled_from(["0", "1", "2", "10", "-1"])
+_MINIDLE = st.sampled_from(["0", "3600000"])
+
+
+def _c(*parts):
+    return st.tuples(*[p if isinstance(p, st.SearchStrategy) else st.just(p) for p in parts])
+
+
+def _flat(t):
+    out = []
+    for part in t:
+        out.extend(part) if isinstance(part, (list, tuple)) else out.append(part)
+    return tuple(out)
+
+
+_OPTS = st.lists(st.sampled_from([["JUSTID"], ["FORCE"], ["RETRYCOUNT", "3"], ["TIME", "1000"],
+                                  ["IDLE", "5"], ["LASTID", "5-0"], ["LASTID", "1"]]),
+                 max_size=3).map(lambda o: [w for x in o for w in x])
+_GROUP_COMMANDS = st.one_of(
+    _c("XADD", _KEY, "*", "f", st.sampled_from(["v", "w"])),
+    _c("XADD", _KEY, "MAXLEN", st.sampled_from(["2", "4"]), "*", "f", "v"),
+    _c("XDEL", _KEY, _ID),
+    _c("XTRIM", _KEY, "MAXLEN", st.sampled_from(["0", "1", "3"])),
+    _c("XGROUP", "CREATE", _KEY, _GROUP, st.sampled_from(["0", "$", "3", "7-0"]),
+       st.sampled_from([[], ["MKSTREAM"], ["ENTRIESREAD", "2"]])).map(_flat),
+    _c("XGROUP", "SETID", _KEY, _GROUP, st.sampled_from(["0", "$", "3", "7-0"]),
+       st.sampled_from([[], ["ENTRIESREAD", "1"]])).map(_flat),
+    _c("XGROUP", st.sampled_from(["CREATECONSUMER", "DELCONSUMER"]), _KEY, _GROUP, _CONSUMER),
+    _c("XGROUP", "DESTROY", _KEY, _GROUP),
+    _c("XREADGROUP", "GROUP", _GROUP, _CONSUMER, "COUNT", _COUNT,
+       st.sampled_from([[], ["NOACK"]]), "STREAMS", _KEY, st.sampled_from([">", ">", "0", "3"])
+       ).map(_flat),
+    _c("XACK", _KEY, _GROUP, _ID, _ID),
+    _c("XCLAIM", _KEY, _GROUP, _CONSUMER, _MINIDLE, _ID, _ID, _OPTS).map(_flat),
+    _c("XAUTOCLAIM", _KEY, _GROUP, _CONSUMER, _MINIDLE, _ID, "COUNT", st.sampled_from(["1", "2", "5"]),
+       st.sampled_from([[], ["JUSTID"]])).map(_flat),
+    _c("XPENDING", _KEY, _GROUP),
+    _c("XPENDING", _KEY, _GROUP, _ID, _ID, _COUNT, st.sampled_from([[], ["a"], ["b"]])).map(_flat),
+    _c("XINFO", "GROUPS", _KEY),
+    _c("XINFO", "CONSUMERS", _KEY, _GROUP),
+    _c("XINFO", "STREAM", _KEY, st.sampled_from([[], ["FULL"]])).map(_flat),
+)
+
+
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(st.lists(_GROUP_COMMANDS, min_size=1, max_size=25))
+def test_random_group_sequences(diff, commands):
+    diff.check("FLUSHALL")
+    for i in range(1, 8):                      # explicit IDs: both servers hold the same ones
+        diff.check("XADD", "s", "%d-0" % i, "f", "v%d" % i)
+        diff.check("XADD", "s", "%d-1" % i, "g", "w%d" % i)
+    diff.check("XGROUP", "CREATE", "s", "g1", "0")
+    for cmd in commands:
+        if cmd[0] == "XADD" and "*" in cmd:
+            # '*' would give each server its own clock's ID: take the node's
+            node_reply = diff.node.call(*cmd)
+            if isinstance(node_reply, bytes):
+                cmd = tuple(node_reply.decode() if a == "*" else a for a in cmd)
+                diff.ref.call(*cmd)
+                continue
+        masked(diff, *cmd)
+    for k in ("s", "t"):
+        masked(diff, "XINFO", "STREAM", k, "FULL")
