@@ -407,3 +407,26 @@ def watch_and_group_commands(port):
 
 def test_watch_and_group_commands(both):
     both(watch_and_group_commands)
+
+
+def test_aof_reload_keeps_the_groups(server_factory, redis_factory):
+    """What the group commands append to the AOF (their propagated forms)
+    loads back into the groups redis-server loads from its own AOF."""
+    import re
+    abs_ms = re.compile(rb":1[0-9]{12}\r\n")      # (each server's own clock)
+    servers = [server_factory("--appendonly", "yes", "--save", "",
+                              "--enable-debug-command", "yes"),
+               redis_factory("--appendonly", "yes", "--enable-debug-command", "yes")]
+    got = []
+    for srv in servers:
+        c = RawClient(srv.port)
+        for cmd in _GROUP_WRITES:
+            c.call(*cmd)
+        before = [c.call_raw("XINFO", "GROUPS", "s"), c.call_raw("XPENDING", "s", "g")]
+        assert c.call("DEBUG", "LOADAOF") == b"OK"
+        after = [c.call_raw("XINFO", "GROUPS", "s"), c.call_raw("XPENDING", "s", "g"),
+                 abs_ms.sub(b":T", c.call_raw("XINFO", "STREAM", "s", "FULL")),
+                 abs_ms.sub(b":T", c.call_raw("XINFO", "STREAM", "new", "FULL"))]
+        got.append((before, after))
+        c.close()
+    assert got[0] == got[1]
