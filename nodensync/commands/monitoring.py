@@ -84,6 +84,10 @@ def setup(node):
     smaller of the two settings, and ``slowlog_add`` (installed on the node)
     sorts out which of them the command reached."""
     conf = node.config
+    hooks = getattr(node, "resetstat_hooks", None)
+    if hooks is not None:
+        # CONFIG RESETSTAT zeroes INFO's lazyfreed_objects (lazyfreeResetStats).
+        hooks.append(lambda: setattr(node.keyspace, "lazyfreed_objects", 0))
 
     def apply_thresholds(_=None):
         slow = conf["slowlogLogSlowerThan"]

@@ -498,3 +498,37 @@ def test_groups_through_debug_reload(both):
     both.check("XGROUP", "DESTROY", "s", "g1")
     both.check("XPENDING", "s2", "g1")         # the copy kept its own group
     both.check("XCLAIM", "s2", "g2", "carol", "0", "1003-0", "JUSTID")
+
+
+def _lazyfreed(port):
+    c = client(port)
+    wait_for(lambda: int(c.info("memory")["lazyfree_pending_objects"]) == 0,
+             what="lazy free done")
+    return int(c.info("memory")["lazyfreed_objects"])
+
+
+@pytest.mark.parametrize("case", ["one", "tiny_nodes", "many_nodes", "group_pel", "groups",
+                                  "destroyed_group"])
+def test_unlink_frees_in_background_when_redis_does(both, redis_ref, node_srv, case):
+    """UNLINK frees a stream in the background exactly when Redis's free
+    effort (radix tree nodes, groups times the first group's PEL) passes
+    its threshold: INFO lazyfreed_objects agrees."""
+    both.check("CONFIG", "SET", "stream-node-max-entries", "5" if case == "tiny_nodes" else "100")
+    n = {"one": 1, "tiny_nodes": 400, "many_nodes": 7000, "group_pel": 100}.get(case, 50)
+    _xadds(both, "s", n)
+    if case == "group_pel":
+        both.check("XGROUP", "CREATE", "s", "g", "0")
+        both.check("XCLAIM", "s", "g", "c", "0", *["%d-%d" % (1000 + i // 3, i % 3)
+                                                 for i in range(80)], "FORCE", "JUSTID",
+                   "TIME", "1")
+    if case == "groups":
+        for i in range(70):
+            both.check("XGROUP", "CREATE", "s", "g%d" % i, "$")
+    if case == "destroyed_group":
+        both.check("XGROUP", "CREATE", "s", "bla", "$")
+        both.check("XGROUP", "DESTROY", "s", "bla")
+    _lazyfreed(redis_ref.port)
+    _lazyfreed(node_srv.port)
+    both.check("CONFIG", "RESETSTAT")
+    both.check("UNLINK", "s")
+    assert _lazyfreed(node_srv.port) == _lazyfreed(redis_ref.port)
