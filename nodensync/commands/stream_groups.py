@@ -816,7 +816,7 @@ def _serve_history(s, consumer, start, count):
     out = []
     now = _mstime()
     pel = consumer.pel
-    for i in list(pel.irange(start)):
+    for i in pel.irange(start):                 # (only the entries change)
         if count and len(out) >= count:
             break
         fields = s.entries.get(i)
