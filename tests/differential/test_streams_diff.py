@@ -322,6 +322,17 @@ def test_type_integrations(diff):
     diff.check("HSET", "s", "a", "b")
     diff.check("EXPIRE", "s", "100")
     diff.check("TTL", "s")
+    for cmd in (["SORT", "s"], ["LRANGE", "s", "0", "-1"], ["SMEMBERS", "s"],
+                ["ZRANGE", "s", "0", "-1"], ["HGETALL", "s"], ["GETRANGE", "s", "0", "1"],
+                ["APPEND", "s", "x"], ["INCR", "s"], ["PFADD", "s", "a"], ["STRLEN", "s"],
+                ["SETRANGE", "s", "0", "x"], ["BITCOUNT", "s"], ["OBJECT", "ENCODING", "s"],
+                ["SINTER", "s", "str"], ["SUNIONSTORE", "d", "s"], ["ZUNIONSTORE", "d", "1", "s"],
+                ["LPOS", "s", "a"], ["GEOADD", "s", "1", "1", "m"], ["BLPOP", "s", "0.01"],
+                ["LMOVE", "s", "d", "LEFT", "LEFT"], ["SCARD", "s"], ["HLEN", "s"],
+                ["ZCARD", "s"], ["LLEN", "s"], ["GETDEL", "s"], ["GETEX", "s"]):
+        diff.check(*cmd)
+    diff.check("XADD", "str", "*", "a", "b")
+    diff.check("XLEN", "str")
     diff.check("RENAME", "s", "t")
     diff.check("XRANGE", "t", "-", "+")
     diff.check("PERSIST", "t")
