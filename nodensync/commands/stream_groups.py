@@ -1021,9 +1021,21 @@ def _unregister(db, w, keys):
                     del db.watchers[key]
 
 
-def _try_serve_blocked(ctx, key, group, consumer_name, noack, count):
+def _stream_token(db, key):
+    value = db.data.get(key)
+    return (value, value.last_id) if type(value) is Stream else None
+
+
+def _try_serve_blocked(ctx, key, group, consumer_name, noack, count, seen):
     """serveClientsBlockedOnStreamKey for one client and one key: the
-    reply, an error (raised), or None to go on waiting."""
+    reply, an error (raised), or None to go on waiting.
+
+    Redis looks when the key is signalled: deleted or overwritten (the
+    errors), its group destroyed, or entries added.  The WATCH hook tells
+    of every change, so ``seen`` (key -> the stream and last ID the client
+    last looked at) keeps it to those: it is served only once the stream's
+    last ID moved or the stream was replaced (an XGROUP SETID back, then an
+    XDEL, serve nobody in Redis)."""
     db = ctx.db
     value = db.get(key)
     if type(value) is not Stream:
@@ -1032,6 +1044,10 @@ def _try_serve_blocked(ctx, key, group, consumer_name, noack, count):
     g = s.groups.get(group)
     if g is None:
         raise _err("NOGROUP the consumer group this client was blocked on no longer exists")
+    prev = seen.get(key)
+    if prev is not None and prev[0] is s and prev[1] == s.last_id:
+        return None
+    seen[key] = (s, s.last_id)
     if not s.last_id > g.last_id:
         return None
     start, _ = _incr_id(g.last_id)
@@ -1056,8 +1072,10 @@ def _block(ctx, keys, group, consumer_name, noack, count, timeout_ms):
         st.remove(old)
     w = blocking.Waiter(ctx, keys, _GroupWait)
     st.add(w)
+    seen = {}
     for key in keys:
         _key_waiters(db, key, True).waiters.append((w, key))
+        seen[key] = _stream_token(db, key)
     started = time.perf_counter_ns()
     deadline = None
     if 0 < timeout_ms < blocking._FOREVER_MS:
@@ -1094,7 +1112,8 @@ def _block(ctx, keys, group, consumer_name, noack, count, timeout_ms):
                     continue
                 ctx.block_dirty = ks.dirty
                 try:
-                    result = _try_serve_blocked(ctx, key, group, consumer_name, noack, count)
+                    result = _try_serve_blocked(ctx, key, group, consumer_name, noack, count,
+                                                seen)
                 except CommandError:
                     served = True
                     raise

@@ -179,6 +179,30 @@ def not_woken_by_other_writes(port):
     return out
 
 
+def served_only_for_new_entries(port):
+    """A group moved back by XGROUP SETID does not serve a blocked client
+    until an entry is added (Redis looks on XADD, not on every write)."""
+    admin, c = _clients(port, 2)
+    _group(admin)
+    for i in (1, 2, 3):
+        admin.call("XADD", "s", "%d-0" % i, "f", "v")
+    admin.call("XREADGROUP", "GROUP", "g", "x", "STREAMS", "s", ">")
+    c.send("XREADGROUP", "GROUP", "g", "a", "COUNT", "2", "BLOCK", "0", "STREAMS", "s", ">")
+    wait_blocked(admin, 1)
+    out = [admin.call("XGROUP", "SETID", "s", "g", "0"),
+           admin.call("XDEL", "s", "2-0"),
+           admin.call("XTRIM", "s", "MAXLEN", "5"),
+           c.silent()]
+    out.append(admin.call("XADD", "s", "4-0", "f", "v"))
+    out.append(c.reply())
+    _close(admin, c)
+    return out
+
+
+def test_served_only_for_new_entries(both):
+    both(served_only_for_new_entries)
+
+
 def disconnect_leaves_no_trace(port):
     admin, c1, c2 = _clients(port, 3)
     _group(admin)
