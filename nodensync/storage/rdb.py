@@ -1313,17 +1313,16 @@ def _listpack_items(blob, at):
             p += l
             if p > end:
                 raise RdbError("Listpack integrity check failed (entry past the end)", at)
-            # skip backlen
+            # the back length must be the entry's (lpValidateNext)
             if l <= 127:
+                if blob[p] != l:
+                    raise RdbError("Listpack integrity check failed (bad back length)", at)
                 p += 1
-            elif l < 16383:
-                p += 2
-            elif l < 2097151:
-                p += 3
-            elif l < 268435455:
-                p += 4
             else:
-                p += 5
+                back = _lp_backlen(l)
+                if blob[p:p + len(back)] != back:
+                    raise RdbError("Listpack integrity check failed (bad back length)", at)
+                p += len(back)
     except IndexError:
         raise RdbError("Listpack integrity check failed (truncated entry)", at) from None
     if p != end:
