@@ -216,9 +216,11 @@ def test_xdel(diff):
     diff.check("XDEL", "s", "-")
     diff.check("XLEN", "s")
     diff.check("XDEL", "nokey", "foo")
+    diff.check("XINFO", "STREAM", "s")
     diff.check("XDEL", "s", "3-0", "5-0")
     diff.check("EXISTS", "s")                    # an empty stream stays
     diff.check("XLEN", "s")
+    diff.check("XINFO", "STREAM", "s")
     diff.check("XADD", "s", "5-0", "a", "b")
     diff.check("XADD", "s", "6-0", "a", "b")
     diff.check("SET", "str", "x")
@@ -246,8 +248,10 @@ def test_xsetid(diff):
     diff.check("XSETID", "s", "-")
     diff.check("XSETID", "s", "+")
     diff.check("XDEL", "s", "10-1", "5-5")
+    diff.check("XINFO", "STREAM", "s")
     diff.check("XSETID", "s", "0-1")
     diff.check("XADD", "s", "0-2", "a", "b")
+    diff.check("XINFO", "STREAM", "s")
     diff.check("SET", "str", "x")
     diff.check("XSETID", "str", "1-1")
 
@@ -463,6 +467,8 @@ def test_random_trimming_matches_redis(node_server, redis_server, seed):
         d.check("XRANGE", "s", "-", "+", "COUNT", "3")
         d.check("XREVRANGE", "s", "+", "-", "COUNT", "3")
         d.check("XLEN", "s")
+        # first/last IDs, counters and the node count (radix-tree-keys)
+        d.check("XINFO", "STREAM", "s")
     finally:
         d.check("CONFIG", "SET", "stream-node-max-entries", "100")
         d.check("CONFIG", "SET", "stream-node-max-bytes", "4096")
