@@ -20,7 +20,7 @@ from ..storage.compact import canonical_int as _canonical_int
 from ..storage.acyclic import untrack
 from ..storage.keyspace import TYPE_NAMES, now_ms, release, type_name
 from ..storage.zset import ZSet
-from ..storage.stream import Stream, ConsumerGroup, Consumer, PendingEntry
+from ..storage.stream import Stream
 from .registry import (command, container, WRITE, READONLY, DENYOOM, FAST, LOADING,
                        STALE)
 from ..server.blocking import signal_key_ready
@@ -466,35 +466,10 @@ def copy_value(value):
     if t is ZSet:
         return value.copy()
     if t is Stream:
-        own = getattr(value, "copy", None)      # the model's own (keeps its node layout)
-        return own() if own is not None else copy_stream(value)
+        return value.copy()       # groups, PELs, consumers and node model (streamDup)
     if t in PACKED_TYPES:
         return value              # immutable: both keys may hold the one object
     return _copy.deepcopy(value)
-
-
-def copy_stream(s):
-    """A deep copy of a stream (Redis's streamDup): entries (whose tuples
-    of bytes are immutable, so shared), and every group with its own PEL
-    and consumers, each pending entry one object shared by the group's PEL
-    and its consumer's PEL as in the original."""
-    new = Stream()
-    new.entries = s.entries.copy()
-    new.last_id = s.last_id
-    new.first_id = s.first_id
-    new.max_deleted_id = s.max_deleted_id
-    new.entries_added = s.entries_added
-    for name, g in s.groups.items():
-        ng = ConsumerGroup(name, g.last_id, g.entries_read)
-        pel = ng.pel
-        for eid, pe in g.pel.items():
-            pel[eid] = PendingEntry(pe.delivery_time, pe.delivery_count, pe.consumer)
-        for cname, c in g.consumers.items():
-            nc = Consumer(cname, c.seen_time)
-            nc.pel.update((eid, pel[eid]) for eid in c.pel)
-            ng.consumers[cname] = nc
-        new.groups[name] = ng
-    return new
 
 
 @command("copy", arity=-3, flags=WRITE | DENYOOM, keys=(1, 2, 1), group=G, since="6.2.0",
