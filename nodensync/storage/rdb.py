@@ -9,9 +9,11 @@ Writer
     intsets for small integer sets, quicklist (listpack nodes) for lists,
     the plain forms (RDB_TYPE_HASH, RDB_TYPE_SET, RDB_TYPE_ZSET_2) for
     big collections, and RDB_TYPE_STREAM_LISTPACKS_2 for streams (listpack
-    nodes laid out as XADD fills them, stream-node-max-bytes/-entries).  ``dump_payload`` is the DUMP serialisation (one value
+    nodes along the stream's node model, else laid out as XADD fills them
+    under stream-node-max-bytes/-entries; deleted entries are not kept, so
+    no tombstones).  ``dump_payload`` is the DUMP serialisation (one value
     + RDB version + CRC-64), byte-identical to Redis's for values whose
-    encoding is determined by their content.
+    encoding is determined by their content (streams: without tombstones).
 
 Reader
     ``RdbParser`` reads every encoding Redis 7.0 (and older versions) write:
@@ -20,10 +22,12 @@ Reader
     intset, listpack from 7.2), hashes (plain, zipmap, ziplist, listpack),
     sorted sets (plain with text scores, ZSET_2 with binary scores, ziplist,
     listpack), streams (STREAM_LISTPACKS of 5.0-6.2 and STREAM_LISTPACKS_2
-    of 7.0, with their consumer groups).  Module values, module aux data and
-    7.2's STREAM_LISTPACKS_3 are refused with an ``RdbError`` naming the type.  Every error carries the byte offset
-    where it was found.  The parser works on any buffer that slices to
-    bytes (``bytes`` for DUMP payloads, ``mmap`` for files).
+    of 7.0, with their consumer groups and the node layout as the stream's
+    node model).  Module values, module aux data and 7.2's
+    STREAM_LISTPACKS_3 are refused with an ``RdbError`` naming the type.
+    Every error carries the byte offset where it was found.  The parser
+    works on any buffer that slices to bytes (``bytes`` for DUMP payloads,
+    ``mmap`` for files).
 """
 import math
 import struct
