@@ -252,14 +252,17 @@ def xadd(ctx, key, *args):
     reply = format_id(eid)
     db.modified(key, "xadd", "t")
 
+    rewritten = False
     if a.strategy != TRIM_NONE:
         if _trim(ctx, s, a):
             db.modified(key, "xtrim", "t", 0)
         if a.approx:
             _rewrite_trim(ctx, argv, s, a)
+            rewritten = True
     if not a.id_given or not a.seq_given:
         argv[idpos] = reply
-    if argv != [b"xadd", key] + list(args):
+        rewritten = True
+    if rewritten:
         ctx.propagate_as = [argv]
     blocking.signal_stream_ready(ctx, db, key, eid)
     return reply

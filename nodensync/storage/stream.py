@@ -187,11 +187,14 @@ def _lp_int(b):
 def _str_size(b):
     """Bytes of a string element as lpAppend stores it (an integer when it
     reads as one)."""
-    v = _lp_int(b)
-    if v is not None:
-        return _int_size(v)
     n = len(b)
-    enc = 1 + n if n < 64 else (2 + n if n < 4096 else 5 + n)
+    if n and n < 21 and (48 <= b[0] <= 57 or b[0] == 45):
+        v = _lp_int(b)
+        if v is not None:
+            return _int_size(v)
+    if n < 64:
+        return n + 2              # 1-byte header, 1-byte back length (n + 1 <= 127)
+    enc = 2 + n if n < 4096 else 5 + n
     return enc + _backlen_size(enc)
 
 
@@ -469,26 +472,28 @@ class Stream:
         does: into the tail node unless that is full (stream-node-max-bytes
         or -max-entries), else a new node whose master entry has its fields."""
         tail = nodes[-1] if nodes else None
-        names = fields[0::2]
-        total = sum(map(len, fields))
+        nf = len(fields) >> 1
         if tail is not None:
             limit = max_bytes if 0 < max_bytes <= LISTPACK_MAX_SIZE else LISTPACK_MAX_SIZE
-            if tail.lp_bytes() + total >= limit:
+            if tail.body + _int_size(tail.live) + _int_size(tail.deleted) \
+                    + sum(map(len, fields)) >= limit:
                 tail = None
             elif max_entries and tail.live + tail.deleted >= max_entries:
                 tail = None
-        nf = len(names)
         if tail is None:
             # header (6) + end (1), master entry: count and deleted (kept
             # apart), number of fields, the fields, a zero terminator.
-            body = 7 + _int_size(nf) + sum(map(_str_size, names)) + _int_size(0)
+            names = fields[0::2]
+            body = 7 + _int_size(nf) + sum(map(_str_size, names)) + 2
             tail = StreamNode(eid, names, body)
             nodes.append(tail)
             same = True
+            size = 6                      # flags, ms and seq deltas: 0-127 each
         else:
-            same = names == tail.fields
-        size = (_int_size(2 if same else 0) + _int_size(_delta(eid >> 64, tail.master_id >> 64))
-                + _int_size(_delta(eid & U64, tail.master_id & U64)))
+            same = fields[0::2] == tail.fields
+            master = tail.master_id
+            size = (2 + _int_size(_delta(eid >> 64, master >> 64))
+                    + _int_size(_delta(eid & U64, master & U64)))
         if same:
             size += sum(map(_str_size, fields[1::2])) + _int_size(nf + 3)
         else:
