@@ -450,6 +450,21 @@ class Stream:
             self.node_entries = len(self.entries)
         return self.nodes
 
+    def load_node(self, master_id, last_id, live, deleted, lp_bytes, fields):
+        """Add a node read from an RDB listpack (in ID order, after its
+        entries were put in ``entries``): its master entry's ID and fields,
+        its last entry's ID (deleted or not), live and deleted counts and
+        size in bytes -- so approximate trimming sees the nodes Redis would
+        have loaded.  When the loaded nodes do not account for every entry,
+        the model is rebuilt instead (see __init__)."""
+        node = StreamNode(master_id, tuple(fields),
+                          lp_bytes - _int_size(live) - _int_size(deleted))
+        node.last_id = last_id
+        node.live = live
+        node.deleted = deleted
+        self.nodes.append(node)
+        self.node_entries += live
+
     def node_layout(self, max_entries=100, max_bytes=4096):
         """[(master id, last id, live, deleted)] of the nodes, in order."""
         return [(n.master_id, n.last_id, n.live, n.deleted)
