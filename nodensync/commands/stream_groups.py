@@ -25,7 +25,11 @@ src/blocked.c).  Points worth knowing:
   ``touch_all`` for FLUSHDB/SWAPDB), so the waiters of a key register one
   ``_KeyWaiters`` object among the key's watchers: touched, it wakes them in
   arrival order; each then re-checks the key as Redis's
-  serveClientsBlockedOnStreamKey does.
+  serveClientsBlockedOnStreamKey does.  What XADDs added is served as
+  Redis serves it, right after each command: server/blocking.py's
+  signal_stream_ready records where each XADD left the stream
+  (``_BoundLog``), and a woken client takes entries up to the first of
+  those bounds that has some for its group.
 """
 import os
 import sys
@@ -770,15 +774,16 @@ _DOLLAR_ERR = ("ERR The $ ID is meaningless in the context of XREADGROUP: you wa
                "messages. The $ ID would just return an empty result set.")
 
 
-def _serve_new(ctx, key, group, s, g, consumer, start, count, noack, work):
+def _serve_new(ctx, key, group, s, g, consumer, start, count, noack, work, end=None):
     """streamReplyWithRange with a group: deliver the entries from
-    ``start`` on (at most ``count``, 0 = all), advancing the group's last
-    ID and read counter and filling the PELs.  Returns the entries."""
+    ``start`` on (up to ``end``, at most ``count``, 0 = all), advancing the
+    group's last ID and read counter and filling the PELs.  Returns the
+    entries."""
     out = []
     moved = False
     now = _mstime()
     name = consumer.name
-    for i in s.entries.irange(start):
+    for i in s.entries.irange(start, end):
         if i > g.last_id:
             if g.entries_read != -1 and not _has_tombstones(s, i):
                 g.entries_read += 1
@@ -952,12 +957,6 @@ def xreadgroup(ctx, *args):
 
 
 # -- XREADGROUP BLOCK ------------------------------------------------------------------
-class _GroupWait:
-    """The waiter ``kind`` of a blocked XREADGROUP: no value has this type,
-    so server/blocking.py's readiness signals never count it; its own
-    ``_KeyWaiters`` wakes it."""
-
-
 class _KeyWaiters:
     """Registered among ``db.watchers[key]``: the database's WATCH hook
     tells it of every change to the key (written, deleted, expired,
@@ -1021,21 +1020,49 @@ def _unregister(db, w, keys):
                     del db.watchers[key]
 
 
+class _BoundLog(dict):
+    """A blocked XREADGROUP's ``Waiter.bounds``: server/blocking.py's
+    signal_stream_ready records there the stream ID each signalling write
+    (XADD) left the key at, keeping only the first one of a waiter; this
+    log keeps them all, in order, as {key: [(bound, token), ...]} (the
+    writes of one transaction or script share a token: its last bound
+    stands for them, as Redis serves after the whole block)."""
+
+    def get(self, key, default=None):
+        return None                      # (so every signal is recorded)
+
+    def __setitem__(self, key, value):
+        log = dict.get(self, key)
+        if log is None:
+            dict.__setitem__(self, key, [value])
+        elif value[1] is not None and log[-1][1] == value[1]:
+            log[-1] = value
+        else:
+            log.append(value)
+
+    def take(self, key):
+        return dict.pop(self, key, None) or []
+
+
 def _stream_token(db, key):
     value = db.data.get(key)
     return (value, value.last_id) if type(value) is Stream else None
 
 
-def _try_serve_blocked(ctx, key, group, consumer_name, noack, count, seen):
+def _try_serve_blocked(ctx, key, group, consumer_name, noack, count, seen, bounds):
     """serveClientsBlockedOnStreamKey for one client and one key: the
     reply, an error (raised), or None to go on waiting.
 
-    Redis looks when the key is signalled: deleted or overwritten (the
-    errors), its group destroyed, or entries added.  The WATCH hook tells
-    of every change, so ``seen`` (key -> the stream and last ID the client
-    last looked at) keeps it to those: it is served only once the stream's
-    last ID moved or the stream was replaced (an XGROUP SETID back, then an
-    XDEL, serve nobody in Redis)."""
+    Redis looks after every command that signalled the key: deleted or
+    overwritten (the errors), its group destroyed, entries added (XADD).
+    ``bounds`` are the IDs each XADD since the last look left the stream
+    at: the client is served as right after the first of them that has
+    entries past the group's last ID, up to that bound (entries the
+    writer's later pipelined commands added wait for the next client, as
+    in Redis).  Other changes reach it through the WATCH hook: it is served
+    (up to the end) only when the stream itself was replaced (RENAME,
+    RESTORE, SWAPDB ...); an XGROUP SETID back, then an XDEL, serve nobody,
+    as in Redis.  ``seen``: key -> the stream and last ID last looked at."""
     db = ctx.db
     value = db.get(key)
     if type(value) is not Stream:
@@ -1045,11 +1072,21 @@ def _try_serve_blocked(ctx, key, group, consumer_name, noack, count, seen):
     if g is None:
         raise _err("NOGROUP the consumer group this client was blocked on no longer exists")
     prev = seen.get(key)
-    if prev is not None and prev[0] is s and prev[1] == s.last_id:
-        return None
     seen[key] = (s, s.last_id)
-    if not s.last_id > g.last_id:
-        return None
+    end = None
+    for bound, _ in bounds or ():
+        bound = min(bound, s.last_id)
+        if bound > g.last_id:
+            end = bound
+            break
+    if end is None:
+        # (without the bounds log -- server/blocking.py without it -- a
+        # moved last ID stands for the XADD)
+        replaced = (prev is None or prev[0] is not s
+                    or (bounds is None and prev[1] != s.last_id))
+        if not replaced or not s.last_id > g.last_id:
+            return None
+        end = s.last_id
     start, _ = _incr_id(g.last_id)
     work = _Work()
     consumer = _lookup_consumer(g, consumer_name)
@@ -1057,7 +1094,7 @@ def _try_serve_blocked(ctx, key, group, consumer_name, noack, count, seen):
         consumer = _create_consumer(db, key, g, consumer_name, work)
         if noack:
             work.props.append([_XGROUP, b"CREATECONSUMER", key, group, consumer_name])
-    entries = _serve_new(ctx, key, group, s, g, consumer, start, count, noack, work)
+    entries = _serve_new(ctx, key, group, s, g, consumer, start, count, noack, work, end)
     work.finish(ctx)
     return _reply_streams(ctx, [(key, entries)])
 
@@ -1070,7 +1107,13 @@ def _block(ctx, keys, group, consumer_name, noack, count, timeout_ms):
     old = st.by_client.get(ctx.id)
     if old is not None:
         st.remove(old)
-    w = blocking.Waiter(ctx, keys, _GroupWait)
+    # (kind Stream: signal_stream_ready records XADDs' bounds in w.bounds)
+    w = blocking.Waiter(ctx, keys, Stream)
+    log = _BoundLog()
+    try:
+        w.bounds = log
+    except AttributeError:
+        log = None
     st.add(w)
     seen = {}
     for key in keys:
@@ -1113,7 +1156,8 @@ def _block(ctx, keys, group, consumer_name, noack, count, timeout_ms):
                 ctx.block_dirty = ks.dirty
                 try:
                     result = _try_serve_blocked(ctx, key, group, consumer_name, noack, count,
-                                                seen)
+                                                seen, log.take(key) if log is not None
+                                                else None)
                 except CommandError:
                     served = True
                     raise

@@ -203,6 +203,48 @@ def test_served_only_for_new_entries(both):
     both(served_only_for_new_entries)
 
 
+def pipelined_xadds(port):
+    """Redis serves blocked clients after each command: pipelined XADDs
+    reach the waiters one command at a time."""
+    admin, c1, c2, c3, c4 = _clients(port, 5)
+    _group(admin)
+    admin.call("XGROUP", "CREATE", "s", "h", "$")
+    out = []
+    c1.send("XREADGROUP", "GROUP", "g", "a", "BLOCK", "0", "STREAMS", "s", ">")
+    wait_blocked(admin, 1)
+    c2.send("XREADGROUP", "GROUP", "g", "b", "COUNT", "5", "BLOCK", "0", "STREAMS", "s", ">")
+    wait_blocked(admin, 2)
+    c3.send("XREADGROUP", "GROUP", "h", "c", "BLOCK", "0", "STREAMS", "s", ">")
+    wait_blocked(admin, 3)
+    c4.send("XREADGROUP", "GROUP", "g", "d", "BLOCK", "0", "STREAMS", "s", ">")
+    wait_blocked(admin, 4)
+    admin.raw.sock.sendall(b"".join(RawClient.encode(("XADD", "s", "%d-0" % i, "f", "v"))
+                                    for i in (1, 2, 3)))
+    out.append(admin.replies(3))
+    out += [c1.reply(), c2.reply(), c3.reply(), c4.reply()]
+    wait_blocked(admin, 0)
+    # a transaction is one command: waiters are served after all it added
+    c1.send("XREADGROUP", "GROUP", "g", "a", "COUNT", "1", "BLOCK", "0", "STREAMS", "s", ">")
+    wait_blocked(admin, 1)
+    c4.send("XREADGROUP", "GROUP", "g", "d", "BLOCK", "0", "STREAMS", "s", ">")
+    wait_blocked(admin, 2)
+    c2.send("XREADGROUP", "GROUP", "g", "b", "BLOCK", "0", "STREAMS", "s", ">")
+    wait_blocked(admin, 3)
+    admin.raw.sock.sendall(b"".join(RawClient.encode(args) for args in (
+        ("MULTI",), ("XADD", "s", "4-0", "f", "v"), ("XADD", "s", "5-0", "f", "v"), ("EXEC",),
+        ("XADD", "s", "6-0", "f", "v"))))
+    out.append(admin.replies(5))
+    out += [c1.reply(), c4.reply(), c2.reply()]
+    wait_blocked(admin, 0)
+    out.append(admin.call("XPENDING", "s", "g"))
+    _close(admin, c1, c2, c3, c4)
+    return out
+
+
+def test_pipelined_xadds(both):
+    both(pipelined_xadds)
+
+
 def disconnect_leaves_no_trace(port):
     admin, c1, c2 = _clients(port, 3)
     _group(admin)
