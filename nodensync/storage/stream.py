@@ -213,7 +213,7 @@ class StreamNode:
     its live and deleted entry counts and its size in bytes less the two
     counters (``body``).  Only approximate trimming and XADD's choice of a
     new node read it."""
-    __slots__ = ("master_id", "last_id", "live", "deleted", "body", "fields")
+    __slots__ = ("master_id", "last_id", "live", "deleted", "body", "fields", "tombstones")
 
     def __init__(self, master_id, fields, body):
         self.master_id = master_id
@@ -222,13 +222,29 @@ class StreamNode:
         self.body = body
         self.live = 0
         self.deleted = 0
+        # {id: fields} of the entries deleted from this node that the model
+        # knows (XDEL, exact trimming; a loader may add those it read):
+        # Redis keeps them in the listpack, flagged, until the node goes.
+        # ``deleted`` counts them all (a rebuilt model knows none).
+        self.tombstones = None
 
     def lp_bytes(self):
         return self.body + _int_size(self.live) + _int_size(self.deleted)
 
+    def bury(self, eid, fields):
+        """An entry of this node was deleted (its data kept, flagged)."""
+        self.live -= 1
+        self.deleted += 1
+        t = self.tombstones
+        if t is None:
+            t = self.tombstones = {}
+        t[eid] = fields
+
     def copy(self):
         n = StreamNode(self.master_id, self.fields, self.body)
         n.last_id, n.live, n.deleted = self.last_id, self.live, self.deleted
+        if self.tombstones:
+            n.tombstones = dict(self.tombstones)
         return n
 
 
@@ -341,13 +357,12 @@ class Stream:
             if eid not in entries:
                 continue
             nodes = self._nodes(max_entries, max_bytes)
-            del entries[eid]
+            fields = entries.pop(eid)
             self.node_entries -= 1
             k = self._node_index(nodes, eid)
             if k is not None:
                 node = nodes[k]
-                node.live -= 1
-                node.deleted += 1
+                node.bury(eid, fields)
                 if not node.live:
                     del nodes[k]
             if eid == self.first_id:
@@ -398,9 +413,7 @@ class Stream:
             else:
                 doomed = list(entries.irange(node.master_id, minid, inclusive=(True, False)))
             for eid in doomed:
-                del entries[eid]
-            node.live -= len(doomed)
-            node.deleted += len(doomed)
+                node.bury(eid, entries.pop(eid))
             deleted += len(doomed)
             break
         if removed_nodes:
@@ -450,7 +463,7 @@ class Stream:
             self.node_entries = len(self.entries)
         return self.nodes
 
-    def load_node(self, master_id, last_id, live, deleted, lp_bytes, fields):
+    def load_node(self, master_id, last_id, live, deleted, lp_bytes, fields, tombstones=None):
         """Add a node read from an RDB listpack (in ID order, after its
         entries were put in ``entries``): its master entry's ID and fields,
         its last entry's ID (deleted or not), live and deleted counts and
@@ -462,8 +475,26 @@ class Stream:
         node.last_id = last_id
         node.live = live
         node.deleted = deleted
+        if tombstones:
+            node.tombstones = dict(tombstones)     # {id: fields} of its deleted entries
         self.nodes.append(node)
         self.node_entries += live
+
+    def node_list(self, max_entries=100, max_bytes=4096):
+        """The StreamNode objects, in ID order (rebuilt first if needed)."""
+        return self._nodes(max_entries, max_bytes)
+
+    def node_items(self, node):
+        """(id, fields, deleted) of every entry the model knows in
+        ``node``, in ID order: its live entries and its tombstones -- what
+        Redis's listpack for the node holds (all of it unless the model
+        was rebuilt, which forgets deleted entries)."""
+        live = ((i, self.entries[i], False)
+                for i in self.entries.irange(node.master_id, node.last_id))
+        if not node.tombstones:
+            return list(live)
+        dead = ((i, f, True) for i, f in node.tombstones.items())
+        return sorted(list(live) + list(dead))
 
     def node_layout(self, max_entries=100, max_bytes=4096):
         """[(master id, last id, live, deleted)] of the nodes, in order."""
