@@ -440,11 +440,15 @@ class Encoder:
         stream-node-max-entries; its master entry lists the first entry's
         field names, and entries with the same names carry only values.
 
-        ``layout`` ([(master ID, master field names)] in ID order: the
-        stream's node model, when it keeps one) gives the node boundaries
-        instead, so a stream whose entries were deleted keeps Redis's nodes
-        (less the deleted entries, which are not kept).  An entry before the
-        first boundary starts a node of its own."""
+        ``layout`` ([(master ID, master field names, deleted count, last
+        ID)] in ID order: the stream's node model, when it keeps one) gives
+        the node boundaries instead, so a stream whose entries were deleted
+        keeps Redis's nodes.  The deleted entries' contents are not kept, so
+        a node's tombstones are written as empty deleted entries: the last
+        one at the node's last ID when that entry was deleted (Redis's
+        trimming reads it), the others at the master ID (the first entry
+        Redis put in the node).  Entries before the first boundary start a
+        node of their own."""
         max_bytes = self.stream_node_bytes
         max_entries = self.stream_node_entries
         nodes = []
@@ -455,8 +459,19 @@ class Encoder:
         elements = 0
         master_fields = ()
         nf = 0
+        tail = None         # the trailing tombstone of the current node
+        deleted = 0
         j = 0
         n_layout = len(layout) if layout else 0
+
+        def close():
+            body = parts
+            n_el = elements + 1
+            if tail is not None:
+                body = body + tail
+                n_el += len(tail)
+            nodes.append((master, listpack(lp_int(count) + b"".join(body), n_el)))
+
         for eid, fv in entries.items():
             boundary = None
             if n_layout:
@@ -464,28 +479,35 @@ class Encoder:
                     boundary = layout[j]
                     j += 1
                 if boundary is not None and master is not None:
-                    nodes.append((master, listpack(lp_int(count) + b"".join(parts),
-                                                   elements + 1)))
+                    close()
                     master = None
             elif master is not None:
                 total = sum(map(len, fv))
                 if (size + len(lp_int(count)) + 7 + total >= max_bytes
                         or (max_entries and count >= max_entries)):
-                    nodes.append((master, listpack(lp_int(count) + b"".join(parts),
-                                                   elements + 1)))
+                    close()
                     master = None
             if master is None:
+                tail = None
+                deleted = 0
                 if boundary is not None:
-                    master, master_fields = boundary[0], tuple(boundary[1])
+                    master, master_fields, deleted, last = boundary
+                    master_fields = tuple(master_fields)
+                    if deleted and last not in entries and last > master:
+                        tail = _tombstone(last, master)
                 else:
                     master, master_fields = eid, fv[0::2]
                 nf = len(master_fields)
-                parts = [lp_int(0), lp_int(nf)]
+                parts = [lp_int(deleted), lp_int(nf)]
                 parts.extend(lp_entry(f) for f in master_fields)
                 parts.append(lp_int(0))
+                elements = nf + 3            # + the count, added at the end
+                head = deleted - (tail is not None)
+                if head > 0:
+                    parts.extend(_tombstone(master, master) * head)
+                    elements += 5 * head
                 size = sum(map(len, parts))
                 count = 0
-                elements = nf + 3            # + the count, added at the end
             ms_diff = (eid >> 64) - (master >> 64)
             seq_diff = (eid & U64) - (master & U64)
             if ms_diff >= 1 << 63:
@@ -505,7 +527,7 @@ class Encoder:
             parts.extend(entry)
             count += 1
         if master is not None:
-            nodes.append((master, listpack(lp_int(count) + b"".join(parts), elements + 1)))
+            close()
         return nodes
 
     def _stream(self, s):
@@ -549,16 +571,29 @@ class Encoder:
 
 
 def _node_layout(s):
-    """[(master ID, master fields)] of the stream's node model (kept by
-    storage/stream.py for XADD and approximate trimming) when it accounts
-    for every entry, else None (then the writer lays the entries out)."""
+    """[(master ID, master fields, deleted entries, last ID)] of the
+    stream's node model (kept by storage/stream.py for XADD and approximate
+    trimming) when it accounts for every entry, else None (then the writer
+    lays the entries out)."""
     nodes = getattr(s, "nodes", None)
     if not nodes or getattr(s, "node_entries", -1) != len(s.entries):
         return None
     try:
-        return [(n.master_id, n.fields) for n in nodes]
+        return [(n.master_id, n.fields, n.deleted, n.last_id) for n in nodes]
     except AttributeError:
         return None
+
+
+def _tombstone(eid, master):
+    """The listpack elements of a deleted stream entry with no fields
+    (flags, ID deltas from ``master``, 0 fields, lp-count 4)."""
+    ms_diff = ((eid >> 64) - (master >> 64)) & U64
+    seq_diff = ((eid & U64) - (master & U64)) & U64
+    if ms_diff >> 63:
+        ms_diff -= 1 << 64
+    if seq_diff >> 63:
+        seq_diff -= 1 << 64
+    return [lp_int(STREAM_FLAG_DELETED), lp_int(ms_diff), lp_int(seq_diff), lp_int(0), lp_int(4)]
 
 
 def dump_payload(value, compress=True, limits=None):
@@ -959,7 +994,7 @@ class RdbParser:
         pairs = []          # (ID, fields and values), in ID order
         model = []
         n_nodes = self.plain_length()
-        prev = -1
+        prev = prev_master = -1
         for _ in range(n_nodes):
             at = self.p
             nodekey = self.string()
@@ -972,15 +1007,18 @@ class RdbParser:
                 if len(lp) >= 7 and int.from_bytes(lp[0:4], "little") == len(lp):
                     raise RdbError("Empty listpack inside stream", at)
                 raise RdbError("Stream listpack integrity check failed.", at)
-            if master <= prev:
-                raise RdbError("Listpack re-added with existing key", at)
-            prev, live, deleted, fields = _stream_node_entries(lp, master, pairs, prev, at)
+            if master <= prev_master:
+                raise RdbError("Listpack re-added with existing key" if master == prev_master
+                               else "Stream nodes not in ascending order", at)
+            prev_master = master
+            prev, last, live, deleted, fields = _stream_node_entries(lp, master, pairs, prev,
+                                                                     at)
             if StreamNode is not None:
                 # The model of this node (storage/stream.py): what XADD and
                 # approximate trimming would find in Redis after loading.
                 node = StreamNode(master, fields, len(lp) - len(lp_int(live))
                                   - len(lp_int(deleted)))
-                node.last_id = prev
+                node.last_id = last
                 node.live = live
                 node.deleted = deleted
                 model.append(node)
@@ -1169,9 +1207,11 @@ def estimate_entries_read(s, gid):
 
 def _stream_node_entries(lp, master, pairs, prev, at):
     """Appends the live entries of one stream listpack node (master ID
-    ``master``) to ``pairs`` as (ID, fields and values); returns the last
-    ID seen (deleted ones included: IDs must grow along the stream), the
-    live and deleted counts and the master entry's field names."""
+    ``master``) to ``pairs`` as (ID, fields and values), checking that they
+    come after ``prev`` (the last live ID before); returns the last live
+    ID, the ID of the node's last entry (deleted or not: what Redis's
+    trimming reads), the live and deleted counts and the master entry's
+    field names."""
     items = _listpack_items(lp, at)
     bad = "Stream listpack integrity check failed."
     try:
@@ -1186,6 +1226,7 @@ def _stream_node_entries(lp, master, pairs, prev, at):
         m_ms = master >> 64
         m_seq = master & U64
         seen_live = 0
+        last = master
         for _ in range(live + deleted):
             flags = int(items[p])
             eid = (((m_ms + int(items[p + 1])) & U64) << 64) | ((m_seq + int(items[p + 2])) & U64)
@@ -1211,17 +1252,19 @@ def _stream_node_entries(lp, master, pairs, prev, at):
             if int(items[p]) != expect:
                 raise RdbError(bad, at)
             p += 1
-            if eid <= prev:
-                raise RdbError("Stream entry IDs not in ascending order", at)
-            prev = eid
+            last = eid
             if not flags & STREAM_FLAG_DELETED:
+                # (Deleted entries are skipped unchecked, as Redis does.)
+                if eid <= prev or eid < master:
+                    raise RdbError("Stream entry IDs not in ascending order", at)
+                prev = eid
                 pairs.append((eid, tuple(fv)))
                 seen_live += 1
         if p != n or seen_live != live:
             raise RdbError(bad, at)
     except (ValueError, IndexError):
         raise RdbError(bad, at) from None
-    return prev, live, deleted, tuple(master_fields)
+    return prev, last, live, deleted, tuple(master_fields)
 
 
 def _pairs_to_hash(items, at):
