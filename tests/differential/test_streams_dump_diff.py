@@ -713,3 +713,9 @@ def test_random_histories_persist_as_in_redis(both, redis_ref, node_srv, ops, no
     both.check("DEBUG", "RELOAD")
     both.check("XINFO", "STREAM", "s")
     assert _model_of(n.dump("s")) == _model_of(r.dump("s"))
+    # NodeNsync's payload in redis-server: the same stream, the same nodes.
+    r.restore("from-node", 0, n.dump("s"))
+    assert r.xinfo_stream("from-node") == r.xinfo_stream("s")
+    r.xadd("from-node", {"z": 1}, id="99999-0")
+    r.xadd("s", {"z": 1}, id="99999-0")
+    assert r.xinfo_stream("from-node") == r.xinfo_stream("s")
