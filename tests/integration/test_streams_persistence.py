@@ -259,3 +259,86 @@ def test_full_resync_to_both_replica_kinds(server_factory, redis_factory, built)
                  and client(rep.port).info("replication")["master_link_status"] == "up",
                  what="replica in sync")
         _assert_streams(rep.port, r.port, payloads)
+
+
+# -- Redis's stream.tcl persistence scenarios, with a real AOF on both servers --------------
+@pytest.fixture(params=["yes", "no"], ids=["preamble", "commands"])
+def aof_pair(request, server_factory, redis_factory):
+    """A NodeNsync and a redis-server, both with appendonly yes (the rewrite
+    with or without the RDB preamble), DEBUG enabled."""
+    n = server_factory("--save", "", "--appendonly", "yes", "--aofUseRdbPreamble", request.param,
+                       "--enable-debug-command", "yes")
+    r = redis_factory("--appendonly", "yes", "--aof-use-rdb-preamble", request.param,
+                      "--enable-debug-command", "yes")
+    return client(n.port), client(r.port)
+
+
+def _both(pair, *args):
+    replies = []
+    for c in pair:
+        try:
+            replies.append(c.execute_command(*args))
+        except Exception as e:          # the same error on both is fine
+            replies.append(("error", str(e)))
+    assert replies[0] == replies[1], (args, replies)
+    return replies[0]
+
+
+@pytest.mark.parametrize("trim", [["MAXLEN", "200"], ["MINID", "1"], ["MAXLEN", "~", "100"],
+                                  ["MAXLEN", "~", "55", "LIMIT", "30"], ["MINID", "~", "100"],
+                                  ["MINID", "~", "55", "LIMIT", "30"]])
+def test_trimming_xadd_reloads_from_the_aof(aof_pair, trim):
+    """stream.tcl's "XADD with ... can propagate correctly": the AOF the
+    trimming XADD left loads back (DEBUG LOADAOF) to the same stream, even
+    with other node settings at load time."""
+    _both(aof_pair, "CONFIG", "SET", "stream-node-max-entries", "10" if "LIMIT" in trim else "100")
+    for j in range(100):
+        _both(aof_pair, "XADD", "mystream", "%d-0" % (j + 1), "xitem", "v")
+    _both(aof_pair, "XADD", "mystream", *trim, "200-0", "xitem", "v")
+    _both(aof_pair, "XTRIM", "mystream", "MAXLEN", "~", "85")
+    before = _both(aof_pair, "XINFO", "STREAM", "mystream")
+    _both(aof_pair, "CONFIG", "SET", "stream-node-max-entries", "1")
+    _both(aof_pair, "DEBUG", "LOADAOF")
+    _both(aof_pair, "XADD", "mystream", "300-0", "xitem", "v")
+    _both(aof_pair, "XLEN", "mystream")
+    _both(aof_pair, "XRANGE", "mystream", "-", "+")
+    assert before
+
+
+@pytest.mark.parametrize("case", ["empty", "xdel_lastid", "groups"])
+def test_rewrite_then_loadaof(aof_pair, case):
+    """stream.tcl's "Empty stream can be rewrite into AOF correctly" and
+    "Stream can be rewrite into AOF correctly after XDEL lastid", and a
+    stream with groups, consumers and pending entries: BGREWRITEAOF, DEBUG
+    LOADAOF, the same stream (seen-times aside) on both servers."""
+    if case == "empty":
+        _both(aof_pair, "XADD", "mystream", "MAXLEN", "0", "1-1", "a", "b")
+    elif case == "xdel_lastid":
+        _both(aof_pair, "XADD", "mystream", "1-1", "a", "b")
+        _both(aof_pair, "XADD", "mystream", "2-2", "a", "b")
+        _both(aof_pair, "XDEL", "mystream", "2-2")
+    else:
+        for j in range(30):
+            _both(aof_pair, "XADD", "mystream", "%d-0" % (j + 1), "f", j)
+        _both(aof_pair, "XGROUP", "CREATE", "mystream", "g1", "0")
+        _both(aof_pair, "XGROUP", "CREATE", "mystream", "g2", "10-0", "ENTRIESREAD", "10")
+        _both(aof_pair, "XCLAIM", "mystream", "g1", "alice", "0", "3-0", "4-0", "TIME", "1000",
+              "RETRYCOUNT", "3", "FORCE", "JUSTID")
+        _both(aof_pair, "XGROUP", "CREATECONSUMER", "mystream", "g1", "idle")
+        _both(aof_pair, "XDEL", "mystream", "4-0", "30-0")
+    for c in aof_pair:
+        c.bgrewriteaof()
+    for c in aof_pair:
+        wait_idle(c.connection_pool.connection_kwargs["port"])
+    _both(aof_pair, "DEBUG", "LOADAOF")
+    full = []
+    for c in aof_pair:
+        f = c.execute_command("XINFO", "STREAM", "mystream", "FULL")
+        for g in f[b"groups"]:
+            for cons in g[b"consumers"]:
+                cons.pop(b"seen-time")
+        full.append(f)
+    assert full[0] == full[1]
+    _both(aof_pair, "XADD", "mystream", "2-2", "c", "d")     # refused: 2-2 stays the last ID
+    _both(aof_pair, "XADD", "mystream", "50-0", "c", "d")
+    _both(aof_pair, "XLEN", "mystream")
