@@ -748,3 +748,29 @@ def test_generic_key_commands_on_streams(both):
     both.check("DEBUG", "DIGEST")
     both.check("FLUSHALL", "ASYNC")
     both.check("DBSIZE")
+
+
+def test_redis_6_rdb_file_with_streams_loads(r, tmp_path):
+    """A whole RDB file of Redis 6.2 (version 9, STREAM_LISTPACKS values):
+    NodeNsync starts from it with the streams Redis 7.0 makes of the same
+    values (their consumer groups' entries-read inferred)."""
+    _groups(r)
+    r.rename("s", "groups")
+    _tombstones(r)
+    r.rename("s", "tombstones")
+    body = b""
+    for key in (b"groups", b"tombstones"):
+        payload = _v1_payload(rdb.load_payload(r.dump(key)))
+        r.restore(b"v1:" + key, 0, payload)
+        body += payload[:1] + rdb.encode_string(key) + payload[1:-10]
+    data = b"REDIS0009" + b"\xfe\x00" + body + b"\xff"
+    data += crc64(data).to_bytes(8, "little")
+    (tmp_path / "dump.rdb").write_bytes(data)
+    s = NodeServer("--save", "", "--dbfilename", "dump.rdb", data_dir=str(tmp_path))
+    try:
+        c = client(s.port)
+        for key in (b"groups", b"tombstones"):
+            r.restore(b"back:" + key, 0, c.dump(key))
+            assert _full(r, b"back:" + key) == _full(r, b"v1:" + key)
+    finally:
+        s.cleanup()
