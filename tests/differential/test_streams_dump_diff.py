@@ -774,3 +774,22 @@ def test_redis_6_rdb_file_with_streams_loads(r, tmp_path):
             assert _full(r, b"back:" + key) == _full(r, b"v1:" + key)
     finally:
         s.cleanup()
+
+
+def test_debug_object_serializedlength(both, redis_ref, node_srv):
+    _xadds(both, "s", 300)
+    both.check("XGROUP", "CREATE", "s", "g", "0")
+    both.check("XCLAIM", "s", "g", "c", "0", "1000-0", "TIME", "5", "FORCE", "JUSTID")
+    lines = [client(port).execute_command("DEBUG", "OBJECT", "s")
+             for port in (node_srv.port, redis_ref.port)]
+    fields = []
+    for line in lines:
+        if isinstance(line, bytes):
+            line = line.decode()
+        if isinstance(line, dict):
+            line = " ".join("%s:%s" % (k.decode() if isinstance(k, bytes) else k,
+                                       v.decode() if isinstance(v, bytes) else v)
+                            for k, v in line.items())
+        fields.append(dict(kv.split(":", 1) for kv in line.split() if ":" in kv))
+    assert fields[0]["encoding"] == fields[1]["encoding"] == "stream"
+    assert fields[0]["serializedlength"] == fields[1]["serializedlength"]
