@@ -236,6 +236,16 @@ declare("hz", "int", 10, "Background task frequency (active expiry cycles per se
         group="general")
 declare("notifyKeyspaceEvents", "str", "", "Keyspace notification classes (Redis letters).",
         redis="notify-keyspace-events", mutable=True, group="general")
+# Streams (storage/stream.py): when XADD starts a new node (Redis's listpack
+# macro node), which decides what approximate trimming (MAXLEN ~) removes.
+declare("streamNodeMaxBytes", "int", 4096, "Stream node size in bytes at which XADD starts a "
+        "new node (0 = no limit); approximate trimming removes whole nodes.",
+        redis="stream-node-max-bytes", mutable=True, minimum=0, maximum=2 ** 63 - 1,
+        group="encoding", parser=redis_memory)
+declare("streamNodeMaxEntries", "int", 100, "Stream entries per node at which XADD starts a "
+        "new node (0 = no limit); approximate trimming removes whole nodes.",
+        redis="stream-node-max-entries", mutable=True, minimum=0, maximum=2 ** 63 - 1,
+        group="encoding", parser=redis_int)
 
 
 class Config:

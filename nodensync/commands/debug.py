@@ -28,6 +28,7 @@ from ..storage import rdb
 from ..storage.compact import expand
 from ..storage.snapshot import encoding_limits
 from ..storage.zset import ZSet
+from ..storage.stream import Stream
 from .connection import tracking_flush
 from .functions import store_of
 from .registry import command, ADMIN, NOSCRIPT, LOADING, STALE
@@ -364,7 +365,7 @@ def _text(v):
     return v if type(v) is bytes else b"%d" % v if type(v) is int else bytes(v)
 
 
-_TYPE_IDS = {bytes: 0, int: 0, list: 1, set: 2, ZSet: 3, dict: 4}
+_TYPE_IDS = {bytes: 0, int: 0, list: 1, set: 2, ZSet: 3, dict: 4, Stream: 6}
 
 
 def _value_digest(db, key, value, digest):
@@ -385,6 +386,13 @@ def _value_digest(db, key, value, digest):
     elif type_id == 2:
         for member in value:
             _xor(digest, _text(member))
+    elif type_id == 6:
+        # Entries only, in ID order, each "ms.seq" then its fields and
+        # values (consumer groups are not part of Redis's digest).
+        for eid, fv in value.entries.items():
+            _mix(digest, b"%d.%d" % (eid >> 64, eid & 0xFFFFFFFFFFFFFFFF))
+            for x in fv:
+                _mix(digest, x)
     elif type_id == 3:
         for member, score in value.score_items():
             ele = bytearray(20)

@@ -20,6 +20,7 @@ from ..storage.compact import canonical_int as _canonical_int
 from ..storage.acyclic import untrack
 from ..storage.keyspace import TYPE_NAMES, now_ms, release, type_name
 from ..storage.zset import ZSet
+from ..storage.stream import Stream
 from .registry import (command, container, WRITE, READONLY, DENYOOM, FAST, LOADING,
                        STALE)
 from ..server.blocking import signal_key_ready
@@ -464,6 +465,8 @@ def copy_value(value):
         return set(value)
     if t is ZSet:
         return value.copy()
+    if t is Stream:
+        return value.copy()       # groups, PELs, consumers and node model (streamDup)
     if t in PACKED_TYPES:
         return value              # immutable: both keys may hold the one object
     return _copy.deepcopy(value)

@@ -87,9 +87,10 @@ from ..commands.registry import (command, all_specs, BLOCKING, ADMIN, NOSCRIPT,
                                  LOADING, STALE)
 from ..errors import CommandError
 from ..protocol.resp import NULL_ARRAY
+from ..storage.stream import Stream
 
 __all__ = ["parse_timeout", "block_on_keys", "may_block", "signal_key_ready",
-           "signal_db_ready", "wake_client", "unblock_client", "blocked_count"]
+           "signal_stream_ready", "signal_bound", "signal_db_ready", "wake_client", "unblock_client", "blocked_count"]
 
 UNBLOCKED = "UNBLOCKED client unblocked via CLIENT UNBLOCK"
 
@@ -188,13 +189,16 @@ class Waiter:
     """One blocked command of one client."""
 
     __slots__ = ("client", "db", "keys", "kind", "event", "ready", "woken", "unblocked",
-                 "readable")
+                 "readable", "serve_any", "bounds", "bound")
 
-    def __init__(self, client, keys, kind):
+    def __init__(self, client, keys, kind, serve_any=False):
         self.client = client
         self.db = client.db
         self.keys = keys
         self.kind = kind
+        self.serve_any = serve_any   # woken by any signal on its keys (see block_on_keys)
+        self.bounds = {}             # key -> (stream bound, token): signal_stream_ready
+        self.bound = None            # the bound of the key being served (signal_bound)
         self.event = Event()
         self.ready = []          # keys signalled since the waiter last looked, in order
         self.woken = False       # event set, not yet handled by the waiter
@@ -209,6 +213,9 @@ class Waiter:
         self.readable = True
         self.event.set()
 
+
+# Types whose waiters read without consuming: a signal wakes them all.
+_READ_KINDS = frozenset([Stream])
 
 _waiting = [0]   # waiters in the process: writers' signals are free while 0
 
@@ -253,28 +260,38 @@ class _State:
 
     def key_changed(self, db, key):
         """Wake the next waiters if ``key`` now holds data of the type they
-        wait for (a waiter already woken counts against the elements)."""
+        wait for (a waiter already woken counts against the elements).
+        Streams are read, not consumed: every stream waiter is woken.
+        Waiters that asked for every signal (``serve_any``) are woken
+        whatever the key holds, even nothing."""
         q = self.queues.get((db.id, key))
         if not q:
             return
         value = db.data.get(key)
-        if value is None:
-            return
         kind = type(value)
-        try:
-            available = len(value)
-        except TypeError:
-            available = 1
+        if value is None or kind in _READ_KINDS:
+            available = None
+        else:
+            try:
+                available = len(value)
+            except TypeError:
+                available = 1
         for w in q:
-            if w.kind is not kind or w.db is not db:
+            if w.db is not db:
                 continue
+            if w.kind is not kind or value is None:
+                if not w.serve_any:
+                    continue
+            elif available is not None:
+                if available <= 0:
+                    if not w.serve_any:
+                        continue
+                else:
+                    available -= 1
             if key not in w.ready:
                 w.ready.append(key)
             if not w.woken:
                 w.wake()
-            available -= 1
-            if available <= 0:
-                break
 
 
 def _state(node):
@@ -324,7 +341,8 @@ def may_block(ctx):
 
 
 # -- blocking -----------------------------------------------------------------------------
-def block_on_keys(ctx, keys, timeout_ms, try_serve, kind=deque, timeout_reply=NULL_ARRAY):
+def block_on_keys(ctx, keys, timeout_ms, try_serve, kind=deque, timeout_reply=NULL_ARRAY,
+                  try_first=True, serve_any=False):
     """Serve the command from the first of ``keys`` that can (argument order),
     else block until one can; see the module docstring.  Returns the reply of
     ``try_serve``, None when the client may not block, or ``timeout_reply``
@@ -332,14 +350,23 @@ def block_on_keys(ctx, keys, timeout_ms, try_serve, kind=deque, timeout_reply=NU
 
     A wait that is not about keys (WAIT-like commands) passes ``keys=()``; its
     waker calls ``wake_client(client)``, which makes it call
-    ``try_serve(None)``."""
-    for key in keys:
-        result = try_serve(key)
-        if result is not None:
-            return result
+    ``try_serve(None)``.
+
+    ``try_first=False`` skips the first attempt (the command checked
+    already, by its own rules: XREAD).  ``serve_any=True`` calls
+    ``try_serve(key)`` on every signal for the key, even when it holds
+    another type or nothing (it was deleted): for waits that must end with
+    an error then (XREADGROUP when its stream or group goes away).  A
+    writer that removes what such clients wait for calls
+    ``signal_key_ready(db, key)`` after the change."""
+    if try_first:
+        for key in keys:
+            result = try_serve(key)
+            if result is not None:
+                return result
     if not may_block(ctx):
         return None
-    result = _wait(ctx, list(dict.fromkeys(keys)), timeout_ms, try_serve, kind)
+    result = _wait(ctx, list(dict.fromkeys(keys)), timeout_ms, try_serve, kind, serve_any)
     if result is _TIMED_OUT:
         return timeout_reply() if callable(timeout_reply) else timeout_reply
     return result
@@ -348,13 +375,13 @@ def block_on_keys(ctx, keys, timeout_ms, try_serve, kind=deque, timeout_reply=NU
 _TIMED_OUT = object()
 
 
-def _wait(ctx, keys, timeout_ms, try_serve, kind):
+def _wait(ctx, keys, timeout_ms, try_serve, kind, serve_any=False):
     st = _state(ctx.node)
     ks = ctx.node.keyspace
     old = st.by_client.get(ctx.id)
     if old is not None:
         st.remove(old)
-    w = Waiter(ctx, keys, kind)
+    w = Waiter(ctx, keys, kind, serve_any)
     st.add(w)
     started = time.perf_counter_ns()
     deadline = None
@@ -391,7 +418,9 @@ def _wait(ctx, keys, timeout_ms, try_serve, kind):
             ready, w.ready = w.ready, []
             db = w.db
             for key in ready:
-                if key is not None:          # None: wake_client()
+                entry = w.bounds.pop(key, None) if w.bounds else None
+                w.bound = entry[0] if entry is not None else None
+                if key is not None and not serve_any:    # None: wake_client()
                     value = db.get(key)
                     if value is None or type(value) is not kind:
                         continue
@@ -461,6 +490,41 @@ def signal_key_ready(db, key):
         st = getattr(db.keyspace, "blocking_state", None)
         if st is not None and st.queues:
             st.key_changed(db, key)
+
+
+def signal_stream_ready(ctx, db, key, bound):
+    """signal_key_ready for a write that added stream entries up to ID
+    ``bound`` (XADD).  Redis serves blocked clients after every command
+    (after a whole MULTI/EXEC or script), so each waiter on the key
+    remembers the bound of the first command that signalled it -- the
+    last of a transaction or script -- and is served up to it
+    (``signal_bound``) even when the writer's pipeline added more before
+    the waiter ran."""
+    if not _waiting[0]:
+        return
+    st = getattr(db.keyspace, "blocking_state", None)
+    if st is None or not st.queues:
+        return
+    q = st.queues.get((db.id, key))
+    if not q:
+        return
+    token = (ctx.id if ctx is not None and (getattr(ctx, "in_exec", False)
+                                            or getattr(ctx, "in_script", False)) else None)
+    for w in q:
+        if w.db is db and w.kind is Stream:
+            prev = w.bounds.get(key)
+            if prev is None or (token is not None and prev[1] == token):
+                w.bounds[key] = (bound, token)
+    st.key_changed(db, key)
+
+
+def signal_bound(ctx):
+    """Inside ``try_serve`` of a stream waiter: the stream ID the waking
+    write left the key at (see signal_stream_ready), or None when the key
+    was signalled otherwise (then serve what is there)."""
+    st = getattr(ctx.node.keyspace, "blocking_state", None)
+    w = st.by_client.get(ctx.id) if st is not None else None
+    return w.bound if w is not None and w.client is ctx else None
 
 
 def signal_db_ready(db):

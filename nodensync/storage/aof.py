@@ -1015,6 +1015,7 @@ def write_commands(keyspace, write):
     does (64 items per command)."""
     from collections import deque
     from .zset import ZSet
+    from .stream import Stream
     out = []
     size = 0
 
@@ -1063,6 +1064,9 @@ def write_commands(keyspace, write):
                         argv.append(b"%.17g" % s)
                         argv.append(m)
                     emit(argv)
+            elif t is Stream:
+                for argv in stream_commands(key, value):
+                    emit(argv)
             else:
                 raise rdb.UnsupportedValue("cannot rewrite a value of type %s"
                                            % type(value).__name__)
@@ -1072,3 +1076,33 @@ def write_commands(keyspace, write):
     if out:
         write(b"".join(out))
     return size
+
+
+def stream_commands(key, s):
+    """The commands that rebuild a stream (Redis's rewriteStreamObject): an
+    XADD per entry (or the XADD MAXLEN 0 trick for an empty stream), XSETID
+    with the last ID, entries added and greatest deleted ID, then per group
+    (in name order) XGROUP CREATE ... ENTRIESREAD, an XCLAIM ... FORCE per
+    pending entry of each consumer and XGROUP CREATECONSUMER for consumers
+    with nothing pending."""
+    from .stream import format_id
+    if s.entries:
+        for eid, fv in s.entries.items():
+            yield [b"XADD", key, format_id(eid), *fv]
+    else:
+        yield [b"XADD", key, b"MAXLEN", b"0", b"0-1", b"x", b"y"]
+    yield [b"XSETID", key, format_id(s.last_id), b"ENTRIESADDED", b"%d" % s.entries_added,
+           b"MAXDELETEDID", format_id(s.max_deleted_id)]
+    for name in sorted(s.groups):
+        g = s.groups[name]
+        yield [b"XGROUP", b"CREATE", key, name, format_id(g.last_id),
+               b"ENTRIESREAD", b"%d" % g.entries_read]
+        for cname in sorted(g.consumers):
+            c = g.consumers[cname]
+            if not c.pel:
+                yield [b"XGROUP", b"CREATECONSUMER", key, name, cname]
+                continue
+            for eid, pe in c.pel.items():
+                yield [b"XCLAIM", key, name, cname, b"0", format_id(eid),
+                       b"TIME", b"%d" % pe.delivery_time,
+                       b"RETRYCOUNT", b"%d" % pe.delivery_count, b"JUSTID", b"FORCE"]

@@ -96,7 +96,7 @@ def type_name(value):
 LAZYFREE_THRESHOLD = 1024     # elements; smaller values are freed at once
 LAZYFREE_SLICE = 1024         # elements freed between two yields (well under 1 ms)
 _lazy_queue = deque()
-_CONTAINER_TYPES = frozenset((dict, deque, set, ZSet))
+_CONTAINER_TYPES = frozenset((dict, deque, set, ZSet, Stream))
 _lazy_state = {"worker": None, "pending": 0, "freed": 0}
 
 
@@ -105,13 +105,52 @@ def lazyfree_pending():
     return _lazy_state["pending"]
 
 
+# A stream is freed in the background when Redis would free it so (its
+# lazyfreeGetFreeEffort above LAZYFREE_THRESHOLD, 64): INFO's
+# lazyfreed_objects then counts the same streams.  Each of its radix tree
+# nodes stands for up to stream-node-max-entries entries (several Python
+# objects each), so that is at least as much work as the 1,024 elements
+# that send the other types to the background.
+STREAM_LAZYFREE_THRESHOLD = 64
+
+
+def stream_free_effort(s):
+    """Redis's lazyfreeGetFreeEffort of a stream: the nodes of its radix
+    tree of listpack nodes, plus, per group, one allocation and the first
+    group's PEL size."""
+    nodes = getattr(s, "nodes", None)
+    if nodes is not None and getattr(s, "node_entries", -1) == len(s.entries):
+        effort = len(nodes)
+        if effort <= STREAM_LAZYFREE_THRESHOLD:
+            effort = _rax_node_count(sorted(n.master_id.to_bytes(16, "big") for n in nodes))
+    else:
+        effort = (len(s.entries) + 99) // 100 + 1    # (no node model: XADD's default nodes)
+    groups = s.groups
+    if groups:
+        effort += len(groups) * (1 + len(groups[min(groups)].pel))
+    return effort
+
+
+def _rax_node_count(keys):
+    """Nodes of a radix tree (Redis's rax) of sorted 16-byte keys, as
+    XINFO STREAM's radix-tree-nodes counts them."""
+    try:
+        from ..commands.stream_groups import _rax_nodes
+    except ImportError:
+        return len(keys) + 1
+    return _rax_nodes(keys)
+
+
 def release(value):
     """Drop a value that is no longer in the keyspace without stalling."""
     t = type(value)
     if t is bytes or t is int or value is None or isinstance(value, (bytes, str)):
         return                       # strings and compact forms: one block
     try:
-        if len(value) < LAZYFREE_THRESHOLD:
+        if t is Stream:
+            if stream_free_effort(value) <= STREAM_LAZYFREE_THRESHOLD:
+                return
+        elif len(value) < LAZYFREE_THRESHOLD:
             return
     except TypeError:
         return
@@ -145,6 +184,15 @@ def _drain(value):
     yields between slices)."""
     if isinstance(value, ZSet):
         parts = [value.members, value.index]
+    elif type(value) is Stream:
+        # The entries, then each group's PEL and consumers (whose PELs
+        # share the group's pending entries).
+        parts = [value.entries]
+        for g in value.groups.values():
+            parts.append(g.pel)
+            parts.extend(c.pel for c in g.consumers.values())
+            parts.append(g.consumers)
+        parts.append(value.groups)
     else:
         parts = [value]
     for part in parts:

@@ -7,10 +7,13 @@ Writer
     get the encodings Redis 7.0 itself would choose for them: int-encoded and
     LZF-compressed strings, listpacks for small hashes and sorted sets,
     intsets for small integer sets, quicklist (listpack nodes) for lists,
-    and the plain forms (RDB_TYPE_HASH, RDB_TYPE_SET, RDB_TYPE_ZSET_2) for
-    big collections.  ``dump_payload`` is the DUMP serialisation (one value
+    the plain forms (RDB_TYPE_HASH, RDB_TYPE_SET, RDB_TYPE_ZSET_2) for
+    big collections, and RDB_TYPE_STREAM_LISTPACKS_2 for streams (listpack
+    nodes along the stream's node model, else laid out as XADD fills them
+    under stream-node-max-bytes/-entries; deleted entries are not kept, so
+    no tombstones).  ``dump_payload`` is the DUMP serialisation (one value
     + RDB version + CRC-64), byte-identical to Redis's for values whose
-    encoding is determined by their content.
+    encoding is determined by their content (streams: without tombstones).
 
 Reader
     ``RdbParser`` reads every encoding Redis 7.0 (and older versions) write:
@@ -18,10 +21,13 @@ Reader
     ziplist nodes, quicklist 2 with listpack and plain nodes), sets (plain,
     intset, listpack from 7.2), hashes (plain, zipmap, ziplist, listpack),
     sorted sets (plain with text scores, ZSET_2 with binary scores, ziplist,
-    listpack).  Module values, module aux data and streams are refused with
-    an ``RdbError`` naming the type.  Every error carries the byte offset
-    where it was found.  The parser works on any buffer that slices to
-    bytes (``bytes`` for DUMP payloads, ``mmap`` for files).
+    listpack), streams (STREAM_LISTPACKS of 5.0-6.2 and STREAM_LISTPACKS_2
+    of 7.0, with their consumer groups and the node layout as the stream's
+    node model).  Module values, module aux data and 7.2's
+    STREAM_LISTPACKS_3 are refused with an ``RdbError`` naming the type.
+    Every error carries the byte offset where it was found.  The parser
+    works on any buffer that slices to bytes (``bytes`` for DUMP payloads,
+    ``mmap`` for files).
 """
 import math
 import struct
@@ -31,7 +37,14 @@ from collections import deque
 from . import lzf
 from .compact import PACKED_TYPES, canonical_int, expand
 from .acyclic import untrack_value
+from sortedcontainers import SortedDict
+
 from .crc64 import crc64
+from .stream import Stream, ConsumerGroup, Consumer, PendingEntry, MAX_ID, U64
+try:
+    from .stream import StreamNode      # the node model, when stream.py keeps one
+except ImportError:
+    StreamNode = None
 from .zset import ZSet
 
 RDB_VERSION = 10
@@ -92,7 +105,13 @@ DEFAULT_LIMITS = {
     "hash-max-listpack-entries": 128, "hash-max-listpack-value": 64,
     "zset-max-listpack-entries": 128, "zset-max-listpack-value": 64,
     "set-max-intset-entries": 512, "list-max-listpack-size": -2,
+    "stream-node-max-bytes": 4096, "stream-node-max-entries": 100,
 }
+STREAM_LISTPACK_MAX_SIZE = 1 << 30     # t_stream.c: the cap on stream-node-max-bytes
+STREAM_FLAG_DELETED = 1
+STREAM_FLAG_SAMEFIELDS = 2
+_I64_MIN = -(1 << 63)
+_pack_ms = struct.Struct("<q").pack
 _LIST_SIZE_LEVELS = (4096, 8192, 16384, 32768, 65536)
 _LIST_SAFETY_LIMIT = 8192
 _PLAIN_THRESHOLD = 1 << 30
@@ -208,24 +227,32 @@ def lp_entry(s):
     integer-encoded when it is a canonical int64 (as lpAppend does)."""
     v = canonical_int(s) if len(s) <= 20 else None
     if v is not None:
-        if 0 <= v <= 127:
-            return bytes((v, 1))
-        if -4096 <= v <= 4095:
-            u = v & 0x1FFF
-            return bytes((0xC0 | (u >> 8), u & 0xFF, 2))
-        if -32768 <= v <= 32767:
-            return b"\xf1" + (v & 0xFFFF).to_bytes(2, "little") + b"\x03"
-        if -8388608 <= v <= 8388607:
-            return b"\xf2" + (v & 0xFFFFFF).to_bytes(3, "little") + b"\x04"
-        if -2147483648 <= v <= 2147483647:
-            return b"\xf3" + (v & 0xFFFFFFFF).to_bytes(4, "little") + b"\x05"
-        return b"\xf4" + (v & 0xFFFFFFFFFFFFFFFF).to_bytes(8, "little") + b"\x09"
+        return lp_int(v)
     n = len(s)
     if n < 64:
         return bytes((0x80 | n,)) + s + _lp_backlen(n + 1)
     if n < 4096:
         return bytes((0xE0 | (n >> 8), n & 0xFF)) + s + _lp_backlen(n + 2)
     return b"\xf0" + n.to_bytes(4, "little") + s + _lp_backlen(n + 5)
+
+
+_LP_SMALL_INTS = [bytes((v, 1)) for v in range(128)]
+
+
+def lp_int(v):
+    """One listpack entry for the int64 ``v`` (lpAppendInteger)."""
+    if 0 <= v <= 127:
+        return _LP_SMALL_INTS[v]
+    if -4096 <= v <= 4095:
+        u = v & 0x1FFF
+        return bytes((0xC0 | (u >> 8), u & 0xFF, 2))
+    if -32768 <= v <= 32767:
+        return b"\xf1" + (v & 0xFFFF).to_bytes(2, "little") + b"\x03"
+    if -8388608 <= v <= 8388607:
+        return b"\xf2" + (v & 0xFFFFFF).to_bytes(3, "little") + b"\x04"
+    if -2147483648 <= v <= 2147483647:
+        return b"\xf3" + (v & 0xFFFFFFFF).to_bytes(4, "little") + b"\x05"
+    return b"\xf4" + (v & 0xFFFFFFFFFFFFFFFF).to_bytes(8, "little") + b"\x09"
 
 
 def listpack(entries_bytes, count):
@@ -268,6 +295,11 @@ class Encoder:
         self.list_fill = fill
         self.list_size_limit = (_LIST_SIZE_LEVELS[-fill - 1]
                                 if fill < 0 and -fill - 1 < len(_LIST_SIZE_LEVELS) else None)
+        node_bytes = lim["stream-node-max-bytes"]
+        if node_bytes <= 0 or node_bytes > STREAM_LISTPACK_MAX_SIZE:
+            node_bytes = STREAM_LISTPACK_MAX_SIZE
+        self.stream_node_bytes = node_bytes
+        self.stream_node_entries = max(lim["stream-node-max-entries"], 0)
 
     def string(self, s):
         return encode_string(s, self.compress)
@@ -287,6 +319,8 @@ class Encoder:
             return self._set(value)
         if t is ZSet:
             return self._zset(value)
+        if t is Stream:
+            return T_STREAM_LISTPACKS_2, self._stream(value)
         if t in PACKED_TYPES:
             return self.value(expand(value))
         if isinstance(value, (bytes, bytearray)):
@@ -395,6 +429,171 @@ class Encoder:
                 out.append(b"\x02")
                 out.append(node)
         return encode_length(count) + b"".join(out)
+
+
+    # -- streams ----------------------------------------------------------------
+    def stream_nodes(self, entries, layout=None):
+        """[(master ID, listpack blob)]: the stream's entries in listpack
+        nodes laid out as successive XADDs lay them out (streamAppendItem):
+        a node takes entries until its size plus the new entry's fields and
+        values reaches stream-node-max-bytes, or it holds
+        stream-node-max-entries; its master entry lists the first entry's
+        field names, and entries with the same names carry only values.
+
+        ``layout`` ([(master ID, master field names, deleted count, last
+        ID)] in ID order: the stream's node model, when it keeps one) gives
+        the node boundaries instead, so a stream whose entries were deleted
+        keeps Redis's nodes.  The deleted entries' contents are not kept, so
+        a node's tombstones are written as empty deleted entries: the last
+        one at the node's last ID when that entry was deleted (Redis's
+        trimming reads it), the others at the master ID (the first entry
+        Redis put in the node).  Entries before the first boundary start a
+        node of their own."""
+        max_bytes = self.stream_node_bytes
+        max_entries = self.stream_node_entries
+        nodes = []
+        master = None
+        parts = []
+        size = 0            # bytes of the node's elements but its count
+        count = 0
+        elements = 0
+        master_fields = ()
+        nf = 0
+        tail = None         # the trailing tombstone of the current node
+        deleted = 0
+        j = 0
+        n_layout = len(layout) if layout else 0
+
+        def close():
+            body = parts
+            n_el = elements + 1
+            if tail is not None:
+                body = body + tail
+                n_el += len(tail)
+            nodes.append((master, listpack(lp_int(count) + b"".join(body), n_el)))
+
+        for eid, fv in entries.items():
+            boundary = None
+            if n_layout:
+                while j < n_layout and layout[j][0] <= eid:
+                    boundary = layout[j]
+                    j += 1
+                if boundary is not None and master is not None:
+                    close()
+                    master = None
+            elif master is not None:
+                total = sum(map(len, fv))
+                if (size + len(lp_int(count)) + 7 + total >= max_bytes
+                        or (max_entries and count >= max_entries)):
+                    close()
+                    master = None
+            if master is None:
+                tail = None
+                deleted = 0
+                if boundary is not None:
+                    master, master_fields, deleted, last = boundary
+                    master_fields = tuple(master_fields)
+                    if deleted and last not in entries and last > master:
+                        tail = _tombstone(last, master)
+                else:
+                    master, master_fields = eid, fv[0::2]
+                nf = len(master_fields)
+                parts = [lp_int(deleted), lp_int(nf)]
+                parts.extend(lp_entry(f) for f in master_fields)
+                parts.append(lp_int(0))
+                elements = nf + 3            # + the count, added at the end
+                head = deleted - (tail is not None)
+                if head > 0:
+                    parts.extend(_tombstone(master, master) * head)
+                    elements += 5 * head
+                size = sum(map(len, parts))
+                count = 0
+            ms_diff = (eid >> 64) - (master >> 64)
+            seq_diff = (eid & U64) - (master & U64)
+            if ms_diff >= 1 << 63:
+                ms_diff -= 1 << 64           # as int64 (C's unsigned difference)
+            seq_diff = ((seq_diff - _I64_MIN) & U64) + _I64_MIN
+            n = len(fv) >> 1
+            if fv[0::2] == master_fields:
+                entry = [lp_int(STREAM_FLAG_SAMEFIELDS), lp_int(ms_diff), lp_int(seq_diff)]
+                entry.extend(lp_entry(v) for v in fv[1::2])
+                entry.append(lp_int(n + 3))
+            else:
+                entry = [lp_int(0), lp_int(ms_diff), lp_int(seq_diff), lp_int(n)]
+                entry.extend(lp_entry(x) for x in fv)
+                entry.append(lp_int(2 * n + 4))
+            elements += len(entry)
+            size += sum(map(len, entry))
+            parts.extend(entry)
+            count += 1
+        if master is not None:
+            close()
+        return nodes
+
+    def _stream(self, s):
+        """rdbSaveObject's stream: the nodes (16-byte big-endian master ID,
+        listpack), length, last/first/max-deleted IDs, entries added, then
+        every consumer group with its PEL and consumers (in name order, as
+        Redis's radix trees list them)."""
+        enc = self.string
+        nodes = self.stream_nodes(s.entries, _node_layout(s))
+        out = [encode_length(len(nodes))]
+        for master, lp in nodes:
+            out.append(b"\x10" + master.to_bytes(16, "big"))
+            out.append(enc(lp))
+        out.append(encode_length(len(s.entries)))
+        for i in (s.last_id, s.first_id, s.max_deleted_id):
+            out.append(encode_length(i >> 64))
+            out.append(encode_length(i & U64))
+        out.append(encode_length(s.entries_added))
+        groups = s.groups
+        out.append(encode_length(len(groups)))
+        for name in sorted(groups):
+            g = groups[name]
+            out.append(enc(name))
+            out.append(encode_length(g.last_id >> 64))
+            out.append(encode_length(g.last_id & U64))
+            out.append(encode_length(g.entries_read & U64))     # -1 as UINT64_MAX
+            out.append(encode_length(len(g.pel)))
+            for eid, pe in g.pel.items():
+                out.append(eid.to_bytes(16, "big"))
+                out.append(_pack_ms(pe.delivery_time))
+                out.append(encode_length(pe.delivery_count))
+            consumers = g.consumers
+            out.append(encode_length(len(consumers)))
+            for cname in sorted(consumers):
+                c = consumers[cname]
+                out.append(enc(cname))
+                out.append(_pack_ms(c.seen_time))
+                out.append(encode_length(len(c.pel)))
+                out.extend(eid.to_bytes(16, "big") for eid in c.pel)
+        return b"".join(out)
+
+
+def _node_layout(s):
+    """[(master ID, master fields, deleted entries, last ID)] of the
+    stream's node model (kept by storage/stream.py for XADD and approximate
+    trimming) when it accounts for every entry, else None (then the writer
+    lays the entries out)."""
+    nodes = getattr(s, "nodes", None)
+    if not nodes or getattr(s, "node_entries", -1) != len(s.entries):
+        return None
+    try:
+        return [(n.master_id, n.fields, n.deleted, n.last_id) for n in nodes]
+    except AttributeError:
+        return None
+
+
+def _tombstone(eid, master):
+    """The listpack elements of a deleted stream entry with no fields
+    (flags, ID deltas from ``master``, 0 fields, lp-count 4)."""
+    ms_diff = ((eid >> 64) - (master >> 64)) & U64
+    seq_diff = ((eid & U64) - (master & U64)) & U64
+    if ms_diff >> 63:
+        ms_diff -= 1 << 64
+    if seq_diff >> 63:
+        seq_diff -= 1 << 64
+    return [lp_int(STREAM_FLAG_DELETED), lp_int(ms_diff), lp_int(seq_diff), lp_int(0), lp_int(4)]
 
 
 def dump_payload(value, compress=True, limits=None):
@@ -766,13 +965,127 @@ class RdbParser:
                 else:
                     out.extend(_listpack_items(blob, at))
             return out
-        if t in (T_STREAM_LISTPACKS, T_STREAM_LISTPACKS_2, T_STREAM_LISTPACKS_3):
-            raise RdbError("Key %r holds a stream (RDB type %d): NodeNsync has no stream type"
-                           % (key, t), type_at)
+        if t == T_STREAM_LISTPACKS or t == T_STREAM_LISTPACKS_2:
+            return self.stream(t == T_STREAM_LISTPACKS_2)
+        if t == T_STREAM_LISTPACKS_3:
+            raise RdbError("Key %r holds a stream of Redis 7.2's format (RDB type %d), "
+                           "which Redis 7.0 cannot load" % (key, t), type_at)
         if t in (T_MODULE, T_MODULE_2):
             raise RdbError("Key %r holds a module value (RDB type %d): modules are not "
                            "supported" % (key, t), type_at)
         raise RdbError("Unknown RDB value type %d" % t, type_at)
+
+    # streams
+    def u64(self):
+        """A length-encoded unsigned 64-bit number (rdbLoadLen)."""
+        return self.plain_length()
+
+    def ms_time(self):
+        """rdbLoadMillisecondTime: 8 bytes, little-endian, signed."""
+        return int.from_bytes(self.take(8), "little", signed=True)
+
+    def raw_id(self):
+        return int.from_bytes(self.take(16), "big")
+
+    def stream(self, v2):
+        """A stream (RDB_TYPE_STREAM_LISTPACKS, or _2 when ``v2``) as a
+        ``Stream``, with its groups, PELs and consumers."""
+        s = Stream()
+        pairs = []          # (ID, fields and values), in ID order
+        model = []
+        n_nodes = self.plain_length()
+        prev = prev_master = -1
+        for _ in range(n_nodes):
+            at = self.p
+            nodekey = self.string()
+            if len(nodekey) != 16:
+                raise RdbError("Stream node key entry is not the size of a stream ID", at)
+            master = int.from_bytes(nodekey, "big")
+            at = self.p
+            lp = self.string()
+            if len(lp) < 7 or lp[6] == 0xFF:
+                if len(lp) >= 7 and int.from_bytes(lp[0:4], "little") == len(lp):
+                    raise RdbError("Empty listpack inside stream", at)
+                raise RdbError("Stream listpack integrity check failed.", at)
+            if master <= prev_master:
+                raise RdbError("Listpack re-added with existing key" if master == prev_master
+                               else "Stream nodes not in ascending order", at)
+            prev_master = master
+            prev, last, live, deleted, fields = _stream_node_entries(lp, master, pairs, prev,
+                                                                     at)
+            if StreamNode is not None:
+                # The model of this node (storage/stream.py): what XADD and
+                # approximate trimming would find in Redis after loading.
+                node = StreamNode(master, fields, len(lp) - len(lp_int(live))
+                                  - len(lp_int(deleted)))
+                node.last_id = last
+                node.live = live
+                node.deleted = deleted
+                model.append(node)
+        entries = s.entries = SortedDict(pairs)
+        if StreamNode is not None:
+            s.nodes = model
+            s.node_entries = len(entries)
+        at = self.p
+        length = self.u64()
+        s.last_id = self.u64() << 64 | self.u64()
+        if v2:
+            s.first_id = self.u64() << 64 | self.u64()
+            s.max_deleted_id = self.u64() << 64 | self.u64()
+            s.entries_added = self.u64()
+        else:
+            # Streams of Redis < 7.0: what Redis 7.0 infers while loading.
+            s.entries_added = length
+            s.first_id = entries.keys()[0] if entries else MAX_ID
+        if length != len(entries):
+            raise RdbError("Stream length inconsistent with its listpacks (%d declared, "
+                           "%d entries)" % (length, len(entries)), at)
+        n_groups = self.plain_length()
+        groups = s.groups
+        for _ in range(n_groups):
+            at = self.p
+            name = self.string()
+            last = self.u64() << 64 | self.u64()
+            if v2:
+                entries_read = self.u64()
+                if entries_read > (1 << 63) - 1:
+                    entries_read -= 1 << 64          # SCG_INVALID_ENTRIES_READ (-1)
+            else:
+                entries_read = estimate_entries_read(s, last)
+            if name in groups:
+                raise RdbError("Duplicated consumer group name %s"
+                               % name.decode("utf-8", "replace"), at)
+            g = groups[name] = ConsumerGroup(name, last, entries_read)
+            pel = g.pel
+            for _ in range(self.plain_length()):
+                at = self.p
+                eid = self.raw_id()
+                pe = PendingEntry(self.ms_time(), self.u64(), None)
+                if eid in pel:
+                    raise RdbError("Duplicated global PEL entry loading stream consumer group",
+                                   at)
+                pel[eid] = pe
+            for _ in range(self.plain_length()):
+                at = self.p
+                cname = self.string()
+                if cname in g.consumers:
+                    raise RdbError("Duplicate stream consumer detected.", at)
+                c = g.consumers[cname] = Consumer(cname, self.ms_time())
+                for _ in range(self.plain_length()):
+                    at = self.p
+                    eid = self.raw_id()
+                    pe = pel.get(eid)
+                    if pe is None:
+                        raise RdbError("Consumer entry not found in group global PEL", at)
+                    if eid in c.pel or pe.consumer is not None:
+                        raise RdbError("Duplicated consumer PEL entry  loading a stream "
+                                       "consumer group", at)
+                    pe.consumer = cname
+                    c.pel[eid] = pe
+            for pe in pel.values():
+                if pe.consumer is None:
+                    raise RdbError("Stream CG PEL entry without consumer", at)
+        return s
 
     # whole file
     def header(self):
@@ -870,6 +1183,90 @@ class RdbParser:
         return aux
 
 
+def estimate_entries_read(s, gid):
+    """streamEstimateDistanceFromFirstEverEntry: the entries_read counter of
+    a group whose last delivered ID is ``gid`` (-1 when it cannot be told),
+    what Redis 7.0 gives the groups of a stream from an older RDB."""
+    added = s.entries_added
+    if not added:
+        return 0
+    n = len(s.entries)
+    if not n and gid <= s.last_id:
+        return added
+    if gid == s.last_id:
+        return added
+    if gid > s.last_id:
+        return -1
+    if not s.max_deleted_id or s.max_deleted_id < s.first_id:
+        if gid < s.first_id:
+            return added - n
+        if gid == s.first_id:
+            return added - n + 1
+    return -1
+
+
+def _stream_node_entries(lp, master, pairs, prev, at):
+    """Appends the live entries of one stream listpack node (master ID
+    ``master``) to ``pairs`` as (ID, fields and values), checking that they
+    come after ``prev`` (the last live ID before); returns the last live
+    ID, the ID of the node's last entry (deleted or not: what Redis's
+    trimming reads), the live and deleted counts and the master entry's
+    field names."""
+    items = _listpack_items(lp, at)
+    bad = "Stream listpack integrity check failed."
+    try:
+        n = len(items)
+        live = int(items[0])
+        deleted = int(items[1])
+        nf = int(items[2])
+        if live < 0 or deleted < 0 or nf < 0 or 4 + nf > n or items[3 + nf] != b"0":
+            raise RdbError(bad, at)
+        master_fields = items[3:3 + nf]
+        p = 4 + nf
+        m_ms = master >> 64
+        m_seq = master & U64
+        seen_live = 0
+        last = master
+        for _ in range(live + deleted):
+            flags = int(items[p])
+            eid = (((m_ms + int(items[p + 1])) & U64) << 64) | ((m_seq + int(items[p + 2])) & U64)
+            p += 3
+            if flags & STREAM_FLAG_SAMEFIELDS:
+                values = items[p:p + nf]
+                if len(values) != nf:
+                    raise RdbError(bad, at)
+                fv = [None] * (2 * nf)
+                fv[0::2] = master_fields
+                fv[1::2] = values
+                p += nf
+                expect = nf + 3
+            else:
+                k = int(items[p])
+                if k < 0:
+                    raise RdbError(bad, at)
+                fv = items[p + 1:p + 1 + 2 * k]
+                if len(fv) != 2 * k:
+                    raise RdbError(bad, at)
+                p += 1 + 2 * k
+                expect = 2 * k + 4
+            if int(items[p]) != expect:
+                raise RdbError(bad, at)
+            p += 1
+            last = eid
+            if not flags & STREAM_FLAG_DELETED:
+                # (Deleted entries are skipped unchecked, as Redis does.)
+                if eid <= prev or eid < master:
+                    raise RdbError("Stream entry IDs not in ascending order", at)
+                prev = eid
+                pairs.append((eid, tuple(fv)))
+                seen_live += 1
+        if p != n or seen_live != live:
+            raise RdbError(bad, at)
+    except (ValueError, IndexError):
+        raise RdbError(bad, at) from None
+    return prev, last, live, deleted, tuple(master_fields)
+
+
 def _pairs_to_hash(items, at):
     h = {}
     it = iter(items)
@@ -963,17 +1360,16 @@ def _listpack_items(blob, at):
             p += l
             if p > end:
                 raise RdbError("Listpack integrity check failed (entry past the end)", at)
-            # skip backlen
+            # the back length must be the entry's (lpValidateNext)
             if l <= 127:
+                if blob[p] != l:
+                    raise RdbError("Listpack integrity check failed (bad back length)", at)
                 p += 1
-            elif l < 16383:
-                p += 2
-            elif l < 2097151:
-                p += 3
-            elif l < 268435455:
-                p += 4
             else:
-                p += 5
+                back = _lp_backlen(l)
+                if blob[p:p + len(back)] != back:
+                    raise RdbError("Listpack integrity check failed (bad back length)", at)
+                p += len(back)
     except IndexError:
         raise RdbError("Listpack integrity check failed (truncated entry)", at) from None
     if p != end:
