@@ -106,6 +106,8 @@ def _read(c, key, t):
         return sorted(c.smembers(key))
     if t == b"zset":
         return c.zrange(key, 0, -1, withscores=True)
+    if t == b"stream":
+        return c.xrange(key)
     raise AssertionError("unexpected type %r" % t)
 
 

@@ -13,7 +13,7 @@ import random
 import re
 
 import nodensync.commands  # noqa: F401
-from nodensync.commands.registry import all_specs
+from nodensync.commands.registry import BLOCKING, all_specs
 from difftools import _normalize
 
 # Commands whose replies depend on time, randomness, the process or the
@@ -120,7 +120,7 @@ def _command(spec, rnd):
 
 def specs(exclude=EXCLUDE):
     """The commands to draw from: the registry's, less ``exclude``, OBJECT's
-    time-dependent subcommands and the blocking pops."""
+    time-dependent subcommands and the blocking commands."""
     out = []
     for s in all_specs(include_subcommands=True):
         top = s.parent.name if s.parent is not None else s.name
@@ -128,8 +128,8 @@ def specs(exclude=EXCLUDE):
             continue
         if s.parent is not None and top == "object" and s.name != "encoding":
             continue        # (IDLETIME, FREQ: access times)
-        if s.name.startswith("b") and not s.name.startswith("bit"):
-            continue        # blocking pops
+        if s.flags & BLOCKING:
+            continue        # blocking pops, XREAD/XREADGROUP (BLOCK 0 would wait for ever)
         out.append(s)
     return sorted(out, key=lambda s: s.fullname)
 

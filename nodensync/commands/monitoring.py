@@ -21,7 +21,6 @@ from ..errors import CommandError
 from ..protocol.resp import OK, Verbatim, status_lines
 from ..storage.compact import PACKED_TYPES
 from ..storage.zset import ZSet
-from ..storage.stream import Stream
 from .registry import (command, container, ADMIN, NOSCRIPT, LOADING, STALE, READONLY,
                        WRITE, MAY_REPLICATE, SKIP_SLOWLOG, FAST)
 from .util import parse_int
@@ -502,8 +501,6 @@ def value_usage(value, samples=5):
         per = _sample_size((_getsizeof(m) + _getsizeof(k) + 8
                             for m, k in value.members.items()), n, samples)
         return base + per
-    if t is Stream:
-        return _stream_usage(value, samples)
     size_fn = getattr(value, "memory_usage", None)
     if size_fn is not None:
         try:
@@ -511,27 +508,6 @@ def value_usage(value, samples=5):
         except Exception:
             log.exception("memory_usage failed")
     return _getsizeof(value)
-
-
-def _stream_usage(s, samples):
-    """A stream: its entries (the SortedDict's slot, the ID int, the tuple
-    of fields and values, estimated from the first ``samples`` entries, as
-    Redis samples its listpack nodes) and, as Redis counts them, its
-    groups with their PEL entries and consumers."""
-    entries = s.entries
-    n = len(entries)
-    size = _getsizeof(s) + _getsizeof(entries) + 16 * n     # + the sorted key list
-    size += _sample_size((DICT_ENTRY + _getsizeof(i) + _getsizeof(fv)
-                          + sum(_getsizeof(x) for x in fv) for i, fv in entries.items()),
-                         n, samples)
-    for name, g in s.groups.items():
-        size += _getsizeof(g) + _getsizeof(name) + _getsizeof(g.pel)
-        per_pending = DICT_ENTRY + 16 + 32 + 56       # slot, sorted key, ID, PendingEntry
-        size += per_pending * len(g.pel)
-        for cname, c in g.consumers.items():
-            size += _getsizeof(c) + _getsizeof(cname) + _getsizeof(c.pel)
-            size += (DICT_ENTRY + 16) * len(c.pel)
-    return size
 
 
 def key_usage(db, key, value, samples=5):

@@ -10,6 +10,7 @@ from ..storage import rdb
 from ..storage.compact import compact
 from ..storage.keyspace import now_ms, release
 from ..storage.snapshot import encoding_limits
+from ..storage.stream import Stream
 from .registry import (command, ADMIN, NOSCRIPT, NO_ASYNC_LOADING, NO_MULTI, LOADING, STALE,
                        FAST, READONLY, WRITE, DENYOOM)
 from .util import parse_int
@@ -152,7 +153,8 @@ def restore(ctx, key, ttl_arg, payload, *opts):
         value = rdb.load_payload(payload)
     except (rdb.RdbError, ValueError, IndexError, OverflowError, MemoryError):
         raise CommandError("ERR Bad data format") from None
-    if value is None or (type(value) not in (bytes, int) and not len(value)):
+    # (an empty stream is a value: its groups and last ID; Redis restores it)
+    if value is None or (type(value) not in (bytes, int, Stream) and not len(value)):
         raise CommandError("ERR Bad data format")
     node = ctx.node
     deleted = False

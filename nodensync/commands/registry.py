@@ -172,7 +172,7 @@ class CommandSpec:
 
 
 HUB_SAFE_GROUPS = frozenset(["string", "hash", "list", "set", "sorted_set", "bitmap",
-                             "hyperloglog", "geo", "generic"])
+                             "hyperloglog", "geo", "generic", "stream"])
 HUB_SAFE_NAMES = frozenset(["ping", "echo"])
 HUB_UNSAFE_NAMES = frozenset(["keys", "migrate", "wait", "waitaof"])
 

@@ -113,6 +113,9 @@ def value_size(value, sample=16):
         return _r16(_getsizeof(value))
     if t is int:
         return 32
+    size_fn = getattr(value, "memory_usage", None)      # (a stream)
+    if size_fn is not None:
+        return size_fn(sample)
     try:
         n = len(value)
     except TypeError:

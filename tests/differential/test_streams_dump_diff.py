@@ -400,16 +400,13 @@ def test_redis_7_2_stream_format_is_refused():
     assert e.value.offset == 0
 
 
-@pytest.mark.xfail(reason="commands/persistence.py's RESTORE refuses any empty value "
-                          "('not len(value)'), an empty stream included, which Redis restores",
-                   strict=False)
 @pytest.mark.parametrize("name", sorted(EMPTY))
 def test_node_restores_empty_streams(r, n, name):
     ALL[name](r)
     payload = r.dump("s")
-    assert r.restore("again", 0, payload) is True
-    assert n.restore("s", 0, payload) is True
-    assert n.dump("s") is not None
+    assert r.restore("again", 0, payload) == b"OK"
+    assert n.restore("s", 0, payload) == b"OK"
+    assert n.dump("s") == payload
 
 
 # -- the same commands to both servers ---------------------------------------------------

@@ -349,7 +349,7 @@ def test_corrupt_files_name_the_offset():
         _load(good, databases=2)
 
 
-@pytest.mark.parametrize("t,word", [(rdb.T_STREAM_LISTPACKS_2, "stream"),
+@pytest.mark.parametrize("t,word", [(rdb.T_STREAM_LISTPACKS_3, "stream"),
                                     (rdb.T_MODULE_2, "module"), (42, "Unknown RDB value type")])
 def test_refused_types(t, word):
     data = _file(bytes([t]) + rdb.encode_string(b"key") + b"\x00" * 20)
