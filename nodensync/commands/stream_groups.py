@@ -16,20 +16,15 @@ src/blocked.c).  Points worth knowing:
   it changed without a ``propagate_as``.
 * WATCH.  As in Redis 7.0, group commands do not touch watched keys
   (except the stream XGROUP CREATE MKSTREAM creates).
-* XREADGROUP BLOCK.  The client waits in its own greenlet (the bookkeeping
-  of server/blocking.py: CLIENT UNBLOCK, INFO blocked_clients, hang-ups).
-  It has to learn of more than new entries: Redis answers a blocked
-  XREADGROUP with an error when its key is deleted, overwritten, flushed,
-  swapped away or its group destroyed.  Every such change goes through the
-  database's WATCH hook (``db.modified`` -> ``touch_watched``, key expiry,
-  ``touch_all`` for FLUSHDB/SWAPDB), so the waiters of a key register one
-  ``_KeyWaiters`` object among the key's watchers: touched, it wakes them in
-  arrival order; each then re-checks the key as Redis's
-  serveClientsBlockedOnStreamKey does.  What XADDs added is served as
-  Redis serves it, right after each command: server/blocking.py's
-  signal_stream_ready records where each XADD left the stream
-  (``_BoundLog``), and a woken client takes entries up to the first of
-  those bounds that has some for its group.
+* XREADGROUP BLOCK waits through server/blocking.py with ``serve_any``:
+  besides XADDs, it must learn of every change to its keys, since Redis
+  answers a blocked XREADGROUP with an error when its key is deleted,
+  overwritten, flushed, swapped away or its group destroyed
+  (``blocking.signal_key_changed``); each woken client re-checks the key as
+  Redis's serveClientsBlockedOnStreamKey does.  What XADDs added is served
+  as Redis serves it, right after each command: a woken client takes
+  entries up to the first of the bounds the XADDs left the stream at
+  (``blocking.signal_bounds``) that has some for its group.
 """
 import os
 import sys
@@ -372,7 +367,7 @@ def xgroup_destroy(ctx, key, group):
     db = ctx.db
     db.keyspace.dirty += 1
     _notify(db, key, "xgroup-destroy")
-    _wake_key(db, key)            # blocked XREADGROUPs get -NOGROUP
+    blocking.signal_key_changed(db, key)     # blocked XREADGROUPs get -NOGROUP
     return 1
 
 
@@ -950,119 +945,25 @@ def xreadgroup(ctx, *args):
         return _reply_streams(ctx, pairs)
     if timeout == -1:
         return NULL_ARRAY
-    if not blocking.may_block(ctx):
-        return NULL_ARRAY
     return _block(ctx, keys, group, consumer_name, noack,
                   count or XREAD_BLOCKED_DEFAULT_COUNT, timeout)
 
 
 # -- XREADGROUP BLOCK ------------------------------------------------------------------
-class _KeyWaiters:
-    """Registered among ``db.watchers[key]``: the database's WATCH hook
-    tells it of every change to the key (written, deleted, expired,
-    flushed, swapped) and it wakes the XREADGROUPs blocked on the key, in
-    arrival order."""
-
-    __slots__ = ("waiters", "__weakref__")
-    watch_expired = 0          # (what db.touch_all reads of a watcher)
-
-    def __init__(self):
-        self.waiters = []
-
-    @property
-    def watch_dirty(self):
-        return False
-
-    @watch_dirty.setter
-    def watch_dirty(self, _value):
-        self.wake()
-
-    def wake(self):
-        for w, key in list(self.waiters):
-            if key not in w.ready:
-                w.ready.append(key)
-            if not w.woken:
-                w.wake()
-
-
-def _key_waiters(db, key, create):
-    clients = db.watchers.get(key)
-    if clients:
-        for c in clients:
-            if type(c) is _KeyWaiters:
-                return c
-    if not create:
-        return None
-    kw = _KeyWaiters()
-    if clients is None:
-        clients = db.watchers[key] = set()
-    clients.add(kw)
-    return kw
-
-
-def _wake_key(db, key):
-    kw = _key_waiters(db, key, False)
-    if kw is not None:
-        kw.wake()
-
-
-def _unregister(db, w, keys):
-    for key in keys:
-        kw = _key_waiters(db, key, False)
-        if kw is None:
-            continue
-        kw.waiters = [p for p in kw.waiters if p[0] is not w]
-        if not kw.waiters:
-            clients = db.watchers.get(key)
-            if clients is not None:
-                clients.discard(kw)
-                if not clients:
-                    del db.watchers[key]
-
-
-class _BoundLog(dict):
-    """A blocked XREADGROUP's ``Waiter.bounds``: server/blocking.py's
-    signal_stream_ready records there the stream ID each signalling write
-    (XADD) left the key at, keeping only the first one of a waiter; this
-    log keeps them all, in order, as {key: [(bound, token), ...]} (the
-    writes of one transaction or script share a token: its last bound
-    stands for them, as Redis serves after the whole block)."""
-
-    def get(self, key, default=None):
-        return None                      # (so every signal is recorded)
-
-    def __setitem__(self, key, value):
-        log = dict.get(self, key)
-        if log is None:
-            dict.__setitem__(self, key, [value])
-        elif value[1] is not None and log[-1][1] == value[1]:
-            log[-1] = value
-        else:
-            log.append(value)
-
-    def take(self, key):
-        return dict.pop(self, key, None) or []
-
-
-def _stream_token(db, key):
-    value = db.data.get(key)
-    return (value, value.last_id) if type(value) is Stream else None
-
-
-def _try_serve_blocked(ctx, key, group, consumer_name, noack, count, seen, bounds):
+def _try_serve_blocked(ctx, key, group, consumer_name, noack, count, seen):
     """serveClientsBlockedOnStreamKey for one client and one key: the
     reply, an error (raised), or None to go on waiting.
 
     Redis looks after every command that signalled the key: deleted or
     overwritten (the errors), its group destroyed, entries added (XADD).
-    ``bounds`` are the IDs each XADD since the last look left the stream
-    at: the client is served as right after the first of them that has
-    entries past the group's last ID, up to that bound (entries the
-    writer's later pipelined commands added wait for the next client, as
-    in Redis).  Other changes reach it through the WATCH hook: it is served
-    (up to the end) only when the stream itself was replaced (RENAME,
-    RESTORE, SWAPDB ...); an XGROUP SETID back, then an XDEL, serve nobody,
-    as in Redis.  ``seen``: key -> the stream and last ID last looked at."""
+    ``blocking.signal_bounds`` are the IDs each XADD since the last look
+    left the stream at: the client is served as right after the first of
+    them that has entries past the group's last ID, up to that bound
+    (entries the writer's later pipelined commands added wait for the next
+    client, as in Redis).  Other changes are served (up to the end) only
+    when the stream itself was replaced (RENAME, RESTORE, SWAPDB ...); an
+    XGROUP SETID back, then an XDEL, serve nobody, as in Redis.  ``seen``:
+    key -> the stream last looked at."""
     db = ctx.db
     value = db.get(key)
     if type(value) is not Stream:
@@ -1071,19 +972,15 @@ def _try_serve_blocked(ctx, key, group, consumer_name, noack, count, seen, bound
     g = s.groups.get(group)
     if g is None:
         raise _err("NOGROUP the consumer group this client was blocked on no longer exists")
-    prev = seen.get(key)
-    seen[key] = (s, s.last_id)
+    replaced = seen.get(key) is not s
+    seen[key] = s
     end = None
-    for bound, _ in bounds or ():
+    for bound in blocking.signal_bounds(ctx):
         bound = min(bound, s.last_id)
         if bound > g.last_id:
             end = bound
             break
     if end is None:
-        # (without the bounds log -- server/blocking.py without it -- a
-        # moved last ID stands for the XADD)
-        replaced = (prev is None or prev[0] is not s
-                    or (bounds is None and prev[1] != s.last_id))
         if not replaced or not s.last_id > g.last_id:
             return None
         end = s.last_id
@@ -1100,80 +997,18 @@ def _try_serve_blocked(ctx, key, group, consumer_name, noack, count, seen, bound
 
 
 def _block(ctx, keys, group, consumer_name, noack, count, timeout_ms):
-    st = blocking._state(ctx.node)
-    ks = ctx.node.keyspace
-    db = ctx.db
-    keys = list(dict.fromkeys(keys))
-    old = st.by_client.get(ctx.id)
-    if old is not None:
-        st.remove(old)
-    # (kind Stream: signal_stream_ready records XADDs' bounds in w.bounds)
-    w = blocking.Waiter(ctx, keys, Stream)
-    log = _BoundLog()
-    try:
-        w.bounds = log
-    except AttributeError:
-        log = None
-    st.add(w)
-    seen = {}
-    for key in keys:
-        _key_waiters(db, key, True).waiters.append((w, key))
-        seen[key] = _stream_token(db, key)
-    started = time.perf_counter_ns()
-    deadline = None
-    if 0 < timeout_ms < blocking._FOREVER_MS:
-        deadline = time.monotonic() + timeout_ms / 1000.0
-    watcher, poll = blocking._watch_socket(ctx, w)
-    served = False
-    ctx.blocked = True
-    ctx.blocked_timeout = deadline is not None
-    try:
-        while True:
-            wait = None if deadline is None else deadline - time.monotonic()
-            if wait is not None and wait <= 0:
-                return NULL_ARRAY
-            if poll is not None:
-                wait = poll if wait is None else min(wait, poll)
-            w.event.wait(wait)
-            w.event.clear()
-            w.woken = False
-            if w.unblocked is not None:
-                if w.unblocked == "error":
-                    raise _err(blocking.UNBLOCKED)
-                return NULL_ARRAY
-            if (w.readable or poll is not None) and blocking._hung_up(ctx):
-                ctx.close()
-                return NULL_ARRAY
-            if w.readable:
-                w.readable = False
-                if watcher is not None:
-                    watcher.stop()
-                poll = 0.25
-            ready, w.ready = w.ready, []
-            for key in ready:
-                if key is None:
-                    continue
-                ctx.block_dirty = ks.dirty
-                try:
-                    result = _try_serve_blocked(ctx, key, group, consumer_name, noack, count,
-                                                seen, log.take(key) if log is not None
-                                                else None)
-                except CommandError:
-                    served = True
-                    raise
-                if result is not None:
-                    served = True
-                    return result
-    finally:
-        ctx.blocked = False
-        if watcher is not None:
-            watcher.stop()
-            watcher.close()
-        ctx.block_wait_ns = time.perf_counter_ns() - started
-        if not served:
-            ctx.block_dirty = ks.dirty
-        _unregister(db, w, keys)
-        st.remove(w)
+    """Wait (server/blocking.py, woken by every change to the keys) until
+    ``_try_serve_blocked`` answers."""
+    seen = {key: ctx.db.data.get(key) for key in keys}
+
+    def try_serve(key):
+        if key is None:                 # (blocking.wake_client)
+            return None
+        return _try_serve_blocked(ctx, key, group, consumer_name, noack, count, seen)
+
+    result = blocking.block_on_keys(ctx, keys, timeout_ms, try_serve, Stream,
+                                    try_first=False, serve_any=True)
+    return NULL_ARRAY if result is None else result
 
 
 # -- XINFO -----------------------------------------------------------------------------

@@ -44,6 +44,16 @@ Sorted sets (BZPOPMIN, BZPOPMAX, BZMPOP) use the same call with
 ``kind=ZSet`` and a ``try_serve`` built on ``pop_zset``; their writers (ZADD,
 ZINCRBY, Z*STORE) call ``signal_key_ready(db, key)`` after storing.
 
+Streams (XREAD, XREADGROUP) wait with ``kind=Stream``: XADD calls
+``signal_stream_ready`` with the ID it added, and a woken ``try_serve``
+reads where the waking writes left the stream (``signal_bound``,
+``signal_bounds``).  XREADGROUP also passes ``serve_any=True``: it must
+learn of every change to its keys (deleted, overwritten, expired, flushed,
+swapped, renamed: Redis then answers it with an error), which the database
+reports through a ``KeyHook`` among the key's WATCH entries
+(storage/keyspace.py), and of its group's destruction
+(``signal_key_changed``).
+
 Semantics (Redis 7.0):
 
 * Clients blocked on a key are served in arrival order (FIFO per key).  A key
@@ -87,10 +97,12 @@ from ..commands.registry import (command, all_specs, BLOCKING, ADMIN, NOSCRIPT,
                                  LOADING, STALE)
 from ..errors import CommandError
 from ..protocol.resp import NULL_ARRAY
+from ..storage.keyspace import KeyHook
 from ..storage.stream import Stream
 
 __all__ = ["parse_timeout", "block_on_keys", "may_block", "signal_key_ready",
-           "signal_stream_ready", "signal_bound", "signal_db_ready", "wake_client", "unblock_client", "blocked_count"]
+           "signal_stream_ready", "signal_bound", "signal_bounds", "signal_key_changed",
+           "signal_db_ready", "wake_client", "unblock_client", "blocked_count"]
 
 UNBLOCKED = "UNBLOCKED client unblocked via CLIENT UNBLOCK"
 
@@ -189,16 +201,16 @@ class Waiter:
     """One blocked command of one client."""
 
     __slots__ = ("client", "db", "keys", "kind", "event", "ready", "woken", "unblocked",
-                 "readable", "serve_any", "bounds", "bound")
+                 "readable", "serve_any", "bounds", "taken")
 
     def __init__(self, client, keys, kind, serve_any=False):
         self.client = client
         self.db = client.db
         self.keys = keys
         self.kind = kind
-        self.serve_any = serve_any   # woken by any signal on its keys (see block_on_keys)
-        self.bounds = {}             # key -> (stream bound, token): signal_stream_ready
-        self.bound = None            # the bound of the key being served (signal_bound)
+        self.serve_any = serve_any   # woken by every change to its keys (see block_on_keys)
+        self.bounds = {}             # key -> [(stream bound, token), ...]: signal_stream_ready
+        self.taken = ()              # the bounds of the key being served (signal_bounds)
         self.event = Event()
         self.ready = []          # keys signalled since the waiter last looked, in order
         self.woken = False       # event set, not yet handled by the waiter
@@ -208,6 +220,13 @@ class Waiter:
     def wake(self):
         self.woken = True
         self.event.set()
+
+    def note(self, key):
+        """``key`` (None: wake_client) is worth a look: wake the waiter."""
+        if key not in self.ready:
+            self.ready.append(key)
+        if not self.woken:
+            self.wake()
 
     def on_readable(self):
         self.readable = True
@@ -227,6 +246,7 @@ class _State:
         self.node = node
         self.queues = {}          # (db id, key) -> {Waiter: None}, in arrival order
         self.by_client = {}       # client id -> Waiter
+        self.hooks = {}           # (db id, key) -> KeyHook, while serve_any waiters wait
         node.client_close_hooks.append(self.on_client_close)
 
     def on_client_close(self, client):
@@ -237,9 +257,13 @@ class _State:
     def add(self, w):
         _waiting[0] += 1
         self.by_client[w.client.id] = w
-        dbid = w.db.id
+        db = w.db
         for key in w.keys:
-            self.queues.setdefault((dbid, key), {})[w] = None
+            self.queues.setdefault((db.id, key), {})[w] = None
+            if w.serve_any and (db.id, key) not in self.hooks:
+                hook = self.hooks[(db.id, key)] = KeyHook(
+                    lambda db=db, key=key: self.key_touched(db, key))
+                db.watchers.setdefault(key, set()).add(hook)
 
     def remove(self, w):
         """Forget ``w``.  Its keys are signalled again: what it was woken
@@ -248,22 +272,35 @@ class _State:
         if self.by_client.get(w.client.id) is w:
             del self.by_client[w.client.id]
             _waiting[0] -= 1
-        dbid = w.db.id
+        db = w.db
         for key in w.keys:
-            q = self.queues.get((dbid, key))
+            q = self.queues.get((db.id, key))
             if q is not None:
                 q.pop(w, None)
                 if not q:
-                    del self.queues[(dbid, key)]
+                    del self.queues[(db.id, key)]
+            if w.serve_any and not any(o.serve_any for o in q or ()):
+                hook = self.hooks.pop((db.id, key), None)
+                clients = db.watchers.get(key)
+                if clients is not None:
+                    clients.discard(hook)
+                    if not clients:
+                        del db.watchers[key]
         for key in w.keys:
-            self.key_changed(w.db, key)
+            self.key_changed(db, key)
+
+    def key_touched(self, db, key):
+        """Wake the waiters that asked for every change to ``key``
+        (``serve_any``), in arrival order: the database changed it (its
+        KeyHook) or signal_key_changed."""
+        for w in self.queues.get((db.id, key), ()):
+            if w.serve_any and w.db is db:
+                w.note(key)
 
     def key_changed(self, db, key):
         """Wake the next waiters if ``key`` now holds data of the type they
         wait for (a waiter already woken counts against the elements).
-        Streams are read, not consumed: every stream waiter is woken.
-        Waiters that asked for every signal (``serve_any``) are woken
-        whatever the key holds, even nothing."""
+        Streams are read, not consumed: every stream waiter is woken."""
         q = self.queues.get((db.id, key))
         if not q:
             return
@@ -277,21 +314,13 @@ class _State:
             except TypeError:
                 available = 1
         for w in q:
-            if w.db is not db:
+            if w.db is not db or w.kind is not kind:
                 continue
-            if w.kind is not kind or value is None:
-                if not w.serve_any:
-                    continue
-            elif available is not None:
+            if available is not None:
                 if available <= 0:
-                    if not w.serve_any:
-                        continue
-                else:
-                    available -= 1
-            if key not in w.ready:
-                w.ready.append(key)
-            if not w.woken:
-                w.wake()
+                    continue
+                available -= 1
+            w.note(key)
 
 
 def _state(node):
@@ -353,12 +382,12 @@ def block_on_keys(ctx, keys, timeout_ms, try_serve, kind=deque, timeout_reply=NU
     ``try_serve(None)``.
 
     ``try_first=False`` skips the first attempt (the command checked
-    already, by its own rules: XREAD).  ``serve_any=True`` calls
-    ``try_serve(key)`` on every signal for the key, even when it holds
-    another type or nothing (it was deleted): for waits that must end with
-    an error then (XREADGROUP when its stream or group goes away).  A
-    writer that removes what such clients wait for calls
-    ``signal_key_ready(db, key)`` after the change."""
+    already, by its own rules: XREAD, XREADGROUP).  ``serve_any=True``
+    calls ``try_serve(key)`` on every change to the key, whatever it then
+    holds: the writers' signals, every change the database's WATCH hook
+    sees (a ``KeyHook``: deleted, overwritten, expired, flushed, swapped,
+    renamed) and ``signal_key_changed``; for waits that must end with an
+    error when what they wait on goes away (XREADGROUP)."""
     if try_first:
         for key in keys:
             result = try_serve(key)
@@ -418,8 +447,7 @@ def _wait(ctx, keys, timeout_ms, try_serve, kind, serve_any=False):
             ready, w.ready = w.ready, []
             db = w.db
             for key in ready:
-                entry = w.bounds.pop(key, None) if w.bounds else None
-                w.bound = entry[0] if entry is not None else None
+                w.taken = w.bounds.pop(key, ()) if w.bounds else ()
                 if key is not None and not serve_any:    # None: wake_client()
                     value = db.get(key)
                     if value is None or type(value) is not kind:
@@ -495,11 +523,11 @@ def signal_key_ready(db, key):
 def signal_stream_ready(ctx, db, key, bound):
     """signal_key_ready for a write that added stream entries up to ID
     ``bound`` (XADD).  Redis serves blocked clients after every command
-    (after a whole MULTI/EXEC or script), so each waiter on the key
-    remembers the bound of the first command that signalled it -- the
-    last of a transaction or script -- and is served up to it
-    (``signal_bound``) even when the writer's pipeline added more before
-    the waiter ran."""
+    (after a whole MULTI/EXEC or script), so each waiter on the key logs
+    the bound of every command that signalled it until it looks -- the
+    writes of one transaction or script as one, its last -- and is served
+    as right after them (``signal_bound``, ``signal_bounds``) even when the
+    writer's pipeline added more before the waiter ran."""
     if not _waiting[0]:
         return
     st = getattr(db.keyspace, "blocking_state", None)
@@ -512,19 +540,40 @@ def signal_stream_ready(ctx, db, key, bound):
                                             or getattr(ctx, "in_script", False)) else None)
     for w in q:
         if w.db is db and w.kind is Stream:
-            prev = w.bounds.get(key)
-            if prev is None or (token is not None and prev[1] == token):
-                w.bounds[key] = (bound, token)
+            log = w.bounds.get(key)
+            if log is None:
+                w.bounds[key] = [(bound, token)]
+            elif token is not None and log[-1][1] == token:
+                log[-1] = (bound, token)
+            else:
+                log.append((bound, token))
     st.key_changed(db, key)
 
 
-def signal_bound(ctx):
-    """Inside ``try_serve`` of a stream waiter: the stream ID the waking
-    write left the key at (see signal_stream_ready), or None when the key
-    was signalled otherwise (then serve what is there)."""
+def signal_bounds(ctx):
+    """Inside ``try_serve`` of a stream waiter: the stream IDs the writes
+    that signalled the key since the waiter last looked left it at, in
+    order (see signal_stream_ready); empty when no XADD signalled it (it
+    changed otherwise: serve what is there, if anything)."""
     st = getattr(ctx.node.keyspace, "blocking_state", None)
     w = st.by_client.get(ctx.id) if st is not None else None
-    return w.bound if w is not None and w.client is ctx else None
+    return [b for b, _ in w.taken] if w is not None and w.client is ctx else []
+
+
+def signal_bound(ctx):
+    """The first of ``signal_bounds(ctx)`` -- where the first waking write
+    left the stream -- or None."""
+    bounds = signal_bounds(ctx)
+    return bounds[0] if bounds else None
+
+
+def signal_key_changed(db, key):
+    """Wake the clients that wait for every change to ``key``
+    (``serve_any``) for a change the database does not report to WATCH
+    (XGROUP DESTROY)."""
+    st = getattr(db.keyspace, "blocking_state", None)
+    if st is not None and st.queues:
+        st.key_touched(db, key)
 
 
 def signal_db_ready(db):
@@ -544,9 +593,7 @@ def wake_client(client):
     w = st.by_client.get(client.id) if st is not None else None
     if w is None or w.client is not client:
         return False
-    if None not in w.ready:
-        w.ready.append(None)
-    w.wake()
+    w.note(None)
     return True
 
 

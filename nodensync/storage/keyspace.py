@@ -74,6 +74,22 @@ def thaw_time(outer):
     _frozen_ms[0] = outer
 
 
+class KeyHook:
+    """What ``db.watchers[key]`` may hold besides the clients WATCHing the
+    key: ``touched()`` runs wherever such a WATCH would be invalidated --
+    ``db.modified`` (every write, DEL, both keys of RENAME, MOVE ...), key
+    expiry, and ``touch_all`` (FLUSHDB, FLUSHALL, SWAPDB, a full resync) for
+    a key that exists before or after.  It runs in the writer's greenlet
+    while the change is under way, so it must only take note (server/
+    blocking.py wakes the clients blocked on the key).  Whoever adds a hook
+    removes it (``db.watchers`` drops a key's set once it is empty)."""
+
+    __slots__ = ("touched",)
+
+    def __init__(self, touched):
+        self.touched = touched
+
+
 def watch_entry(client, db, key):
     """The client's WATCH entry [db, key, expired when watched] for ``key``
     in ``db`` (commands/transactions.py keeps them)."""
@@ -228,7 +244,7 @@ class Database:
         self.data = {}
         self.expires = {}
         self.heap = untrack([])     # (when_ms, key); may hold stale entries
-        self.watchers = {}      # key -> set of clients WATCHing it
+        self.watchers = {}      # key -> set of clients WATCHing it (and KeyHooks)
         self.marks = {}         # key -> (bytes, OBJECT ENCODING): commands/util.py
         self.avg_ttl = 0
         # RANDOMKEY's pool of candidate keys (see random_key)
@@ -345,6 +361,9 @@ class Database:
         clients = self.watchers.get(key)
         if clients:
             for c in clients:
+                if type(c) is KeyHook:
+                    c.touched()
+                    continue
                 if c.watch_expired:
                     entry = watch_entry(c, self, key)
                     if entry is not None and entry[2] and key not in self.data:
@@ -368,6 +387,9 @@ class Database:
             if not (exists or in_other):
                 continue
             for c in clients:
+                if type(c) is KeyHook:
+                    c.touched()
+                    continue
                 entry = watch_entry(c, self, key) if c.watch_expired else None
                 if entry is not None and entry[2]:
                     if not in_other:
