@@ -8,117 +8,12 @@ import time
 
 import pytest
 
+from blocking_support import WAIT, both, close_all, clients, info_field, wait_blocked  # noqa: F401 (both: a fixture)
 from servers import RawClient
-
-WAIT = 5.0       # upper bound for anything expected to happen
-
-
-class Conn:
-    """A raw RESP connection that can send without waiting for the reply."""
-
-    def __init__(self, port, proto=2):
-        self.raw = RawClient(port, timeout=WAIT)
-        if proto == 3:
-            self.raw.call_raw("HELLO", "3")
-
-    def send(self, *args):
-        self.raw.sock.sendall(RawClient.encode(args))
-
-    def reply(self, timeout=WAIT):
-        self.raw.sock.settimeout(timeout)
-        try:
-            return self.raw.read_reply_bytes()
-        finally:
-            self.raw.sock.settimeout(WAIT)
-
-    def silent(self, wait=0.15):
-        """True if nothing arrives within ``wait`` seconds."""
-        self.raw.sock.settimeout(wait)
-        try:
-            data = self.raw.sock.recv(1 << 16)
-        except socket.timeout:
-            return True
-        finally:
-            self.raw.sock.settimeout(WAIT)
-        self.raw.pending += data
-        return False
-
-    def replies(self, n, timeout=WAIT):
-        """The next ``n`` replies, parsed (for replies that may arrive together)."""
-        import hiredis
-        reader = hiredis.Reader()
-        reader.feed(self.raw.pending)
-        self.raw.pending = b""
-        out = []
-        deadline = time.monotonic() + timeout
-        while len(out) < n:
-            got = reader.gets()
-            if got is not False:
-                out.append(got)
-                continue
-            self.raw.sock.settimeout(max(0.01, deadline - time.monotonic()))
-            try:
-                chunk = self.raw.sock.recv(1 << 16)
-            finally:
-                self.raw.sock.settimeout(WAIT)
-            if not chunk:
-                raise ConnectionError("closed")
-            reader.feed(chunk)
-        return out
-
-    def call(self, *args):
-        self.send(*args)
-        return self.reply()
-
-    def id(self):
-        return int(self.call("CLIENT", "ID")[1:-2])
-
-    def close(self):
-        self.raw.close()
-
-
-def info_field(conn, section, field):
-    text = conn.call("INFO", section).decode()
-    for line in text.split("\r\n"):
-        if line.startswith(field + ":"):
-            return line.split(":", 1)[1]
-    raise AssertionError("no %s in INFO %s" % (field, section))
-
-
-def wait_blocked(admin, n):
-    """Wait (bounded) until exactly ``n`` clients are blocked."""
-    deadline = time.monotonic() + WAIT
-    while time.monotonic() < deadline:
-        if int(info_field(admin, "clients", "blocked_clients")) == n:
-            return
-        time.sleep(0.01)
-    raise AssertionError("blocked_clients never reached %d" % n)
-
-
-@pytest.fixture
-def both(node, ref, node_server, redis_server):
-    """Run ``scenario(port)`` on NodeNsync and redis-server (both flushed) and
-    assert both produce the same observations."""
-    def run(scenario, *args):
-        got = scenario(node_server.port, *args)
-        want = scenario(redis_server.port, *args)
-        assert got == want, "\n  nodensync: %r\n  redis:     %r" % (got, want)
-        return got
-    return run
-
-
-def _clients(port, n, proto=2):
-    return [Conn(port, proto) for _ in range(n)]
-
-
-def _close(*conns):
-    for c in conns:
-        c.close()
-
 
 # -- scenarios ------------------------------------------------------------------------------
 def fifo_three_clients(port):
-    admin, c1, c2, c3 = _clients(port, 4)
+    admin, c1, c2, c3 = clients(port, 4)
     out = []
     for i, c in enumerate((c1, c2, c3)):
         c.send("BLPOP", "k", "0")
@@ -131,12 +26,12 @@ def fifo_three_clients(port):
     out.append(c3.reply())
     wait_blocked(admin, 0)
     out.append(admin.call("LRANGE", "k", "0", "-1"))
-    _close(admin, c1, c2, c3)
+    close_all(admin, c1, c2, c3)
     return out
 
 
 def fifo_with_timeout_in_between(port):
-    admin, c1, c2, c3 = _clients(port, 4)
+    admin, c1, c2, c3 = clients(port, 4)
     c1.send("BRPOP", "k", "0")
     wait_blocked(admin, 1)
     c2.send("BRPOP", "k", "0.05")
@@ -147,12 +42,12 @@ def fifo_with_timeout_in_between(port):
     wait_blocked(admin, 2)
     out.append(admin.call("RPUSH", "k", "x", "y"))
     out += [c1.reply(), c3.reply()]
-    _close(admin, c1, c2, c3)
+    close_all(admin, c1, c2, c3)
     return out
 
 
 def timeouts(port, proto):
-    admin, c = _clients(port, 2, proto)
+    admin, c = clients(port, 2, proto)
     out = []
     for cmd in [("BLPOP", "k", "0.1"), ("BRPOP", "a", "b", "0.1"),
                 ("BLMOVE", "k", "d", "LEFT", "RIGHT", "0.1"), ("BRPOPLPUSH", "k", "d", "0.1"),
@@ -162,12 +57,12 @@ def timeouts(port, proto):
         elapsed = time.monotonic() - started
         assert 0.08 <= elapsed < 2.0, (cmd, elapsed)
     out.append(c.call("PING"))
-    _close(admin, c)
+    close_all(admin, c)
     return out
 
 
 def multikey_first_ready(port):
-    admin, c = _clients(port, 2)
+    admin, c = clients(port, 2)
     out = []
     c.send("BLPOP", "a", "b", "c", "0")
     wait_blocked(admin, 1)
@@ -182,12 +77,12 @@ def multikey_first_ready(port):
     out.append(admin.call("EXEC"))
     out.append(c.reply())
     out.append(admin.call("LRANGE", "a", "0", "-1"))
-    _close(admin, c)
+    close_all(admin, c)
     return out
 
 
 def disconnect_leaves_no_trace(port):
-    admin, c1, c2 = _clients(port, 3)
+    admin, c1, c2 = clients(port, 3)
     out = []
     c1.send("BLPOP", "k", "0")
     wait_blocked(admin, 1)
@@ -200,12 +95,12 @@ def disconnect_leaves_no_trace(port):
     wait_blocked(admin, 1)
     out.append(admin.call("RPUSH", "k", "y"))
     out.append(c2.reply())
-    _close(admin, c2)
+    close_all(admin, c2)
     return out
 
 
 def disconnect_with_pipelined_input(port):
-    admin, c1 = _clients(port, 2)
+    admin, c1 = clients(port, 2)
     c1.send("BLPOP", "k", "0")
     wait_blocked(admin, 1)
     c1.send("PING")                               # input queued behind the blocked command
@@ -213,21 +108,21 @@ def disconnect_with_pipelined_input(port):
     c1.close()
     wait_blocked(admin, 0)
     out = [admin.call("RPUSH", "k", "x"), admin.call("LLEN", "k")]
-    _close(admin)
+    close_all(admin)
     return out
 
 
 def pipelined_behind_blocking(port):
-    admin, c = _clients(port, 2)
+    admin, c = clients(port, 2)
     c.raw.sock.sendall(RawClient.encode(["BLPOP", "k", "0"]) + RawClient.encode(["PING"]))
     wait_blocked(admin, 1)
     out = [c.silent(), admin.call("RPUSH", "k", "x"), c.replies(2)]
-    _close(admin, c)
+    close_all(admin, c)
     return out
 
 
 def blmove_atomic(port, proto):
-    admin, c = _clients(port, 2, proto)
+    admin, c = clients(port, 2, proto)
     out = []
     c.send("BLMOVE", "src", "dst", "LEFT", "RIGHT", "0")
     wait_blocked(admin, 1)
@@ -254,13 +149,13 @@ def blmove_atomic(port, proto):
     out.append(admin.call("RPUSH", "self", "1", "2"))
     out.append(c.reply())
     out.append(admin.call("LRANGE", "self", "0", "-1"))
-    _close(admin, c)
+    close_all(admin, c)
     return out
 
 
 def chained_moves(port):
     # A BLMOVE served into a key another client waits on serves that one too.
-    admin, c1, c2 = _clients(port, 3)
+    admin, c1, c2 = clients(port, 3)
     c2.send("BLPOP", "stage2", "0")
     wait_blocked(admin, 1)
     c1.send("BLMOVE", "stage1", "stage2", "LEFT", "LEFT", "0")
@@ -268,12 +163,12 @@ def chained_moves(port):
     out = [admin.call("RPUSH", "stage1", "job"), c1.reply(), c2.reply()]
     wait_blocked(admin, 0)
     out.append(admin.call("EXISTS", "stage1", "stage2"))
-    _close(admin, c1, c2)
+    close_all(admin, c1, c2)
     return out
 
 
 def client_unblock(port, proto):
-    admin, c = _clients(port, 2, proto)
+    admin, c = clients(port, 2, proto)
     cid = c.id()
     out = []
     c.send("BLPOP", "k", "0")
@@ -292,12 +187,12 @@ def client_unblock(port, proto):
     out.append(c.call("PING"))
     out.append(admin.call("RPUSH", "k", "x"))
     out.append(admin.call("LLEN", "k"))
-    _close(admin, c)
+    close_all(admin, c)
     return out
 
 
 def client_kill_blocked(port):
-    admin, c = _clients(port, 2)
+    admin, c = clients(port, 2)
     cid = c.id()
     c.send("BLPOP", "k", "0")
     wait_blocked(admin, 1)
@@ -305,12 +200,12 @@ def client_kill_blocked(port):
     wait_blocked(admin, 0)
     out.append(admin.call("RPUSH", "k", "x"))
     out.append(admin.call("LLEN", "k"))
-    _close(admin, c)
+    close_all(admin, c)
     return out
 
 
 def blocking_inside_multi(port):
-    admin, c = _clients(port, 2)
+    admin, c = clients(port, 2)
     out = [c.call("MULTI"), c.call("BLPOP", "k", "0"), c.call("BLMOVE", "k", "d", "LEFT",
                                                              "LEFT", "0"),
            c.call("BLMPOP", "0", "1", "k", "LEFT")]
@@ -318,12 +213,12 @@ def blocking_inside_multi(port):
     out.append(c.call("EXEC"))
     assert time.monotonic() - started < 1.0
     out.append(info_field(admin, "clients", "blocked_clients"))
-    _close(admin, c)
+    close_all(admin, c)
     return out
 
 
 def wrong_type_keeps_blocking(port):
-    admin, c = _clients(port, 2)
+    admin, c = clients(port, 2)
     c.send("BLPOP", "k", "0")
     wait_blocked(admin, 1)
     out = [admin.call("SET", "k", "v"), admin.call("DEL", "k"),
@@ -331,12 +226,12 @@ def wrong_type_keeps_blocking(port):
     out.append(admin.call("DEL", "k"))
     out.append(admin.call("RPUSH", "k", "x"))
     out.append(c.reply())
-    _close(admin, c)
+    close_all(admin, c)
     return out
 
 
 def element_taken_before_served(port):
-    admin, c = _clients(port, 2)
+    admin, c = clients(port, 2)
     c.send("BLPOP", "k", "0")
     wait_blocked(admin, 1)
     out = [admin.call("MULTI"), admin.call("RPUSH", "k", "x"), admin.call("LPOP", "k"),
@@ -344,36 +239,36 @@ def element_taken_before_served(port):
     out.append(info_field(admin, "clients", "blocked_clients"))
     out.append(admin.call("RPUSH", "k", "y"))
     out.append(c.reply())
-    _close(admin, c)
+    close_all(admin, c)
     return out
 
 
 def blmpop_count(port, proto):
-    admin, c1, c2 = _clients(port, 3, proto)
+    admin, c1, c2 = clients(port, 3, proto)
     c1.send("BLMPOP", "0", "2", "a", "b", "RIGHT", "COUNT", "2")
     wait_blocked(admin, 1)
     c2.send("BLMPOP", "0", "1", "b", "LEFT", "COUNT", "5")
     wait_blocked(admin, 2)
     out = [admin.call("RPUSH", "b", "1", "2", "3"), c1.reply(), c2.reply()]
     out.append(admin.call("EXISTS", "b"))
-    _close(admin, c1, c2)
+    close_all(admin, c1, c2)
     return out
 
 
 def other_database_not_served(port):
-    admin, c = _clients(port, 2)
+    admin, c = clients(port, 2)
     c.call("SELECT", "2")
     c.send("BLPOP", "k", "0")
     wait_blocked(admin, 1)
     out = [admin.call("RPUSH", "k", "db0"), c.silent(), admin.call("SELECT", "2"),
            admin.call("RPUSH", "k", "db2"), c.reply(), admin.call("SELECT", "0"),
            admin.call("LLEN", "k")]
-    _close(admin, c)
+    close_all(admin, c)
     return out
 
 
 def introspection_while_blocked(port):
-    admin, c = _clients(port, 2)
+    admin, c = clients(port, 2)
     c.send("BRPOP", "k", "0")
     wait_blocked(admin, 1)
     line = [ln for ln in admin.call("CLIENT", "LIST").decode().split("\n")
@@ -382,12 +277,12 @@ def introspection_while_blocked(port):
     out = [flags, admin.call("RPUSH", "k", "x"), c.reply()]
     wait_blocked(admin, 0)
     out.append(info_field(admin, "clients", "blocked_clients"))
-    _close(admin, c)
+    close_all(admin, c)
     return out
 
 
 def wait_is_not_execution_time(port):
-    admin, c = _clients(port, 2)
+    admin, c = clients(port, 2)
     admin.call("CONFIG", "RESETSTAT")
     admin.call("SLOWLOG", "RESET")
     out = [c.call("BLPOP", "k", "0.2")]
@@ -401,7 +296,7 @@ def wait_is_not_execution_time(port):
     stats = info_field(admin, "commandstats", "cmdstat_blpop")
     usec = int(stats.split("usec=")[1].split(",")[0])
     out.append(usec < 100000)
-    _close(admin, c)
+    close_all(admin, c)
     return out
 
 

@@ -5,35 +5,11 @@ Each blocking scenario runs against NodeNsync and against a real
 redis-server; the replies (and what each client saw or did not see) must
 be identical.  The propagation tests attach to both servers with SYNC and
 compare the commands each sends its replicas.  Every wait is bounded."""
-import os
-import sys
-
 import pytest
 
+from blocking_support import both, clients, close_all, info_field, wait_blocked  # noqa: F401 (both: a fixture)
+from replstream_support import END, SyncStream, assert_same, run_both
 from servers import RawClient
-
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from test_blocking import Conn, info_field, wait_blocked  # noqa: E402
-from test_replication_stream_diff import _END, _Stream, _assert_same, _run_both  # noqa: E402
-
-
-@pytest.fixture
-def both(node, ref, node_server, redis_server):
-    def run(scenario, *args):
-        got = scenario(node_server.port, *args)
-        want = scenario(redis_server.port, *args)
-        assert got == want, "\n  nodensync: %r\n  redis:     %r" % (got, want)
-        return got
-    return run
-
-
-def _clients(port, n, proto=2):
-    return [Conn(port, proto) for _ in range(n)]
-
-
-def _close(*conns):
-    for c in conns:
-        c.close()
 
 
 def _group(admin, key="s", group="g"):
@@ -43,7 +19,7 @@ def _group(admin, key="s", group="g"):
 
 # -- scenarios ---------------------------------------------------------------------------
 def woken_by_xadd(port, proto):
-    admin, c = _clients(port, 2, proto)
+    admin, c = clients(port, 2, proto)
     _group(admin)
     out = []
     c.send("XREADGROUP", "GROUP", "g", "alice", "BLOCK", "0", "STREAMS", "s", ">")
@@ -61,12 +37,12 @@ def woken_by_xadd(port, proto):
     out.append(admin.call("XPENDING", "t", "g"))
     out.append(admin.call("XINFO", "GROUPS", "t"))
     wait_blocked(admin, 0)
-    _close(admin, c)
+    close_all(admin, c)
     return out
 
 
 def fifo_same_group(port):
-    admin, c1, c2, c3 = _clients(port, 4)
+    admin, c1, c2, c3 = clients(port, 4)
     _group(admin)
     out = []
     for i, (c, name) in enumerate(((c1, "a"), (c2, "b"), (c3, "c"))):
@@ -86,12 +62,12 @@ def fifo_same_group(port):
     out.append(c3.reply())
     wait_blocked(admin, 0)
     out.append(admin.call("XPENDING", "s", "g"))
-    _close(admin, c1, c2, c3)
+    close_all(admin, c1, c2, c3)
     return out
 
 
 def other_groups_all_served(port):
-    admin, c1, c2 = _clients(port, 3)
+    admin, c1, c2 = clients(port, 3)
     _group(admin)
     admin.call("XGROUP", "CREATE", "s", "h", "$")
     out = []
@@ -102,12 +78,12 @@ def other_groups_all_served(port):
     out.append(admin.call("XADD", "s", "1-0", "f", "1"))
     out += [c1.reply(), c2.reply()]
     wait_blocked(admin, 0)
-    _close(admin, c1, c2)
+    close_all(admin, c1, c2)
     return out
 
 
 def timeout_and_deleted_entries(port):
-    admin, c = _clients(port, 2)
+    admin, c = clients(port, 2)
     _group(admin)
     out = []
     out.append(c.call("XREADGROUP", "GROUP", "g", "a", "BLOCK", "50", "STREAMS", "s", ">"))
@@ -116,12 +92,12 @@ def timeout_and_deleted_entries(port):
     out.append(c.call("XREADGROUP", "GROUP", "g", "a", "BLOCK", "50", "STREAMS", "s", ">"))
     out.append(c.call("XREADGROUP", "GROUP", "g", "a", "BLOCK", "0", "STREAMS", "s", "0"))
     out.append(admin.call("XINFO", "GROUPS", "s"))
-    _close(admin, c)
+    close_all(admin, c)
     return out
 
 
 def _unblocked_by(port, *steps):
-    admin, c = _clients(port, 2)
+    admin, c = clients(port, 2)
     admin.call("SELECT", "9")
     c.call("SELECT", "9")
     admin.call("DEL", "s")
@@ -133,7 +109,7 @@ def _unblocked_by(port, *steps):
     out.append(c.reply())
     wait_blocked(admin, 0)
     admin.call("FLUSHALL")
-    _close(admin, c)
+    close_all(admin, c)
     return out
 
 
@@ -161,7 +137,7 @@ def test_blocked_client_unblocked_by(both, case):
 
 
 def not_woken_by_other_writes(port):
-    admin, c = _clients(port, 2)
+    admin, c = clients(port, 2)
     _group(admin)
     admin.call("XADD", "s", "1-0", "f", "v")
     admin.call("XREADGROUP", "GROUP", "g", "x", "STREAMS", "s", ">")
@@ -175,14 +151,14 @@ def not_woken_by_other_writes(port):
            c.silent()]
     out.append(admin.call("XADD", "s", "2-0", "f", "v"))
     out.append(c.reply())
-    _close(admin, c)
+    close_all(admin, c)
     return out
 
 
 def served_only_for_new_entries(port):
     """A group moved back by XGROUP SETID does not serve a blocked client
     until an entry is added (Redis looks on XADD, not on every write)."""
-    admin, c = _clients(port, 2)
+    admin, c = clients(port, 2)
     _group(admin)
     for i in (1, 2, 3):
         admin.call("XADD", "s", "%d-0" % i, "f", "v")
@@ -195,7 +171,7 @@ def served_only_for_new_entries(port):
            c.silent()]
     out.append(admin.call("XADD", "s", "4-0", "f", "v"))
     out.append(c.reply())
-    _close(admin, c)
+    close_all(admin, c)
     return out
 
 
@@ -206,7 +182,7 @@ def test_served_only_for_new_entries(both):
 def pipelined_xadds(port):
     """Redis serves blocked clients after each command: pipelined XADDs
     reach the waiters one command at a time."""
-    admin, c1, c2, c3, c4 = _clients(port, 5)
+    admin, c1, c2, c3, c4 = clients(port, 5)
     _group(admin)
     admin.call("XGROUP", "CREATE", "s", "h", "$")
     out = []
@@ -237,7 +213,7 @@ def pipelined_xadds(port):
     out += [c1.reply(), c4.reply(), c2.reply()]
     wait_blocked(admin, 0)
     out.append(admin.call("XPENDING", "s", "g"))
-    _close(admin, c1, c2, c3, c4)
+    close_all(admin, c1, c2, c3, c4)
     return out
 
 
@@ -246,7 +222,7 @@ def test_pipelined_xadds(both):
 
 
 def disconnect_leaves_no_trace(port):
-    admin, c1, c2 = _clients(port, 3)
+    admin, c1, c2 = clients(port, 3)
     _group(admin)
     c1.send("XREADGROUP", "GROUP", "g", "gone", "BLOCK", "0", "STREAMS", "s", ">")
     wait_blocked(admin, 1)
@@ -259,12 +235,12 @@ def disconnect_leaves_no_trace(port):
     out.append(admin.call("XINFO", "GROUPS", "s"))
     out.append(admin.call("XPENDING", "s", "g"))
     out.append(len(RawClient(port).call("XINFO", "CONSUMERS", "s", "g")))
-    _close(admin, c2)
+    close_all(admin, c2)
     return out
 
 
 def client_unblock(port):
-    admin, c = _clients(port, 2)
+    admin, c = clients(port, 2)
     admin.call("CONFIG", "RESETSTAT")
     _group(admin)
     cid = c.id()
@@ -279,12 +255,12 @@ def client_unblock(port):
     out.append(c.reply())
     wait_blocked(admin, 0)
     out.append(info_field(admin, "stats", "total_error_replies"))
-    _close(admin, c)
+    close_all(admin, c)
     return out
 
 
 def stats_of_failed_blocked(port):
-    admin, c = _clients(port, 2)
+    admin, c = clients(port, 2)
     admin.call("CONFIG", "RESETSTAT")
     _group(admin)
     c.send("XREADGROUP", "GROUP", "g", "a", "BLOCK", "0", "STREAMS", "s", ">")
@@ -296,7 +272,7 @@ def stats_of_failed_blocked(port):
     out.append(line.split("usec_per_call=")[1].split(",", 1)[1])
     errs = admin.call("INFO", "errorstats").decode()
     out.append([x for x in errs.split("\r\n") if x.startswith("errorstat_")])
-    _close(admin, c)
+    close_all(admin, c)
     return out
 
 
@@ -384,18 +360,18 @@ _GROUP_WRITES = [
 
 
 def test_group_commands_propagate_as_redis(pair):
-    ours, redis = _run_both(pair, _GROUP_WRITES)
+    ours, redis = run_both(pair, _GROUP_WRITES)
     assert len(redis) > 20
-    _assert_same(ours, redis)
+    assert_same(ours, redis)
 
 
 def test_blocked_xreadgroup_propagates_as_redis(pair):
     ports = pair
-    streams = [_Stream(p) for p in ports]
+    streams = [SyncStream(p) for p in ports]
     out = []
     try:
         for port in ports:
-            admin, c1, c2 = _clients(port, 3)
+            admin, c1, c2 = clients(port, 3)
             admin.call("XGROUP", "CREATE", "s", "g", "$", "MKSTREAM")
             c1.send("XREADGROUP", "GROUP", "g", "a", "BLOCK", "0", "STREAMS", "s", ">")
             wait_blocked(admin, 1)
@@ -407,15 +383,15 @@ def test_blocked_xreadgroup_propagates_as_redis(pair):
             c2.reply()
             c1.send("XREADGROUP", "GROUP", "g", "a", "BLOCK", "20", "STREAMS", "s", ">")
             c1.reply()
-            admin.call(*_END)
-            _close(admin, c1, c2)
+            admin.call(*END)
+            close_all(admin, c1, c2)
         out = [s.commands() for s in streams]
     finally:
         for s in streams:
             s.close()
     ours, redis = out
     assert len(redis) >= 6
-    _assert_same(ours, redis)
+    assert_same(ours, redis)
 
 
 def test_replicas_hold_the_groups(server_factory, redis_factory):
@@ -425,7 +401,7 @@ def test_replicas_hold_the_groups(server_factory, redis_factory):
     import re
     from persistence_support import master_with_replicas, wait_caught_up
     m, ref, rep = master_with_replicas(server_factory, redis_factory)
-    admin, c = _clients(m.port, 2)
+    admin, c = clients(m.port, 2)
     for cmd in _GROUP_WRITES:
         admin.call(*cmd)
     admin.call("XGROUP", "CREATE", "s", "blk", "$")
@@ -433,7 +409,7 @@ def test_replicas_hold_the_groups(server_factory, redis_factory):
     wait_blocked(admin, 1)
     admin.call("XADD", "s", "50-0", "f", "v")
     c.reply()
-    _close(admin, c)
+    close_all(admin, c)
     wait_caught_up(m, [ref, rep])
     seen = re.compile(rb"(seen-time\r\n):[0-9]+")
     got = []
@@ -449,7 +425,7 @@ def test_replicas_hold_the_groups(server_factory, redis_factory):
 def watch_and_group_commands(port):
     """As in Redis 7.0, group commands do not touch WATCHed keys (but the
     stream XGROUP CREATE MKSTREAM creates does)."""
-    admin, c = _clients(port, 2)
+    admin, c = clients(port, 2)
     admin.call("XADD", "s", "1-0", "f", "v")
     admin.call("XGROUP", "CREATE", "s", "g", "0")
     out = []
@@ -467,7 +443,7 @@ def watch_and_group_commands(port):
         c.call("PING")
         out.append(admin.call(*cmd))
         out.append(c.call("EXEC"))
-    _close(admin, c)
+    close_all(admin, c)
     return out
 
 

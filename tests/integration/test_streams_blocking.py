@@ -5,40 +5,16 @@ Each blocking scenario runs against NodeNsync and against a real
 redis-server; the replies (and what each client saw or did not see) must be
 identical.  The propagation tests attach to both servers with SYNC and
 compare the commands each sends its replicas.  Every wait is bounded."""
-import os
-import sys
-
 import pytest
 
+from blocking_support import both, clients, close_all, wait_blocked  # noqa: F401 (both: a fixture)
+from replstream_support import END, SyncStream, assert_same, run_both
 from servers import RawClient
-
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from test_blocking import Conn, wait_blocked  # noqa: E402
-from test_replication_stream_diff import _Stream, _assert_same, _run_both, _END  # noqa: E402
-
-
-@pytest.fixture
-def both(node, ref, node_server, redis_server):
-    def run(scenario, *args):
-        got = scenario(node_server.port, *args)
-        want = scenario(redis_server.port, *args)
-        assert got == want, "\n  nodensync: %r\n  redis:     %r" % (got, want)
-        return got
-    return run
-
-
-def _clients(port, n, proto=2):
-    return [Conn(port, proto) for _ in range(n)]
-
-
-def _close(*conns):
-    for c in conns:
-        c.close()
 
 
 # -- scenarios ------------------------------------------------------------------------------
 def all_waiters_served_in_order(port, proto):
-    admin, c1, c2, c3 = _clients(port, 4, proto)
+    admin, c1, c2, c3 = clients(port, 4, proto)
     out = [admin.call("XADD", "s", "1-0", "f", "v")]
     c1.send("XREAD", "BLOCK", "0", "STREAMS", "s", "$")
     wait_blocked(admin, 1)
@@ -49,12 +25,12 @@ def all_waiters_served_in_order(port, proto):
     out.append(admin.call("XADD", "s", "2-0", "a", "1", "b", "2"))
     out += [c1.reply(), c2.reply(), c3.reply()]
     wait_blocked(admin, 0)
-    _close(admin, c1, c2, c3)
+    close_all(admin, c1, c2, c3)
     return out
 
 
 def count_and_transaction(port):
-    admin, c = _clients(port, 2)
+    admin, c = clients(port, 2)
     out = []
     c.send("XREAD", "COUNT", "2", "BLOCK", "0", "STREAMS", "s", "$")
     wait_blocked(admin, 1)
@@ -71,12 +47,12 @@ def count_and_transaction(port):
     out.append(admin.call("XADD", "t", "2-0", "f", "2"))
     out.append(admin.call("EXEC"))
     out.append(c.reply())
-    _close(admin, c)
+    close_all(admin, c)
     return out
 
 
 def add_then_delete_does_not_wake(port):
-    admin, c = _clients(port, 2)
+    admin, c = clients(port, 2)
     out = []
     c.send("XREAD", "BLOCK", "20000", "STREAMS", "s1", "$")
     wait_blocked(admin, 1)
@@ -89,14 +65,14 @@ def add_then_delete_does_not_wake(port):
     out.append(admin.call("DEL", "s1"))
     out.append(admin.call("XADD", "s1", "3-0", "new", "x"))
     out.append(c.reply())
-    _close(admin, c)
+    close_all(admin, c)
     return out
 
 
 def deleted_tail_keeps_waiting(port):
     """XREAD's ID is past every live entry (the last one deleted): it blocks;
     a new entry serves it."""
-    admin, c = _clients(port, 2)
+    admin, c = clients(port, 2)
     out = [admin.call("XADD", "s", "1-0", "f", "1"), admin.call("XADD", "s", "2-0", "f", "2"),
            admin.call("XDEL", "s", "2-0")]
     c.send("XREAD", "BLOCK", "0", "STREAMS", "s", "1-0")
@@ -104,12 +80,12 @@ def deleted_tail_keeps_waiting(port):
     out.append(c.silent())
     out.append(admin.call("XADD", "s", "3-0", "f", "3"))
     out.append(c.reply())
-    _close(admin, c)
+    close_all(admin, c)
     return out
 
 
 def timeouts_and_unblock(port, proto):
-    admin, c = _clients(port, 2, proto)
+    admin, c = clients(port, 2, proto)
     out = [c.call("XREAD", "BLOCK", "50", "STREAMS", "s", "$"),
            c.call("XREAD", "BLOCK", "50", "STREAMS", "s", "t", "0", "0")]
     cid = c.id()
@@ -122,12 +98,12 @@ def timeouts_and_unblock(port, proto):
     out.append(admin.call("CLIENT", "UNBLOCK", str(cid), "ERROR"))
     out.append(c.reply())
     out.append(c.call("PING"))
-    _close(admin, c)
+    close_all(admin, c)
     return out
 
 
 def disconnect_leaves_no_trace(port):
-    admin, c1, c2 = _clients(port, 3)
+    admin, c1, c2 = clients(port, 3)
     out = []
     c1.send("XREAD", "BLOCK", "0", "STREAMS", "s", "$")
     wait_blocked(admin, 1)
@@ -139,12 +115,12 @@ def disconnect_leaves_no_trace(port):
     out.append(c2.reply())
     wait_blocked(admin, 0)
     out.append(admin.call("XLEN", "s"))
-    _close(admin, c2)
+    close_all(admin, c2)
     return out
 
 
 def other_type_does_not_wake(port):
-    admin, c = _clients(port, 2)
+    admin, c = clients(port, 2)
     out = []
     c.send("XREAD", "BLOCK", "0", "STREAMS", "k", "$")
     wait_blocked(admin, 1)
@@ -153,19 +129,19 @@ def other_type_does_not_wake(port):
     out.append(admin.call("DEL", "k"))
     out.append(admin.call("XADD", "k", "5-0", "f", "v"))
     out.append(c.reply())
-    _close(admin, c)
+    close_all(admin, c)
     return out
 
 
 def pipelined_behind_block(port):
     """Commands pipelined after a blocked XREAD run once it is served."""
-    admin, c = _clients(port, 2)
+    admin, c = clients(port, 2)
     c.send("XREAD", "BLOCK", "0", "STREAMS", "s", "$")
     c.send("XLEN", "s")
     wait_blocked(admin, 1)
     out = [admin.call("XADD", "s", "1-0", "f", "v")]
     out += c.replies(2)
-    _close(admin, c)
+    close_all(admin, c)
     return out
 
 
@@ -173,7 +149,7 @@ def pipelined_writes_serve_after_each_command(port):
     """Redis serves blocked clients after every command: XADDs pipelined by
     one connection serve a waiter with the first one's entry; a script or a
     transaction counts as one command."""
-    admin, c1, c2 = _clients(port, 3)
+    admin, c1, c2 = clients(port, 3)
     out = []
     c1.send("XREAD", "BLOCK", "0", "STREAMS", "s", "$")
     wait_blocked(admin, 1)
@@ -198,7 +174,7 @@ def pipelined_writes_serve_after_each_command(port):
         admin.send(*cmd)
     out += admin.replies(5)
     out.append(c1.reply())
-    _close(admin, c1, c2)
+    close_all(admin, c1, c2)
     return out
 
 
@@ -242,7 +218,7 @@ def test_pipelined_behind_block(both):
 
 def test_blocked_xread_stats(node_server):
     """A blocked XREAD counts in blocked_clients and leaves it when served."""
-    admin, c = _clients(node_server.port, 2)
+    admin, c = clients(node_server.port, 2)
     try:
         admin.call("DEL", "s")
         c.send("XREAD", "BLOCK", "0", "STREAMS", "s", "$")
@@ -252,7 +228,7 @@ def test_blocked_xread_stats(node_server):
         wait_blocked(admin, 0)
     finally:
         admin.call("DEL", "s")
-        _close(admin, c)
+        close_all(admin, c)
 
 
 # -- propagation --------------------------------------------------------------------------
@@ -290,20 +266,20 @@ _WRITES = [
 
 
 def test_writes_propagate_as_redis(pair):
-    ours, redis = _run_both(pair, _WRITES)
+    ours, redis = run_both(pair, _WRITES)
     assert len(redis) > 250
-    _assert_same(ours, redis)
+    assert_same(ours, redis)
 
 
 def test_generated_id_is_propagated(server_factory):
     """XADD * goes to replicas and the AOF with the ID it generated."""
     port = server_factory("--save", "").port
-    sync = _Stream(port)
+    sync = SyncStream(port)
     c = RawClient(port)
     try:
         first = c.call("XADD", "s", "*", "f", "v")
         second = c.call("XADD", "s", "MAXLEN", "~", "5", "*", "f", "v")
-        c.call(*_END)
+        c.call(*END)
         got = sync.commands()
     finally:
         c.close()
