@@ -103,7 +103,7 @@ class Node:
     def __init__(self, config):
         self.config = config
         self.keyspace = Keyspace(config["databases"])
-        self.keyspace.notify_flags = config["notifyKeyspaceEvents"]
+        self.keyspace.set_notify_flags(config["notifyKeyspaceEvents"])
         self.stats = Stats()
         # time.monotonic() as of the last cron tick (hz times a second), for
         # what needs seconds, not microseconds: a clock read costs ~170 ns

@@ -142,6 +142,8 @@ def set_(ctx, key, value, *options):
     """Set the string value of a key."""
     db = ctx.db
     if not options:
+        if db.notify_new:
+            db.note_new(key)
         db.data[key] = value
         if db.expires:
             db.expires.pop(key, None)
@@ -179,6 +181,8 @@ def _incr(ctx, key, delta):
         pass
     elif value is None:
         value = 0
+        if db.notify_new:
+            db.note_new(key)
     elif t is bytes:
         try:
             value = parse_int(value)

@@ -7,7 +7,7 @@ def attach(node):
     cfg = node.config
 
     def set_notify(value):
-        node.keyspace.notify_flags = parse_notify_flags(value)
+        node.keyspace.set_notify_flags(parse_notify_flags(value))
 
     set_notify(cfg["notifyKeyspaceEvents"])
     cfg.on_change("notifyKeyspaceEvents", set_notify)

@@ -235,7 +235,7 @@ def _drain(value):
 
 
 class Database:
-    __slots__ = ("id", "keyspace", "data", "expires", "heap", "watchers", "marks",
+    __slots__ = ("id", "keyspace", "data", "expires", "notify_new", "heap", "watchers", "marks",
                  "avg_ttl", "rk_pool", "rk_source", "rk_dirty", "rk_picks", "rk_len")
 
     def __init__(self, keyspace, index):
@@ -243,6 +243,7 @@ class Database:
         self.keyspace = keyspace
         self.data = {}
         self.expires = {}
+        self.notify_new = False     # 'n' keyspace events on: see note_new
         self.heap = untrack([])     # (when_ms, key); may hold stale entries
         self.watchers = {}      # key -> set of clients WATCHing it (and KeyHooks)
         self.marks = {}         # key -> (bytes, OBJECT ENCODING): commands/util.py
@@ -306,9 +307,18 @@ class Database:
     # -- writing -----------------------------------------------------------
     def set(self, key, value, keepttl=False):
         """Store ``value``; the key's TTL is cleared unless keepttl."""
+        if self.notify_new:
+            self.note_new(key)
         self.data[key] = value
         if not keepttl and self.expires:
             self.expires.pop(key, None)
+
+    def note_new(self, key):
+        """Before a value is stored at ``key`` while 'n' keyspace events are
+        on: the ``new`` event when no live key is there (Redis's dbAdd; a
+        logically expired one is expired first)."""
+        if self.get(key) is None:
+            self.keyspace.notify("n", "new", key, self.id)
 
     def delete(self, key):
         """Remove key; True if it existed (expired or not)."""
@@ -595,7 +605,7 @@ class Keyspace:
         self.expire_paused = False            # CLIENT PAUSE: expired keys kept until it ends
         self.packed_threshold = 1 << 30       # DEBUG QUICKLIST-PACKED-THRESHOLD (no effect here)
         self.serving_master_stream = False    # True while applying the master's stream
-        self.notify_flags = ""                # notify-keyspace-events, parsed
+        self.notify_flags = ""                # notify-keyspace-events, parsed: set_notify_flags
         self.notify = lambda klass, event, key, dbid: None
         self.expired_listeners = []           # fn(db, key) -> propagate DEL etc.
         self.scans = ScanCursors()
@@ -605,6 +615,12 @@ class Keyspace:
         self.hash_pack_value = 64
         self.intset_entries = 512
         self._expire_next = 0                 # database the next expire cycle starts at
+
+    def set_notify_flags(self, flags):
+        """notify-keyspace-events, parsed (server/core.parse_notify_flags)."""
+        self.notify_flags = flags
+        for db in self.dbs:
+            db.notify_new = "n" in flags
 
     # INFO memory's lazyfree fields (values freed by the background freer)
     @property

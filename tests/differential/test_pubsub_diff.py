@@ -265,6 +265,30 @@ def test_notification_classes(events, pub):
     _expect_events(events, 0)
 
 
+def test_new_key_events(events, pub):
+    """Class 'n' (not in 'A'): a key created, whatever command creates it
+    (Redis's dbAdd), never one overwritten; a logically expired key counts
+    as gone."""
+    pub.call("CONFIG", "SET", "notify-keyspace-events", "KEA")
+    pub.call("SET", "foo", "bar")
+    _expect_events(events, 2)                 # set only: 'A' leaves 'n' out
+    pub.call("CONFIG", "SET", "notify-keyspace-events", "KEn")
+    created = [("SET", "foo", "baz"),       # (exists: nothing)
+               ("SET", "bar", "bar"), ("SET", "opt", "v", "EX", "100"),
+               ("INCR", "cnt"), ("INCR", "cnt"), ("LPUSH", "l", "a"), ("LPUSH", "l", "b"),
+               ("HSET", "h", "f", "v"), ("SADD", "s", "m"), ("ZADD", "z", "1", "m"),
+               ("XADD", "x", "1-0", "f", "v"), ("APPEND", "ap", "x"),
+               ("SETBIT", "bits", "1", "1"), ("PFADD", "hll", "a"), ("RENAME", "bar", "bar2"),
+               ("COPY", "foo", "foo2"), ("MSET", "m1", "1", "foo", "x"),
+               ("SET", "gone", "v", "PX", "1")]
+    for args in created:
+        pub.call(*args)
+    _expect_events(events, 2 * 15)
+    time.sleep(0.02)
+    pub.call("SET", "gone", "again")          # the expired key counts as gone: new
+    _expect_events(events, 2)
+
+
 def test_expired_events(events, pub):
     pub.call("CONFIG", "SET", "notify-keyspace-events", "Ex")
     pub.call("SET", "k", "v", "PX", "30")
