@@ -32,16 +32,16 @@ import time
 
 from .. import errors
 from ..errors import CommandError
-from ..protocol.resp import NULL_ARRAY, OK, Raw, encode, status_lines
+from ..protocol.resp import NULL_ARRAY, OK, status_lines
 from ..server import blocking
 from ..storage.stream import (Consumer, ConsumerGroup, PendingEntry, Stream, MAX_ID,
                               format_id, parse_id)
+from .streams import entries_reply, get_stream, parse_ll, streams_reply
 from .registry import (command, container, WRITE, READONLY, DENYOOM, FAST, BLOCKING,
                        LOADING, STALE)
 
 G = "stream"
 _LLONG_MAX = (1 << 63) - 1
-_LLONG_MIN = -(1 << 63)
 XREAD_BLOCKED_DEFAULT_COUNT = 1000
 
 _XCLAIM = b"XCLAIM"
@@ -59,17 +59,6 @@ def _s(b):
     if isinstance(b, bytes):
         return b.split(b"\0", 1)[0].decode("utf-8", "replace")
     return str(b)
-
-
-def _ll(b, message=None):
-    """getLongLongFromObjectOrReply: a canonical signed 64-bit integer."""
-    try:
-        v = int(b)
-    except (ValueError, TypeError):
-        raise _err(message or errors.NOT_INTEGER) from None
-    if not _LLONG_MIN <= v <= _LLONG_MAX or b"%d" % v != b:
-        raise _err(message or errors.NOT_INTEGER)
-    return v
 
 
 def _mstime():
@@ -106,10 +95,6 @@ def _interval_id(arg, missing_seq):
     if len(arg) > 1 and arg[:1] == b"(":
         return parse_id(arg[1:], missing_seq, strict=True), True
     return parse_id(arg, missing_seq), False
-
-
-def _get_stream(db, key):
-    return db.get_typed(key, Stream)
 
 
 def _notify(db, key, event):
@@ -280,13 +265,13 @@ def _xgroup_prologue(ctx, sub, key, group, opts):
             mkstream = True
             i += 1
         elif sub in ("create", "setid") and word == b"ENTRIESREAD" and i + 1 < len(opts):
-            entries_read = _ll(opts[i + 1])
+            entries_read = parse_ll(opts[i + 1])
             if entries_read < 0 and entries_read != -1:
                 raise _err("ERR value for ENTRIESREAD must be positive or -1")
             i += 2
         else:
             raise _subcommand_error(sub.upper())
-    s = _get_stream(ctx.db, key)
+    s = get_stream(ctx.db, key)
     g = None
     if not mkstream:
         if s is None:
@@ -436,7 +421,7 @@ def xgroup_help(ctx):
          complexity="O(1) for each message ID processed.")
 def xack(ctx, key, group, *ids):
     """Marks a pending message as correctly processed, effectively removing it from the pending entries list of the consumer group. Return value of the command is the number of messages successfully acknowledged, that is, the IDs we were actually able to resolve in the PEL."""  # noqa: E501
-    s = _get_stream(ctx.db, key)
+    s = get_stream(ctx.db, key)
     g = s.groups.get(group) if s is not None else None
     if g is None:
         return 0
@@ -471,11 +456,11 @@ def xpending(ctx, key, group, *args):
     if argc >= 6:
         j = 0
         if args[0].upper() == b"IDLE":
-            minidle = _ll(args[1])
+            minidle = parse_ll(args[1])
             if argc < 8:
                 raise _err(errors.SYNTAX)
             j = 2
-        count = _ll(args[j + 2])
+        count = parse_ll(args[j + 2])
         if count < 0:
             count = 0
         start, ex = _interval_id(args[j], 0)
@@ -490,7 +475,7 @@ def xpending(ctx, key, group, *args):
                 raise _err("ERR invalid end ID for the interval")
         if j + 3 < len(args):
             consumer_name = args[j + 3]
-    s = _get_stream(ctx.db, key)
+    s = get_stream(ctx.db, key)
     g = s.groups.get(group) if s is not None else None
     if g is None:
         raise _err("NOGROUP No such key '%s' or consumer group '%s'" % (_s(key), _s(group)))
@@ -533,11 +518,11 @@ def xpending(ctx, key, group, *args):
 def xclaim(ctx, key, group, name, min_idle, *args):
     """Changes (or acquires) ownership of a message in a consumer group, as if the message was delivered to the specified consumer."""  # noqa: E501
     db = ctx.db
-    s = _get_stream(db, key)
+    s = get_stream(db, key)
     g = s.groups.get(group) if s is not None else None
     if g is None:
         raise _err("NOGROUP No such key '%s' or consumer group '%s'" % (_s(key), _s(group)))
-    minidle = _ll(min_idle, "ERR Invalid min-idle-time argument for XCLAIM")
+    minidle = parse_ll(min_idle, "ERR Invalid min-idle-time argument for XCLAIM")
     if minidle < 0:
         minidle = 0
     ids = []
@@ -562,13 +547,13 @@ def xclaim(ctx, key, group, name, min_idle, *args):
             justid = True
         elif opt == b"IDLE" and more:
             j += 1
-            deliverytime = now - _ll(args[j], "ERR Invalid IDLE option argument for XCLAIM")
+            deliverytime = now - parse_ll(args[j], "ERR Invalid IDLE option argument for XCLAIM")
         elif opt == b"TIME" and more:
             j += 1
-            deliverytime = _ll(args[j], "ERR Invalid TIME option argument for XCLAIM")
+            deliverytime = parse_ll(args[j], "ERR Invalid TIME option argument for XCLAIM")
         elif opt == b"RETRYCOUNT" and more:
             j += 1
-            retrycount = _ll(args[j], "ERR Invalid RETRYCOUNT option argument for XCLAIM")
+            retrycount = parse_ll(args[j], "ERR Invalid RETRYCOUNT option argument for XCLAIM")
         elif opt == b"LASTID" and more:
             j += 1
             last_id = _strict_id(args[j])
@@ -645,7 +630,7 @@ def _memory_total():
          complexity="O(1) if COUNT is small.")
 def xautoclaim(ctx, key, group, name, min_idle, start_arg, *opts):
     """Changes (or acquires) ownership of messages in a consumer group, as if the messages were delivered to the specified consumer."""  # noqa: E501
-    minidle = _ll(min_idle, "ERR Invalid min-idle-time argument for XAUTOCLAIM")
+    minidle = parse_ll(min_idle, "ERR Invalid min-idle-time argument for XAUTOCLAIM")
     if minidle < 0:
         minidle = 0
     start, ex = _interval_id(start_arg, 0)
@@ -660,7 +645,7 @@ def xautoclaim(ctx, key, group, name, min_idle, start_arg, *opts):
         more = len(opts) - 1 - j
         opt = opts[j].upper()
         if opt == b"COUNT" and more:
-            count = _ll(opts[j + 1], "ERR COUNT must be > 0")
+            count = parse_ll(opts[j + 1], "ERR COUNT must be > 0")
             if not 1 <= count <= _AUTOCLAIM_MAX_COUNT:
                 raise _err("ERR COUNT must be > 0")
             j += 1
@@ -670,7 +655,7 @@ def xautoclaim(ctx, key, group, name, min_idle, start_arg, *opts):
             raise _err(errors.SYNTAX)
         j += 1
     db = ctx.db
-    s = _get_stream(db, key)
+    s = get_stream(db, key)
     g = s.groups.get(group) if s is not None else None
     if g is None:
         raise _err("NOGROUP No such key '%s' or consumer group '%s'" % (_s(key), _s(group)))
@@ -773,7 +758,7 @@ def _serve_new(ctx, key, group, s, g, consumer, start, count, noack, work, end=N
     """streamReplyWithRange with a group: deliver the entries from
     ``start`` on (up to ``end``, at most ``count``, 0 = all), advancing the
     group's last ID and read counter and filling the PELs.  Returns the
-    entries."""
+    entries' reply."""
     out = []
     moved = False
     now = _mstime()
@@ -787,7 +772,7 @@ def _serve_new(ctx, key, group, s, g, consumer, start, count, noack, work, end=N
             g.last_id = i
             if noack:
                 moved = True
-        out.append([format_id(i), list(s.entries[i])])
+        out.append((i, s.entries[i]))
         if not noack:
             nack = g.pel.get(i)
             if nack is None:
@@ -807,7 +792,7 @@ def _serve_new(ctx, key, group, s, g, consumer, start, count, noack, work, end=N
             break
     if moved:
         work.props.append(_setid_argv(key, group, g))
-    return out
+    return entries_reply(out)
 
 
 def _serve_history(s, consumer, start, count):
@@ -828,18 +813,6 @@ def _serve_history(s, consumer, start, count):
             nack.delivery_time = now
             nack.delivery_count += 1
     return out
-
-
-def _reply_streams(ctx, pairs):
-    """XREAD-style reply: RESP2 an array of [key, entries]; RESP3 a map
-    (keys may repeat, as Redis emits them)."""
-    if not ctx.resp3:
-        return [[k, v] for k, v in pairs]
-    keys = [k for k, _ in pairs]
-    if len(set(keys)) == len(keys):
-        return {k: v for k, v in pairs}
-    return Raw(b"%%%d\r\n" % len(pairs) + b"".join(
-        encode(k, True) + encode(v, True) for k, v in pairs))
 
 
 @command("xreadgroup", arity=-7, flags=WRITE | BLOCKING, keys=_xreadgroup_keys, group=G,
@@ -871,12 +844,12 @@ def xreadgroup(ctx, *args):
                 raise _err("ERR %s command is not allowed with BLOCK option from scripts"
                            % _s(argv[0] if argv else b"xreadgroup"))
             i += 1
-            timeout = _ll(args[i - 1], "ERR timeout is not an integer or out of range")
+            timeout = parse_ll(args[i - 1], "ERR timeout is not an integer or out of range")
             if timeout < 0:
                 raise _err("ERR timeout is negative")
         elif word == b"COUNT" and more:
             i += 1
-            count = _ll(args[i - 1])
+            count = parse_ll(args[i - 1])
             if count < 0:
                 count = 0
         elif word == b"STREAMS" and more:
@@ -905,7 +878,7 @@ def xreadgroup(ctx, *args):
     id_args = args[streams_arg - 1 + streams_count:]
     ids = []
     for key, id_arg in zip(keys, id_args):
-        s = _get_stream(db, key)
+        s = get_stream(db, key)
         if s is None or group not in s.groups:
             raise _err("NOGROUP No such key '%s' or consumer group '%s' in XREADGROUP with "
                        "GROUP option" % (_s(key), _s(group)))
@@ -920,7 +893,7 @@ def xreadgroup(ctx, *args):
     work = _Work()
     pairs = []
     for key, gt in zip(keys, ids):
-        s = _get_stream(db, key)
+        s = get_stream(db, key)
         g = s.groups[group]
         if gt is None:
             if not s.entries or _last_valid_id(s) <= g.last_id:
@@ -942,7 +915,7 @@ def xreadgroup(ctx, *args):
         work.dirty += 1
     if pairs:
         work.finish(ctx)
-        return _reply_streams(ctx, pairs)
+        return streams_reply(ctx, pairs)
     if timeout == -1:
         return NULL_ARRAY
     return _block(ctx, keys, group, consumer_name, noack,
@@ -993,7 +966,7 @@ def _try_serve_blocked(ctx, key, group, consumer_name, noack, count, seen):
             work.props.append([_XGROUP, b"CREATECONSUMER", key, group, consumer_name])
     entries = _serve_new(ctx, key, group, s, g, consumer, start, count, noack, work, end)
     work.finish(ctx)
-    return _reply_streams(ctx, [(key, entries)])
+    return streams_reply(ctx, [(key, entries)])
 
 
 def _block(ctx, keys, group, consumer_name, noack, count, timeout_ms):
@@ -1018,7 +991,7 @@ container("xinfo", group=G, since="5.0.0",
 
 
 def _xinfo_stream(ctx, key):
-    s = db_stream = _get_stream(ctx.db, key)
+    s = db_stream = get_stream(ctx.db, key)
     if db_stream is None:
         raise _err(errors.NO_SUCH_KEY)
     return s
@@ -1083,7 +1056,7 @@ def xinfo_stream(ctx, key, *opts):
         if len(opts) == 3:
             if opts[1].lower() != b"count":
                 raise _subcommand_error("STREAM")
-            count = _ll(opts[2])
+            count = parse_ll(opts[2])
             if count < 0:
                 count = 10
     rkeys, rnodes = _rax_figures(ctx, s)
