@@ -173,6 +173,7 @@ class Memory:
         # used_memory_startup: the structures of the empty databases
         self.startup = sum(_getsizeof(db.data) + _getsizeof(db.expires)
                            for db in node.keyspace.dbs)
+        self._base, self._base_at = self.startup, -1.0
 
     # -- accounting -----------------------------------------------------------------
     def measure(self, i, k=16):
@@ -207,12 +208,17 @@ class Memory:
         """Bytes counted besides the dataset, as Redis counts them in
         used_memory: the empty keyspace's structures (used_memory_startup)
         and every normal client's connection and pending query bytes.
-        Replicas' output buffers are left out of maxmemory, as in Redis."""
-        total = self.startup
-        for c in list(self.node.clients.values()):
-            if not c.is_replica:
-                total += CLIENT_OVERHEAD + c.qbuf_len
-        return total
+        Replicas' output buffers are left out of maxmemory, as in Redis.
+        (Summed over the clients at most every 50 ms: the maxmemory check
+        before each write reads it.)"""
+        now = time.monotonic()
+        if now - self._base_at > 0.05:
+            total = self.startup
+            for c in list(self.node.clients.values()):
+                if not c.is_replica:
+                    total += CLIENT_OVERHEAD + c.qbuf_len
+            self._base, self._base_at = total, now
+        return self._base
 
     def used(self):
         """Estimated bytes used: the dataset plus ``base()``."""
