@@ -45,8 +45,33 @@ def _not_for_hiredis(data):
     # more); the two-byte needles are searched only when their rare second
     # byte occurs at all (b"\n+" in data scans slowly: every line starts
     # after a newline).
-    return (((0x2B in data and b"\n+" in data) or (0x3D in data and b"\n=" in data))
+    return (((0x2B in data and b"\n+" in data and _typed_line(data, b"\n+"))
+             or (0x3D in data and b"\n=" in data and _typed_line(data, b"\n=")))
             or _BIG_ARRAY(data) is not None)
+
+
+_BULK_LINE = re.compile(rb"\$([0-9]+)\r").fullmatch
+
+
+def _typed_line(data, needle):
+    """Whether a line starting with ``+`` / ``=`` (``needle`` is the newline
+    and that byte) may be a simple or verbatim string element rather than
+    the content of a bulk string: an argument spelt "+", "+inf", "=x" (XRANGE
+    key - +, ZRANGEBYSCORE key -inf +inf) is the line after a ``$<n>``
+    header announcing exactly its length.  Judged line by line: a bulk whose
+    content is itself "$<n>" followed by a simple string element of length n
+    would pass for a bulk (hiredis then reads it as an argument where Redis
+    answers a protocol error; no other harm)."""
+    find = data.find
+    i = find(needle)
+    while i >= 0:
+        start = data.rfind(b"\n", 0, i) + 1
+        end = find(b"\r\n", i + 1)
+        header = _BULK_LINE(data, start, i) if end >= 0 else None
+        if header is None or int(header.group(1)) != end - i - 1:
+            return True
+        i = find(needle, end)
+    return False
 _encode = resp.encode
 _perf = time.perf_counter
 NO_REPLY = resp.NO_REPLY

@@ -141,3 +141,19 @@ def test_plain_inline_lines_in_one_write(node_server, redis_server):
     data = _inline([("SET", "mix-il", "1"), ("INCR", "mix-il"), ("GET", "mix-il"), ("PING",),
                     ("PING", "x"), ("GET",), ("NOSUCH",), ("DEL", "mix-il")]) + b"\r\n\r\nECHO\tz\r\n"
     assert _collect(node_server.port, [data]) == _collect(redis_server.port, [data])
+
+
+# Arguments spelt like RESP's simple / verbatim strings ("+", "+inf", "=x"),
+# then elements that are such strings (a protocol error for both servers).
+TYPED_LOOKING = (ENC(("ZADD", "mix-z", "1", "a", "2", "b"))
+                 + ENC(("ZRANGEBYSCORE", "mix-z", "-inf", "+inf"))
+                 + ENC(("ZRANGEBYLEX", "mix-z", "-", "+")) + ENC(("ECHO", "+"))
+                 + ENC(("ECHO", "=x")) + ENC(("ECHO", "$1")) + ENC(("ECHO", "+\r\n+"))
+                 + ENC(("DEL", "mix-z")))
+
+
+@pytest.mark.parametrize("tail", [b"", b"*2\r\n$4\r\nECHO\r\n+hi\r\n",
+                                  b"*2\r\n$4\r\nECHO\r\n=hi\r\n", b"*2\r\n$4\r\nECHO\r\n$3\r\n+h\r\n"])
+def test_arguments_that_look_like_typed_strings(node_server, redis_server, tail):
+    data = TYPED_LOOKING + tail
+    assert _collect(node_server.port, [data]) == _collect(redis_server.port, [data])
