@@ -734,3 +734,4 @@ def attach(node):
     node.start_hooks.append(cluster.start)
     node.shutdown_hooks.append(cluster.stop)
     node.command_listeners.append(cluster.on_command)
+    node.client_close_hooks.append(cluster.health.client_closed)

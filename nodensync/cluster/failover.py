@@ -37,7 +37,7 @@ log = logging.getLogger("nodensync.cluster")
 
 class PeerHealth:
     __slots__ = ("node_id", "last_pong", "ping_sent_ms", "pong_recv_ms", "connected",
-                 "greenlet", "pings", "pongs", "offset")
+                 "greenlet", "pings", "pongs", "offset", "link_ms")
 
     def __init__(self, node_id):
         self.node_id = node_id
@@ -49,6 +49,7 @@ class PeerHealth:
         self.pings = 0
         self.pongs = 0
         self.offset = 0         # replication offset, asked every few pings (CLUSTER SHARDS)
+        self.link_ms = 0        # when the current outbound connection was made (CLUSTER LINKS)
 
 
 class HealthMonitor:
@@ -57,6 +58,22 @@ class HealthMonitor:
         self.peers = {}
         self.pings_sent = 0
         self.pongs_received = 0
+        # Peers' health-check connections into this node, by the peer's node id:
+        # (client, created ms).  Redis's CLUSTER LINKS lists, for every peer, the
+        # link "to" it and the link "from" it; ours are the two health checks.
+        self.inbound = {}
+
+    def inbound_link(self, node_id, client):
+        """A peer announced (CLUSTER NSYNC OFFSET <its id>) that ``client`` is
+        its health-check connection to this node."""
+        cur = self.inbound.get(node_id)
+        if cur is None or cur[0] is not client:
+            self.inbound[node_id] = (client, int(time.time() * 1000))
+
+    def client_closed(self, client):
+        for nid, (cl, _) in list(self.inbound.items()):
+            if cl is client:
+                del self.inbound[nid]
 
     def sync_peers(self, view):
         for nid in view.nodes:
@@ -98,8 +115,13 @@ class HealthMonitor:
             p.pings += 1
             self.pings_sent += 1
             try:
-                if p.pings % 5 == 1:
-                    r = conn.call(b"CLUSTER", b"NSYNC", b"OFFSET")
+                if p.pings % 5 == 1 or conn.sock is None:
+                    # A new connection names this node first: the peer lists it
+                    # as the link "from" us in CLUSTER LINKS.
+                    fresh = conn.sock is None
+                    r = conn.call(b"CLUSTER", b"NSYNC", b"OFFSET", self.cluster.my_id.encode())
+                    if fresh:
+                        p.link_ms = int(time.time() * 1000)
                     if isinstance(r, int):
                         p.offset = r
                 else:

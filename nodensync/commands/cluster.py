@@ -213,7 +213,9 @@ def cluster_info_fields(c):
     # NodeNsync's control plane (after Redis's fields).
     fields += [
         ("cluster_raft_state", st.get("state", "none")),
-        ("cluster_raft_leader", st.get("leader", "")),
+        # The leader's node id, not its bus address: clients split every line of
+        # CLUSTER INFO at ':' (redis-py: dict(line.split(':'))), so no value may hold one.
+        ("cluster_raft_leader", _raft_leader_id(v, st.get("leader", ""))),
         ("cluster_raft_term", st.get("term", 0)),
         ("cluster_raft_commit_index", st.get("commit_index", 0)),
         ("cluster_raft_voters", st.get("voters", 0)),
@@ -221,6 +223,13 @@ def cluster_info_fields(c):
         ("cluster_failovers_committed", c.failover.failovers),
     ]
     return fields
+
+
+def _raft_leader_id(view, addr):
+    for rec in view.nodes.values():
+        if "%s:%d" % (rec.ip, rec.bus) == addr:
+            return rec.id
+    return ""
 
 
 @command("cluster|info", arity=2, flags=STALE, group=G, since="3.0.0", syntax="")
@@ -372,12 +381,16 @@ def cluster_links(ctx):
     """Returns a list of all TCP links to and from peer nodes in cluster."""
     c = _cluster(ctx)
     out = []
-    for nid, p in sorted(c.health.peers.items()):
-        if not p.connected:
-            continue
-        out.append({b"direction": b"to", b"node": nid.encode(),
-                    b"create-time": int(c.raft.last_loop and time.time() * 1000),
-                    b"events": b"r", b"send-buffer-allocated": 0, b"send-buffer-used": 0})
+    h = c.health
+    for nid in sorted((set(h.peers) | set(h.inbound)) & set(c.view.nodes)):
+        p = h.peers.get(nid)
+        if p is not None and p.connected:
+            out.append({b"direction": b"to", b"node": nid.encode(), b"create-time": p.link_ms,
+                        b"events": b"r", b"send-buffer-allocated": 0, b"send-buffer-used": 0})
+        link = h.inbound.get(nid)
+        if link is not None:
+            out.append({b"direction": b"from", b"node": nid.encode(), b"create-time": link[1],
+                        b"events": b"r", b"send-buffer-allocated": 0, b"send-buffer-used": 0})
     return out
 
 
@@ -673,6 +686,8 @@ def cluster_nsync(ctx, op, *args):
         return c.hello_info()
     if o == b"offset":
         from ..cluster.failover import local_offset
+        if len(args) == 1 and args[0].decode("latin-1") in c.view.nodes:
+            c.health.inbound_link(args[0].decode("latin-1"), ctx)
         return local_offset(ctx.node)
     if o == b"publish" and len(args) == 2:
         return ctx.node.pubsub.publish(args[0], args[1])

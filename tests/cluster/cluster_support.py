@@ -158,10 +158,8 @@ class LocalCluster:
         return None
 
     def raft_leader(self):
-        info = cluster_info(self.entry.port)
-        addr = info.get("cluster_raft_leader", "")
-        port = int(addr.rsplit(":", 1)[1]) if ":" in addr else None
-        return next((n for n in self.nodes if n.bus_port == port), None)
+        leader_id = cluster_info(self.entry.port).get("cluster_raft_leader", "")
+        return next((n for n in self.nodes if leader_id and n.myid() == leader_id), None)
 
     def wait_ok(self, timeout=30.0, nodes=None):
         nodes = nodes or [n for n in self.nodes if n.alive() and not n.stopped]

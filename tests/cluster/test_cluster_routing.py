@@ -149,6 +149,50 @@ def test_cluster_nodes_and_info(ns, ref):
         assert raw(port, "CLUSTER", "NODES", proto=3).startswith(b"=")
 
 
+def test_cluster_info_values_have_no_colon(ns, ref):
+    """Clients split every CLUSTER INFO line at ':' (redis-py:
+    dict(line.split(':'))); Redis's values never hold one, NodeNsync's own
+    fields must not either (redis-py's test_cluster_info)."""
+    for port in (ns.entry.port, ref.ports[0]):
+        text = client(port).execute_command("CLUSTER", "INFO").decode()
+        for line in text.splitlines():
+            assert line.count(":") == 1, (port, line)
+    leader = cluster_info(ns.entry.port)["cluster_raft_leader"]
+    assert leader in {n.myid() for n in ns.nodes}
+    rc = ns.rc()
+    try:
+        assert rc.cluster_info()["cluster_state"] == "ok"
+    finally:
+        rc.close()
+
+
+def test_cluster_links_to_and_from_every_peer_like_redis(ns, ref):
+    """CLUSTER LINKS lists, for every other node, the link to it and the link
+    from it, one after the other (redis-py's test_cluster_links)."""
+    def links(port):
+        out = []
+        for link in client(port).execute_command("CLUSTER", "LINKS"):
+            d = link if isinstance(link, dict) else dict(zip(link[::2], link[1::2]))
+            out.append({k if isinstance(k, bytes) else k.encode(): v for k, v in d.items()})
+        return out
+
+    def paired(port):
+        ls = links(port)
+        pairs = [(ls[i][b"node"], ls[i][b"direction"], ls[i + 1][b"node"], ls[i + 1][b"direction"])
+                 for i in range(0, len(ls) - 1, 2)]
+        return (len(ls) == 4 and all(a == b and {d1, d2} == {b"to", b"from"}
+                                     for a, d1, b, d2 in pairs)) and ls
+    for port in ([n.port for n in ns.nodes] + ref.ports):
+        ls = wait_for(lambda: paired(port), 15, what="links to and from both peers of %d" % port)
+        mine = client(port).execute_command("CLUSTER", "MYID")
+        assert {d[b"node"] for d in ls} == {n["id"].encode() for n in parse_nodes(
+            client(port).execute_command("CLUSTER", "NODES"))} - {mine}
+        for d in ls:
+            assert sorted(d) == sorted([b"direction", b"node", b"create-time", b"events",
+                                        b"send-buffer-allocated", b"send-buffer-used"])
+            assert d[b"create-time"] > 0
+
+
 def test_myid_replicas_keyslot(ns):
     n = ns.entry
     myid = n.c().execute_command("CLUSTER", "MYID").decode()
