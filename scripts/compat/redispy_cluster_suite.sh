@@ -7,18 +7,7 @@
 #          scripts/compat/redispy_cluster_suite.sh REDIS_PY_SOURCE_DIR [WORK_DIR]
 # REDIS_PY_SOURCE_DIR: an unpacked redis-py source distribution (tests/ included);
 # it is copied into WORK_DIR, never changed.  See docs/compatibility.md.
-set -u
-src="$(cd "$1" && pwd)"
-work="${2:-/tmp/redispy-compat}"
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-here="$root/scripts/compat"
-mkdir -p "$work"
-[ -d "$work/redis-py" ] || cp -r "$src" "$work/redis-py"
-if [ ! -x "$work/venv/bin/python" ]; then
-    python3 -m venv "$work/venv"
-    "$work/venv/bin/pip" install -q pytest pytest-asyncio pytest-timeout mock packaging hiredis ujson numpy
-    "$work/venv/bin/pip" install -q -e "$work/redis-py"
-fi
+source "$(dirname "${BASH_SOURCE[0]}")/redispy_setup.sh"
 # Free data and bus ports, all chosen by the OS and held open until all are chosen
 # (so no two are equal).
 free_ports() {

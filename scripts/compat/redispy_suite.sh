@@ -6,18 +6,7 @@
 #          scripts/compat/redispy_suite.sh REDIS_PY_SOURCE_DIR [WORK_DIR]
 # REDIS_PY_SOURCE_DIR: an unpacked redis-py source distribution (tests/ included);
 # it is copied into WORK_DIR, never changed.  See docs/compatibility.md.
-set -u
-src="$(cd "$1" && pwd)"
-work="${2:-/tmp/redispy-compat}"
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-here="$root/scripts/compat"
-mkdir -p "$work"
-[ -d "$work/redis-py" ] || cp -r "$src" "$work/redis-py"
-if [ ! -x "$work/venv/bin/python" ]; then
-    python3 -m venv "$work/venv"
-    "$work/venv/bin/pip" install -q pytest pytest-asyncio pytest-timeout mock packaging hiredis ujson numpy
-    "$work/venv/bin/pip" install -q -e "$work/redis-py"
-fi
+source "$(dirname "${BASH_SOURCE[0]}")/redispy_setup.sh"
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 rport=$(free_port); nport=$(free_port)
 mkdir -p "$work/redis-data" && rm -rf "$work/node-data" && mkdir -p "$work/node-data"
