@@ -997,49 +997,10 @@ def _xinfo_stream(ctx, key):
     return s
 
 
-def _rax_nodes(keys, depth=0):
-    """The nodes of a radix tree (Redis's rax) holding ``keys``: sorted
-    byte strings of one length, all sharing their first ``depth`` bytes.
-    A run of bytes every key shares is one compressed node, a byte where
-    they part is one branching node whose every branch starts a node, and
-    every key ends in a leaf node (the empty tree is its root alone)."""
-    if not keys:
-        return 1
-    first, last = keys[0], keys[-1]
-    end = len(first)
-    if depth == end:
-        return 1                                   # the key's leaf
-    if first[depth] == last[depth]:
-        common = depth
-        while common < end and first[common] == last[common]:
-            common += 1                            # (sorted: first/last bound the rest)
-        return 1 + _rax_nodes(keys, common)
-    total = 1
-    start = 0
-    n = len(keys)
-    while start < n:
-        byte = keys[start][depth]
-        stop = start + 1
-        while stop < n and keys[stop][depth] == byte:
-            stop += 1
-        total += _rax_nodes(keys[start:stop], depth + 1)
-        start = stop
-    return total
-
-
 def _rax_figures(ctx, s):
-    """radix-tree-keys and radix-tree-nodes: Redis's rax of listpack nodes
-    (keyed by their master IDs, 16 bytes big-endian), from the stream's
-    node model (storage/stream.py)."""
-    layout = getattr(s, "node_layout", None)
-    if layout is None:
-        n = len(s.entries)
-        keys = (n + 99) // 100
-        return keys, (keys + 1 if keys else 1)
+    """radix-tree-keys and radix-tree-nodes of the stream's node model."""
     cfg = ctx.node.config.values
-    nodes = layout(cfg.get("streamNodeMaxEntries", 100), cfg.get("streamNodeMaxBytes", 4096))
-    masters = [n[0].to_bytes(16, "big") for n in nodes]
-    return len(masters), _rax_nodes(masters)
+    return s.rax_figures(cfg.get("streamNodeMaxEntries", 100), cfg.get("streamNodeMaxBytes", 4096))
 
 
 @command("xinfo|stream", arity=-3, flags=READONLY, keys=(2, 2, 1), group=G,

@@ -37,7 +37,7 @@ from ..errors import CommandError, WRONGTYPE
 from .compact import HASH_PACK_ENTRIES, IntSet, PackedHash, PackedSet
 from .acyclic import KEEPERS, is_tracked, untrack
 from .zset import ZSet
-from .stream import Stream
+from .stream import FREE_EFFORT_THRESHOLD as STREAM_FREE_EFFORT_THRESHOLD, Stream
 
 TYPE_NAMES = {bytes: "string", int: "string", dict: "hash", PackedHash: "hash", deque: "list",
               set: "set", IntSet: "set", PackedSet: "set", ZSet: "zset",
@@ -122,39 +122,11 @@ def lazyfree_pending():
 
 
 # A stream is freed in the background when Redis would free it so (its
-# lazyfreeGetFreeEffort above LAZYFREE_THRESHOLD, 64): INFO's
+# lazyfreeGetFreeEffort above 64, Stream.free_effort): INFO's
 # lazyfreed_objects then counts the same streams.  Each of its radix tree
 # nodes stands for up to stream-node-max-entries entries (several Python
 # objects each), so that is at least as much work as the 1,024 elements
 # that send the other types to the background.
-STREAM_LAZYFREE_THRESHOLD = 64
-
-
-def stream_free_effort(s):
-    """Redis's lazyfreeGetFreeEffort of a stream: the nodes of its radix
-    tree of listpack nodes, plus, per group, one allocation and the first
-    group's PEL size."""
-    nodes = getattr(s, "nodes", None)
-    if nodes is not None and getattr(s, "node_entries", -1) == len(s.entries):
-        effort = len(nodes)
-        if effort <= STREAM_LAZYFREE_THRESHOLD:
-            effort = _rax_node_count(sorted(n.master_id.to_bytes(16, "big") for n in nodes))
-    else:
-        effort = (len(s.entries) + 99) // 100 + 1    # (no node model: XADD's default nodes)
-    groups = s.groups
-    if groups:
-        effort += len(groups) * (1 + len(groups[min(groups)].pel))
-    return effort
-
-
-def _rax_node_count(keys):
-    """Nodes of a radix tree (Redis's rax) of sorted 16-byte keys, as
-    XINFO STREAM's radix-tree-nodes counts them."""
-    try:
-        from ..commands.stream_groups import _rax_nodes
-    except ImportError:
-        return len(keys) + 1
-    return _rax_nodes(keys)
 
 
 def release(value):
@@ -164,7 +136,7 @@ def release(value):
         return                       # strings and compact forms: one block
     try:
         if t is Stream:
-            if stream_free_effort(value) <= STREAM_LAZYFREE_THRESHOLD:
+            if value.free_effort() <= STREAM_FREE_EFFORT_THRESHOLD:
                 return
         elif len(value) < LAZYFREE_THRESHOLD:
             return

@@ -432,29 +432,23 @@ class Encoder:
 
 
     # -- streams ----------------------------------------------------------------
-    def stream_nodes(self, entries, layout=None):
-        """[(master ID, listpack blob)]: the stream's entries in listpack
-        nodes laid out as successive XADDs lay them out (streamAppendItem):
-        a node takes entries until its size plus the new entry's fields and
-        values reaches stream-node-max-bytes, or it holds
-        stream-node-max-entries; its master entry lists the first entry's
-        field names, and entries with the same names carry only values.
-
-        ``layout`` ([(master ID, master field names, deleted count, last
-        ID)] in ID order: the stream's node model, when it keeps one) gives
-        the node boundaries instead, so a stream whose entries were deleted
-        keeps Redis's nodes.  The deleted entries' contents are not kept, so
-        a node's tombstones are written as empty deleted entries: the last
-        one at the node's last ID when that entry was deleted (Redis's
-        trimming reads it), the others at the master ID (the first entry
-        Redis put in the node).  Entries before the first boundary start a
-        node of their own."""
-        max_bytes = self.stream_node_bytes
-        max_entries = self.stream_node_entries
+    def stream_nodes(self, s):
+        """[(master ID, listpack blob)]: the stream's entries in the listpack
+        nodes of its node model (storage/stream.py: where successive XADDs
+        put them, as streamAppendItem does, or the nodes a loaded file had),
+        with stream-node-max-bytes/-entries of these limits when the model
+        is rebuilt.  A master entry lists the node's field names; entries
+        with the same names carry only values.  The deleted entries'
+        contents are not kept, so a node's tombstones are written as empty
+        deleted entries: the last one at the node's last ID when that entry
+        was deleted (Redis's trimming reads it), the others at the master ID
+        (the first entry Redis put in the node)."""
+        entries = s.entries
+        layout = [(n.master_id, n.fields, n.deleted, n.last_id)
+                  for n in s.node_list(self.stream_node_entries, self.stream_node_bytes)]
         nodes = []
         master = None
         parts = []
-        size = 0            # bytes of the node's elements but its count
         count = 0
         elements = 0
         master_fields = ()
@@ -462,7 +456,7 @@ class Encoder:
         tail = None         # the trailing tombstone of the current node
         deleted = 0
         j = 0
-        n_layout = len(layout) if layout else 0
+        n_layout = len(layout)
 
         def close():
             body = parts
@@ -474,29 +468,17 @@ class Encoder:
 
         for eid, fv in entries.items():
             boundary = None
-            if n_layout:
-                while j < n_layout and layout[j][0] <= eid:
-                    boundary = layout[j]
-                    j += 1
-                if boundary is not None and master is not None:
-                    close()
-                    master = None
-            elif master is not None:
-                total = sum(map(len, fv))
-                if (size + len(lp_int(count)) + 7 + total >= max_bytes
-                        or (max_entries and count >= max_entries)):
-                    close()
-                    master = None
+            while j < n_layout and layout[j][0] <= eid:
+                boundary = layout[j]
+                j += 1
+            if boundary is not None and master is not None:
+                close()
+                master = None
             if master is None:
-                tail = None
-                deleted = 0
-                if boundary is not None:
-                    master, master_fields, deleted, last = boundary
-                    master_fields = tuple(master_fields)
-                    if deleted and last not in entries and last > master:
-                        tail = _tombstone(last, master)
-                else:
-                    master, master_fields = eid, fv[0::2]
+                master, master_fields, deleted, last = boundary
+                master_fields = tuple(master_fields)
+                tail = (_tombstone(last, master)
+                        if deleted and last not in entries and last > master else None)
                 nf = len(master_fields)
                 parts = [lp_int(deleted), lp_int(nf)]
                 parts.extend(lp_entry(f) for f in master_fields)
@@ -506,7 +488,6 @@ class Encoder:
                 if head > 0:
                     parts.extend(_tombstone(master, master) * head)
                     elements += 5 * head
-                size = sum(map(len, parts))
                 count = 0
             ms_diff = (eid >> 64) - (master >> 64)
             seq_diff = (eid & U64) - (master & U64)
@@ -523,7 +504,6 @@ class Encoder:
                 entry.extend(lp_entry(x) for x in fv)
                 entry.append(lp_int(2 * n + 4))
             elements += len(entry)
-            size += sum(map(len, entry))
             parts.extend(entry)
             count += 1
         if master is not None:
@@ -536,7 +516,7 @@ class Encoder:
         every consumer group with its PEL and consumers (in name order, as
         Redis's radix trees list them)."""
         enc = self.string
-        nodes = self.stream_nodes(s.entries, _node_layout(s))
+        nodes = self.stream_nodes(s)
         out = [encode_length(len(nodes))]
         for master, lp in nodes:
             out.append(b"\x10" + master.to_bytes(16, "big"))
@@ -568,20 +548,6 @@ class Encoder:
                 out.append(encode_length(len(c.pel)))
                 out.extend(eid.to_bytes(16, "big") for eid in c.pel)
         return b"".join(out)
-
-
-def _node_layout(s):
-    """[(master ID, master fields, deleted entries, last ID)] of the
-    stream's node model (kept by storage/stream.py for XADD and approximate
-    trimming) when it accounts for every entry, else None (then the writer
-    lays the entries out)."""
-    nodes = getattr(s, "nodes", None)
-    if not nodes or getattr(s, "node_entries", -1) != len(s.entries):
-        return None
-    try:
-        return [(n.master_id, n.fields, n.deleted, n.last_id) for n in nodes]
-    except AttributeError:
-        return None
 
 
 def _tombstone(eid, master):

@@ -43,6 +43,9 @@ _getsizeof = sys.getsizeof
 _DICT_ENTRY = 24 + 8           # a dict slot: hash, key and value pointers (+ index)
 
 U64 = (1 << 64) - 1
+# Redis's LAZYFREE_THRESHOLD: a value whose free effort is above it is freed
+# in the background (storage/keyspace.release).
+FREE_EFFORT_THRESHOLD = 64
 MAX_ID = (1 << 128) - 1          # UINT64_MAX-UINT64_MAX
 INVALID_ID = "ERR Invalid stream ID specified as stream command argument"
 
@@ -209,6 +212,36 @@ def _delta(a, b):
 
 
 LISTPACK_MAX_SIZE = 1 << 30      # t_stream.c STREAM_LISTPACK_MAX_SIZE
+
+
+def rax_node_count(keys, depth=0):
+    """The nodes of a radix tree (Redis's rax) holding ``keys``: sorted
+    byte strings of one length, all sharing their first ``depth`` bytes.
+    A run of bytes every key shares is one compressed node, a byte where
+    they part is one branching node whose every branch starts a node, and
+    every key ends in a leaf node (the empty tree is its root alone)."""
+    if not keys:
+        return 1
+    first, last = keys[0], keys[-1]
+    end = len(first)
+    if depth == end:
+        return 1                                   # the key's leaf
+    if first[depth] == last[depth]:
+        common = depth
+        while common < end and first[common] == last[common]:
+            common += 1                            # (sorted: first/last bound the rest)
+        return 1 + rax_node_count(keys, common)
+    total = 1
+    start = 0
+    n = len(keys)
+    while start < n:
+        byte = keys[start][depth]
+        stop = start + 1
+        while stop < n and keys[stop][depth] == byte:
+            stop += 1
+        total += rax_node_count(keys[start:stop], depth + 1)
+        start = stop
+    return total
 
 
 class StreamNode:
@@ -532,6 +565,28 @@ class Stream:
             return list(live)
         dead = ((i, f, True) for i, f in node.tombstones.items())
         return sorted(list(live) + list(dead))
+
+    def rax_figures(self, max_entries=100, max_bytes=4096):
+        """XINFO STREAM's radix-tree-keys and radix-tree-nodes: Redis's rax
+        of listpack nodes, keyed by their master IDs (16 bytes big-endian)."""
+        masters = [n.master_id.to_bytes(16, "big") for n in self._nodes(max_entries, max_bytes)]
+        return len(masters), rax_node_count(masters)
+
+    def free_effort(self):
+        """Redis's lazyfreeGetFreeEffort of a stream: the nodes of its radix
+        tree of listpack nodes (counted only when few), plus, per group, one
+        allocation and the first group's PEL size."""
+        if self.node_entries != len(self.entries):
+            # (a model to rebuild: not while freeing; XADD's default nodes)
+            effort = (len(self.entries) + 99) // 100 + 1
+        else:
+            effort = len(self.nodes)
+            if effort <= FREE_EFFORT_THRESHOLD:
+                effort = rax_node_count([n.master_id.to_bytes(16, "big") for n in self.nodes])
+        groups = self.groups
+        if groups:
+            effort += len(groups) * (1 + len(groups[min(groups)].pel))
+        return effort
 
     def node_layout(self, max_entries=100, max_bytes=4096):
         """[(master id, last id, live, deleted)] of the nodes, in order."""

@@ -232,7 +232,7 @@ def _v1_payload(s):
     """The stream as Redis 5.0-6.2 wrote it (RDB_TYPE_STREAM_LISTPACKS, RDB 9):
     no first/max-deleted IDs, no entries-added, no entries-read."""
     enc = rdb.Encoder()
-    nodes = enc.stream_nodes(s.entries)
+    nodes = enc.stream_nodes(s)
     out = [rdb.encode_length(len(nodes))]
     for master, lp in nodes:
         out += [b"\x10" + master.to_bytes(16, "big"), enc.string(lp)]
