@@ -22,6 +22,7 @@ from ..protocol.resp import OK, NULL_ARRAY, Bulks
 from ..server import blocking
 from .registry import (command, keys_after_numkeys, WRITE, READONLY, DENYOOM, FAST,
                        NOSCRIPT, BLOCKING)
+from .util import option_word as _word
 
 G = "list"
 _LONG_MIN = -(1 << 63)
@@ -72,14 +73,6 @@ def _range_long(b, lo, hi, message=None):
 def _positive_long(b, message=None):
     """Redis's getPositiveLongFromObjectOrReply (0 allowed)."""
     return _range_long(b, 0, _LONG_MAX, message or "ERR value is out of range, must be positive")
-
-
-def _word(arg):
-    """An option word as Redis compares it: case-insensitively and as a C
-    string (it ends at the first NUL byte)."""
-    if b"\0" in arg:
-        arg = arg[:arg.index(b"\0")]
-    return arg.upper()
 
 
 def _where(arg):

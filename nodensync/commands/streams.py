@@ -27,6 +27,7 @@ from ..storage.compact import canonical_int
 from ..storage.stream import (Stream, MAX_ID, U64, LISTPACK_MAX_SIZE, format_id, parse_id_seq,
                               parse_interval_id, next_id)
 from .registry import command, WRITE, READONLY, DENYOOM, FAST, BLOCKING
+from .util import option_word as _word
 
 G = "stream"
 
@@ -35,14 +36,6 @@ TRIM_NONE, TRIM_MAXLEN, TRIM_MINID = 0, 1, 2
 
 def _err(message):
     return CommandError(message)
-
-
-def _word(arg):
-    """An option as strcasecmp sees it: up to the first NUL, upper case."""
-    i = arg.find(b"\0")
-    if i >= 0:
-        arg = arg[:i]
-    return arg.upper()
 
 
 def _is(arg, text):

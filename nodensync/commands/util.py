@@ -15,6 +15,13 @@ _INT64_MIN = -(1 << 63)
 _INT64_MAX = (1 << 63) - 1
 
 
+def option_word(arg):
+    """An option word as Redis compares it (strcasecmp): case-insensitively
+    and as a C string, ending at the first NUL byte."""
+    i = arg.find(b"\0")
+    return (arg if i < 0 else arg[:i]).upper()
+
+
 def parse_int(b, error=None):
     """A signed 64-bit integer written canonically (Redis's string2ll: no
     spaces, '+', leading zeros or '-0')."""
