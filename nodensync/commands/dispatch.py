@@ -15,7 +15,7 @@ from ..errors import CommandError
 from ..protocol.resp import QUEUED
 from .registry import (LOOKUP, WRITE, DENYOOM, NO_AUTH, NO_MULTI, BLOCKING,
                        lookup, hist_bucket)
-from .registry import READONLY as _READS, MAY_REPLICATE, DYNAMIC_FLAGS
+from .registry import READONLY as _READS, MAY_REPLICATE, DYNAMIC_FLAGS, call_flags
 
 _perf_ns = time.perf_counter_ns
 
@@ -105,9 +105,7 @@ def _checks(client, spec, argv):
     rate-limited, subscribed, in MULTI, cluster mode, paused ...) or the
     command writes."""
     node = client.node
-    flags = spec.flags
-    if flags & DYNAMIC_FLAGS:       # a script's declared flags decide WRITE/DENYOOM/STALE
-        flags = spec.command_flags(node, spec, argv)
+    flags = call_flags(node, spec, argv)    # (EVAL/FCALL: the script's declared flags)
     try:
         if not client.authenticated and not flags & NO_AUTH:
             raise CommandError(errors.NOAUTH)

@@ -12,9 +12,9 @@ from ..errors import CommandError
 from ..protocol.resp import OK, OrderedSet, Raw, Status, status_lines
 from ..scripting import engine as E
 from ..scripting.functions import FunctionStore
-from .registry import (COMMANDS, DYNAMIC_FLAGS, command, container, keys_after_numkeys, NOSCRIPT, STALE, SKIP_MONITOR,
-                       NO_MANDATORY_KEYS, MAY_REPLICATE, READONLY, LOADING, ALLOW_BUSY, WRITE,
-                       DENYOOM)
+from .registry import (COMMANDS, command, container, dynamic_flags, keys_after_numkeys,
+                       NOSCRIPT, STALE, SKIP_MONITOR, NO_MANDATORY_KEYS, MAY_REPLICATE, READONLY,
+                       LOADING, ALLOW_BUSY, WRITE, DENYOOM)
 from .scripting import _numkeys, check_script_flags, declared_flags, _script_error, kill_running
 from .monitoring import _subcommand_error, _typed_argv
 from .util import glob_match, parse_int
@@ -258,6 +258,5 @@ def fcall_command_flags(node, spec, argv):
 
 
 for _name in ("fcall", "fcall_ro"):
-    COMMANDS[_name].command_flags = fcall_command_flags
-    COMMANDS[_name].flags |= DYNAMIC_FLAGS
+    dynamic_flags(COMMANDS[_name], fcall_command_flags)
     COMMANDS[_name].monitor_first = True

@@ -22,7 +22,7 @@ from ..protocol.resp import OK, Verbatim, status_lines
 from ..storage.compact import PACKED_TYPES
 from ..storage.zset import ZSet
 from .registry import (command, container, ADMIN, NOSCRIPT, LOADING, STALE, READONLY,
-                       WRITE, MAY_REPLICATE, SKIP_SLOWLOG, FAST)
+                       WRITE, MAY_REPLICATE, SKIP_SLOWLOG, FAST, call_flags)
 from .util import parse_int
 
 log = logging.getLogger("nodensync")
@@ -704,12 +704,6 @@ PAUSE_WRITE = 1
 PAUSE_ALL = 2
 
 
-def _flags(node, spec, argv):
-    """The command's flags for this call (a script may declare no-writes)."""
-    fn = spec.command_flags
-    return spec.flags if fn is None or argv is None else fn(node, spec, argv)
-
-
 class PauseState:
     """CLIENT PAUSE: while active, ``node.client_pause`` is ``self.check``,
     which dispatch calls before running (or queueing) a command; it returns
@@ -758,10 +752,10 @@ class PauseState:
             return False
         if self.mode == PAUSE_ALL:
             return True
-        if _flags(self.node, spec, client.exec_argv) & (WRITE | MAY_REPLICATE):
+        if call_flags(self.node, spec, client.exec_argv) & (WRITE | MAY_REPLICATE):
             return True
         if spec.name == "exec" and client.multi:
-            return any(_flags(self.node, s, argv) & (WRITE | MAY_REPLICATE)
+            return any(call_flags(self.node, s, argv) & (WRITE | MAY_REPLICATE)
                        for s, argv, _ in client.multi)
         return False
 

@@ -171,6 +171,22 @@ class CommandSpec:
         return ("%s %s" % (words.upper(), self.syntax)).strip()
 
 
+def dynamic_flags(spec, fn):
+    """Give ``spec`` flags that depend on its arguments: ``fn(node, spec,
+    argv)`` returns them for one call (EVAL/FCALL: what the script declares,
+    Redis's getCommandFlags).  The DYNAMIC_FLAGS bit sends such a command
+    through dispatch's checks when writes are gated."""
+    spec.command_flags = fn
+    spec.flags |= DYNAMIC_FLAGS
+
+
+def call_flags(node, spec, argv):
+    """The flags this call of ``spec`` (with ``argv``) has."""
+    if spec.flags & DYNAMIC_FLAGS and argv is not None:
+        return spec.command_flags(node, spec, argv)
+    return spec.flags
+
+
 HUB_SAFE_GROUPS = frozenset(["string", "hash", "list", "set", "sorted_set", "bitmap",
                              "hyperloglog", "geo", "generic", "stream"])
 HUB_SAFE_NAMES = frozenset(["ping", "echo"])

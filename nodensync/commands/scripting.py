@@ -9,9 +9,9 @@ from ..errors import CommandError
 from ..protocol.resp import OK, Raw, status_lines
 from .. import config as cfg
 from ..scripting import engine as E
-from .registry import (COMMANDS, DENYOOM, DYNAMIC_FLAGS, WRITE, command, container, keys_after_numkeys, NOSCRIPT,
-                       STALE, SKIP_MONITOR,
-                       NO_MANDATORY_KEYS, MAY_REPLICATE, READONLY, LOADING, ALLOW_BUSY)
+from .registry import (COMMANDS, DENYOOM, WRITE, command, container, dynamic_flags,
+                       keys_after_numkeys, NOSCRIPT, STALE, SKIP_MONITOR, NO_MANDATORY_KEYS,
+                       MAY_REPLICATE, READONLY, LOADING, ALLOW_BUSY)
 from .util import parse_int
 
 G = "scripting"
@@ -359,6 +359,5 @@ def eval_command_flags(node, spec, argv):
 
 
 for _name in ("eval", "eval_ro", "evalsha", "evalsha_ro"):
-    COMMANDS[_name].command_flags = eval_command_flags
-    COMMANDS[_name].flags |= DYNAMIC_FLAGS
+    dynamic_flags(COMMANDS[_name], eval_command_flags)
     COMMANDS[_name].monitor_first = True
