@@ -338,7 +338,7 @@ def monitor_line(client, argv, spec):
     """One MONITOR line: ``+1700000000.123456 [0 127.0.0.1:5000] "set" "k" "v"``;
     secrets redacted as Redis does."""
     now = time.time()
-    if getattr(client, "in_script", False):
+    if client.in_script:
         origin = "%d lua" % client.db.id
     else:
         origin = "%d %s" % (client.db.id, client.addr_text)

@@ -482,7 +482,7 @@ class _Tracking:
         if not getattr(client, "tracking", False):
             return
         opts = client.tracking_opts
-        in_script = getattr(client, "in_script", False)
+        in_script = client.in_script
         if spec.flags & READONLY and not opts.bcast and not spec.flags & PUBSUB \
                 and not ((opts.optin and not opts.caching) or (opts.optout and opts.caching)):
             if in_script:
@@ -504,7 +504,7 @@ class _Tracking:
                     self.items += 1
             self._limit()
             self._stats()
-        if opts.caching and client.multi is None and not getattr(client, "in_exec", False) \
+        if opts.caching and client.multi is None and not client.in_exec \
                 and not in_script and (spec.parent or spec).name != "client":
             opts.caching = False
 

@@ -50,7 +50,7 @@ def bgsave(ctx, *args):
     child = p.child
     if child is not None and child.kind == "rdb":
         raise CommandError(_BG_IN_PROGRESS)
-    in_exec = getattr(ctx, "in_exec", False)
+    in_exec = ctx.in_exec
     if child is not None or in_exec:
         if schedule or in_exec:
             p.rdb.scheduled = True
@@ -78,7 +78,7 @@ def bgrewriteaof(ctx):
     child = p.child
     if child is not None and child.kind == "aof":
         raise CommandError("ERR Background append only file rewriting already in progress")
-    if child is not None or getattr(ctx, "in_exec", False):
+    if child is not None or ctx.in_exec:
         a.scheduled = True
         a.rewrite_failures = 0
         return Status(b"Background append only file rewriting scheduled")

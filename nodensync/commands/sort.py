@@ -197,7 +197,7 @@ def _sort(ctx, key, args, readonly):
     if kind not in ("list", "set", "zset"):
         raise CommandError(errors.WRONGTYPE)
     elements = [] if value is None else _elements(value, kind)
-    if dontsort and kind == "set" and (store is not None or getattr(ctx, "in_script", False)):
+    if dontsort and kind == "set" and (store is not None or ctx.in_script):
         # A stored result, or one a script sees, must not depend on hash
         # order (the replicas and the AOF replay it): sorted ALPHA instead.
         dontsort, alpha, sortby = False, True, None

@@ -217,8 +217,8 @@ class _Work:
         props = self.props
         if props:
             ctx.node.keyspace.dirty += max(self.dirty, 1)
-            if len(props) > 1 and not (getattr(ctx, "in_exec", False)
-                                       or getattr(ctx, "in_script", False)):
+            if len(props) > 1 and not (ctx.in_exec
+                                       or ctx.in_script):
                 # Redis 7.0 wraps a command's several effects in a
                 # transaction (propagatePendingCommands); inside EXEC or a
                 # script the enclosing block does.
@@ -839,7 +839,7 @@ def xreadgroup(ctx, *args):
         o = args[i - 1]
         word = o.upper()
         if word == b"BLOCK" and more:
-            if getattr(ctx, "in_script", False):
+            if ctx.in_script:
                 argv = _argv_of_caller()
                 raise _err("ERR %s command is not allowed with BLOCK option from scripts"
                            % _s(argv[0] if argv else b"xreadgroup"))

@@ -499,7 +499,7 @@ def xread(ctx, *args):
         more = argc - 1 - i
         o = _word(args[i])
         if o == b"BLOCK" and more:
-            if getattr(ctx, "in_script", False):
+            if ctx.in_script:
                 raise _err("ERR %s command is not allowed with BLOCK option from scripts"
                            % _typed_name("xread"))
             i += 1

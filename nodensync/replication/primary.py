@@ -803,8 +803,8 @@ class Primary:
         count = self.count_acks(woff)
         if count >= numreplicas:
             return count
-        if (ctx.multi is not None or getattr(ctx, "in_exec", False)
-                or getattr(ctx, "in_script", False) or g is not gevent.getcurrent()):
+        if (ctx.multi is not None or ctx.in_exec
+                or ctx.in_script or g is not gevent.getcurrent()):
             return count
         ev = Event()
         self.waiters.add(ev)

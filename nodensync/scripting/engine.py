@@ -128,6 +128,21 @@ class ScriptRun:
         self.timed_out = False
 
 
+def _command_argv(args):
+    """redis.call's arguments as a command's argv (numbers as Lua's %.17g
+    text), or None when one is neither a string nor a number."""
+    argv = []
+    for a in args:
+        t = type(a)
+        if t is bytes:
+            argv.append(a)
+        elif t is int or t is float:
+            argv.append(b"%.17g" % a)
+        else:
+            return None
+    return argv
+
+
 class LuaRaise(Exception):
     """Raised by a Python callback to raise ``table`` as the Lua error."""
 
@@ -289,14 +304,9 @@ class LuaEngine:
             self.raise_error("redis.acl_check_cmd can only be called inside a script invocation")
         if not args:
             self.raise_error("Please specify at least one argument for this redis lib call")
-        argv = []
-        for a in args:
-            if type(a) is bytes:
-                argv.append(a)
-            elif type(a) in (int, float):
-                argv.append(b"%.17g" % a)
-            else:
-                self.raise_error("Lua redis lib command arguments must be strings or integers")
+        argv = _command_argv(args)
+        if argv is None:
+            self.raise_error("Lua redis lib command arguments must be strings or integers")
         spec = LOOKUP.get(argv[0]) or lookup(argv[0])
         if spec is not None and spec.subcommands is not None:
             spec = spec.subcommands.get(argv[1].lower().decode("utf-8", "replace")) \
@@ -325,34 +335,23 @@ class LuaEngine:
     def _call(self, raise_, args):
         """redis.call / redis.pcall: the command's reply as a Lua value; for
         redis.call an error reply is raised."""
+        self.counted = False
         if not args:
             reply = b"-ERR Please specify at least one argument for this redis lib call\r\n"
         else:
-            argv = []
-            for a in args:
-                t = type(a)
-                if t is bytes:
-                    argv.append(a)
-                elif t is int or t is float:
-                    argv.append(b"%.17g" % a)
-                else:
-                    reply = (b"-ERR Lua redis lib command arguments must be strings or "
-                             b"integers\r\n")
-                    break
+            argv = _command_argv(args)
+            if argv is None:
+                reply = b"-ERR Lua redis lib command arguments must be strings or integers\r\n"
             else:
                 reply = self._command(argv)
-                if reply[:1] == b"-" and self.counted:
-                    # Counted in the stats where it happened: the script's
-                    # reply does not count it again (Redis marks the table
-                    # the same way).
-                    value = self._parse(reply)
-                    value[b"ignore_error_stats_update"] = True
-                    if raise_:
-                        raise LuaRaise(value)
-                    return value
         value = self._parse(reply)
-        if raise_ and reply[:1] == b"-":
-            raise LuaRaise(value)
+        if reply[:1] == b"-":
+            if self.counted:
+                # Counted in the stats where it happened: the script's reply
+                # does not count it again (Redis marks the table the same way).
+                value[b"ignore_error_stats_update"] = True
+            if raise_:
+                raise LuaRaise(value)
         return value
 
     def _command(self, argv):
@@ -464,8 +463,7 @@ class LuaEngine:
         client, or CommandError."""
         client = run.client
         node = self.node
-        saved = (client.db, client.cmd, client.in_exec, getattr(client, "in_script", False),
-                 getattr(client, "script_keys", ()))
+        saved = (client.db, client.cmd, client.in_exec, client.in_script, client.script_keys)
         client.in_exec = True
         client.in_script = True
         client.script_keys = keys           # (client tracking remembers these)
@@ -521,7 +519,7 @@ def propagate_captured(node, captured, client):
     outer transaction); ``redis.set_repl`` may keep some from the AOF or
     the replicas."""
     from ..commands.transactions import _propagate_block
-    if getattr(client, "in_exec", False) and node.propagators is not node._propagators:
+    if client.in_exec and node.propagators is not node._propagators:
         # (inside EXEC: the transaction wraps them)
         for dbid, argvs, repl in captured:
             if repl:

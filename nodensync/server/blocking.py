@@ -358,7 +358,7 @@ def may_block(ctx):
     script or a function (Redis's CLIENT_DENY_BLOCKING: the command then acts
     as its non-blocking form), nor outside the client's own greenlet."""
     if ctx.multi is not None or getattr(ctx, "deny_blocking", False) \
-            or getattr(ctx, "in_exec", False) or getattr(ctx, "in_script", False):
+            or ctx.in_exec or ctx.in_script:
         return False
     cmd = ctx.cmd
     if cmd is None or not cmd.flags & BLOCKING:
@@ -536,8 +536,7 @@ def signal_stream_ready(ctx, db, key, bound):
     q = st.queues.get((db.id, key))
     if not q:
         return
-    token = (ctx.id if ctx is not None and (getattr(ctx, "in_exec", False)
-                                            or getattr(ctx, "in_script", False)) else None)
+    token = ctx.id if ctx is not None and (ctx.in_exec or ctx.in_script) else None
     for w in q:
         if w.db is db and w.kind is Stream:
             log = w.bounds.get(key)

@@ -72,6 +72,8 @@ def _typed_line(data, needle):
             return True
         i = find(needle, end)
     return False
+
+
 _encode = resp.encode
 _perf = time.perf_counter
 NO_REPLY = resp.NO_REPLY
@@ -257,6 +259,8 @@ class Client:
         self.watched = []
         self.watch_expired = 0            # entries of ``watched`` flagged expired when watched
         self.in_exec = False              # EXEC is running the queue
+        self.in_script = False            # a script is running commands as this client
+        self.script_keys = ()             # ... and declared these keys (client tracking)
         # pub/sub, blocking, replication roles
         self.channels = set()
         self.patterns = set()

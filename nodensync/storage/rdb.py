@@ -430,7 +430,6 @@ class Encoder:
                 out.append(node)
         return encode_length(count) + b"".join(out)
 
-
     # -- streams ----------------------------------------------------------------
     def stream_nodes(self, s):
         """[(master ID, listpack blob)]: the stream's entries in the listpack
