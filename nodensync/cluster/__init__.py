@@ -472,7 +472,8 @@ class Cluster:
             log.info("Cluster configuration confirmed (Raft barrier committed)")
 
     def leadership_changed(self, leader):
-        pass
+        if leader:
+            self.failover.took_office()
 
     # -- joining -------------------------------------------------------------------------
     def hello_info(self):

@@ -37,7 +37,7 @@ log = logging.getLogger("nodensync.cluster")
 
 class PeerHealth:
     __slots__ = ("node_id", "last_pong", "ping_sent_ms", "pong_recv_ms", "connected",
-                 "greenlet", "pings", "pongs", "offset", "link_ms")
+                 "greenlet", "pings", "pongs", "offset", "link_ms", "probed")
 
     def __init__(self, node_id):
         self.node_id = node_id
@@ -50,6 +50,7 @@ class PeerHealth:
         self.pongs = 0
         self.offset = 0         # replication offset, asked every few pings (CLUSTER SHARDS)
         self.link_ms = 0        # when the current outbound connection was made (CLUSTER LINKS)
+        self.probed = 0.0       # when the last finished probe (answered or not) was sent
 
 
 class HealthMonitor:
@@ -112,6 +113,7 @@ class HealthMonitor:
                 conn = PeerClient(rec.ip, rec.port, timeout=max(0.5, timeout),
                                   auth=self.cluster.auth())
             p.ping_sent_ms = int(time.time() * 1000)
+            sent = time.monotonic()
             p.pings += 1
             self.pings_sent += 1
             try:
@@ -139,6 +141,7 @@ class HealthMonitor:
                 log.exception("health check of %s failed", p.node_id)
                 p.connected = False
                 conn.close()
+            p.probed = sent
             gevent.sleep(interval)
 
     # -- queries ------------------------------------------------------------------
@@ -150,6 +153,11 @@ class HealthMonitor:
         if p is None:
             return 0.0
         return time.monotonic() - p.last_pong
+
+    def probed_since(self, node_id, t):
+        """True if a probe of ``node_id`` sent at or after ``t`` has finished."""
+        p = self.peers.get(node_id)
+        return p is None or p.probed >= t
 
     def pfail(self, node_id):
         return self.age(node_id) > self.cluster.node_timeout_ms() / 1000.0
@@ -216,6 +224,15 @@ class FailoverController:
         self.failovers = 0
         self.last_failover = None       # (old, new, seconds from detection to commit)
         self.last_voters_check = 0.0
+        # When this node became the announced leader.  What its health monitor
+        # measured before may be stale: it was possibly in a minority while the
+        # majority, the master among them, was stopped, and the master answers
+        # again as soon as the majority does.  A node is judged down only after
+        # a probe sent since then went unanswered.
+        self.in_office_since = 0.0
+
+    def took_office(self):
+        self.in_office_since = time.monotonic()
 
     def start(self):
         if self.greenlet is None:
@@ -332,12 +349,12 @@ class FailoverController:
         for rec in list(view.nodes.values()):
             if rec.id == view.my_id:
                 continue
-            down = health.age(rec.id) > timeout
+            down = self._down(rec.id, timeout)
             if (down or rec.fail) and not confirmed:
                 if not self._quorum_now():
                     return
                 confirmed = True
-                down = health.age(rec.id) > timeout
+                down = self._down(rec.id, timeout)
             if down:
                 if rec.is_master and view.slot_counts.get(rec.id):
                     if now - self.last_attempt.get(rec.id, 0) < 0.5:
@@ -351,6 +368,11 @@ class FailoverController:
                     self._set_fail(rec, True)
             elif rec.fail and health.age(rec.id) < timeout / 2:
                 self._set_fail(rec, False)
+
+    def _down(self, node_id, timeout):
+        health = self.cluster.health
+        return (health.age(node_id) > timeout
+                and health.probed_since(node_id, self.in_office_since))
 
     def _set_fail(self, rec, flag):
         try:
