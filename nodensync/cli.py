@@ -125,8 +125,9 @@ def main(argv=None):
     # 20 ms -> under 1 ms here; see storage/acyclic.py for the keyspace).
     gc.collect()
     gc.freeze()
-    log.info("NodeNsync %s (Redis %s compatible) ready to accept connections on %s:%d, pid %d",
+    log.info("NodeNsync %s (Redis %s compatible) listening on %s:%d, pid %d",
              node.version, node.redis_version, host, listener.server_port, os.getpid())
+    log.info("Ready to accept connections")     # (Redis's own line: what log watchers wait for)
     stopped = Event()
     exit_code = [0]
 

@@ -31,7 +31,7 @@ def _read(path):
 def test_sighup_reopens_the_log_file(server_factory, tmp_path):
     log = str(tmp_path / "nodensync.log")
     s = server_factory("--logFile", log)
-    assert "ready to accept connections" in _read(log)
+    assert "Ready to accept connections" in _read(log)
     rotated = log + ".1"
     os.rename(log, rotated)
     os.kill(s.pid, signal.SIGHUP)
@@ -86,7 +86,7 @@ def test_json_log_format(server_factory, tmp_path):
         assert d["pid"] == s.pid
         assert d["level"] in ("debug", "notice", "warning", "error", "critical")
     messages = [d["message"] for d in docs]
-    assert any("ready to accept connections" in m for m in messages)
+    assert any(m == "Ready to accept connections" for m in messages)
     assert any("bye bye" in m for m in messages)
     assert "hunter2-secret" not in _read(log)
 

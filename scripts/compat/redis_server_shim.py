@@ -1,0 +1,88 @@
+#!/usr/bin/env python3
+"""Start NodeNsync the way Redis's test framework starts `src/redis-server`.
+
+Redis's tests/support/server.tcl runs ``src/redis-server CONFIG_FILE [--name
+value ...]`` with stdout and stderr sent to files, waits for " PID: <pid>"
+(a line of Redis's ASCII logo) and then for "Ready to accept" in stdout,
+pings the port from the config, and at the end sends SIGTERM to that PID.
+Installed as `src/redis-server` of a copy of Redis's source tree
+(scripts/compat/redis_tcl_spawned.sh), this script reads that config file
+and the extra arguments, turns every directive NodeNsync knows (by its Redis
+name: dir, appendonly, save, maxmemory ...) into NodeNsync's flag, `port`
+and `bind` into --listenAddr, prints the PID line and then *execs* NodeNsync
+in place of itself, so the PID the framework holds is the server's.
+Directives NodeNsync has no setting for are reported on stderr and left out
+(the tests that depend on them then fail, which is what the comparison
+shows).  Logs go to stdout unless the config names a log file, as Redis.
+
+    usage: redis_server_shim.py CONFIG_FILE [--directive arg ...]
+    NODENSYNC_TREE: the NodeNsync tree to run (default: this script's tree)
+"""
+import os
+import sys
+
+ROOT = os.environ.get("NODENSYNC_TREE") or os.path.dirname(os.path.dirname(
+    os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, ROOT)
+
+from nodensync import commands, config as cfg, subsystems  # noqa: E402,F401 (declare every setting)
+from nodensync.protocol.request import split_args  # noqa: E402
+
+
+def directives(path, extra):
+    """[name, arg...] per line of the config file (Redis's sdssplitargs
+    quoting), then per ``--name arg ...`` group of the command line."""
+    found = []
+    if path and path != "-":
+        with open(path, "rb") as f:
+            for line in f:
+                line = line.strip()
+                if line and not line.startswith(b"#"):
+                    args = split_args(line)
+                    if args:
+                        found.append([a.decode("utf-8", "surrogateescape") for a in args])
+    for a in extra:
+        if a.startswith("--"):
+            found.append([a[2:]])
+        elif found:
+            found[-1].append(a)
+    return found
+
+
+def translate(found):
+    """NodeNsync's argv for the directives, and the ones left out."""
+    port, bind = "6379", "127.0.0.1"
+    argv, ignored, logfile = [], [], ""
+    for d in found:
+        name, args = d[0].lower(), d[1:]
+        if name == "port" and args:
+            port = args[0]
+        elif name == "bind" and args:
+            bind = next((a for a in args if not a.startswith("-")), bind)
+        elif name == "logfile":
+            logfile = args[0] if args else ""
+        else:
+            s = cfg.find(name)
+            if s is None:
+                ignored.append(" ".join(d))
+                continue
+            argv += [s.flags[0], " ".join(args)]
+    argv += ["--listenAddr", "%s:%s" % (bind, port), "--logFile", logfile or "/dev/stdout"]
+    return argv, ignored
+
+
+def main():
+    if len(sys.argv) < 2:
+        sys.stderr.write(__doc__)
+        return 2
+    argv, ignored = translate(directives(sys.argv[1], sys.argv[2:]))
+    for d in ignored:
+        sys.stderr.write("redis_server_shim: no NodeNsync setting for '%s', left out\n" % d)
+    sys.stdout.write("                 PID: %d\n" % os.getpid())
+    sys.stdout.flush()
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    os.execve(sys.executable, [sys.executable, "-m", "nodensync"] + argv, env)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
