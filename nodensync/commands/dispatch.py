@@ -53,6 +53,16 @@ def resolve(argv):
     return spec, argv[1:]
 
 
+def _looked_up(argv):
+    """The command Redis's lookupCommand finds for ``argv`` (its c->cmd,
+    whose rejected_calls a refused call counts): a container's subcommand
+    when one is named, the container alone; None when unknown."""
+    spec = lookup(argv[0])
+    if spec is not None and spec.subcommands is not None and len(argv) > 1:
+        return spec.subcommands.get(argv[1].lower().decode("utf-8", "replace"))
+    return spec
+
+
 def dispatch(client, argv):
     """Run one command for ``client`` and return its reply value.  Raises
     CommandError for an error reply."""
@@ -69,6 +79,9 @@ def dispatch(client, argv):
             spec, args = resolve(argv)
         except CommandError as e:
             client.node.stats.rejected_calls += 1
+            found = _looked_up(argv)        # (a wrong arity: the command's rejected_calls)
+            if found is not None:
+                found.stats[2] += 1
             if client.multi is not None:
                 client.multi_error = True
             if ON_REJECT:
