@@ -78,6 +78,7 @@ class Stats:
         self.pubsub_channels_published = 0
         self.client_query_buffer_limit_disconnections = 0
         self.client_output_buffer_limit_disconnections = 0
+        self.evicted_clients = 0
 
     def error(self, message):
         self.error_replies += 1
@@ -86,6 +87,7 @@ class Stats:
 
 
 class Node:
+    client_eviction = None      # security/client_eviction.py, while maxmemory-clients is set
     # A command that ran for less than ``stat_fast_ns`` is counted on the
     # client loop's inline path with one increment of ``spec.fast`` (see
     # registry.CommandSpec): under 32 us and under the slow log / latency
@@ -160,6 +162,10 @@ class Node:
         # client kind -> (hard bytes, soft bytes, soft seconds); 0 = no limit
         self.output_limits = {"pubsub": (32 * 1024 ** 2, 8 * 1024 ** 2, 60),
                               "replica": (256 * 1024 ** 2, 64 * 1024 ** 2, 60)}
+        # The smallest hard output limit set for any class (pubsub/broker.py
+        # keeps it up to date): a reply bigger than that is checked against
+        # its client's limit before it is sent.
+        self.output_hard_min = 32 * 1024 ** 2
         self.shutdown_hooks = []          # fn(save) during graceful stop
         self.shutdown_checks = []         # fn(save): raise CommandError to refuse SHUTDOWN
         self.reset_hooks = []             # fn(client) on RESET

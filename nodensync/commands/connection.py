@@ -322,6 +322,9 @@ def _on_off(value):
 def client_no_evict(ctx, flag):
     """Set client eviction mode for the current connection."""
     ctx.no_evict = _on_off(flag)
+    ev = ctx.node.client_eviction
+    if ev is not None:          # (off: it may be the one to evict now)
+        ev.update(ctx)
     return OK
 
 

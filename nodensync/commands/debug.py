@@ -97,6 +97,14 @@ _HELP = [
     "    Sets the threshold for elements to be inserted as plain vs packed nodes",
     "    Default value is 1GB, allows values up to 4GB. Setting to 0 restores to default.",
     "    (NodeNsync: accepted and remembered; its lists have no such nodes.)",
+    "REPLYBUFFER PEAK-RESET-TIME <NEVER||RESET|time>",
+    "    Sets the time (in milliseconds) to wait between client reply buffer peak resets.",
+    "    In case NEVER is provided the last observed peak will never be reset",
+    "    In case RESET is provided the peak reset time will be restored to the default value",
+    "REPLYBUFFER RESIZING <0|1>",
+    "    Enable or disable the reply buffer resize cron job",
+    "    (NodeNsync: both accepted; a client has no reply buffer to resize, its",
+    "    replies are sent as they are made.)",
     "SET-ACTIVE-EXPIRE <0|1>",
     "    Setting it to 0 disables expiring keys in background when they are not",
     "    accessed (otherwise the Redis behavior). Setting it to 1 reenables back the",
@@ -169,6 +177,19 @@ def _set_active_expire(ctx, flag):
 @_sub(b"pause-cron", 1)
 def _pause_cron(ctx, flag):
     ctx.node.cron_paused = _atoi(flag) != 0
+    return OK
+
+
+@_sub(b"replybuffer", 2)
+def _replybuffer(ctx, what, value):
+    """Redis's reply-buffer tuning for its tests: validated and accepted;
+    NodeNsync keeps no per-client reply buffer (see the help)."""
+    what = what.lower()
+    if what == b"peak-reset-time":
+        if value.lower() not in (b"never", b"reset"):
+            parse_int(value)
+    elif what != b"resizing":
+        raise errors.subcommand_syntax(b"replybuffer", "debug")
     return OK
 
 

@@ -47,6 +47,18 @@ class RequestParser:
     def pending_bytes(self):
         return len(self.buf) - self.pos
 
+    def reserved_bytes(self):
+        """What Redis's query buffer holds for the command in progress: the
+        bytes not parsed yet -- at least a whole announced bulk, for which
+        Redis makes room at once -- plus the arguments parsed so far
+        (client eviction weighs this)."""
+        n = len(self.buf) - self.pos
+        if self.args is not None:
+            if self.bulk_len >= 0:
+                n = max(n, self.bulk_len + 2)
+            n += sum(map(len, self.args))
+        return n
+
     def at_boundary(self):
         return self.args is None and self.pos == len(self.buf)
 

@@ -322,6 +322,8 @@ def attach(node):
         merged.update({k: v for k, v in node.output_limits.items() if k in merged})
         merged.update(value)
         node.output_limits.update(merged)
+        node.output_hard_min = min((lim[0] for lim in merged.values() if lim[0]),
+                                   default=float("inf"))
         node.config.values["clientOutputBufferLimit"] = dict(merged)
 
     apply_limits(node.config.values.get("clientOutputBufferLimit", _DEFAULT_LIMITS))

@@ -13,7 +13,7 @@ import logging
 
 from ..config import declare
 from . import passwords
-from . import tls, ratelimit, memory  # noqa: F401  (declare their settings)
+from . import tls, ratelimit, memory, client_eviction  # noqa: F401  (declare their settings)
 
 log = logging.getLogger("nodensync.security")
 
@@ -218,3 +218,4 @@ def attach(node):
     tls.attach(node)
     ratelimit.attach(node)
     memory.attach(node)
+    client_eviction.attach(node)

@@ -10,8 +10,11 @@ enforces Redis's limits and gives its protocol errors.
 Writing: all replies produced by one read are joined and sent with one
 ``send``.  Bytes the kernel does not take are queued and written by a
 drain greenlet, so other clients (publishers, MONITOR) never block on a
-slow reader; the owner waits for its queue to drain before reading more
-input, which bounds a normal client's output buffer.
+slow reader.  As in Redis, the owner goes on reading and running commands
+while its queue drains: a client may pipeline more requests than the
+socket buffers hold before it reads any reply (stopping to read would
+deadlock it).  A normal client's queue is bounded by its class's
+client-output-buffer-limit and by maxmemory-clients, as in Redis.
 """
 import logging
 import re
@@ -30,6 +33,7 @@ from ..commands.registry import LOOKUP
 from ..errors import CommandError, ProtocolError
 from ..protocol import resp
 from ..protocol.request import RequestParser
+from ..security.memory import CLIENT_OVERHEAD
 
 log = logging.getLogger("nodensync.client")
 
@@ -291,6 +295,7 @@ class Client:
         self.cmd = None
         self.propagate_as = None
         self.qbuf_len = 0        # bytes of a command not yet complete (the exact parser's)
+        self.qbuf_reserved = 0   # ... what Redis's query buffer would hold for it (tot-mem)
         self.read_len = 0        # bytes of the read whose commands run now (CLIENT LIST's qbuf)
         self.exec_argv = None    # the command execute() runs (CLIENT LIST's argv-mem)
         self.deferred = None     # replies held until _serve_ready ends: [bytes, ...]
@@ -333,10 +338,6 @@ class Client:
                         finally:
                             self._reading = False
                             self._hub_reader = None
-                        if self.out_bytes:
-                            # (replies sent at the end of the last round that
-                            # the socket did not take: bound the buffer)
-                            self.wait_drained()
                         if handed:        # (a plain switch() gives ())
                             data, out, done, mid = handed
                             if not data:
@@ -403,7 +404,7 @@ class Client:
             self._run_slow(slow, out)
             if slow.at_boundary():
                 slow = None
-                self.qbuf_len = 0
+                self.qbuf_len = self.qbuf_reserved = 0
             elif slow.pending_bytes() > self.node.config["clientQueryBufferLimit"]:
                 log.warning("Closing client that reached max query buffer length: %s",
                             self.addr_text)
@@ -411,6 +412,7 @@ class Client:
                 self.close_after_reply = True
             else:
                 self.qbuf_len = slow.pending_bytes()
+                self.qbuf_reserved = slow.reserved_bytes()
         if out:
             data = b"".join(out) if len(out) > 1 else out[0]
             if self.deferred is not None or (
@@ -419,6 +421,9 @@ class Client:
                 self._defer(data)
             else:
                 self.write(data)
+        ev = self.node.client_eviction
+        if ev is not None:      # (maxmemory-clients: query buffer, MULTI, WATCH ... changed)
+            ev.update(self)
         return slow
 
     def _after_batch(self, data, reader, ran, skipped=0):
@@ -794,15 +799,13 @@ class Client:
 
     # -- output -------------------------------------------------------------------
     def write(self, data):
-        """Send ``data`` now (owner greenlet): waits for the queue to drain
-        if the socket is full, and first for ``node.reply_barrier`` when
-        one is set (appendfsync always: the AOF is fsynced before replies)."""
+        """Send ``data`` now (owner greenlet), after ``node.reply_barrier``
+        when one is set (appendfsync always: the AOF is fsynced before
+        replies).  What the socket does not take is queued (``send``)."""
         barrier = self.node.reply_barrier
         if barrier is not None:
             barrier(self)
         self.send(data)
-        if self.out_bytes:
-            self.wait_drained()
 
     def send(self, data):
         """Queue ``data`` for this client without ever blocking the caller."""
@@ -816,6 +819,8 @@ class Client:
             return
         n = len(data)
         self.node.stats.net_output_bytes += n
+        if n > self.node.output_hard_min and self._over_hard_limit(n):
+            return
         if not self.out_bytes:
             if self.tls:
                 # One non-blocking SSL write; if the socket is full the drainer
@@ -854,6 +859,11 @@ class Client:
         self.drained.clear()
         if self.check_output_limits():
             return
+        ev = self.node.client_eviction
+        if ev is not None:
+            ev.update(self)
+            if self.closing:
+                return
         if self.drainer is None:
             self.drainer = gevent.spawn(self._drain)
 
@@ -874,6 +884,16 @@ class Client:
                 return self._over_limit()
         else:
             self.out_limit_soft_since = None
+        return False
+
+    def _over_hard_limit(self, n):
+        """A reply of ``n`` bytes would take this client's output past its
+        class's hard limit: Redis queues a reply before writing it and
+        closes the client right there, whatever the socket would have
+        taken at once."""
+        limits = self.node.output_limits.get(self.kind)
+        if limits and limits[0] and self.out_bytes + n > limits[0]:
+            return self._over_limit()
         return False
 
     def _over_limit(self):
@@ -976,18 +996,46 @@ class Client:
             f += "T"
         return f or "N"
 
-    def info_line(self):
-        """CLIENT LIST's line.  As in Redis, the client running the command
-        has its read in the query buffer (qbuf) and that command's
-        arguments in argv-mem; multi-mem counts the queued commands'
+    def _buffers(self, live=True):
+        """(qbuf, argv-mem, multi-mem) as CLIENT LIST shows them.  As in
+        Redis, the client running the command has its read in the query
+        buffer and that command's arguments in argv-mem (``live``; else as
+        between two commands); multi-mem counts the queued commands'
         arguments plus a pointer each (Redis's mstate.argv_len_sums)."""
-        now = time.time()
-        cmd = self.cmd.fullname if self.cmd else "NULL"
-        running = self.batch is not None and self.exec_argv is not None
+        running = live and self.batch is not None and self.exec_argv is not None
         # (a blocked or paused command's read is consumed, as in Redis)
         qbuf = self.read_len if running and not (self.blocked or self.paused) else self.qbuf_len
         argv_mem = sum(map(len, self.exec_argv)) if running else 0
         multi_mem = sum(sum(map(len, q[1])) + 8 * len(q[1]) for q in self.multi) if self.multi else 0
+        return qbuf, argv_mem, multi_mem
+
+    def memory_usage(self, live=True):
+        """CLIENT LIST's tot-mem, what client eviction (maxmemory-clients)
+        weighs, from Redis's getClientMemoryUsage: the connection's own
+        cost (CLIENT_OVERHEAD, measured), the query buffer, the running
+        command's arguments, queued output, the MULTI queue (and a command
+        record each), WATCHed keys, pub/sub subscriptions and tracking
+        prefixes (Redis's per-entry sizes for the last three).  Eviction
+        weighs a client as between two commands (``live`` False), as Redis
+        updates a client's figure after each command."""
+        qbuf, argv_mem, multi_mem = self._buffers(live)
+        mem = CLIENT_OVERHEAD + max(qbuf, self.qbuf_reserved) + argv_mem + self.out_bytes + multi_mem
+        if self.exec_argv is not None and argv_mem:
+            mem += 8 * len(self.exec_argv)
+        if self.multi:
+            mem += 32 * len(self.multi)
+        mem += 56 * len(self.watched)
+        mem += 32 * (len(self.channels) + len(self.shard_channels)) + 24 * len(self.patterns)
+        opts = getattr(self, "tracking_opts", None)
+        if opts is not None and opts.prefixes:
+            mem += 32 * len(opts.prefixes)
+        return mem
+
+    def info_line(self):
+        """CLIENT LIST's line."""
+        now = time.time()
+        cmd = self.cmd.fullname if self.cmd else "NULL"
+        qbuf, argv_mem, multi_mem = self._buffers()
         return ("id=%d addr=%s laddr=%s fd=%d name=%s age=%d idle=%d flags=%s db=%d sub=%d "
                 "psub=%d ssub=%d multi=%d qbuf=%d qbuf-free=%d argv-mem=%d multi-mem=%d rbs=%d "
                 "rbp=0 obl=0 oll=%d omem=%d tot-mem=%d events=r cmd=%s user=%s redir=-1 resp=%d") % (
@@ -997,7 +1045,7 @@ class Client:
             len(self.channels), len(self.patterns), len(self.shard_channels),
             len(self.multi) if self.multi is not None else -1, qbuf, 0, argv_mem, multi_mem,
             READ_SIZE,
-            len(self.out_queue), self.out_bytes, self.out_bytes + READ_SIZE, cmd, self.user,
+            len(self.out_queue), self.out_bytes, self.memory_usage(), cmd, self.user,
             3 if self.resp3 else 2)
 
     def _fd(self):

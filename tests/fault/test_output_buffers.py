@@ -1,0 +1,115 @@
+"""Clients whose replies outgrow the socket buffers.
+
+* A client that writes a whole pipeline before it reads any reply (what
+  redis-py's pipeline does) with both directions larger than the socket
+  buffers: the server must go on reading and queue the replies, as Redis
+  does.  (It used to stop reading until the queued replies drained, and
+  client and server waited for each other for ever.)
+* A normal client's queue is bounded by ``client-output-buffer-limit
+  normal`` -- a single reply over the hard limit closes it, as Redis, which
+  queues a reply before writing it -- and by ``maxmemory-clients`` (client
+  eviction), largest client first, never a ``CLIENT NO-EVICT on`` one.
+"""
+import socket
+import time
+
+import redis
+
+MB = 1024 * 1024
+
+
+def _reply_bytes(sock, expected, deadline):
+    got = 0
+    while got < expected and time.monotonic() < deadline:
+        chunk = sock.recv(1 << 20)
+        if not chunk:
+            break
+        got += len(chunk)
+    return got
+
+
+def test_pipeline_written_whole_before_reading(server_factory):
+    server = server_factory()
+    r = redis.Redis(port=server.port)
+    value = b"v" * 200
+    r.set("k", value)
+    n = 250_000
+    request = b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n" * n          # 5.5 MB
+    reply = b"$200\r\n" + value + b"\r\n"                     # 52 MB in all
+    s = socket.create_connection(("127.0.0.1", server.port))
+    s.settimeout(60)
+    s.sendall(request)          # (hangs here if the server stops reading)
+    got = _reply_bytes(s, len(reply) * n, time.monotonic() + 60)
+    assert got == len(reply) * n
+    s.close()
+    assert r.ping()
+
+
+def _client_names(r):
+    return {c["name"] for c in r.client_list()}
+
+
+def _wait(cond, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return True
+        time.sleep(0.05)
+    return cond()
+
+
+def test_single_reply_over_the_normal_hard_limit_closes_the_client(server_factory):
+    server = server_factory()
+    r = redis.Redis(port=server.port)
+    r.setrange("big", 4 * MB, "v")
+    r.config_set("client-output-buffer-limit", "normal 3mb 0 0")
+    c = redis.Redis(port=server.port, client_name="greedy", socket_timeout=10)
+    c.ping()
+    try:
+        c.get("big")
+        closed = False
+    except redis.ConnectionError:
+        closed = True
+    assert closed
+    assert "greedy" not in _client_names(r)
+    assert r.strlen("big") == 4 * MB + 1
+
+
+def test_client_eviction_largest_first_and_no_evict(server_factory):
+    server = server_factory()
+    r = redis.Redis(port=server.port, client_name="control")
+    r.client_no_evict("on")
+    socks = {}
+    # Three clients hold partial commands of 300 KB, 600 KB and 1.2 MB in
+    # their query buffers; one more of 1.2 MB is exempt (CLIENT NO-EVICT).
+    for name, size, exempt in (("small", 300_000, False), ("medium", 600_000, False),
+                               ("large", 1_200_000, False), ("exempt", 1_200_000, True)):
+        s = socket.create_connection(("127.0.0.1", server.port))
+        s.sendall(b"CLIENT SETNAME %s\r\n" % name.encode())
+        assert s.recv(100) == b"+OK\r\n"
+        if exempt:
+            s.sendall(b"CLIENT NO-EVICT on\r\n")
+            assert s.recv(100) == b"+OK\r\n"
+        s.sendall(b"*2\r\n$%d\r\n" % (size + 10) + b"v" * size)
+        socks[name] = s
+
+    def mem(name):
+        return next(int(c["tot-mem"]) for c in r.client_list() if c["name"] == name)
+    assert _wait(lambda: all(mem(n) > 300_000 for n in socks))
+    total = sum(int(c["tot-mem"]) for c in r.client_list())
+    # Room for everything but the large client: it alone goes.
+    r.config_set("maxmemory-clients", total - mem("large") + 1000)
+    assert _wait(lambda: "large" not in _client_names(r))
+    assert {"small", "medium", "exempt", "control"} <= _client_names(r)
+    assert r.info("stats")["evicted_clients"] == 1
+    # A limit below the exempt client alone: every evictable client goes,
+    # the exempt one and the control stay.
+    r.config_set("maxmemory-clients", "100kb")
+    assert _wait(lambda: _client_names(r) == {"exempt", "control"})
+    assert r.info("stats")["evicted_clients"] == 3
+    assert r.config_get("maxmemory-clients") == {"maxmemory-clients": "102400"}
+    r.config_set("maxmemory", "100mb")
+    r.config_set("maxmemory-clients", "10%")
+    assert r.config_get("maxmemory-clients") == {"maxmemory-clients": "10%"}
+    for s in socks.values():
+        s.close()
