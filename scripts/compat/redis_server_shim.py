@@ -50,7 +50,8 @@ def directives(path, extra):
 
 
 def translate(found):
-    """NodeNsync's argv for the directives, and the ones left out."""
+    """NodeNsync's settings for the directives, as [(flag, value)], and
+    the directives left out."""
     port, bind = "6379", "127.0.0.1"
     argv, ignored, logfile = [], [], ""
     for d in found:
@@ -66,8 +67,8 @@ def translate(found):
             if s is None:
                 ignored.append(" ".join(d))
                 continue
-            argv += [s.flags[0], " ".join(args)]
-    argv += ["--listenAddr", "%s:%s" % (bind, port), "--logFile", logfile or "/dev/stdout"]
+            argv.append((s.name, " ".join(args)))
+    argv += [("listenAddr", "%s:%s" % (bind, port)), ("logFile", logfile or "/dev/stdout")]
     return argv, ignored
 
 
@@ -75,13 +76,19 @@ def main():
     if len(sys.argv) < 2:
         sys.stderr.write(__doc__)
         return 2
-    argv, ignored = translate(directives(sys.argv[1], sys.argv[2:]))
+    settings, ignored = translate(directives(sys.argv[1], sys.argv[2:]))
     for d in ignored:
         sys.stderr.write("redis_server_shim: no NodeNsync setting for '%s', left out\n" % d)
+    # Written as NodeNsync's own conf file (next to the framework's), so
+    # CONFIG REWRITE has a file to write back to, as Redis's tests expect.
+    conf = sys.argv[1] + ".nodensync.conf"
+    with open(conf, "w") as f:
+        for name, value in settings:
+            f.write("%s = %s\n" % (name, value))
     sys.stdout.write("                 PID: %d\n" % os.getpid())
     sys.stdout.flush()
     env = dict(os.environ, PYTHONPATH=ROOT)
-    os.execve(sys.executable, [sys.executable, "-m", "nodensync"] + argv, env)
+    os.execve(sys.executable, [sys.executable, "-m", "nodensync", "--config", conf], env)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@
 # networking, shutdown, the integration tests ...).  Every server runs on
 # loopback ports the framework picks from BASEPORT (default 26000) and is
 # stopped by its PID.
-#   usage: [UNITS="unit/info unit/auth ..."] [LANES=2] \
+#   usage: [UNITS="unit/info unit/auth ..."] [LANES=2] [KINDS="node"] \
 #          scripts/compat/redis_tcl_spawned.sh REDIS_SOURCE_DIR [WORK_DIR]
 # REDIS_SOURCE_DIR: Redis 7.0's source tree (tests/ and runtest); copied,
 #   never changed.  Needs tclsh (Debian's tcl).  See docs/compatibility.md.
@@ -51,7 +51,7 @@ run_lane() {  # run_lane LANE UNIT...
     local unit name kind port=$((BASEPORT + (lane - 1) * 2000))
     for unit in "$@"; do
         name=$(echo "$unit" | tr / _)
-        for kind in redis node; do
+        for kind in ${KINDS:-redis node}; do
             (cd "$work/$kind-$lane" && rm -rf tests/tmp/* && NODENSYNC_TREE="$root" \
                 timeout "${UNIT_TIMEOUT:-1200}" ./runtest --single "$unit" --clients 1 \
                 --timeout 300 --baseport "$port" > "$work/out/${kind}_$name.txt" 2>&1)
