@@ -106,17 +106,18 @@ def main(argv=None):
         log.error("Cannot create the data directory %s: %s", config["dataDir"], e)
         return 1
     node = build_node(config)
-    from .server.listener import Listener
+    from .server.listener import Listener, watch_config
     host, port = config["listenAddr"]
     try:
-        listener = Listener(node, (host, port),
+        listener = Listener(node, (host, port), hosts=config["bind"],
                             ssl_context=getattr(node, "main_ssl_context", None))
         listener.start()
     except OSError as e:
-        log.error("Could not listen on %s:%d: %s", host, port, e)
+        log.error("Could not listen on %s port %d: %s", " ".join(config["bind"]), port, e)
         return 1
     node.listener = listener
     node.tcp_port = listener.server_port
+    watch_config(node)
     for hook in node.start_hooks:
         hook()
     # What exists now (modules, command table, settings, the loaded data)

@@ -1,4 +1,10 @@
-"""The listening socket: gevent StreamServer, client admission, graceful stop."""
+"""The listening sockets: gevent StreamServers, client admission, graceful stop.
+
+A ``Listener`` serves one port on every address of Redis's ``bind`` list
+(one socket each, as Redis's listenToPort) and can move to another port or
+address list at run time (``CONFIG SET port`` / ``CONFIG SET bind``).
+"""
+import errno
 import logging
 import socket
 
@@ -14,7 +20,7 @@ _MAXCLIENTS_REPLY = b"-ERR max number of clients reached\r\n"
 TLS_HANDSHAKE_TIMEOUT = 10.0
 
 
-class Listener(StreamServer):
+class _Acceptor(StreamServer):
     """Accepts connections and runs one Client greenlet each.
 
     The pool is unbounded so that a client over ``maxclients`` is accepted
@@ -22,15 +28,14 @@ class Listener(StreamServer):
     kernel's backlog.
     """
 
-    def __init__(self, node, address, ssl_context=None, client_class=Client):
+    def __init__(self, node, sock, ssl_context=None, client_class=Client):
         self.node = node
         self.client_class = client_class
         self.is_tls = ssl_context is not None
         kw = {}
         if ssl_context is not None:
             kw["ssl_context"] = ssl_context
-        listener = _bind(address, node.config["tcpBacklog"])
-        super().__init__(listener, self.handle_connection, spawn=Pool(None), **kw)
+        super().__init__(sock, self.handle_connection, spawn=Pool(None), **kw)
 
     def handle_connection(self, sock, address):
         node = self.node
@@ -86,12 +91,156 @@ class Listener(StreamServer):
                 pass
 
 
+class Listener:
+    """The node's listening port: one acceptor per bind address.
+
+    ``hosts`` is Redis's bind list: ``*`` is every IPv4 address, ``::*``
+    every IPv6 one, a leading ``-`` makes an address optional (skipped when
+    it does not exist on this host); an empty list listens nowhere."""
+
+    def __init__(self, node, address, ssl_context=None, client_class=Client, hosts=None):
+        self.node = node
+        self.ssl_context = ssl_context
+        self.client_class = client_class
+        self.is_tls = ssl_context is not None
+        self.wrap = None                 # a new TLS context's wrap_socket (tls.reload)
+        host, self.port = address
+        self.hosts = list(hosts) if hosts is not None else [host]
+        self.acceptors = []
+        self.started = False
+        self._open(self.hosts, self.port)
+
+    def _open(self, hosts, port):
+        socks = listen_all(hosts, port, self.node.config["tcpBacklog"])
+        self.acceptors = [_Acceptor(self.node, s, self.ssl_context, self.client_class)
+                          for s in socks]
+        if self.wrap is not None:
+            for a in self.acceptors:
+                a.wrap_socket = self.wrap
+
+    def start(self):
+        self.started = True
+        for a in self.acceptors:
+            a.start()
+
+    def close(self):
+        self.started = False
+        self._close_acceptors()
+
+    def _close_acceptors(self):
+        for a in self.acceptors:
+            try:
+                a.close()
+            except Exception:
+                pass
+        self.acceptors = []
+
+    @property
+    def server_port(self):
+        return self.acceptors[0].server_port if self.acceptors else self.port
+
+    @property
+    def wrap_socket(self):
+        return self.acceptors[0].wrap_socket if self.acceptors else self.wrap
+
+    @wrap_socket.setter
+    def wrap_socket(self, fn):
+        self.wrap = fn
+        for a in self.acceptors:
+            a.wrap_socket = fn
+
+    def rebind(self, hosts, port):
+        """Listen on ``port`` of ``hosts`` instead (Redis's changeListenPort
+        / changeBindAddr: the old sockets are closed first, so the same port
+        can be taken again; port 0 or no address listens nowhere).  Raises
+        OSError, listening nowhere, when an address cannot be bound."""
+        self._close_acceptors()
+        self.hosts, self.port = list(hosts), port
+        if port == 0:
+            return
+        self._open(self.hosts, port)
+        if self.started:
+            for a in self.acceptors:
+                a.start()
+
+
+# Errors that skip an address rather than fail the whole bind (listenToPort):
+# the protocol family is missing; a missing address is only skipped when it
+# was marked optional with '-'.
+_SKIPPED = {errno.ENOPROTOOPT, errno.EPROTONOSUPPORT, errno.ESOCKTNOSUPPORT,
+            errno.EPFNOSUPPORT, errno.EAFNOSUPPORT}
+
+
+def bind_host(addr):
+    """A bind-list entry -> the address to bind (no '-' mark; * and ::*)."""
+    addr = addr[1:] if addr.startswith("-") else addr
+    return {"*": "0.0.0.0", "::*": "::"}.get(addr, addr.strip("[]"))
+
+
+def listen_all(hosts, port, backlog):
+    """One listening socket per address of ``hosts``; on a failure the
+    sockets already open are closed and the OSError raised."""
+    socks = []
+    try:
+        for addr in hosts:
+            try:
+                socks.append(_bind((bind_host(addr), port), backlog))
+            except OSError as e:
+                log.warning("Warning: Could not create server TCP listening socket %s:%d: %s",
+                            bind_host(addr), port, e)
+                if (e.errno == errno.EADDRNOTAVAIL and addr.startswith("-")) \
+                        or e.errno in _SKIPPED:
+                    continue
+                raise
+    except BaseException:
+        for s in socks:
+            s.close()
+        raise
+    return socks
+
+
 def _bind(address, backlog):
     host, port = address
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        family = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM, 0,
+                                    socket.AI_PASSIVE | socket.AI_NUMERICHOST)[0][0]
+    except socket.gaierror:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    sock.listen(backlog)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if family == socket.AF_INET6:
+            # As Redis (anetV6Only): '::' next to '0.0.0.0' on one port.
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        sock.bind((host, port))
+        sock.listen(backlog)
+    except BaseException:
+        sock.close()
+        raise
     sock.setblocking(False)
     return sock
+
+
+def watch_config(node):
+    """CONFIG SET port / bind move the listener, as Redis 7.0 does; a
+    failure is reported with Redis's texts and CONFIG SET puts the old
+    value (and listener) back."""
+    config = node.config
+
+    def move(hosts, port, error):
+        listener = node.listener
+        if listener is None:
+            return
+        try:
+            listener.rebind(hosts, port)
+        except OSError as e:
+            log.warning("Failed to listen on %s port %d: %s", " ".join(hosts), port, e)
+            raise ValueError(error) from None
+        node.tcp_port = port
+        host = bind_host(hosts[0]) if hosts else config.values["listenAddr"][0]
+        config.values["listenAddr"] = (host, port)
+
+    config.on_change("port", lambda port: move(
+        config["bind"], port, "Unable to listen on this port. Check server logs."))
+    config.on_change("bind", lambda hosts: move(
+        hosts, config["port"], "Failed to bind to specified addresses."))

@@ -8,8 +8,8 @@ pings the port from the config, and at the end sends SIGTERM to that PID.
 Installed as `src/redis-server` of a copy of Redis's source tree
 (scripts/compat/redis_tcl_spawned.sh), this script reads that config file
 and the extra arguments, turns every directive NodeNsync knows (by its Redis
-name: dir, appendonly, save, maxmemory ...) into NodeNsync's flag, `port`
-and `bind` into --listenAddr, prints the PID line and then *execs* NodeNsync
+name: dir, appendonly, save, maxmemory, port, bind ...) into NodeNsync's
+setting (no `bind`: Redis's default `* -::*`), prints the PID line and then *execs* NodeNsync
 in place of itself, so the PID the framework holds is the server's.
 Directives NodeNsync has no setting for are reported on stderr and left out
 (the tests that depend on them then fail, which is what the comparison
@@ -52,14 +52,14 @@ def directives(path, extra):
 def translate(found):
     """NodeNsync's settings for the directives, as [(flag, value)], and
     the directives left out."""
-    port, bind = "6379", "127.0.0.1"
+    port, bind = "6379", "* -::*"
     argv, ignored, logfile = [], [], ""
     for d in found:
         name, args = d[0].lower(), d[1:]
         if name == "port" and args:
             port = args[0]
-        elif name == "bind" and args:
-            bind = next((a for a in args if not a.startswith("-")), bind)
+        elif name == "bind":
+            bind = " ".join(args)
         elif name == "logfile":
             logfile = args[0] if args else ""
         else:
@@ -68,7 +68,7 @@ def translate(found):
                 ignored.append(" ".join(d))
                 continue
             argv.append((s.name, " ".join(args)))
-    argv += [("listenAddr", "%s:%s" % (bind, port)), ("logFile", logfile or "/dev/stdout")]
+    argv += [("port", port), ("bind", bind), ("logFile", logfile or "/dev/stdout")]
     return argv, ignored
 
 
