@@ -369,10 +369,11 @@ class Config:
         except (ConfigError, ValueError):
             return False
 
-    def rewrite(self):
+    def rewrite(self, force=False):
         """CONFIG REWRITE: update the conf file in place, keeping comments and
         order; settings that differ from their default and are not in the
-        file yet are appended.  Written atomically."""
+        file yet are appended (every setting with ``force``: DEBUG
+        CONFIG-REWRITE-FORCE-ALL).  Written atomically."""
         if not self.path:
             raise ConfigError("The server is running without a config file")
         try:
@@ -393,7 +394,11 @@ class Config:
             done.add(s.name)
             out.append("%s %s" % (m.group(1), _quote(s.format(self.values[s.name]))))
         for s in SETTINGS.values():
-            if s.name not in done and s.name != "config" and self.values[s.name] != s.default:
+            if not force and s.name in ("port", "bind") and (
+                    s.name == "port" or self.values["bind"] == (self.values["listenAddr"][0],)):
+                continue    # listenAddr (appended instead) says it, and a flag can override it
+            if s.name not in done and s.name != "config" and (
+                    force or self.values[s.name] != s.default):
                 out.append("%s %s" % (s.name, _quote(s.format(self.values[s.name]))))
         directory = os.path.dirname(os.path.abspath(self.path))
         fd, tmp = tempfile.mkstemp(dir=directory, prefix=".nodensync.conf.")

@@ -51,6 +51,9 @@ _HELP = [
     "CHANGE-REPL-ID",
     "    Change the replication IDs of the instance.",
     "    Dangerous: should be used only for testing the replication subsystem.",
+    "CONFIG-REWRITE-FORCE-ALL",
+    "    Like CONFIG REWRITE but writes all configuration options, including",
+    "    keywords not listed in original configuration file or default values.",
     "DIGEST",
     "    Output a hex signature representing the current DB content.",
     "DIGEST-VALUE <key> [<key> ...]",
@@ -191,6 +194,23 @@ def _replybuffer(ctx, what, value):
     elif what != b"resizing":
         raise errors.subcommand_syntax(b"replybuffer", "debug")
     return OK
+
+
+@_sub(b"config-rewrite-force-all", 0)
+def _config_rewrite_force_all(ctx):
+    """CONFIG REWRITE writing every setting, defaults included."""
+    from .. import config as cfg
+    try:
+        ctx.node.config.rewrite(force=True)
+    except (cfg.ConfigError, OSError):
+        raise CommandError("ERR CONFIG-REWRITE-FORCE-ALL failed: %s" % _strerror()) from None
+    return OK
+
+
+def _strerror():
+    import sys
+    e = sys.exc_info()[1]
+    return getattr(e, "strerror", None) or str(e)
 
 
 @_sub(b"set-disable-deny-scripts", 1)

@@ -53,13 +53,20 @@ def translate(found):
     """NodeNsync's settings for the directives, as [(flag, value)], and
     the directives left out."""
     port, bind = "6379", "* -::*"
-    argv, ignored, logfile = [], [], ""
+    argv, ignored, logfile, saves = [], [], "", None
     for d in found:
         name, args = d[0].lower(), d[1:]
         if name == "port" and args:
             port = args[0]
         elif name == "bind":
             bind = " ".join(args)
+        elif name == "save":
+            # Redis: the first save line replaces the built-in points, the
+            # next ones add theirs, an empty one clears them.
+            if not args or args == [""]:
+                saves = []
+            else:
+                saves = (saves or []) + args
         elif name == "logfile":
             logfile = args[0] if args else ""
         else:
@@ -68,6 +75,8 @@ def translate(found):
                 ignored.append(" ".join(d))
                 continue
             argv.append((s.name, " ".join(args)))
+    if saves is not None:
+        argv.append(("save", " ".join(saves)))
     argv += [("port", port), ("bind", bind), ("logFile", logfile or "/dev/stdout")]
     return argv, ignored
 

@@ -173,3 +173,24 @@ def test_config_get_all_then_set_every_value_back(server_factory):
             c.config_set("databases", "16")                 # (a Redis setting: as Redis)
     finally:
         c.close()
+
+
+def test_debug_config_rewrite_force_all_round_trips(tmp_path, server_factory):
+    """DEBUG CONFIG-REWRITE-FORCE-ALL writes every setting, defaults
+    included, and the server starts from that file with the same values
+    (Redis's "CONFIG REWRITE sanity" test)."""
+    conf = tmp_path / "n.conf"
+    conf.write_text("# comment\nmaxclients 500\n")
+    s = server_factory("--config", str(conf), "--enable-debug-command", "yes")
+    c = redis.Redis(port=s.port, decode_responses=True)
+    before = c.config_get("*")
+    assert c.execute_command("DEBUG", "CONFIG-REWRITE-FORCE-ALL") in (True, "OK")
+    text = conf.read_text()
+    assert "# comment" in text and "maxclients 500" in text
+    assert "\nhz 10\n" in text and "\nmaxmemory-policy noeviction\n" in text.replace(
+        "maxmemoryPolicy", "maxmemory-policy")
+    c.close()
+    s.restart()
+    c = redis.Redis(port=s.port, decode_responses=True)
+    assert c.config_get("*") == before
+    c.close()

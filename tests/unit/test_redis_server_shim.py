@@ -1,0 +1,31 @@
+"""scripts/compat/redis_server_shim.py turns the redis.conf of Redis's test
+framework into NodeNsync settings with Redis's meaning of the directives."""
+import importlib.util
+import os
+
+from servers import ROOT
+
+_spec = importlib.util.spec_from_file_location(
+    "redis_server_shim", os.path.join(ROOT, "scripts", "compat", "redis_server_shim.py"))
+shim = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(shim)
+
+
+def _settings(lines, extra=()):
+    found = [l.split() if l.split() else [l] for l in lines]
+    found += shim.directives(None, list(extra))
+    return dict(shim.translate(found)[0])
+
+
+def test_save_lines_add_up_and_empty_resets():
+    assert "save" not in _settings([])
+    assert _settings(["save 900 1"])["save"] == "900 1"
+    assert _settings(["save 900 1"], ["--save", "100", "100"])["save"] == "900 1 100 100"
+    assert _settings(["save 900 1"], ["--save", ""])["save"] == ""
+
+
+def test_port_and_bind_passed_with_redis_default():
+    got = _settings(["port 7001"])
+    assert got["port"] == "7001" and got["bind"] == "* -::*"
+    got = _settings(["port 7001", "bind 127.0.0.1 -::1"])
+    assert got["bind"] == "127.0.0.1 -::1"
