@@ -179,6 +179,20 @@ class Node:
         self.reply_barrier = None         # fn(client) before its replies go out (AOF always: group fsync)
         self.reload_hooks = []            # fn() on SIGHUP (after the log file is reopened)
         self.background = []              # greenlets to kill at shutdown
+        self.role_hooks = []              # fn() when the node becomes a replica or a master
+        self.child_hooks = []             # fn() in a forked background child (RDB, AOF rewrite)
+
+    @property
+    def is_replica_node(self):
+        return self.__dict__.get("_is_replica_node", False)
+
+    @is_replica_node.setter
+    def is_replica_node(self, value):
+        changed = bool(value) != self.__dict__.get("_is_replica_node", False)
+        self.__dict__["_is_replica_node"] = bool(value)
+        if changed:
+            for hook in self.role_hooks:
+                hook()
 
     def role_name(self):
         return "replica" if self.replica_read_only or getattr(self, "is_replica_node", False) else "master"

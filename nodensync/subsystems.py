@@ -9,6 +9,7 @@ import importlib
 
 MODULES = [
     "nodensync.server.core",
+    "nodensync.server.oom",
     "nodensync.security",
     "nodensync.observability",
     "nodensync.pubsub.broker",

@@ -280,6 +280,8 @@ def start_child(persistence, kind, work, on_exit):
         try:
             os.close(r)
             _child_setup(parent_pid)
+            for hook in getattr(node, "child_hooks", ()):
+                hook()
             info = work() or {}
             info["cow"] = private_dirty_bytes()
             os.write(w, repr(info).encode())
