@@ -313,17 +313,23 @@ class Node:
             gevent.sleep(1.0 / hz)
 
     def clients_cron(self):
-        """Close clients idle past ``timeout`` (never replicas, masters,
-        blocked or subscribed clients, as Redis)."""
+        """Once a second, as Redis's clientsCron visits every client: close
+        clients idle past ``timeout`` (never replicas, masters, blocked or
+        subscribed clients, as Redis) and clients whose queued output has
+        stayed over their class's soft limit too long, or is over its hard
+        limit, though nothing more is being queued for them (the check when
+        output is queued only sees clients that still get traffic)."""
         while True:
             gevent.sleep(1.0)
-            timeout = self.config["timeout"]
-            if not timeout or self.cron_paused:
+            if self.cron_paused:
                 continue
+            timeout = self.config["timeout"]
             now = self.mono_now           # the clock last_interaction is read from
             for c in list(self.clients.values()):
-                if (now - c.last_interaction > timeout and not c.is_replica and not c.is_master
-                        and not c.subscribed and not c.blocked):
+                if c.out_bytes and not c.closing and c.check_output_limits():
+                    continue
+                if (timeout and now - c.last_interaction > timeout and not c.is_replica
+                        and not c.is_master and not c.subscribed and not c.blocked):
                     log.info("Closing idle client %s", c.addr_text)
                     c.close()
 

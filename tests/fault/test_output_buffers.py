@@ -113,3 +113,38 @@ def test_client_eviction_largest_first_and_no_evict(server_factory):
     assert r.config_get("maxmemory-clients") == {"maxmemory-clients": "10%"}
     for s in socks.values():
         s.close()
+
+
+def _soft_limit_without_traffic(port):
+    """A subscriber that reads nothing gets output past the pub/sub soft
+    limit, then no more: it is closed once the soft limit's seconds have
+    passed (Redis's clientsCron), not left over the limit for ever.
+    Returns (closed, seconds from the last publish to the close)."""
+    r = redis.Redis(port=port)
+    r.config_set("client-output-buffer-limit", "pubsub 0 100000 2")
+    sub = socket.create_connection(("127.0.0.1", port))
+    sub.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sub.sendall(b"CLIENT SETNAME softsub\r\nSUBSCRIBE ch\r\n")
+    assert _wait(lambda: any(c["name"] == "softsub" and c["cmd"] == "subscribe"
+                             for c in r.client_list()))
+    payload = b"x" * 1000
+    deadline = time.monotonic() + 20
+    omem = 0
+    while omem <= 150_000 and time.monotonic() < deadline:
+        r.publish("ch", payload)
+        c = [c for c in r.client_list() if c["name"] == "softsub"]
+        omem = int(c[0]["omem"]) if c else -1
+        if omem < 0:
+            break
+    stopped = time.monotonic()
+    closed = _wait(lambda: "softsub" not in _client_names(r), timeout=6)
+    took = time.monotonic() - stopped
+    sub.close()
+    r.close()
+    return omem > 150_000 and closed, took
+
+
+def test_soft_limit_enforced_when_no_more_traffic(server_factory, redis_factory):
+    assert _soft_limit_without_traffic(redis_factory().port)[0]
+    closed, took = _soft_limit_without_traffic(server_factory().port)
+    assert closed and took < 4.5
