@@ -16,14 +16,14 @@ import itertools
 
 from .. import errors
 from ..errors import CommandError
-from ..protocol.resp import OK
+from ..protocol.resp import NO_REPLY, OK
 from ..storage import numbers
 from ..storage.compact import (PackedHash, hash_delete, hash_set, packed_hash_get,
                                packed_hash_len, unpack_hash)
 from ..storage.keyspace import ScanCursors
 from .registry import command, WRITE, READONLY, DENYOOM, FAST
 from .strings import parse_int, _opt
-from .util import glob_matcher
+from .util import glob_matcher, reply_surely_over_limit
 
 G = "hash"
 _INT64_MIN = -(1 << 63)
@@ -306,6 +306,8 @@ def hrandfield(ctx, key, *args):
     pairs = withvalues and ctx.resp3
     if count < 0:
         # With repetitions, in random order.
+        if reply_surely_over_limit(ctx, -count * (2 if withvalues else 1)):
+            return NO_REPLY
         fields = list(h) if -count > 1 else None
         out = []
         for _ in range(-count):

@@ -20,12 +20,12 @@ import sys
 
 from .. import errors
 from ..errors import CommandError
-from ..protocol.resp import OrderedSet
+from ..protocol.resp import NO_REPLY, OrderedSet
 from ..storage.compact import (IntSet, PackedSet, as_set, compact_pop, compact_set, set_add,
                                set_contains, set_len, set_members, set_remove)
 from ..storage.keyspace import release
 from .registry import command, keys_after_numkeys, WRITE, READONLY, DENYOOM, FAST
-from .util import glob_matcher, parse_int, try_int
+from .util import glob_matcher, parse_int, reply_surely_over_limit, try_int
 
 G = "set"
 
@@ -371,6 +371,8 @@ def srandmember(ctx, key, *args):
     if s is None or count == 0:
         return []
     if count < 0:
+        if reply_surely_over_limit(ctx, -count):
+            return NO_REPLY
         if type(s) is not set or _small_table(s):
             pool = tuple(set_members(s))
             return [pool[rng.randrange(len(pool))] for _ in range(-count)]

@@ -296,3 +296,16 @@ def marked_encoding(db, key, value):
     if mark is not None and mark[0] is value:
         return mark[1]
     return None
+
+
+# The smallest reply element: an empty bulk string ($0\r\n\r\n).
+_MIN_ELEMENT = 6
+
+
+def reply_surely_over_limit(ctx, elements):
+    """A reply of ``elements`` elements to be made: True (the client is
+    closed; reply NO_REPLY) when even at the smallest size they pass the
+    client's hard output limit -- Redis stops such a command mid-run as its
+    client is closed, instead of building a reply that can never be sent."""
+    check = getattr(ctx, "reply_over_limit", None)
+    return check is not None and check(elements * _MIN_ELEMENT)

@@ -22,13 +22,13 @@ from .. import errors
 from ..errors import CommandError
 from ..storage.compact import as_set
 from ..storage.keyspace import release
-from ..protocol.resp import NULL_ARRAY, Raw, encode_double, format_double
+from ..protocol.resp import NO_REPLY, NULL_ARRAY, Raw, encode_double, format_double
 from ..server import blocking
 from ..storage.zset import ZSet, LEX_MIN, LEX_MAX
 from .registry import (command, keys_after_numkeys, WRITE, READONLY, DENYOOM, FAST,
                        BLOCKING, NOSCRIPT)
 from .sets import SET_TYPES, parse_scan_cursor, parse_scan_options, positive_long, _range_long
-from .util import parse_int
+from .util import parse_int, reply_surely_over_limit
 
 G = "sorted_set"
 
@@ -814,6 +814,8 @@ def zrandmember(ctx, key, *args):
         return []
     size = len(zs)
     if count < 0:
+        if reply_surely_over_limit(ctx, -count * (2 if withscores else 1)):
+            return NO_REPLY
         at = zs.at
         pairs = [at(rng.randrange(size)) for _ in range(-count)]
     elif count >= size:

@@ -886,6 +886,16 @@ class Client:
             self.out_limit_soft_since = None
         return False
 
+    def reply_over_limit(self, n):
+        """A command is making a reply of at least ``n`` bytes: True, with
+        the client closed, when that passes its class's hard output limit
+        (Redis closes the client as the reply is queued and the command
+        stops there: HRANDFIELD with a huge negative count).  Commands run
+        by a script reply to the script, which has no limit."""
+        if n <= self.node.output_hard_min or self.in_script:
+            return False
+        return self._over_hard_limit(n)
+
     def _over_hard_limit(self, n):
         """A reply of ``n`` bytes would take this client's output past its
         class's hard limit: Redis queues a reply before writing it and

@@ -14,6 +14,8 @@ import socket
 import time
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 MB = 1024 * 1024
 
@@ -148,3 +150,32 @@ def test_soft_limit_enforced_when_no_more_traffic(server_factory, redis_factory)
     assert _soft_limit_without_traffic(redis_factory().port)[0]
     closed, took = _soft_limit_without_traffic(server_factory().port)
     assert closed and took < 4.5
+
+
+def _huge_random_counts(port):
+    """HRANDFIELD / SRANDMEMBER / ZRANDMEMBER with a huge negative count
+    past the normal hard limit: the client is closed, the command stopped
+    (NodeNsync used to build the whole reply: gigabytes)."""
+    r = redis.Redis(port=port)
+    r.config_set("client-output-buffer-limit", "normal 1000000 0 0")
+    r.hset("h", "a", "b")
+    r.sadd("s", "a")
+    r.zadd("z", {"a": 1})
+    seen = []
+    for cmd in (["HRANDFIELD", "h", "-999999999"], ["SRANDMEMBER", "s", "-2000000"],
+                ["ZRANDMEMBER", "z", "-2000000", "WITHSCORES"], ["HRANDFIELD", "h", "-3"]):
+        c = redis.Redis(port=port, socket_timeout=20, retry=Retry(NoBackoff(), 0))
+        try:
+            seen.append(c.execute_command(*cmd))
+        except redis.ConnectionError:
+            seen.append("closed")
+        c.close()
+    r.config_set("client-output-buffer-limit", "normal 0 0 0")
+    r.close()
+    return seen
+
+
+def test_huge_random_count_stops_at_the_hard_limit(server_factory, redis_factory):
+    ref = _huge_random_counts(redis_factory().port)
+    assert ref == ["closed"] * 3 + [[b"a"] * 3]
+    assert _huge_random_counts(server_factory().port) == ref
