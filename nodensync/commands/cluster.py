@@ -839,11 +839,7 @@ _SOCKET_IDLE = 10.0
 
 def _get_socket(host, port, timeout):
     from ..cluster.router import PeerClient
-    now = time.monotonic()
-    for key, (peer, _db, used) in list(_SOCKETS.items()):
-        if now - used > _SOCKET_IDLE:
-            _SOCKETS.pop(key, None)
-            peer.close()
+    _close_idle_sockets()
     entry = _SOCKETS.pop((host, port), None)
     if entry is not None:
         return entry[0], entry[1]
@@ -860,9 +856,22 @@ def _put_socket(host, port, peer, dbid):
     if old is not None:
         old[0].close()
     _SOCKETS[(host, port)] = (peer, dbid, time.monotonic())
+    # Closed once idle for _SOCKET_IDLE seconds, as Redis's cron does
+    # (migrateCloseTimedoutSockets), even if no MIGRATE comes again.
+    gevent.spawn_later(_SOCKET_IDLE + 0.5, _close_idle_sockets)
+
+
+def _close_idle_sockets():
+    now = time.monotonic()
+    for key, (peer, _db, used) in list(_SOCKETS.items()):
+        if now - used > _SOCKET_IDLE:
+            _SOCKETS.pop(key, None)
+            peer.close()
 
 
 def migrate_cached_sockets():
+    """INFO's migrate_cached_sockets: connections MIGRATE keeps open."""
+    _close_idle_sockets()
     return len(_SOCKETS)
 
 
@@ -982,24 +991,27 @@ def _migrate(ctx, host, port, keys, dbid, timeout, copy, replace, user, password
             cmds.append(argv)
             sent.append(k)
         data = b"".join(encode_command(a) for a in cmds)
+        # A timeout is never retried (Redis: errno != ETIMEDOUT): the target
+        # may still run what was sent.
         try:
             peer.sock.settimeout(timeout)
             peer.sock.sendall(data)
-        except OSError:
+        except OSError as e:
             peer.close()
-            if may_retry:
+            if may_retry and not isinstance(e, TimeoutError):
                 may_retry = False
                 continue
             raise CommandError("IOERR error or timeout writing to target instance") from None
         replies = []
-        socket_error = False
+        socket_error = timed_out = False
         try:
             for _ in range(len(cmds)):
                 replies.append(peer.read())
-        except (OSError, ConnectionError, hiredis.ProtocolError):
+        except (OSError, ConnectionError, hiredis.ProtocolError) as e:
             socket_error = True
+            timed_out = isinstance(e, TimeoutError)
         pre = (1 if password is not None else 0) + (1 if select else 0)
-        if socket_error and len(replies) <= pre and may_retry:
+        if socket_error and len(replies) <= pre and may_retry and not timed_out:
             peer.close()
             may_retry = False
             continue

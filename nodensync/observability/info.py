@@ -312,7 +312,7 @@ def _stats(node):
         ("pubsubshard_channels", len(shard) if not isinstance(shard, int) else shard),
         ("latest_fork_usec", _stat(s, "latest_fork_usec")),
         ("total_forks", _stat(s, "total_forks")),
-        ("migrate_cached_sockets", 0),
+        ("migrate_cached_sockets", _migrate_cached_sockets()),
         ("slave_expires_tracked_keys", 0),
         ("active_defrag_hits", 0),
         ("active_defrag_misses", 0),
@@ -426,3 +426,8 @@ def _latencystats(node):
                                          percentile_value(percentile(counts, total, p)))
                              for p in pcts)))
     return out
+
+
+def _migrate_cached_sockets():
+    from ..commands.cluster import migrate_cached_sockets
+    return migrate_cached_sockets()
