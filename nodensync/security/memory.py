@@ -67,6 +67,12 @@ declare("maxmemoryPolicy", "enum", "noeviction", "What to do when maxmemory is r
         redis="maxmemory-policy", choices=POLICIES, mutable=True, group=G)
 declare("maxmemorySamples", "int", 5, "Keys sampled per eviction by the LRU/LFU/TTL policies.",
         redis="maxmemory-samples", mutable=True, minimum=1, maximum=2 ** 31 - 1, group=G)
+declare("maxmemoryEvictionTenacity", "int", 10, "How long eviction may run per command "
+        "before the rest is left to a background task, 0..100: Redis's time limit "
+        "(10 -> 500 us, linear below, +15% a step above, 100 = no limit, everything in the "
+        "command) times 10 here, as Python evicts a key about ten times slower than Redis "
+        "(the default 10 gives 5 ms).", redis="maxmemory-eviction-tenacity", mutable=True,
+        minimum=0, maximum=100, group=G)
 declare("lfuLogFactor", "int", 10, "LFU counter logarithm factor.", redis="lfu-log-factor",
         mutable=True, minimum=0, maximum=2 ** 31 - 1, group=G)
 declare("lfuDecayTime", "int", 1, "Minutes after which LFU counters decay by one (0 = never).",
@@ -87,8 +93,20 @@ NO_TOUCH = frozenset(["object|encoding", "object|freq", "object|idletime", "obje
                       "restore"])       # (sets the access itself: Memory.restored)
 LFU_INIT = 5
 SAMPLE_PERIOD = 0.1
-EVICT_BUDGET = 0.005
+TENACITY_SCALE = 10
 _getsizeof = sys.getsizeof
+
+
+def eviction_budget(tenacity):
+    """Seconds one eviction call may run (None: no limit), Redis's
+    evictionTimeLimitUs for ``tenacity`` scaled by TENACITY_SCALE."""
+    if tenacity >= 100:
+        return None
+    if tenacity <= 10:
+        us = 50 * tenacity
+    else:
+        us = int(500.0 * 1.15 ** (tenacity - 10))
+    return us * TENACITY_SCALE / 1e6
 
 
 def _r16(n):
@@ -207,8 +225,10 @@ class Memory:
     def base(self):
         """Bytes counted besides the dataset, as Redis counts them in
         used_memory: the empty keyspace's structures (used_memory_startup)
-        and every normal client's connection and pending query bytes.
-        Replicas' output buffers are left out of maxmemory, as in Redis.
+        and every normal or pub/sub client's connection, pending query bytes
+        and queued output (Redis counts client output buffers in what
+        maxmemory limits: many clients' replies evict keys).  Replicas'
+        output buffers are left out of maxmemory, as in Redis.
         (Summed over the clients at most every 50 ms: the maxmemory check
         before each write reads it.)"""
         now = time.monotonic()
@@ -216,7 +236,7 @@ class Memory:
             total = self.startup
             for c in list(self.node.clients.values()):
                 if not c.is_replica:
-                    total += CLIENT_OVERHEAD + c.qbuf_len
+                    total += CLIENT_OVERHEAD + c.qbuf_len + c.out_bytes
             self._base, self._base_at = total, now
         return self._base
 
@@ -246,8 +266,8 @@ class Memory:
         return int(total)
 
     def used_memory(self):
-        """INFO used_memory: dataset estimate plus queued client output."""
-        out = sum(c.out_bytes for c in list(self.node.clients.values()))
+        """INFO used_memory: ``used()`` plus the replicas' queued output."""
+        out = sum(c.out_bytes for c in list(self.node.clients.values()) if c.is_replica)
         return self.used() + out
 
     # -- sampling keys ----------------------------------------------------------------
@@ -306,7 +326,8 @@ class Memory:
             used = self.used()
             if used <= limit:
                 return
-        freed = self.evict(used - limit, EVICT_BUDGET)
+        freed = self.evict(used - limit,
+                           eviction_budget(self.node.config["maxmemoryEvictionTenacity"]))
         if freed < used - limit:
             if not freed:
                 raise CommandError(errors.OOM)
@@ -323,7 +344,8 @@ class Memory:
                 if not limit or self.policy == "noeviction":
                     return
                 over = self.used() - limit
-                if over <= 0 or not self.evict(over, EVICT_BUDGET):
+                if over <= 0 or not self.evict(over, eviction_budget(
+                        self.node.config["maxmemoryEvictionTenacity"]) or 0.005):
                     return
                 gevent.sleep(0)
         except Exception:
@@ -334,7 +356,7 @@ class Memory:
     def evict(self, need, budget):
         """Evict keys until about ``need`` bytes are freed (by the estimate)
         or ``budget`` seconds passed.  Returns the bytes freed."""
-        deadline = time.perf_counter() + budget
+        deadline = time.perf_counter() + budget if budget is not None else float("inf")
         freed = 0
         count = 0
         while freed < need:

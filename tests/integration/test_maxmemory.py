@@ -298,3 +298,72 @@ def test_restore_sets_idle_time_or_frequency(r, redis_server):
                 c.delete("foo")
     finally:
         ref.close()
+
+
+def _tenacity_run(port, tenacity):
+    """Keys left right after one write over a much lower maxmemory, in one
+    read with the CONFIG SET so no background eviction runs in between."""
+    c = redis.Redis(host=HOST, port=port)
+    for i in range(0, 20000, 1000):
+        c.mset({"key:%d" % j: "v" * 100 for j in range(i, i + 1000)})
+    c.config_set("maxmemory-policy", "allkeys-random")
+    c.config_set("maxmemory-eviction-tenacity", str(tenacity))
+    limit = c.info("memory")["used_memory"] // 4
+    s = socket.create_connection((HOST, port), timeout=10)
+    s.sendall(b"CONFIG SET maxmemory %d\r\nSET x y\r\nDBSIZE\r\n" % limit)
+    buf = b""
+    while buf.count(b"\r\n") < 3:
+        chunk = s.recv(1000)
+        assert chunk
+        buf += chunk
+    s.close()
+    replies = buf.split(b"\r\n")
+    assert replies[:2] == [b"+OK", b"+OK"]
+    c.config_set("maxmemory", "0")
+    c.config_set("maxmemory-eviction-tenacity", "10")
+    c.close()
+    return int(replies[2][1:])
+
+
+def test_maxmemory_eviction_tenacity(r, mem_server, redis_factory):
+    """maxmemory-eviction-tenacity: 100 evicts all that is needed within the
+    write; a low value leaves most of it to the background task."""
+    with pytest.raises(redis.ResponseError) as ours:
+        r.config_set("maxmemory-eviction-tenacity", "101")
+    ref = redis.Redis(host=HOST, port=redis_factory().port)
+    with pytest.raises(redis.ResponseError) as theirs:
+        ref.config_set("maxmemory-eviction-tenacity", "101")
+    assert str(ours.value) == str(theirs.value)
+    assert r.config_get("maxmemory-eviction-tenacity") == \
+        ref.config_get("maxmemory-eviction-tenacity") == {"maxmemory-eviction-tenacity": "10"}
+    ref.close()
+    full = _tenacity_run(mem_server.port, 100)
+    r.flushall()
+    slow = _tenacity_run(mem_server.port, 1)
+    assert full < 10000 < slow
+
+
+def test_client_output_buffers_count_for_maxmemory(r, mem_server):
+    """Replies queued for clients that do not read count in used_memory and
+    make keys be evicted, as in Redis (maxmemory.tcl: many MGET clients)."""
+    r.config_set("maxmemory-policy", "allkeys-random")
+    for j in range(50):
+        r.setrange(str(j), 100000, "x")
+    r.config_set("maxmemory", str(r.info("memory")["used_memory"] + 3 * 1024 * 1024))
+    r.config_resetstat()
+    socks = []
+    try:
+        for _ in range(10):
+            s = socket.create_connection((HOST, mem_server.port))
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            socks.append(s)
+        deadline = time.monotonic() + 20
+        while r.info("stats")["evicted_keys"] == 0 and time.monotonic() < deadline:
+            for s in socks:
+                s.sendall(b"MGET 1 2 3 4 5\r\n")
+            time.sleep(0.01)
+        assert r.info("stats")["evicted_keys"] > 0
+        assert r.dbsize() < 50
+    finally:
+        for s in socks:
+            s.close()
