@@ -225,9 +225,11 @@ class Memory:
     def base(self):
         """Bytes counted besides the dataset, as Redis counts them in
         used_memory: the empty keyspace's structures (used_memory_startup)
-        and every normal or pub/sub client's connection, pending query bytes
-        and queued output (Redis counts client output buffers in what
-        maxmemory limits: many clients' replies evict keys).  Replicas'
+        and every normal or pub/sub client's connection, the query buffer of
+        a command not complete yet (with the arguments read so far, as
+        Redis's query buffer and argv hold them) and queued output (Redis
+        counts client output buffers in what maxmemory limits: many
+        clients' replies evict keys).  Replicas'
         output buffers are left out of maxmemory, as in Redis.
         (Summed over the clients at most every 50 ms: the maxmemory check
         before each write reads it.)"""
@@ -236,7 +238,8 @@ class Memory:
             total = self.startup
             for c in list(self.node.clients.values()):
                 if not c.is_replica:
-                    total += CLIENT_OVERHEAD + c.qbuf_len + c.out_bytes
+                    total += (CLIENT_OVERHEAD + max(c.qbuf_len, c.qbuf_reserved)
+                              + c.out_bytes)
             self._base, self._base_at = total, now
         return self._base
 
@@ -268,6 +271,7 @@ class Memory:
     def used_memory(self):
         """INFO used_memory: ``used()`` plus the replicas' queued output."""
         out = sum(c.out_bytes for c in list(self.node.clients.values()) if c.is_replica)
+        self._base_at = -1.0          # (what INFO shows is summed now)
         return self.used() + out
 
     # -- sampling keys ----------------------------------------------------------------
@@ -330,6 +334,12 @@ class Memory:
                            eviction_budget(self.node.config["maxmemoryEvictionTenacity"]))
         if freed < used - limit:
             if not freed:
+                # Nothing left to evict: before refusing, count the
+                # clients afresh (the figure is up to 50 ms old; clients
+                # with big buffers may have gone since).
+                self._base_at = -1.0
+                if self.used() <= limit:
+                    return
                 raise CommandError(errors.OOM)
             self.start_background()
 

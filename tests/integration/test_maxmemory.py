@@ -367,3 +367,51 @@ def test_client_output_buffers_count_for_maxmemory(r, mem_server):
     finally:
         for s in socks:
             s.close()
+
+
+def test_incomplete_commands_count_for_maxmemory(r, mem_server):
+    """The arguments of commands not complete yet count in used_memory and
+    evict keys (maxmemory.tcl: input buffer of a dead client)."""
+    r.config_set("maxmemory-policy", "allkeys-random")
+    for j in range(50):
+        r.setrange(str(j), 100000, "x")
+    r.config_set("maxmemory", str(r.info("memory")["used_memory"] + 3 * 1024 * 1024))
+    r.config_resetstat()
+    socks = []
+    try:
+        for _ in range(30):
+            s = socket.create_connection((HOST, mem_server.port))
+            socks.append(s)
+            s.sendall(b"*250\r\n" + b"$1000\r\n" + b"x" * 1000 + b"\r\n")
+            for _ in range(248):
+                s.sendall(b"$1000\r\n" + b"x" * 1000 + b"\r\n")
+        deadline = time.monotonic() + 10
+        while r.info("stats")["evicted_keys"] == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert r.info("stats")["evicted_keys"] > 0
+    finally:
+        for s in socks:
+            s.close()
+
+
+def test_no_oom_once_big_clients_are_gone(r, mem_server):
+    """A write right after clients holding much output went away is not
+    refused on a figure from before they left."""
+    r.config_set("maxmemory-policy", "allkeys-random")
+    r.config_set("maxmemory", str(r.info("memory")["used_memory"] + 2 * 1024 * 1024))
+    subs = []
+    for _ in range(10):
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.connect((HOST, mem_server.port))
+        s.sendall(b"SUBSCRIBE bla\r\n")
+        subs.append(s)
+    time.sleep(0.2)
+    for _ in range(40):
+        r.publish("bla", "x" * 100000)
+    assert r.info("memory")["used_memory"] > int(r.config_get("maxmemory")["maxmemory"])
+    for s in subs:
+        s.close()
+    time.sleep(0.01)
+    r.flushdb()
+    assert r.set("k", "v")
