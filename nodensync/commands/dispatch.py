@@ -133,8 +133,11 @@ def _checks(client, spec, argv):
                 raise CommandError(errors.READONLY)
             if node.write_guard is not None:
                 node.write_guard(client, spec)
-        if flags & DENYOOM and node.memory is not None:
-            node.memory.ensure(client, spec)
+        if node.memory is not None:
+            if flags & DENYOOM:
+                node.memory.ensure(client, spec)
+            else:
+                node.memory.evict_if_over(client)
         if client.subscribed and not client.resp3 and spec.name not in _SUBSCRIBED_OK:
             raise CommandError(
                 "ERR Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / "

@@ -343,6 +343,29 @@ class Memory:
                 raise CommandError(errors.OOM)
             self.start_background()
 
+    def evict_if_over(self, client):
+        """Before a command that is not denyoom: evict when over the limit,
+        as Redis's processCommand does before every command (such a
+        command is never refused with -OOM).  The event loop's inline path
+        (hub-safe commands) skips this; the sampler catches up within
+        100 ms."""
+        if client.is_master or self.policy == "noeviction":
+            return
+        limit = self.node.config["maxmemory"]
+        if not limit:
+            return
+        used = self.used()
+        if used > limit:
+            freed = self.evict(used - limit, eviction_budget(
+                self.node.config["maxmemoryEvictionTenacity"]))
+            if freed < used - limit:
+                self.start_background()
+
+    def client_closed(self, _client):
+        """A client went away: its buffers no longer count (the next check
+        sums the clients afresh)."""
+        self._base_at = -1.0
+
     def start_background(self):
         if self.evictor is None or self.evictor.dead:
             self.evictor = gevent.spawn(self._background)
@@ -649,6 +672,7 @@ def attach(node):
         mem.pool = []
         mem.snapshots = {}
 
+    node.client_close_hooks.append(mem.client_closed)
     for name in ("maxmemory", "maxmemoryPolicy"):
         cfg.on_change(name, apply)
     node.flushall_hooks.append(on_flushall)

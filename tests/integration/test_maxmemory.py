@@ -415,3 +415,43 @@ def test_no_oom_once_big_clients_are_gone(r, mem_server):
     time.sleep(0.01)
     r.flushdb()
     assert r.set("k", "v")
+
+
+def _dead_clients_scenario(port):
+    c = redis.Redis(host=HOST, port=port)
+    c.config_set("maxmemory", "11mb")
+    c.config_set("maxmemory-policy", "allkeys-lru")
+
+    def fill():
+        c.flushdb()
+        c.config_resetstat()
+        for j in range(50):
+            c.setrange(str(j), 100000, "x")
+        return c.dbsize()
+
+    seen = [fill()]
+    socks = []
+    for _ in range(30):
+        socks.append(socket.create_connection((HOST, port)))
+    for s in socks:
+        s.sendall(b"*250\r\n")
+        for _ in range(249):
+            s.sendall(b"$1000\r\n" + b"x" * 1000 + b"\r\n")
+    time.sleep(0.02)
+    # INFO is not refused when over the limit, but it evicts first (Redis
+    # evicts before every command).
+    seen.append(c.info("stats")["evicted_keys"] > 0)
+    for s in socks:
+        s.close()
+    time.sleep(0.02)
+    seen.append(fill())          # the clients gone no longer count
+    c.config_set("maxmemory", "0")
+    c.flushdb()
+    c.close()
+    return seen
+
+
+def test_any_command_evicts_and_closed_clients_stop_counting(mem_server, redis_factory):
+    ref = _dead_clients_scenario(redis_factory().port)
+    assert ref == [50, True, 50]
+    assert _dead_clients_scenario(mem_server.port) == ref
