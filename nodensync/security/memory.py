@@ -464,6 +464,10 @@ class Memory:
         if self.tracker is not None and self.tracker.forget(db.id, key):
             freed += TRACK_OVERHEAD
         db.modified(key, "evicted", klass="e", dirty=0)
+        tracking = getattr(ks, "tracking_state", None)
+        if tracking is not None and tracking.listening:
+            # (Redis's signalModifiedKey: clients caching it are told)
+            tracking.invalidate(key, None)
         if node.propagators:
             node.propagate(db.id, [[b"DEL", key]])
         if value is not None and _release is not None:

@@ -455,3 +455,39 @@ def test_any_command_evicts_and_closed_clients_stop_counting(mem_server, redis_f
     ref = _dead_clients_scenario(redis_factory().port)
     assert ref == [50, True, 50]
     assert _dead_clients_scenario(mem_server.port) == ref
+
+
+def test_evicted_key_invalidates_client_side_caches(r, mem_server):
+    """A tracking client that read a key is sent an invalidation when the
+    key is evicted (Redis's signalModifiedKey; maxmemory.tcl's tracking
+    test waited for ever for it)."""
+    import hiredis
+    t = socket.create_connection((HOST, mem_server.port), timeout=5)
+    reader = hiredis.Reader()
+
+    def call(*args):
+        t.sendall(RawClient.encode(list(args)))
+        while True:
+            got = reader.gets()
+            if got is not False:
+                return got
+            reader.feed(t.recv(65536))
+
+    call("HELLO", "3")
+    assert call("CLIENT", "TRACKING", "on") == b"OK"
+    for j in range(100):
+        r.set("key:%d" % j, "x" * 1000)
+        call("GET", "key:%d" % j)
+    r.config_set("maxmemory-policy", "allkeys-random")
+    r.config_set("maxmemory", str(r.info("memory")["used_memory"] - 30000))
+    deadline = time.monotonic() + 5
+    while r.info("stats")["evicted_keys"] == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert r.info("stats")["evicted_keys"] > 0
+    got = reader.gets()
+    while got is False:
+        reader.feed(t.recv(65536))          # (times out without the push)
+        got = reader.gets()
+    assert got[0] == b"invalidate" and got[1][0].startswith(b"key:")
+    r.config_set("maxmemory", "0")
+    t.close()
