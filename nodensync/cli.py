@@ -106,7 +106,7 @@ def main(argv=None):
         log.error("Cannot create the data directory %s: %s", config["dataDir"], e)
         return 1
     node = build_node(config)
-    from .server.listener import Listener, watch_config
+    from .server.listener import Listener
     host, port = config["listenAddr"]
     try:
         listener = Listener(node, (host, port), hosts=config["bind"],
@@ -117,7 +117,6 @@ def main(argv=None):
         return 1
     node.listener = listener
     node.tcp_port = listener.server_port
-    watch_config(node)
     for hook in node.start_hooks:
         hook()
     # What exists now (modules, command table, settings, the loaded data)

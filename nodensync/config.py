@@ -101,19 +101,6 @@ def format_listen(value):
     return "%s:%d" % ("[%s]" % host if ":" in host else host, port)
 
 
-BIND_MAX = 16       # Redis's CONFIG_BINDADDR_MAX
-
-
-def parse_bind(text):
-    """Redis's bind list: addresses separated by spaces (* = every IPv4
-    address, ::* = every IPv6 one, a leading '-' = skip it when the host
-    does not have it); empty = listen nowhere."""
-    hosts = tuple(text.split())
-    if len(hosts) > BIND_MAX:
-        raise ValueError("Too many bind addresses specified.")
-    return hosts
-
-
 class Setting:
     __slots__ = ("name", "flags", "kind", "default", "help", "mutable", "redis",
                  "minimum", "maximum", "choices", "parser", "formatter", "group",
@@ -221,13 +208,6 @@ def find(name):
 declare("listenAddr", "listen", ("127.0.0.1", 6379),
         "Address to listen on, host:port (':6379' listens on every interface).",
         parser=parse_listen, formatter=format_listen, group="network")
-declare("port", "int", 6379, "TCP port to listen on (Redis's name; --listenAddr sets it too). "
-        "CONFIG SET moves the listener: 0 closes it.", redis="port", mutable=True,
-        minimum=0, maximum=65535, group="network")
-declare("bind", "str", ("127.0.0.1",), "Addresses to listen on, space separated (Redis's "
-        "name; --listenAddr sets the first): '*' every IPv4 address, '::*' every IPv6 one, "
-        "'-addr' skipped when the host lacks it, '' none. CONFIG SET moves the listener.",
-        redis="bind", mutable=True, parser=parse_bind, formatter=" ".join, group="network")
 declare("dataDir", "path", "./data", "Directory for snapshots, the AOF and the ACL file.",
         redis="dir", group="persistence", protected=True)
 declare("databases", "int", 16, "Number of databases.", redis="databases", minimum=1, maximum=1024,
@@ -286,8 +266,8 @@ class Config:
         """``listenAddr`` (host:port) and Redis's ``port`` / ``bind`` name
         one listener: the ones given win (port and bind over listenAddr),
         the others follow."""
-        if "listenAddr" not in self.values:
-            return
+        if "listenAddr" not in self.values or "port" not in self.values:
+            return      # (server/listener.py declares port and bind)
         host, port = self.values["listenAddr"]
         if "port" in given:
             port = self.values["port"]

@@ -9,6 +9,7 @@ import importlib
 
 MODULES = [
     "nodensync.server.core",
+    "nodensync.server.listener",
     "nodensync.server.oom",
     "nodensync.security",
     "nodensync.observability",

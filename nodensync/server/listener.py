@@ -12,9 +12,34 @@ import gevent
 from gevent.pool import Pool
 from gevent.server import StreamServer
 
+from .. import config as cfg
 from .client import Client
 
 log = logging.getLogger("nodensync")
+
+BIND_MAX = 16       # Redis's CONFIG_BINDADDR_MAX
+
+
+def parse_bind(text):
+    """Redis's bind list: addresses separated by spaces (* = every IPv4
+    address, ::* = every IPv6 one, a leading '-' = skip it when the host
+    does not have it); empty = listen nowhere."""
+    hosts = tuple(text.split())
+    if len(hosts) > BIND_MAX:
+        raise ValueError("Too many bind addresses specified.")
+    return hosts
+
+
+# Redis's names for the listener that listenAddr (config.py) also sets:
+# config.Config ties the three together (port and bind win when given).
+cfg.declare("port", "int", 6379, "TCP port to listen on (Redis's name; --listenAddr sets it "
+            "too, port and bind win when given). CONFIG SET moves the listener: 0 closes it.",
+            redis="port", mutable=True, minimum=0, maximum=65535, group="network")
+cfg.declare("bind", "str", ("127.0.0.1",), "Addresses to listen on, space separated (Redis's "
+            "name; --listenAddr sets the first): '*' every IPv4 address, '::*' every IPv6 one, "
+            "'-addr' skipped when the host lacks it, '' none. CONFIG SET moves the listener.",
+            redis="bind", mutable=True, parser=parse_bind, formatter=" ".join,
+            group="network")
 
 _MAXCLIENTS_REPLY = b"-ERR max number of clients reached\r\n"
 TLS_HANDSHAKE_TIMEOUT = 10.0
@@ -219,6 +244,12 @@ def _bind(address, backlog):
         raise
     sock.setblocking(False)
     return sock
+
+
+def attach(node):
+    """(A subsystem: its settings are declared before the command line is
+    parsed; the listener itself is made by cli.main.)"""
+    watch_config(node)
 
 
 def watch_config(node):
