@@ -1125,9 +1125,14 @@ class ACL:
         return None
 
     def deny(self, client, user, reason, obj, spec=None):
-        context = "multi" if client.multi is not None else "toplevel"
-        if spec is not None:
-            client.cmd = spec       # client-info shows the denied command, as Redis
+        if getattr(client, "in_script", False):
+            # A script's call (EVAL, FCALL): Redis logs it in the "lua"
+            # context with the caller's client info (cmd=eval ...).
+            context = "lua"
+        else:
+            context = "multi" if client.multi is not None else "toplevel"
+            if spec is not None:
+                client.cmd = spec   # client-info shows the denied command, as Redis
         self.log.add(reason, context, obj, user.name, client.info_line())
 
     # -- user management ----------------------------------------------------------

@@ -862,6 +862,22 @@ def test_acl_log_with_selectors(pair):
     assert _log_entries(a) == _log_entries(b)
 
 
+def test_script_calls_checked_by_selectors(pair):
+    admin = pair()
+    admin.check("ACL", "SETUSER", "lu", "on", ">pw", "-@all", "(+eval ~*)", "(+get ~x)",
+                "(+set ~y)")
+    c = pair("lu", "pw")
+    c.check("EVAL", "return redis.call('get','x')", "0")
+    c.check("EVAL", "return redis.call('set','y','1')", "0")
+    c.check("EVAL", "return redis.call('get','y')", "0")
+    c.check("EVAL", "return redis.pcall('get','y')", "0")
+    c.check("EVAL", "return redis.call('del','x')", "0")
+    a, b = admin.both("ACL", "LOG")
+    assert _log_entries(a) == _log_entries(b)       # context "lua"
+    assert [e[e.index(b"client-info") + 1].split(b" cmd=")[1].split()[0] for e in a] == \
+        [b"eval", b"eval"]
+
+
 def test_sort_by_and_get_need_a_selector_with_full_read_access(pair):
     admin = pair()
     admin.check("SET", "v1", "1")
