@@ -11,7 +11,7 @@ from .. import errors
 from ..errors import CommandError
 from ..protocol.resp import OK, Raw, status_lines
 from ..security import tokens as tokens_mod
-from ..security.acl import current_argv
+from ..security.acl import current_argv, merge_selector_args
 from .registry import command, container, ADMIN, NOSCRIPT, LOADING, STALE
 from . import registry
 
@@ -71,37 +71,27 @@ def acl_getuser(ctx, name):
     u = _acl(ctx).get_user(name)
     if u is None:
         return None
-    return {
+    reply = {
         b"flags": _ordered_set(u.flag_names(), ctx.resp3),
         b"passwords": [p.encode() for p in u.passwords],
-        b"commands": u.describe_commands().encode(),
-        b"keys": u.keys_text().encode("utf-8", "surrogateescape"),
-        b"channels": u.channels_text().encode("utf-8", "surrogateescape"),
-        b"selectors": [],
     }
+    reply.update(u.description_fields())
+    reply[b"selectors"] = [sel.description_fields() for sel in u.selectors]
+    return reply
 
 
 def _merge_selector_args(rules):
     """Redis joins a selector split over several arguments; an opening
     parenthesis without its closing one is an error."""
-    out = []
-    current = None
-    start = None
-    for r in rules:
-        if current is None and r[:1] == b"(" and r[-1:] != b")":
-            current, start = r, r
-            continue
-        if current is not None:
-            current += b" " + r
-            if r[-1:] == b")":
-                out.append(current)
-                current = None
-            continue
-        out.append(r)
-    if current is not None:
+    merged = merge_selector_args(rules)
+    if merged is None:
+        start = None
+        for r in rules:          # the last selector opened is the unmatched one
+            if r[:1] == b"(" and r[-1:] != b")":
+                start = r
         raise CommandError("ERR Unmatched parenthesis in acl selector starting at '%s'."
                            % _text(start))
-    return out
+    return merged
 
 
 def _bad_name(name):
@@ -294,7 +284,7 @@ def _is_admin(ctx):
     """May manage every token: the user may run ACL SETUSER."""
     user = _acl(ctx).user_of(ctx)
     spec = registry.COMMANDS["acl"].subcommands["setuser"]
-    return user.can_run(spec, [b"acl", b"setuser"])
+    return user.check_all(spec, [b"acl", b"setuser"])[0] == 0
 
 
 @command("acl|token", arity=-3, flags=_F, group=G, since="7.0.15",

@@ -92,21 +92,23 @@ def _lookup_by_pattern(db, pattern, subst):
     return _as_bytes(value) if kind == "string" else None
 
 
-def _full_key_access(ctx):
-    """Whether the client's ACL user may read every key (Redis allows BY and
-    GET patterns only then: they name keys no key spec can show)."""
+def _full_key_access(ctx, key, args, readonly):
+    """Whether one selector of the client's ACL user allows this command and
+    reading every key (Redis allows BY and GET patterns only then: they name
+    keys no key spec can show)."""
     user = getattr(ctx, "acl_user", None)
-    if user is None or user.allkeys:
+    if user is None or user.full:
         return True
-    return any(pattern == b"*" and perms & 1 for pattern, perms in user.keys)
+    spec = sort_ro.spec if readonly else sort.spec
+    return user.unrestricted_key_access(spec, [spec.name.encode(), key, *args])
 
 
-def _parse(ctx, args, readonly):
+def _parse(ctx, key, args, readonly):
     desc = alpha = dontsort = False
     start, count = 0, -1
     sortby = store = None
     gets = []
-    full_access = _full_key_access(ctx)
+    full_access = _full_key_access(ctx, key, args, readonly)
     cluster = ctx.node.cluster is not None
     i, n = 0, len(args)
     while i < n:
@@ -190,7 +192,7 @@ def _sorted(db, elements, desc, alpha, sortby):
 
 
 def _sort(ctx, key, args, readonly):
-    desc, alpha, dontsort, start, count, sortby, store, gets = _parse(ctx, args, readonly)
+    desc, alpha, dontsort, start, count, sortby, store, gets = _parse(ctx, key, args, readonly)
     db = ctx.db
     value = db.get(key)
     kind = "list" if value is None else type_name(value)

@@ -16,8 +16,9 @@ NodeNsync additions, all optional:
 * Session tokens (``tokens.py``) usable as ``AUTH user <token>``.
 * Failed-login throttling per source address (``LoginThrottle``).
 
-Not supported: selectors (``(...)`` rules) -- they are refused with an
-explicit error; ``clearselectors`` is accepted and does nothing.
+Selectors (``(...)`` rules, Redis 7.0): ``User`` is its own root selector
+and keeps the added ones in ``User.selectors``; ``User.check_all`` is
+Redis's ACLCheckAllUserCommandPerm.
 
 Hot path: clients whose user may run everything on every key and channel
 have ``client.acl_restricted = False`` and dispatch never calls ``check``.
@@ -58,7 +59,6 @@ E_NO_SUCH_PASS = "The password you are trying to remove from the user does not e
 E_BAD_HASH = ("The password hash must be exactly 64 characters and contain only lowercase "
               "hexadecimal characters")
 E_FIRSTARG_SUB = "Allowing first-arg of a subcommand is not supported"
-E_SELECTORS = "Selectors are not supported by NodeNsync"
 E_ROLE = "Unknown role (known roles: admin, user, readonly)"
 
 # Role shorthands (NodeNsync): expanded into ordinary rules when applied, so
@@ -218,17 +218,24 @@ def _apply_category(allowed, firstargs, category, allow):
                     _change_perm(allowed, firstargs, sub, allow)
 
 
-# -- users -----------------------------------------------------------------------------
-class User:
-    """One ACL user.  Mutated in place by ``ACL SETUSER`` (after the rules
-    were validated on a copy) so connected clients see the change."""
+# -- selectors and users ---------------------------------------------------------------
+# ACLCheckAllUserCommandPerm's results, ordered as Redis orders them: when no
+# selector allows a command, the highest result (then the latest argument)
+# is the one reported.
+ACL_OK = 0
+DENIED_CMD = 1
+DENIED_KEY = 2
+DENIED_CHANNEL = 4
+DENIAL_REASONS = {DENIED_CMD: "command", DENIED_KEY: "key", DENIED_CHANNEL: "channel"}
 
-    def __init__(self, name, allchannels=False):
-        self.name = name                  # str (bytes decoded with surrogateescape)
-        self.enabled = False
-        self.nopass = False
-        self.sanitize = None              # None, "sanitize-payload", "skip-sanitize-payload"
-        self.passwords = []               # stored entries (passwords.py)
+
+class Selector:
+    """One set of command, key and channel permissions (Redis's aclSelector).
+    A ``User`` is its own root selector; ``(...)`` rules add more selectors
+    (``User.selectors``).  A command is allowed when one selector allows the
+    command together with all its keys and channels."""
+
+    def __init__(self, allchannels=False):
         self.future = False               # +@all: may run commands added later
         self.allcommands = False          # every command bit set
         self.allowed = set()              # CommandSpec objects
@@ -237,22 +244,10 @@ class User:
         self.keys = []                    # [[pattern bytes, perms], ...]
         self.allchannels = allchannels
         self.channels = []                # [pattern bytes, ...]
-        self.auth_cache = set()           # HMACs of recently verified passwords
         self.key_matchers = None
         self.channel_matchers = None
 
-    @property
-    def full(self):
-        """May run everything on every key and channel (no checks needed)."""
-        return self.allcommands and self.allkeys and self.allchannels
-
-    def copy_from(self, other):
-        self.enabled = other.enabled
-        self.nopass = other.nopass
-        self.sanitize = other.sanitize
-        if self.passwords != other.passwords:
-            self.auth_cache = set()
-        self.passwords = list(other.passwords)
+    def copy_selector_from(self, other):
         self.future = other.future
         self.allcommands = other.allcommands
         self.allowed = set(other.allowed)
@@ -264,91 +259,10 @@ class User:
         self.key_matchers = None
         self.channel_matchers = None
 
-    def clone(self, name=None):
-        u = User(self.name if name is None else name)
-        u.copy_from(self)
-        return u
-
-    # -- rules ----------------------------------------------------------------------
-    def apply(self, rule, acl):
-        """Apply one rule (bytes).  Raises RuleError.  Hashing a new
-        password may yield to other greenlets (it runs in the thread pool)."""
-        if not rule:
-            return
-        low = rule.lower()
-        if low == b"on":
-            self.enabled = True
-        elif low == b"off":
-            self.enabled = False
-        elif low == b"skip-sanitize-payload":
-            self.sanitize = "skip-sanitize-payload"
-        elif low == b"sanitize-payload":
-            self.sanitize = "sanitize-payload"
-        elif low == b"nopass":
-            self.nopass = True
-            self._set_passwords([])
-        elif low == b"resetpass":
-            self.nopass = False
-            self._set_passwords([])
-        elif rule[:1] == b">":
-            self._add_password(acl.hash_new_password(rule[1:]), plain=rule[1:])
-        elif rule[:1] == b"#":
-            entry = rule[1:].decode("latin-1")
-            if not passwords.is_entry(entry):
-                raise RuleError(E_BAD_HASH)
-            self._add_password(entry)
-        elif rule[:1] == b"<":
-            plain = rule[1:]
-            for entry in list(self.passwords):
-                if passwords.verify(plain, entry):
-                    self._set_passwords([p for p in self.passwords if p != entry])
-                    break
-            else:
-                raise RuleError(E_NO_SUCH_PASS)
-        elif rule[:1] == b"!":
-            entry = rule[1:].decode("latin-1")
-            if not passwords.is_entry(entry):
-                raise RuleError(E_BAD_HASH)
-            if entry not in self.passwords:
-                raise RuleError(E_NO_SUCH_PASS)
-            self._set_passwords([p for p in self.passwords if p != entry])
-        elif rule[:1] == b"(" and rule[-1:] == b")":
-            raise RuleError(E_SELECTORS)
-        elif low == b"clearselectors":
-            pass
-        elif low == b"reset":
-            self.nopass = False
-            self._set_passwords([])
-            self._apply_selector(b"resetkeys")
-            self._apply_selector(b"resetchannels")
-            if acl.pubsub_default_all:
-                self._apply_selector(b"allchannels")
-            self.enabled = False
-            self.sanitize = "sanitize-payload"
-            self._apply_selector(b"-@all")
-        elif low.startswith(b"role:"):
-            role = ROLES.get(low[5:].decode("latin-1"))
-            if role is None:
-                raise RuleError(E_ROLE)
-            for r in role:
-                self._apply_selector(r.encode())
-        else:
-            self._apply_selector(rule)
-
-    def _set_passwords(self, entries):
-        self.passwords = entries
-        self.auth_cache = set()
-
-    def _add_password(self, entry, plain=None):
-        if entry not in self.passwords:
-            if plain is not None and passwords.is_slow(entry):
-                # A password already present under another salt is not added twice.
-                for old in self.passwords:
-                    if passwords.is_slow(old) and passwords.verify(plain, old):
-                        self.nopass = False
-                        return
-            self.passwords = self.passwords + [entry]
-        self.nopass = False
+    def clone_selector(self):
+        s = Selector()
+        s.copy_selector_from(self)
+        return s
 
     def _apply_selector(self, rule):
         low = rule.lower()
@@ -554,15 +468,28 @@ class User:
             return channel in self.channels
         return any(glob_matcher(p)(channel) for p in self.channels)
 
-    # -- description ----------------------------------------------------------------
-    def flag_names(self):
-        flags = ["on" if self.enabled else "off"]
-        if self.nopass:
-            flags.append("nopass")
-        if self.sanitize:
-            flags.append(self.sanitize)
-        return flags
+    def check_cmd(self, spec, argv):
+        """ACLSelectorCheckCmd: (ACL_OK, None), (DENIED_CMD, None), or
+        (DENIED_KEY / DENIED_CHANNEL, index of the first refused argument)."""
+        if not self.can_run(spec, argv):
+            return DENIED_CMD, None
+        if not self.allkeys:
+            pos = self.denied_key(spec, argv)
+            if pos is not None:
+                return DENIED_KEY, pos
+        if not self.allchannels and spec.fullname in CHANNEL_COMMANDS:
+            pos = self.denied_channel(spec, argv)
+            if pos is not None:
+                return DENIED_CHANNEL, pos
+        return ACL_OK, None
 
+    def unrestricted_keys(self, need):
+        """ACLSelectorHasUnrestrictedKeyAccess: ``*`` with permission ``need``."""
+        if self.allkeys:
+            return True
+        return any(pattern == b"*" and perms & need == need for pattern, perms in self.keys)
+
+    # -- description ----------------------------------------------------------------
     def keys_text(self):
         if self.allkeys:
             return "~*"
@@ -573,10 +500,9 @@ class User:
             return "&*"
         return " ".join("&" + _text(p) for p in self.channels)
 
-    def describe(self):
-        """The rules, as ``ACL LIST`` shows them after ``user <name>``."""
-        parts = self.flag_names()
-        parts += ["#" + p for p in self.passwords]
+    def describe_selector(self):
+        """ACLDescribeSelector: keys, channels, then command rules."""
+        parts = []
         if self.allkeys:
             parts.append("~*")
         else:
@@ -588,6 +514,14 @@ class User:
             parts += ["&" + _text(p) for p in self.channels]
         parts.append(self.describe_commands())
         return " ".join(parts)
+
+    def description_fields(self):
+        """ACL GETUSER's commands / keys / channels of this selector."""
+        return {
+            b"commands": self.describe_commands().encode(),
+            b"keys": self.keys_text().encode("utf-8", "surrogateescape"),
+            b"channels": self.channels_text().encode("utf-8", "surrogateescape"),
+        }
 
     def describe_commands(self):
         """Redis's ACLDescribeSelectorCommandRules: start from +@all or
@@ -639,6 +573,212 @@ class User:
                 for arg in self.firstargs[spec]:
                     rules.append("+%s|%s" % (spec.fullname, arg))
         return " ".join(rules)
+
+
+class User(Selector):
+    """One ACL user: flags, passwords, its root selector (the inherited
+    fields) and the selectors added with ``(...)`` rules.  Mutated in place
+    by ``ACL SETUSER`` (after the rules were validated on a copy) so
+    connected clients see the change."""
+
+    def __init__(self, name, allchannels=False):
+        Selector.__init__(self, allchannels)
+        self.name = name                  # str (bytes decoded with surrogateescape)
+        self.enabled = False
+        self.nopass = False
+        self.sanitize = None              # None, "sanitize-payload", "skip-sanitize-payload"
+        self.passwords = []               # stored entries (passwords.py)
+        self.auth_cache = set()           # HMACs of recently verified passwords
+        self.selectors = []               # added selectors (Selector), in order
+
+    @property
+    def full(self):
+        """May run everything on every key and channel (no checks needed)."""
+        return self.allcommands and self.allkeys and self.allchannels
+
+    def copy_from(self, other):
+        self.enabled = other.enabled
+        self.nopass = other.nopass
+        self.sanitize = other.sanitize
+        if self.passwords != other.passwords:
+            self.auth_cache = set()
+        self.passwords = list(other.passwords)
+        self.copy_selector_from(other)
+        self.selectors = [sel.clone_selector() for sel in other.selectors]
+
+    def clone(self, name=None):
+        u = User(self.name if name is None else name)
+        u.copy_from(self)
+        return u
+
+    # -- rules ----------------------------------------------------------------------
+    def apply(self, rule, acl):
+        """Apply one rule (bytes).  Raises RuleError.  Hashing a new
+        password may yield to other greenlets (it runs in the thread pool)."""
+        if not rule:
+            return
+        low = rule.lower()
+        if low == b"on":
+            self.enabled = True
+        elif low == b"off":
+            self.enabled = False
+        elif low == b"skip-sanitize-payload":
+            self.sanitize = "skip-sanitize-payload"
+        elif low == b"sanitize-payload":
+            self.sanitize = "sanitize-payload"
+        elif low == b"nopass":
+            self.nopass = True
+            self._set_passwords([])
+        elif low == b"resetpass":
+            self.nopass = False
+            self._set_passwords([])
+        elif rule[:1] == b">":
+            self._add_password(acl.hash_new_password(rule[1:]), plain=rule[1:])
+        elif rule[:1] == b"#":
+            entry = rule[1:].decode("latin-1")
+            if not passwords.is_entry(entry):
+                raise RuleError(E_BAD_HASH)
+            self._add_password(entry)
+        elif rule[:1] == b"<":
+            plain = rule[1:]
+            for entry in list(self.passwords):
+                if passwords.verify(plain, entry):
+                    self._set_passwords([p for p in self.passwords if p != entry])
+                    break
+            else:
+                raise RuleError(E_NO_SUCH_PASS)
+        elif rule[:1] == b"!":
+            entry = rule[1:].decode("latin-1")
+            if not passwords.is_entry(entry):
+                raise RuleError(E_BAD_HASH)
+            if entry not in self.passwords:
+                raise RuleError(E_NO_SUCH_PASS)
+            self._set_passwords([p for p in self.passwords if p != entry])
+        elif rule[:1] == b"(" and rule[-1:] == b")":
+            self.selectors = self.selectors + [_selector_from_rules(rule, acl)]
+        elif low == b"clearselectors":
+            self.selectors = []
+        elif low == b"reset":
+            self.nopass = False
+            self._set_passwords([])
+            self._apply_selector(b"resetkeys")
+            self._apply_selector(b"resetchannels")
+            if acl.pubsub_default_all:
+                self._apply_selector(b"allchannels")
+            self.enabled = False
+            self.sanitize = "sanitize-payload"
+            self.selectors = []
+            self._apply_selector(b"-@all")
+        elif low.startswith(b"role:"):
+            role = ROLES.get(low[5:].decode("latin-1"))
+            if role is None:
+                raise RuleError(E_ROLE)
+            for r in role:
+                self._apply_selector(r.encode())
+        else:
+            self._apply_selector(rule)
+
+    def _set_passwords(self, entries):
+        self.passwords = entries
+        self.auth_cache = set()
+
+    def _add_password(self, entry, plain=None):
+        if entry not in self.passwords:
+            if plain is not None and passwords.is_slow(entry):
+                # A password already present under another salt is not added twice.
+                for old in self.passwords:
+                    if passwords.is_slow(old) and passwords.verify(plain, old):
+                        self.nopass = False
+                        return
+            self.passwords = self.passwords + [entry]
+        self.nopass = False
+
+    # -- checks over every selector ------------------------------------------------
+    def check_all(self, spec, argv):
+        """ACLCheckAllUserCommandPerm: (ACL_OK, None) when the root selector
+        or an added one allows the command with all its keys and channels;
+        otherwise the denial to report: the command if no selector allows
+        it, else the highest result (channel over key), latest argument."""
+        code, pos = self.check_cmd(spec, argv)
+        if code == ACL_OK or not self.selectors:
+            return code, pos
+        relevant, last = code, pos or 0
+        for sel in self.selectors:
+            code, pos = sel.check_cmd(spec, argv)
+            if code == ACL_OK:
+                return ACL_OK, None
+            if code > relevant or (code == relevant and (pos or 0) > last):
+                relevant, last = code, pos or 0
+        return relevant, (last if relevant != DENIED_CMD else None)
+
+    def all_selectors(self):
+        return [self] + self.selectors
+
+    def channel_allowed_any(self, channel, literal=False):
+        """ACLUserCheckChannelPerm: some selector allows the channel."""
+        return any(sel.channel_allowed(channel, literal) for sel in self.all_selectors())
+
+    def unrestricted_key_access(self, spec, argv, need=READ):
+        """ACLUserCheckCmdWithUnrestrictedKeyAccess: one selector allows the
+        command and every key with permission ``need`` (SORT's BY / GET)."""
+        if self.full:
+            return True
+        for sel in self.all_selectors():
+            if sel.unrestricted_keys(need) and sel.check_cmd(spec, argv)[0] == ACL_OK:
+                return True
+        return False
+
+    # -- description ------------------------------------------------------------------
+    def flag_names(self):
+        flags = ["on" if self.enabled else "off"]
+        if self.nopass:
+            flags.append("nopass")
+        if self.sanitize:
+            flags.append(self.sanitize)
+        return flags
+
+    def describe(self):
+        """The rules, as ``ACL LIST`` shows them after ``user <name>``."""
+        parts = self.flag_names()
+        parts += ["#" + p for p in self.passwords]
+        parts.append(self.describe_selector())
+        parts += ["(%s)" % sel.describe_selector() for sel in self.selectors]
+        return " ".join(parts)
+
+
+def _selector_from_rules(rule, acl):
+    """aclCreateSelectorFromOpSet: ``(rules)`` -> a new Selector.  The rules
+    inside are split as Redis's sdssplitargs splits them (quotes allowed;
+    unbalanced quotes give an empty selector, as Redis)."""
+    from ..protocol.request import split_args
+    sel = Selector(acl.pubsub_default_all)
+    inner = rule[1:-1]
+    nul = inner.find(b"\0")
+    if nul >= 0:
+        inner = inner[:nul]         # Redis splits a C string
+    for op in split_args(inner) or ():
+        sel._apply_selector(op)
+    return sel
+
+
+def merge_selector_args(rules):
+    """ACLMergeSelectorArguments: a selector split over several arguments
+    (``(~k``, ``+get)``) is joined back with spaces.  None when a selector's
+    opening parenthesis has no closing one."""
+    out = []
+    current = None
+    for r in rules:
+        if r[:1] == b"(" and r[-1:] != b")":
+            current = r         # (Redis drops a selector left open before)
+            continue
+        if current is not None:
+            current += b" " + r
+            if r[-1:] == b")":
+                out.append(current)
+                current = None
+            continue
+        out.append(r)
+    return None if current is not None else out
 
 
 def _has_spaces(b):
@@ -950,6 +1090,15 @@ class ACL:
         """Dispatch's ACL step for a restricted client: command, keys,
         channels, in Redis's order; logs and raises NOPERM."""
         user = getattr(client, "acl_user", None) or self.user_of(client)
+        if user.selectors:
+            code, pos = user.check_all(spec, argv)
+            if code == ACL_OK:
+                return
+            if code == DENIED_CMD:
+                self.deny(client, user, "command", spec.fullname, spec)
+                raise CommandError(NOPERM_CMD % spec.fullname)
+            self.deny(client, user, DENIAL_REASONS[code], _text(argv[pos]), spec)
+            raise CommandError(NOPERM_KEY if code == DENIED_KEY else NOPERM_CHANNEL)
         if not user.can_run(spec, argv):
             self.deny(client, user, "command", spec.fullname, spec)
             raise CommandError(NOPERM_CMD % spec.fullname)
@@ -966,20 +1115,24 @@ class ACL:
 
     def dry_run(self, user, spec, argv):
         """ACL DRYRUN: None if allowed, else Redis's explanation text."""
-        if not user.can_run(spec, argv):
+        code, pos = user.check_all(spec, argv)
+        if code == DENIED_CMD:
             return "This user has no permissions to run the '%s' command" % spec.fullname
-        pos = user.denied_key(spec, argv)
-        if pos is not None:
+        if code == DENIED_KEY:
             return "This user has no permissions to access the '%s' key" % _text(argv[pos])
-        pos = user.denied_channel(spec, argv)
-        if pos is not None:
+        if code == DENIED_CHANNEL:
             return "This user has no permissions to access the '%s' channel" % _text(argv[pos])
         return None
 
     def deny(self, client, user, reason, obj, spec=None):
-        context = "multi" if client.multi is not None else "toplevel"
-        if spec is not None:
-            client.cmd = spec       # client-info shows the denied command, as Redis
+        if getattr(client, "in_script", False):
+            # A script's call (EVAL, FCALL): Redis logs it in the "lua"
+            # context with the caller's client info (cmd=eval ...).
+            context = "lua"
+        else:
+            context = "multi" if client.multi is not None else "toplevel"
+            if spec is not None:
+                client.cmd = spec   # client-info shows the denied command, as Redis
         self.log.add(reason, context, obj, user.name, client.info_line())
 
     # -- user management ----------------------------------------------------------
@@ -1028,13 +1181,13 @@ class ACL:
 
     def _channels_still_ok(self, client, user):
         """Redis kills pub/sub clients whose subscriptions lost permission."""
-        if user.allchannels:
+        if any(sel.allchannels for sel in user.all_selectors()):
             return True
         for ch in list(getattr(client, "channels", ())) + list(getattr(client, "shard_channels", ())):
-            if not user.channel_allowed(ch):
+            if not user.channel_allowed_any(ch):
                 return False
         for pat in getattr(client, "patterns", ()):
-            if not user.channel_allowed(pat, literal=True):
+            if not user.channel_allowed_any(pat, literal=True):
                 return False
         return True
 
@@ -1099,9 +1252,10 @@ class ACL:
                 continue
             user = self.new_user(name)
             users[name] = user
-            rules = argv[2:]
-            if any(r.startswith(b"(") for r in rules):
-                errs.append("%s:%d: %s. " % (source, linenum, E_SELECTORS))
+            rules = merge_selector_args(argv[2:])
+            if rules is None:
+                errs.append("%s:%d: Unmatched parenthesis in selector definition."
+                            % (source, linenum))
                 continue
             syntax_error = False
             for rule in rules:

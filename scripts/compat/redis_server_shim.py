@@ -77,6 +77,11 @@ def translate(found):
             argv.append((s.name, " ".join(args)))
     if saves is not None:
         argv.append(("save", " ".join(saves)))
+    # Redis changes its working directory to `dir` while reading its config,
+    # so a relative aclfile is relative to `dir`; NodeNsync does not chdir.
+    data_dir = next((v for n, v in argv if n == "dataDir"), "")
+    argv = [(n, os.path.join(data_dir, v) if n == "aclFile" and v and data_dir
+             and not os.path.isabs(v) else v) for n, v in argv]
     argv += [("port", port), ("bind", bind), ("logFile", logfile or "/dev/stdout")]
     return argv, ignored
 

@@ -633,3 +633,376 @@ def test_example_users_file_loads_in_both(redis_factory, server_factory, tmp_pat
     for lst in lists:
         line = [x for x in lst if x.startswith(b"user reporting ")][0]
         assert b" ~* resetchannels -@all +@read +@connection " in line
+
+
+# -- selectors -----------------------------------------------------------------------------------
+# Selectors (`(...)` rules) as Redis 7.0.15: a command runs when the root
+# selector or one added selector allows it together with all its keys and
+# channels.  (Selectors list at most one single command each where the
+# order of several would be Redis's per-process hash order.)
+SELECTOR_CASES = [
+    ["on", "nopass", "-@all", "resetkeys", "(+@write ~write::*)", "(+@read ~read::*)"],
+    ["reset", "()"],
+    ["on", "(~added-selector)"],
+    ["(~key1 +get )", "( ~key2 +get )", "( ~key3 +get)", "(~key4 +get)"],
+    ["(~key5", "+get", ")", "(", "~key6", "+get", ")", "(", "~key7", "+get)"],
+    ["-@all", "+get", "resetchannels", "&channel1", "%R~foo1", "%W~bar1", "~baz1",
+     "(-@all +set resetchannels &channel2 %R~foo2 %W~bar2 ~baz2)"],
+    ["(%R~foo %W~foo %RW~bar)", "(~* &* +@all)", "(allkeys allchannels allcommands)"],
+    ["(resetkeys ~a allkeys resetchannels &x allchannels nocommands +@hash)"],
+    ["(+@all -@dangerous ~app:*)", "(+select|0 ~*)", "(+config|get)"],
+    ['(~a "~b" \'&c\' "+get")', '(~a "~b)', '(~k "")x)'],
+    ["on", ">pw", "(+get ~x)", "clearselectors", "(+set ~y)"],
+    ["on", ">pw", "~*", "+@all", "(+get ~x)", "reset"],
+]
+
+
+@pytest.mark.parametrize("rules", SELECTOR_CASES, ids=lambda r: " ".join(r))
+@pytest.mark.parametrize("protocol", [2, 3])
+def test_selectors_setuser_getuser_list(pair, rules, protocol):
+    both = pair(protocol=protocol)
+    both.check("ACL", "SETUSER", "s", *rules)
+    both.check("ACL", "GETUSER", "s")
+    both.check("ACL", "LIST")
+    both.check("ACL", "SETUSER", "s", *rules)       # selectors add up
+    both.check("ACL", "GETUSER", "s")
+    both.check("ACL", "SETUSER", "s", "clearselectors")
+    both.check("ACL", "GETUSER", "s")
+
+
+def test_selectors_with_acl_pubsub_default_allchannels(both):
+    both.check("CONFIG", "SET", "acl-pubsub-default", "allchannels")
+    try:
+        setuser(both, "p", "on", "nopass", "(~a +get)", "resetchannels", "(&x +publish)")
+        both.check("ACL", "GETUSER", "p")
+        both.check("ACL", "LIST")
+        setuser(both, "p", "reset")
+        both.check("ACL", "GETUSER", "p")
+    finally:
+        both.check("CONFIG", "SET", "acl-pubsub-default", "resetchannels")
+
+
+SELECTOR_ERRORS = [
+    ["on", "(this-is-invalid)"],
+    ["on", "(&* &fail)"],
+    ["on", "(~* ~a)"],
+    ["on", "(allkeys %R~a)"],
+    ["(+nosuch ~a)"],
+    ["(+@nosuch)"],
+    ["(-@nosuch)"],
+    ["(%X~a)"],
+    ["(~a b)"],
+    ['(~"a b")'],
+    ["(+config|get|x)"],
+    ["(on)"],
+    ["(>pw)"],
+    ["(nopass)"],
+    ["(#abc)"],
+    ["(reset)"],
+    ["(clearselectors)"],
+    ["((~a))"],
+    ['(~k "" +get)'],
+    [" () "],
+    ["("],
+    [")"],
+    ["(~a", "+get"],
+    ["on", "(~a)", "(~b"],
+    ["(~a", "(+get x)", "(y"],
+    ["(~a) (~b)x"],
+    ["(~a"],
+]
+
+
+@pytest.mark.parametrize("rules", SELECTOR_ERRORS, ids=lambda r: " ".join(r))
+def test_selector_errors(both, rules):
+    both.check("ACL", "SETUSER", "bad", *rules)
+    both.check("ACL", "GETUSER", "bad")
+    setuser(both, "good", "on", "(~a +get)")
+    both.check("ACL", "SETUSER", "good", "(~b +set)", *rules)   # all or nothing
+    both.check("ACL", "GETUSER", "good")
+
+
+def test_commands_allowed_only_by_a_selector(pair):
+    admin = pair()
+    admin.check("ACL", "SETUSER", "s1", "on", ">pw", "-@all", "resetkeys",
+                "(+@write ~write::*)", "(+@read ~read::*)")
+    c = pair("s1", "pw")
+    c.check("PING")
+    c.check("SET", "write::foo", "bar")
+    c.check("GET", "read::foo")
+    c.check("GET", "write::foo")
+    c.check("SET", "read::foo", "bar")
+    c.check("MGET", "read::a", "read::b")
+    c.check("MGET", "read::a", "write::b")
+    c.check("CONFIG", "GET", "maxmemory")
+    admin.check("ACL", "SETUSER", "s1", "clearselectors")
+    c.check("GET", "read::foo")
+    c.check("SET", "write::foo", "bar")
+    admin.check("ACL", "SETUSER", "s1", "(+get +select|0 ~*)")
+    c.check("GET", "anything")
+    c.check("SELECT", "0")
+    c.check("SELECT", "1")
+
+
+def test_selector_checks_keys_and_channels_together(pair):
+    admin = pair()
+    # Read and write patterns of different selectors do not add up.
+    admin.check("ACL", "SETUSER", "rw", "on", ">pw", "(%R~read* +@all)", "(%W~write* +@all)")
+    c = pair("rw", "pw")
+    c.check("LPUSH", "writelist", "10")
+    c.check("GET", "writestr")
+    c.check("LPUSH", "notwrite", "10")
+    c.check("SET", "readstr", "bar")
+    c.check("GET", "readstr")
+    c.check("GET", "notread")
+    c.check("COPY", "read", "write")
+    c.check("COPY", "write", "read")
+    c.check("SET", "writestr", "x", "GET")
+    c.check("BITFIELD", "readstr", "GET", "u4", "0")
+    c.check("BITFIELD", "writestr", "SET", "u4", "0", "1")
+    # A selector allows keys and channels only for its own commands.
+    admin.check("ACL", "SETUSER", "kc", "on", ">pw", "resetchannels", "+publish", "~*",
+                "(&a* +publish ~k)", "(&b* +publish +get)")
+    d = pair("kc", "pw")
+    d.check("PUBLISH", "a1", "x")
+    d.check("PUBLISH", "b1", "x")
+    d.check("PUBLISH", "c1", "x")
+    d.check("GET", "k")
+    d.check("GET", "z")
+    d.check("SET", "k", "v")
+    admin.check("ACL", "SETUSER", "sub", "on", ">pw", "resetchannels", "-@all",
+                "(+subscribe +psubscribe &news.*)", "(+subscribe &lit)")
+    e = pair("sub", "pw")
+    e.check("SUBSCRIBE", "x", "lit")
+    e.check("SUBSCRIBE", "news.1", "lit")
+    e.check("PSUBSCRIBE", "news.1")
+    e.check("PSUBSCRIBE", "news.*")
+    e.check("UNSUBSCRIBE")
+    e.check("PUNSUBSCRIBE")
+
+
+def test_selectors_in_multi(pair):
+    admin = pair()
+    admin.check("ACL", "SETUSER", "m", "on", ">pw", "-@all", "(+multi +exec ~*)",
+                "(+set ~k*)", "(+get ~g*)")
+    c = pair("m", "pw")
+    c.check("MULTI")
+    c.check("SET", "k1", "v")
+    c.check("GET", "g1")
+    c.check("GET", "k1")
+    c.check("EXEC")
+    c.check("MULTI")
+    c.check("SET", "k1", "v")
+    c.check("GET", "g1")
+    admin.check("ACL", "SETUSER", "m", "clearselectors", "(+multi +exec)", "(+set ~k*)")
+    c.check("EXEC")
+
+
+SELECTOR_DRYRUN = [
+    ["p5", "COPY", "b1", "a1"],
+    ["p5", "COPY", "b1", "c1"],
+    ["p5", "COPY", "a1", "b1"],
+    ["p5", "MSET", "c1", "x", "d1", "y", "a1", "z"],
+    ["p5", "MSET", "a1", "x", "c1", "y", "zz", "z"],
+    ["p5", "MSET", "zz", "x", "c1", "y"],
+    ["p5", "GET", "b1"],
+    ["p5", "SET", "b1", "x"],
+    ["p5", "EVAL", "", "2", "a1", "c1"],
+    ["p5", "PUBLISH", "ch", "x"],
+    ["lg", "GET", "key"],
+    ["lg", "MGET", "otherkey", "someotherkey"],
+    ["lg", "MGET", "key", "otherkey", "someotherkey"],
+    ["lg", "MGET", "zz", "key"],
+    ["ch", "PUBLISH", "a1", "x"],
+    ["ch", "PUBLISH", "c1", "x"],
+    ["ch", "GET", "z"],
+    ["ch", "SET", "z", "1"],
+    ["ch", "SUBSCRIBE", "b1", "a1"],
+    ["ch", "PING"],
+    ["ch", "AUTH", "a", "b"],
+    ["ch", "SELECT", "0"],
+    ["ch", "SELECT", "1"],
+    ["ch", "SET", "z"],
+]
+
+
+def test_dryrun_with_selectors(both):
+    setuser(both, "p5", "on", "nopass", "+@all", "resetkeys", "(~a* %R~b*)", "(%W~c*)")
+    setuser(both, "lg", "on", "nopass", "+mget", "~key", "(+mget ~key ~otherkey)")
+    setuser(both, "ch", "on", "nopass", "resetchannels", "+publish", "~*",
+            "(&a* +publish ~k)", "(&b* +publish +get)", "(+subscribe &b*)", "(+select|0)")
+    for case in SELECTOR_DRYRUN:
+        both.check("ACL", "DRYRUN", *case)
+
+
+def _log_entries(entries):
+    out = []
+    for e in entries:
+        d = dict(zip(e[::2], e[1::2]))
+        d.pop(b"age-seconds")
+        assert b"user=" in d.pop(b"client-info")
+        out.append(d)
+    return out
+
+
+def test_acl_log_with_selectors(pair):
+    admin = pair()
+    admin.check("ACL", "SETUSER", "lg", "on", ">pw", "+mget", "~key", "(+mget ~key ~otherkey)",
+                "resetchannels", "(+publish &a* ~k)", "(+publish +get &b*)", "+multi")
+    c = pair("lg", "pw")
+    c.check("GET", "key")
+    c.check("MGET", "otherkey", "someotherkey")
+    c.check("MGET", "key", "otherkey", "someotherkey")
+    c.check("PUBLISH", "c1", "x")
+    c.check("GET", "zz")
+    c.check("MULTI")
+    c.check("MGET", "nope")
+    a, b = admin.both("ACL", "LOG")
+    assert len(a) == len(b) == 5       # the second MGET's entry counts twice
+    assert _log_entries(a) == _log_entries(b)
+
+
+def test_script_calls_checked_by_selectors(pair):
+    admin = pair()
+    admin.check("ACL", "SETUSER", "lu", "on", ">pw", "-@all", "(+eval ~*)", "(+get ~x)",
+                "(+set ~y)")
+    c = pair("lu", "pw")
+    c.check("EVAL", "return redis.call('get','x')", "0")
+    c.check("EVAL", "return redis.call('set','y','1')", "0")
+    c.check("EVAL", "return redis.call('get','y')", "0")
+    c.check("EVAL", "return redis.pcall('get','y')", "0")
+    c.check("EVAL", "return redis.call('del','x')", "0")
+    a, b = admin.both("ACL", "LOG")
+    assert _log_entries(a) == _log_entries(b)       # context "lua"
+    assert [e[e.index(b"client-info") + 1].split(b" cmd=")[1].split()[0] for e in a] == \
+        [b"eval", b"eval"]
+
+
+def test_sort_by_and_get_need_a_selector_with_full_read_access(pair):
+    admin = pair()
+    admin.check("SET", "v1", "1")
+    admin.check("LPUSH", "mylist", "1")
+    admin.check("ACL", "SETUSER", "srt", "on", ">pw", "(+sort ~mylist)")
+    c = pair("srt", "pw")
+    c.check("SORT", "mylist", "BY", "v*")
+    c.check("SORT", "mylist", "GET", "v*")
+    c.check("SORT", "mylist")
+    for sel in ("(+sort ~mylist ~v*)", "(+sort ~mylist %W~*)", "(+sort ~mylist %R~*)"):
+        admin.check("ACL", "SETUSER", "srt", sel)
+        c.check("SORT", "mylist", "BY", "v*")
+        c.check("SORT", "mylist", "GET", "v*", "GET", "#")
+    admin.check("ACL", "SETUSER", "srt2", "on", ">pw", "+sort", "~*", "(+sort_ro %R~*)")
+    d = pair("srt2", "pw")
+    d.check("SORT_RO", "mylist", "BY", "v*")
+    d.check("SORT", "mylist", "BY", "v*")
+
+
+def test_pubsub_clients_killed_when_a_selector_loses_the_channel(pair):
+    admin = pair()
+    admin.check("ACL", "SETUSER", "ps", "on", ">pw", "resetchannels", "-@all",
+                "(+subscribe &news)")
+    c = pair("ps", "pw")
+    c.check("SUBSCRIBE", "news")
+    admin.check("ACL", "SETUSER", "ps", "(+get ~x)")         # still allowed: kept
+    c.check("PING")
+    admin.check("ACL", "SETUSER", "ps", "clearselectors", "(+subscribe &other)")
+    for conn in (c.node, c.ref):
+        assert conn.recv_all(1.0) == b""
+
+
+def _norm_acl_lines(lines):
+    """ACL LIST / file lines, single-command rules of each selector sorted
+    (Redis emits several in its per-process hash order)."""
+    out = []
+    for line in lines:
+        line = line.decode() if isinstance(line, bytes) else line
+        parts = re.split(r"(\([^)]*\))", line)
+        norm = []
+        for p in parts:
+            words = p.strip(" ()").split()
+            cmds = [w for w in words if w[:1] in "+-" and w[1:2] != "@"]
+            norm.append(([w for w in words if w not in cmds], sorted(cmds)))
+        out.append(norm)
+    return out
+
+
+SELECTOR_USERS = [
+    ["alice", "on", ">alicepw", "(+get ~rw*)"],
+    ["bob", "on", ">bobpw", "(+set %W~w*)", "(+get %R~r*)"],
+    ["carol", "off", "nopass", "~c*", "resetchannels", "&ch", "+@read", "-@all",
+     "(+@hash ~app:* &app:*)", "(+select|0 +get ~*)"],
+    ["dave", "on", "nopass", "()"],
+    ["default", "on", ">defaultpw", "~*", "&*", "+@all", "(~x +get)"],
+]
+
+
+def test_acl_save_load_round_trip_with_selectors(redis_factory, server_factory, tmp_path):
+    paths = {kind: str(tmp_path / ("%s.acl" % kind)) for kind in ("node", "redis")}
+    for p in paths.values():
+        open(p, "w").close()
+    ref = redis_factory("--aclfile", paths["redis"])
+    node = server_factory("--aclFile", paths["node"], "--aclPasswordHash", "sha256")
+    lists = {}
+    for kind, port in (("node", node.port), ("redis", ref.port)):
+        c = RawClient(port)
+        for args in SELECTOR_USERS:
+            assert c.call("ACL", "SETUSER", *args) == b"OK", (kind, args)
+        assert c.call("AUTH", "defaultpw") == b"OK"
+        lists[kind] = c.call("ACL", "LIST")
+        assert c.call("ACL", "SAVE") == b"OK"
+        c.call("ACL", "SETUSER", "alice", "clearselectors")
+        c.call("ACL", "DELUSER", "bob")
+        assert c.call("ACL", "LOAD") == b"OK"
+        assert c.call("AUTH", "defaultpw") == b"OK"
+        assert c.call("ACL", "LIST") == lists[kind], kind
+        assert c.call("AUTH", "bob", "bobpw") == b"OK"
+        assert c.call("GET", "r1") is None
+        assert str(c.call("GET", "w1")).startswith("NOPERM")
+        assert c.call("SET", "w1", "v") == b"OK"
+        c.close()
+    assert _norm_acl_lines(lists["node"]) == _norm_acl_lines(lists["redis"])
+    files = {k: open(p, "rb").read().splitlines() for k, p in paths.items()}
+    assert _norm_acl_lines(files["node"]) == _norm_acl_lines(files["redis"])
+    # Each server loads the file the other one saved.
+    ref2 = redis_factory("--aclfile", paths["node"], wait=False)
+    node2 = server_factory("--aclFile", paths["redis"], "--aclPasswordHash", "sha256",
+                           wait=False)
+    for kind, server in (("node", node2), ("redis", ref2)):
+        _wait_auth(server.port, "default", "defaultpw")
+        c = RawClient(server.port)
+        assert c.call("AUTH", "default", "defaultpw") == b"OK"
+        assert _norm_acl_lines(c.call("ACL", "LIST")) == _norm_acl_lines(lists[kind])
+        for user in ("alice", "bob", "carol", "dave"):
+            a = c.call("ACL", "GETUSER", user)
+            assert a[a.index(b"selectors") + 1] != [] or user == "dave", (kind, user, a)
+        c.close()
+
+
+def test_acl_load_selector_errors_match(redis_factory, server_factory, tmp_path):
+    good = tmp_path / "good.acl"
+    good.write_text("user default on nopass ~* &* +@all\n")
+    ref = redis_factory("--aclfile", str(good))
+    node = server_factory("--aclFile", str(good))
+    r, n = RawClient(ref.port), RawClient(node.port)
+    cases = [
+        "user x on (~a +get)\n",
+        "user x on (~a  +get) (  ~b +set )\n",
+        "user x on (+get ~rw*) ()\n",
+        "user x (~a +get\n",
+        "user x (~a\nuser y (~b\n",
+        "user x on (+nosuch ~a) (+get ~b)\n",
+        "user x on (this-is-invalid) (&* &x)\n",
+        "user x on (on) (-@nosuch)\n",
+        "user x on (~a +get) clearselectors (~b +set)\n",
+        "user x on (~a)\r\n",
+        "user x on\tx (~a\t+get)\n",
+    ]
+    for text in cases:
+        good.write_text(text)
+        a, b = n.call_raw("ACL", "LOAD"), r.call_raw("ACL", "LOAD")
+        assert a == b, (text, a, b)
+        assert n.call_raw("ACL", "LIST") == r.call_raw("ACL", "LIST"), text
+        good.write_text("user default on nopass ~* &* +@all\n")
+        assert n.call("ACL", "LOAD") == r.call("ACL", "LOAD") == b"OK"
+    r.close()
+    n.close()

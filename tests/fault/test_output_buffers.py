@@ -17,6 +17,8 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from replication_support import wait_for
+
 MB = 1024 * 1024
 
 
@@ -49,15 +51,6 @@ def test_pipeline_written_whole_before_reading(server_factory):
 
 def _client_names(r):
     return {c["name"] for c in r.client_list()}
-
-
-def _wait(cond, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        time.sleep(0.05)
-    return cond()
 
 
 def test_single_reply_over_the_normal_hard_limit_closes_the_client(server_factory):
@@ -97,17 +90,17 @@ def test_client_eviction_largest_first_and_no_evict(server_factory):
 
     def mem(name):
         return next(int(c["tot-mem"]) for c in r.client_list() if c["name"] == name)
-    assert _wait(lambda: all(mem(n) > 300_000 for n in socks))
+    wait_for(lambda: all(mem(n) > 300_000 for n in socks), 10, what="query buffers filled")
     total = sum(int(c["tot-mem"]) for c in r.client_list())
     # Room for everything but the large client: it alone goes.
     r.config_set("maxmemory-clients", total - mem("large") + 1000)
-    assert _wait(lambda: "large" not in _client_names(r))
+    wait_for(lambda: "large" not in _client_names(r), 10, what="the large client evicted")
     assert {"small", "medium", "exempt", "control"} <= _client_names(r)
     assert r.info("stats")["evicted_clients"] == 1
     # A limit below the exempt client alone: every evictable client goes,
     # the exempt one and the control stay.
     r.config_set("maxmemory-clients", "100kb")
-    assert _wait(lambda: _client_names(r) == {"exempt", "control"})
+    wait_for(lambda: _client_names(r) == {"exempt", "control"}, 10, what="evictable clients evicted")
     assert r.info("stats")["evicted_clients"] == 3
     assert r.config_get("maxmemory-clients") == {"maxmemory-clients": "102400"}
     r.config_set("maxmemory", "100mb")
