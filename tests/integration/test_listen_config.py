@@ -4,7 +4,7 @@ import socket
 
 import redis
 
-from tests.servers import HOST, free_port
+from servers import HOST, free_port
 
 
 def _conn(port):
