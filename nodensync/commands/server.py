@@ -93,6 +93,7 @@ def flushall(ctx, *args):
     tracking_flush(ctx.node)
     ctx.node.keyspace.dirty += n + 1
     ctx.propagate_as = [[b"flushall"]]
+    ctx.node.keyspace.forget_replica_expires()
     for hook in ctx.node.flushall_hooks:
         hook()
     return OK

@@ -313,7 +313,7 @@ def _stats(node):
         ("latest_fork_usec", _stat(s, "latest_fork_usec")),
         ("total_forks", _stat(s, "total_forks")),
         ("migrate_cached_sockets", 0),
-        ("slave_expires_tracked_keys", 0),
+        ("slave_expires_tracked_keys", len(ks.replica_expires)),
         ("active_defrag_hits", 0),
         ("active_defrag_misses", 0),
         ("active_defrag_key_hits", 0),

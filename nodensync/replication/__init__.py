@@ -244,6 +244,7 @@ class Replication:
         node.replica_read_only = replica and self.config["replicaReadOnly"]
         ks = node.keyspace
         ks.active_expire_enabled = not replica
+        ks.track_replica_expires = replica and not self.config["replicaReadOnly"]
         if not replica:
             ks.serving_master_stream = False
         host_port = "%s %d" % (self.master_host, self.master_port) if replica else ""

@@ -508,6 +508,7 @@ class MasterLink:
             if signal_db_ready is not None and old.data:
                 signal_db_ready(old)
         ks.dirty += 1
+        ks.forget_replica_expires()
         if p is not None:
             try:
                 os.replace(tmp, p.rdb.path())

@@ -349,8 +349,13 @@ class Persistence:
             counts[0] += 1
         parser = rdb.RdbParser(buf, name=path)
         delay = node.config["keyLoadDelay"]
-        aux = parser.load(on_key, len(dbs), verify_checksum=node.config["rdbChecksum"],
-                          progress=self.load_progress, progress_every=1 if delay else 256)
+        tracking = ks.track_replica_expires     # (loaded TTLs are not a client's)
+        ks.track_replica_expires = False
+        try:
+            aux = parser.load(on_key, len(dbs), verify_checksum=node.config["rdbChecksum"],
+                              progress=self.load_progress, progress_every=1 if delay else 256)
+        finally:
+            ks.track_replica_expires = tracking
         functions = aux.pop("functions", [])
         if functions:
             if self.function_loader is not None:

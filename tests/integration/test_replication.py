@@ -578,3 +578,39 @@ def test_full_sync_load_keeps_old_data_readable(server_factory):
     wait_link_up(r)
     assert rc.get("old") is None and rc.dbsize() == 300
     assert_same_data(m, [r])
+
+
+@pytest.mark.parametrize("kind", ["node", "redis"])
+def test_writable_replica_expires_its_own_keys(server_factory, redis_factory, kind):
+    """A writable replica expires the keys its own clients gave a TTL (Redis
+    tracks them: slave_expires_tracked_keys), actively, without writing to
+    the stream it shares with the master; keys with a TTL from the master
+    are not tracked, and FLUSHALL forgets the tracked names."""
+    if kind == "node":
+        m = server_factory(*FAST)
+        r = server_factory(*FAST, *replica_of(m))
+    else:
+        m = redis_factory()
+        r = redis_factory("--replicaof", "127.0.0.1", str(m.port))
+    wait_link_up(r)
+    mc, rc = client(m), client(r)
+    mc.set("from-master", "x", ex=1000)
+    wait_in_sync(m, [r])
+    rc.config_set("replica-read-only", "no")
+    rc5 = client(r, db=5)
+    for i in range(3):
+        rc5.set("k%d" % i, i, px=300)
+    rc.set("k0", "db0", px=300)                # the same name in another database
+    rc.set("long", "y", ex=1000)
+    assert stats(r)["slave_expires_tracked_keys"] == 2 + 2 - 1 + 1   # k0 k1 k2 long
+    expired = stats(r)["expired_keys"]
+    wait_for(lambda: rc5.dbsize() == 0 and rc.dbsize() == 2, timeout=10,
+             what="the replica's own keys expired")
+    assert stats(r)["expired_keys"] == expired + 4
+    assert rc.ttl("long") > 900 and rc.ttl("from-master") > 900
+    wait_for(lambda: stats(r)["slave_expires_tracked_keys"] == 1, timeout=10,
+             what="expired keys forgotten")
+    assert info(r)["slave_repl_offset"] == info(m)["master_repl_offset"]
+    rc.flushall()
+    assert stats(r)["slave_expires_tracked_keys"] == 0
+    rc.config_set("replica-read-only", "yes")
