@@ -130,6 +130,14 @@ cfg.declare("minReplicasMaxLag", "int", 10,
             redis="min-replicas-max-lag",
             flags=_alias("minReplicasMaxLag", "min-replicas-max-lag", "min-slaves-max-lag"),
             mutable=True, minimum=0, maximum=2 ** 31 - 1, group=G)
+cfg.declare("propagationErrorBehavior", "enum", "ignore",
+            "What a replica does when a command from its master's stream fails (the "
+            "error is always logged as '== CRITICAL ==' and counted in "
+            "unexpected_error_replies): ignore it; or, on a read-only replica, panic "
+            "(abort the process) with 'panic' or 'panic-on-replicas'.  (Redis's 'panic' "
+            "also covers errors met while loading the AOF; NodeNsync's AOF loader ignores "
+            "those with every value.)", redis="propagation-error-behavior",
+            mutable=True, choices=["ignore", "panic", "panic-on-replicas"], group=G)
 cfg.declare("replicaPriority", "int", 100, "Reported as slave_priority (failover tools).",
             redis="replica-priority",
             flags=_alias("replicaPriority", "replica-priority", "slave-priority"),
@@ -452,6 +460,7 @@ class Replication:
         s = self.node.stats
         s.sync_full = s.sync_partial_ok = s.sync_partial_err = 0
         s.net_repl_input_bytes = s.net_repl_output_bytes = 0
+        s.unexpected_error_replies = 0
 
     # -- lifecycle ------------------------------------------------------------------------
     def start(self):

@@ -38,7 +38,7 @@ import gevent
 import hiredis
 from gevent.lock import Semaphore
 
-from ..commands.dispatch import call, dispatch
+from ..commands.dispatch import _looked_up, call, dispatch
 from ..commands.registry import LOOKUP, STALE
 from ..errors import CommandError
 from ..protocol.resp import encode_command
@@ -136,7 +136,6 @@ class MasterLink:
         self.stopped = False
         self.supervisor = None
         self._stale_gate = False
-        self._last_error_log = 0.0
         self._dbid = 0
 
     # -- state names ----------------------------------------------------------------
@@ -668,16 +667,30 @@ class MasterLink:
             dispatch(c, argv)
         except CommandError as e:
             e.__traceback__ = None
-            now = time.monotonic()
-            if now - self._last_error_log > 1.0:
-                self._last_error_log = now
-                log.warning("== CRITICAL == This replica got an error processing the "
-                            "command '%s' from its master: '%s'",
-                            argv[0].decode("utf-8", "replace"), e.message)
+            self._master_error(argv, e.message)
         except (gevent.GreenletExit, _Stop):
             raise
         except Exception:
             log.exception("command %r from the master failed", argv[:1])
+
+    def _master_error(self, argv, message):
+        """A command of the master's stream failed: logged and counted as
+        Redis's afterErrorReply does; propagation-error-behavior 'panic' or
+        'panic-on-replicas' ends a read-only replica."""
+        spec = _looked_up(argv)
+        name = spec.fullname if spec is not None else "<unknown>"
+        text = message[:4096].replace("\r", " ").replace("\n", " ")
+        log.warning("== CRITICAL == This replica is sending an error to its master: '%s' "
+                    "after processing the command '%s'", text, name)
+        stats = self.node.stats
+        stats.unexpected_error_replies = getattr(stats, "unexpected_error_replies", 0) + 1
+        conf = self.config
+        if conf.values.get("propagationErrorBehavior", "ignore") != "ignore" \
+                and conf["replicaReadOnly"]:
+            log.critical("Guru Meditation: This replica panicked sending an error to its "
+                         "master after processing the command '%s'", name)
+            logging.shutdown()
+            os.abort()
 
     def _master_replconf(self, argv):
         if len(argv) >= 2 and argv[1].lower() == b"getack":

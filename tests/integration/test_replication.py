@@ -614,3 +614,44 @@ def test_writable_replica_expires_its_own_keys(server_factory, redis_factory, ki
     rc.flushall()
     assert stats(r)["slave_expires_tracked_keys"] == 0
     rc.config_set("replica-read-only", "yes")
+
+
+@pytest.mark.parametrize("kind", ["node", "redis"])
+def test_propagation_error_behavior(server_factory, redis_factory, kind):
+    """A command of the master's stream that fails on the replica (DEBUG
+    REPLICATE of an unknown command) is logged as '== CRITICAL ==' and
+    counted; with propagation-error-behavior panic-on-replicas a writable
+    replica goes on, a read-only one aborts."""
+    dbg = ("--enable-debug-command", "yes")
+    if kind == "node":
+        m = server_factory(*FAST, *dbg)
+        r = server_factory(*FAST, *replica_of(m))
+    else:
+        m = redis_factory(*dbg)
+        r = redis_factory("--replicaof", "127.0.0.1", str(m.port))
+    wait_link_up(r)
+    mc, rc = client(m), client(r)
+    assert rc.config_get("propagation-error-behavior") == {
+        "propagation-error-behavior": "ignore"}
+    with pytest.raises(redis.ResponseError) as e:
+        rc.config_set("propagation-error-behavior", "sometimes")
+    assert "argument(s) must be one of the following" in str(e.value)
+    assert mc.execute_command("DEBUG", "REPLICATE", "fake-command-1") == b"OK"
+    mc.set("foo", "bar")
+    wait_in_sync(m, [r])
+    assert stats(r)["unexpected_error_replies"] == 1
+    wait_for(lambda: "fake-command-1" in r.log(), timeout=5, what="the error in the log")
+    assert r.log().count("== CRITICAL ==") == 1
+    assert rc.get("foo") == b"bar"
+    rc.config_set("propagation-error-behavior", "panic-on-replicas")
+    rc.config_set("replica-read-only", "no")
+    rc.set("n", "foo")
+    mc.incrby("n", 1)
+    wait_in_sync(m, [r])
+    assert rc.get("n") == b"foo"                    # divergence allowed, no panic
+    wait_for(lambda: "'incrby'" in r.log(), timeout=5, what="the incrby error in the log")
+    rc.config_set("replica-read-only", "yes")
+    mc.execute_command("DEBUG", "REPLICATE", "fake-command-2")
+    wait_for(lambda: r.proc.poll() is not None, timeout=10, what="the replica's panic")
+    assert r.proc.returncode == -signal.SIGABRT
+    assert "Guru Meditation: This replica panicked sending an error to its master" in r.log()
