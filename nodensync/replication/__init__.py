@@ -23,6 +23,8 @@ import logging
 import os
 import time
 
+import gevent
+
 from .. import config as cfg
 from ..observability.info import section
 from .backlog import Backlog
@@ -253,6 +255,7 @@ class Replication:
         ks = node.keyspace
         ks.active_expire_enabled = not replica
         ks.track_replica_expires = replica and not self.config["replicaReadOnly"]
+        self._refresh_expire_guard(ks.track_replica_expires)
         if not replica:
             ks.serving_master_stream = False
         host_port = "%s %d" % (self.master_host, self.master_port) if replica else ""
@@ -262,6 +265,36 @@ class Replication:
             self.link.refresh_stale_gate()
         else:
             node.set_gate_all(False, "masterdown")
+
+    # A writable replica deletes the expired keys a client's write meets
+    # (Redis's lookupKeyWrite with EXPIRE_FORCE_DELETE_EXPIRED): a write
+    # guard (only writes reach it) sets keyspace.force_expire_writes until
+    # the event loop's next iteration (commands run without yielding).
+    def _refresh_expire_guard(self, need):
+        node = self.node
+        self._expire_guard_active = need
+        installed = getattr(self, "_expire_guard_installed", False)
+        if need and not installed:
+            self._expire_prev_guard = node.write_guard
+            node.write_guard = self._expire_guard
+            self._expire_guard_installed = True
+        elif not need and installed and node.write_guard == self._expire_guard:
+            node.write_guard = self._expire_prev_guard
+            self._expire_prev_guard = None
+            self._expire_guard_installed = False
+
+    def _expire_guard(self, client, spec):
+        prev = self._expire_prev_guard
+        if prev is not None:
+            prev(client, spec)
+        if self._expire_guard_active and not client.is_master:
+            ks = self.node.keyspace
+            if not ks.force_expire_writes:
+                ks.force_expire_writes = True
+                gevent.get_hub().loop.run_callback(self._end_force_expire)
+
+    def _end_force_expire(self):
+        self.node.keyspace.force_expire_writes = False
 
     def set_master(self, host, port, who=None):
         """REPLICAOF host port: replicate from a (new) master."""

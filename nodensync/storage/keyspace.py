@@ -268,7 +268,11 @@ class Database:
             # master's DEL, so both sides stay identical.
             if ks.serving_master_stream:
                 return self.data.get(key)
-            return None
+            if not ks.force_expire_writes:
+                return None
+            # (a write on a writable replica: the key is deleted first, as
+            # Redis's lookupKeyWrite does there, so the write does not
+            # inherit the dead key's TTL)
         if ks.expire_paused:
             # CLIENT PAUSE: the key reads as expired, but deleting it is a
             # write (a DEL to propagate): it waits for the pause to end.
@@ -585,6 +589,9 @@ class Keyspace:
         # where it got one (databases 0-63), checked by expire_cycle.
         self.track_replica_expires = False    # set by the replication role (writable replica)
         self.replica_expires = {}
+        # Set while a client's write runs on a writable replica (see
+        # replication's expire guard): expired keys it meets are deleted.
+        self.force_expire_writes = False
         self.notify_flags = ""                # notify-keyspace-events, parsed: set_notify_flags
         self.notify = lambda klass, event, key, dbid: None
         self.expired_listeners = []           # fn(db, key) -> propagate DEL etc.
@@ -636,6 +643,9 @@ class Keyspace:
         flushSlaveKeysWithExpireList)."""
         if self.replica_expires:
             self.replica_expires = {}
+        # Set while a client's write runs on a writable replica (see
+        # replication's expire guard): expired keys it meets are deleted.
+        self.force_expire_writes = False
 
     def expire_replica_keys(self, budget_s=0.001):
         """A writable replica's active expiry (Redis's expireSlaveKeys):

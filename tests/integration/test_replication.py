@@ -655,3 +655,35 @@ def test_propagation_error_behavior(server_factory, redis_factory, kind):
     wait_for(lambda: r.proc.poll() is not None, timeout=10, what="the replica's panic")
     assert r.proc.returncode == -signal.SIGABRT
     assert "Guru Meditation: This replica panicked sending an error to its master" in r.log()
+
+
+@pytest.mark.parametrize("kind", ["node", "redis"])
+def test_writable_replica_write_deletes_expired_key(server_factory, redis_factory, kind):
+    """On a writable replica a write meets a key the master let expire (but
+    has not deleted yet) as missing and deleted: INCR creates a fresh key
+    without the dead key's TTL; a read only hides the key."""
+    dbg = ("--enable-debug-command", "yes")
+    if kind == "node":
+        m = server_factory(*FAST, *dbg)
+        r = server_factory(*FAST, *replica_of(m))
+    else:
+        m = redis_factory(*dbg)
+        r = redis_factory("--replicaof", "127.0.0.1", str(m.port))
+    wait_link_up(r)
+    mc, rc = client(m), client(r)
+    mc.execute_command("DEBUG", "SET-ACTIVE-EXPIRE", "0")
+    mc.set("key1", 5, px=10)
+    mc.set("key2", 5, px=10)
+    mc.sadd("set1", "a")
+    mc.pexpire("set1", 10)
+    wait_for(lambda: rc.dbsize() == 3 and rc.exists("key1", "key2", "set1") == 0,
+             what="keys replicated and expired")
+    rc.config_set("replica-read-only", "no")
+    assert rc.dbsize() == 3
+    assert rc.incr("key1") == 1
+    assert rc.ttl("key1") == -1
+    assert rc.sadd("set1", "b") == 1
+    assert rc.ttl("set1") == -1 and rc.smembers("set1") == {b"b"}
+    assert rc.get("key2") is None
+    assert rc.dbsize() == 3
+    rc.config_set("replica-read-only", "yes")
