@@ -383,6 +383,9 @@ class Replication:
         """At start, after the data set was loaded: the replication ID and
         offset of the RDB file (if it has them)."""
         p = getattr(self.node, "persistence", None)
+        expired = getattr(p, "load_expired_names", None) or []
+        if p is not None:
+            p.load_expired_names = None
         if self.config.values.get("appendOnly"):
             return      # the data came from the AOF: an RDB preamble's offset is not its state
         aux = getattr(p, "loaded_aux", None) or {}
@@ -414,6 +417,12 @@ class Replication:
             self.base_offset = off
             self.create_backlog(off + 1)
             self.primary.no_links_since = time.time()
+            # The keys the load skipped as expired are deleted on the
+            # replicas too: a DEL each in the stream after the recorded
+            # offset (as Redis's RDBFLAGS_FEED_REPL load).
+            feed = self.primary.feed
+            for dbid, key in expired:
+                feed(dbid, [[b"DEL", key]])
             log.info("Replication history of the RDB file kept as secondary ID %s up to "
                      "offset %d", rid, off)
 

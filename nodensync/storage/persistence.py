@@ -140,6 +140,7 @@ class Persistence:
         self.loaded_aux = {}
         self.load_keys_loaded = 0
         self.load_keys_expired = 0
+        self.load_expired_names = None    # [(dbid, key)] skipped as expired by the start's RDB load
         self.loading_info = None          # [start time, total bytes, done bytes, file]
         self._loading_base = 0
         self._prev_guard = None
@@ -330,6 +331,7 @@ class Persistence:
         now = int(time.time() * 1000)
         skip_expired = not aof_preamble and self._master_at_load
         counts = [0, 0]
+        expired_names = self.load_expired_names
 
         def on_key(dbid, key, value, expire):
             if value is None:
@@ -342,6 +344,8 @@ class Persistence:
                 db.delete(key)
             if expire is not None and skip_expired and expire < now:
                 counts[1] += 1
+                if expired_names is not None:
+                    expired_names.append((dbid, key))
                 return
             db.data[key] = compact(ks, value)       # small hashes / sets packed
             if expire is not None:
@@ -488,6 +492,9 @@ class Persistence:
             log.info("DB loaded from %s: %.3f seconds", what, time.monotonic() - started)
 
     def _load_rdb(self, path):
+        # (a master restarted from its RDB feeds a DEL per expired key it
+        # skipped into its new backlog: see replication.restore_from_rdb)
+        self.load_expired_names = [] if self._master_at_load else None
         try:
             self.load_rdb_file(path)
         except rdb.RdbError as e:

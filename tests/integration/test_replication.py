@@ -687,3 +687,30 @@ def test_writable_replica_write_deletes_expired_key(server_factory, redis_factor
     assert rc.get("key2") is None
     assert rc.dbsize() == 3
     rc.config_set("replica-read-only", "yes")
+
+
+def test_master_restart_sends_dels_for_keys_expired_in_its_rdb(server_factory):
+    """A master restarted from its RDB skips the keys that expired meanwhile
+    and, as Redis, puts a DEL for each in its new backlog after the recorded
+    offset: the replica continues partially and deletes them too."""
+    m = server_factory(*FAST, "--enable-debug-command", "yes")
+    r = server_factory(*FAST, *replica_of(m))
+    wait_link_up(r)
+    mc = client(m)
+    mc.execute_command("DEBUG", "SET-ACTIVE-EXPIRE", "0")
+    for i in range(40):
+        client(m, db=i % 4).set("k%d" % i, "v", px=50)
+    mc.set("kept", "1")
+    off = wait_in_sync(m, [r])
+    time.sleep(0.1)
+    m.restart()
+    wait_link_up(r)
+    mc = client(m)
+    i = info(m)
+    assert info(m, "persistence")["rdb_last_load_keys_expired"] == 40
+    assert i["master_repl_offset"] == off + i["repl_backlog_histlen"] > off
+    assert i["second_repl_offset"] == off + 1
+    assert stats(m)["sync_partial_ok"] == 1 and stats(m)["sync_full"] == 0
+    wait_in_sync(m, [r])
+    assert [client(r, db=d).dbsize() for d in range(4)] == [1, 0, 0, 0]
+    assert client(r).get("kept") == b"1"
