@@ -137,7 +137,7 @@ def _server(node):
         ("server_time_usec", int(time.time() * 1e6)),
         ("uptime_in_seconds", uptime),
         ("uptime_in_days", uptime // 86400),
-        ("hz", hz),
+        ("hz", node.effective_hz() if hasattr(node, "effective_hz") else hz),
         ("configured_hz", hz),
         ("lru_clock", int(time.time()) & ((1 << 24) - 1)),
         ("executable", os.path.abspath(sys.argv[0]) if sys.argv and sys.argv[0] else sys.executable),
