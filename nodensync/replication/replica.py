@@ -83,13 +83,16 @@ class _Conn:
         self.link = link
         self.buf = bytearray()
         self.lock = Semaphore()
+        # What a repl-timeout without data is reported as (Redis's texts):
+        # during the handshake, then during the RDB transfer.
+        self.timeout_text = "Timeout connecting to the MASTER..."
 
     def send(self, data):
         with self.lock:
             self.sock.sendall(data)
 
     def _fill(self, timeout):
-        with gevent.Timeout(timeout, LinkError("Timeout receiving data from the MASTER")):
+        with gevent.Timeout(timeout, LinkError(self.timeout_text)):
             data = self.sock.recv(READ_SIZE)
         if not data:
             raise LinkError("Connection closed by the MASTER")
@@ -192,7 +195,10 @@ class MasterLink:
         timeout = conf["replTimeout"]
         self.state = "connecting"
         log.info("Connecting to MASTER %s:%d", self.host, self.port)
-        sock = socket.create_connection((self.host, self.port), timeout=timeout)
+        try:
+            sock = socket.create_connection((self.host, self.port), timeout=timeout)
+        except socket.timeout:
+            raise LinkError("Timeout connecting to the MASTER...") from None
         try:
             if not conf["replDisableTcpNodelay"]:
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -303,6 +309,9 @@ class MasterLink:
         self.transfer_size = 0
         self.transfer_read = 0
         self.transfer_lastio = time.time()
+        conn.timeout_text = ("Timeout receiving bulk data from MASTER... If the problem "
+                             "persists try to set the 'repl-timeout' parameter in redis.conf "
+                             "to a larger value.")
         while True:
             line = conn.readline(timeout)
             if line:

@@ -714,3 +714,24 @@ def test_master_restart_sends_dels_for_keys_expired_in_its_rdb(server_factory):
     wait_in_sync(m, [r])
     assert [client(r, db=d).dbsize() for d in range(4)] == [1, 0, 0, 0]
     assert client(r).get("kept") == b"1"
+
+
+@pytest.mark.parametrize("kind", ["node", "redis"])
+def test_replica_detects_timeout_during_handshake(server_factory, redis_factory, kind):
+    """A replica waiting for its master's answer to PSYNC (a diskless sync
+    that waits for more replicas) gives up after repl-timeout without even
+    the master's newlines, logging Redis's text."""
+    if kind == "node":
+        m = server_factory("--repl-diskless-sync-delay", "1000")
+        r = server_factory("--repl-timeout", "2", *replica_of(m))
+    else:
+        m = redis_factory("--repl-diskless-sync-delay", "1000")
+        r = redis_factory("--repl-timeout", "2", "--replicaof", "127.0.0.1", str(m.port))
+    rc = client(r)
+    wait_for(lambda: rc.role()[3] in (b"handshake", "handshake"), what="handshake state")
+    os.kill(m.pid, signal.SIGSTOP)
+    try:
+        wait_for(lambda: "Timeout connecting to the MASTER..." in r.log(), timeout=15,
+                 what="the timeout in the replica's log")
+    finally:
+        os.kill(m.pid, signal.SIGCONT)
