@@ -428,7 +428,8 @@ class Primary:
         low = None
         for link in self.links:
             off = link.next_off
-            if off is not None and not link.closed and (low is None or off < low):
+            if off is not None and not link.closed and not link.client.closing \
+                    and (low is None or off < low):
                 low = off
         return low
 

@@ -735,3 +735,33 @@ def test_replica_detects_timeout_during_handshake(server_factory, redis_factory,
                  what="the timeout in the replica's log")
     finally:
         os.kill(m.pid, signal.SIGCONT)
+
+
+@pytest.mark.parametrize("kind", ["node", "redis"])
+def test_killed_replica_does_not_pin_backlog(server_factory, redis_factory, kind):
+    """A replica link killed by CLIENT KILL no longer keeps its bytes in the
+    backlog, even before its connection is actually torn down (here: inside
+    MULTI, with writes that overflow a 16 kB backlog after the kill): the
+    replica's next PSYNC needs a full sync, as with Redis."""
+    if kind == "node":
+        m = server_factory(*FAST)
+        r = server_factory(*FAST, *replica_of(m))
+    else:
+        m = redis_factory("--repl-diskless-sync-delay", "0")
+        r = redis_factory("--replicaof", "127.0.0.1", str(m.port))
+    wait_link_up(r)
+    mc = client(m)
+    mc.set("a", "1")
+    wait_in_sync(m, [r])
+    full = stats(m)["sync_full"]
+    partial = stats(m)["sync_partial_ok"]
+    p = mc.pipeline(transaction=True)
+    p.client_kill_filter(_type="replica")
+    p.config_set("repl-backlog-size", 16384)
+    for i in range(10):
+        p.set("big%d" % i, "A" * 16384)
+    p.execute()
+    wait_for(lambda: stats(m)["sync_full"] == full + 1, timeout=20, what="a full resync")
+    assert stats(m)["sync_partial_ok"] == partial
+    wait_in_sync(m, [r])
+    assert client(r).dbsize() == 11
