@@ -115,8 +115,12 @@ cfg.declare("replDisklessSyncMaxReplicas", "int", 0,
             redis="repl-diskless-sync-max-replicas", mutable=True, minimum=0,
             maximum=2 ** 31 - 1, group=G)
 cfg.declare("replDisklessLoad", "enum", "disabled",
-            "Accepted for compatibility: a replica always receives the RDB into a temp "
-            "file and loads it into a new data set, serving the old one meanwhile.",
+            "How a replica's clients see a full sync, as Redis: 'swapdb' from the master "
+            "whose history it has loads asynchronously (the old data answers, INFO "
+            "async_loading:1); otherwise 'swapdb' (and 'on-empty-db' without keys) is "
+            "loading (-LOADING) from the start of the transfer, 'disabled' once the file "
+            "is received.  (The payload always goes through a temp file into a new data "
+            "set: a failed sync leaves the old data.)",
             redis="repl-diskless-load", mutable=True,
             choices=["disabled", "on-empty-db", "swapdb"], group=G)
 cfg.declare("replDisableTcpNodelay", "bool", False,

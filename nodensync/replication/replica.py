@@ -341,11 +341,31 @@ class MasterLink:
         tmp = os.path.join(data_dir, "temp-%d.%d.rdb" % (int(time.time()), os.getpid()))
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         stats = node.stats
+        # repl-diskless-load, as Redis's clients see it: 'swapdb' with the
+        # same history as the master's (our replid is the one announced)
+        # loads asynchronously, the old data answering meanwhile; other
+        # diskless loads ('swapdb', 'on-empty-db' with no key) are loading
+        # from the start of the transfer, a disk load ('disabled', or
+        # 'on-empty-db' with keys) once the file is received.  (The payload
+        # always goes through a temp file and a new data set here, so a
+        # failed sync leaves the old data in place.)
+        p = getattr(node, "persistence", None)
+        mode = conf.values.get("replDisklessLoad", "disabled")
+        diskless = mode == "swapdb" or (
+            mode == "on-empty-db" and not any(db.data for db in node.keyspace.dbs))
+        async_load = diskless and mode == "swapdb" and repl.replid == replid
         try:
+            if p is not None:
+                if async_load:
+                    p.replica_async_loading(True)
+                elif diskless:
+                    p.replica_loading(True, self.transfer_size)
             try:
                 self._receive(conn, fd, mark, timeout, stats)
             finally:
                 os.close(fd)
+            if p is not None and not async_load and not diskless:
+                p.replica_loading(True, os.path.getsize(tmp))
             log.info("MASTER <-> REPLICA sync: Flushing old data (after loading the new one)")
             # Our replicas must resync: the data set and the history change.
             repl.primary.disconnect_all("full resync with the master")
@@ -353,6 +373,9 @@ class MasterLink:
             fresh, aux = self._load(tmp)
             self._swap(fresh, tmp)
         finally:
+            if p is not None:
+                p.replica_loading(False)
+                p.replica_async_loading(False)
             try:
                 os.unlink(tmp)
             except OSError:

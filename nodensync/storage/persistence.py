@@ -29,7 +29,7 @@ import gevent
 
 from .. import config as cfg
 from .. import errors
-from ..commands.registry import LOADING as LOADING_FLAG
+from ..commands.registry import LOADING as LOADING_FLAG, NO_ASYNC_LOADING
 from ..errors import CommandError
 from ..observability.info import section
 from . import aof as aof_mod
@@ -293,6 +293,8 @@ class Persistence:
         node = self.node
         if node.loading and not spec.flags & LOADING_FLAG:
             raise CommandError(LOADING_ERROR)
+        if spec.flags & NO_ASYNC_LOADING and getattr(node, "async_loading", False):
+            raise CommandError(LOADING_ERROR)
         if self._gate_reasons.get("misconf") and spec.name == "ping" and not client.is_master:
             msg = self.misconf_message()
             if msg is not None:
@@ -307,6 +309,28 @@ class Persistence:
         if current != self._gate_check:
             self._prev_pause = current
             node.client_pause = self._gate_check
+
+    def replica_loading(self, on, size=0):
+        """A replica's full sync loading in Redis's blocking way
+        (repl-diskless-load, see replication/replica.py): INFO shows
+        loading:1, clients get -LOADING for commands without the loading
+        flag, while the old data set waits to be replaced."""
+        node = self.node
+        if bool(on) == bool(node.loading):
+            return
+        node.loading = bool(on)
+        self.loading_info = [int(time.time()), size, 0, None] if on else None
+        self._set_gate("loading", bool(on))
+
+    def replica_async_loading(self, on):
+        """A replica's full sync loading in Redis's async way (swapdb with
+        the same history): the old data set answers meanwhile, INFO shows
+        async_loading:1, commands flagged no-async-loading get -LOADING."""
+        node = self.node
+        if bool(on) == bool(getattr(node, "async_loading", False)):
+            return
+        node.async_loading = bool(on)
+        self._set_gate("async-loading", bool(on))
 
     def _set_gate(self, reason, on):
         if bool(self._gate_reasons.get(reason)) == on:
@@ -643,7 +667,7 @@ def _info(node):
     cow_age = int(now_mono - child.cow_time) if child is not None and child.cow else 0
     fields = [
         ("loading", 1 if node.loading else 0),
-        ("async_loading", 0),
+        ("async_loading", 1 if getattr(node, "async_loading", False) else 0),
         ("current_cow_peak", cow_peak),
         ("current_cow_size", cow),
         ("current_cow_size_age", cow_age),

@@ -765,3 +765,84 @@ def test_killed_replica_does_not_pin_backlog(server_factory, redis_factory, kind
     assert stats(m)["sync_partial_ok"] == partial
     wait_in_sync(m, [r])
     assert client(r).dbsize() == 11
+
+
+def _loading_pair(server_factory, redis_factory, kind):
+    dbg = ("--enable-debug-command", "yes", "--repl-diskless-sync-delay", "0", "--save", "")
+    if kind == "node":
+        return server_factory(*dbg), server_factory(*dbg, "--repl-diskless-load", "swapdb")
+    return (redis_factory(*dbg),
+            redis_factory(*dbg, "--repl-diskless-load", "swapdb"))
+
+
+@pytest.mark.parametrize("kind", ["node", "redis"])
+def test_swapdb_load_of_another_history_is_loading(server_factory, redis_factory, kind):
+    """repl-diskless-load swapdb, a master of another history: the replica
+    is loading (-LOADING) during the sync; a failed sync leaves the old
+    data."""
+    m, r = _loading_pair(server_factory, redis_factory, kind)
+    mc, rc = client(m), client(r)
+    rc.execute_command("DEBUG", "POPULATE", "20", "slave", "10")
+    rc.set("mykey", "myvalue")
+    # (big values: a Redis replica loading from the socket answers clients
+    # once per 2 MB only)
+    mc.execute_command("DEBUG", "POPULATE", "200", "master", "100000")
+    mc.config_set("rdbcompression", "no")
+    mc.config_set("rdb-key-save-delay", 50000)         # 10 s for the snapshot
+    rc.replicaof("127.0.0.1", m.port)
+    persistence = lambda: client(r).info("persistence")   # noqa: E731
+    wait_for(lambda: persistence()["loading"] == 1, timeout=10, what="loading")
+    assert persistence()["async_loading"] == 0
+    raw = RawClient(r.port)            # (redis-py retries a -LOADING reply)
+    try:
+        assert raw.call_raw("GET", "mykey") == b"-LOADING Redis is loading the dataset in " \
+                                              b"memory\r\n"
+    finally:
+        raw.close()
+    mc.config_set("repl-diskless-sync-delay", 5)
+    mc.client_kill_filter(_type="replica")
+    wait_for(lambda: persistence()["loading"] == 0, timeout=10, what="loading stopped")
+    assert rc.get("mykey") == b"myvalue" and rc.dbsize() == 21
+    mc.config_set("rdb-key-save-delay", 0)
+
+
+def test_swapdb_load_of_same_history_is_async(server_factory, redis_factory, kind="node"):
+    """repl-diskless-load swapdb, a full sync from the master whose history
+    the replica has: async loading -- the old data answers, commands and
+    settings Redis denies while loading get -LOADING.  (NodeNsync only: a
+    Redis replica loading from its socket serves clients once per 2 MB of
+    payload, too seldom for a data set this size to be observed reliably;
+    Redis's replication.tcl, with 200 MB, is the comparison.)"""
+    m, r = _loading_pair(server_factory, redis_factory, kind)
+    mc, rc = client(m), client(r)
+    rc.config_set("replica-read-only", "no")
+    rc.replicaof("127.0.0.1", m.port)
+    wait_link_up(r)
+    mc.execute_command("DEBUG", "POPULATE", "200", "master", "100000")
+    mc.config_set("rdbcompression", "no")
+    wait_in_sync(m, [r])
+    rc.set("mykey", "myvalue")
+    before = rc.dbsize()
+    p = mc.pipeline(transaction=True)
+    p.client_kill_filter(_type="replica")
+    p.config_set("repl-backlog-size", 16384)
+    for i in range(3):
+        p.set("big%d" % i, "A" * 16384)
+    p.config_set("rdb-key-save-delay", 50000)
+    p.execute()
+    persistence = lambda: client(r).info("persistence")   # noqa: E731
+    wait_for(lambda: persistence()["async_loading"] == 1, timeout=10, what="async loading")
+    assert persistence()["loading"] == 0
+    assert rc.get("mykey") == b"myvalue" and rc.dbsize() == before
+    raw = RawClient(r.port)            # (redis-py retries a -LOADING reply)
+    try:
+        for args in (("CONFIG", "SET", "appendonly", "no"), ("REPLICAOF", "NO", "ONE")):
+            assert raw.call_raw(*args) == b"-LOADING Redis is loading the dataset in memory\r\n"
+        assert persistence()["async_loading"] == 1
+    finally:
+        raw.close()
+    mc.config_set("rdb-key-save-delay", 0)
+    mc.config_set("repl-diskless-sync-delay", 5)
+    mc.client_kill_filter(_type="replica")
+    wait_for(lambda: persistence()["async_loading"] == 0, timeout=10, what="async loading ended")
+    assert rc.get("mykey") == b"myvalue"
