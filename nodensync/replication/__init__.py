@@ -136,6 +136,11 @@ cfg.declare("minReplicasMaxLag", "int", 10,
             redis="min-replicas-max-lag",
             flags=_alias("minReplicasMaxLag", "min-replicas-max-lag", "min-slaves-max-lag"),
             mutable=True, minimum=0, maximum=2 ** 31 - 1, group=G)
+cfg.declare("loadingProcessEventsIntervalBytes", "int", 2 * 1024 * 1024,
+            "A replica loading a full sync serves its other clients at least every this "
+            "many bytes of the payload (and at least every 10 ms).",
+            redis="loading-process-events-interval-bytes", mutable=True, minimum=1024,
+            maximum=2 ** 31 - 1, group=G)
 cfg.declare("propagationErrorBehavior", "enum", "ignore",
             "What a replica does when a command from its master's stream fails (the "
             "error is always logged as '== CRITICAL ==' and counted in "

@@ -457,6 +457,10 @@ class MasterLink:
         conn = self.conn
         ping = [time.monotonic()]
 
+        p = getattr(node, "persistence", None)
+        interval = conf.values.get("loadingProcessEventsIntervalBytes", 2 * 1024 * 1024)
+        last_pos = [0]
+
         def progress(pos):
             self.transfer_lastio = time.time()
             now = time.monotonic()
@@ -466,13 +470,17 @@ class MasterLink:
                     conn.send(b"\n")       # keeps the master from timing us out
                 except OSError:
                     pass
+            info = getattr(p, "loading_info", None) if p is not None else None
+            if info is not None and node.loading:
+                info[2] = pos                       # (INFO loading_loaded_bytes)
             if delay:
                 gevent.sleep(delay / 1e6)
             else:
                 now = time.monotonic()
-                if now - last[0] > 0.01:
+                if now - last[0] > 0.01 or pos - last_pos[0] >= interval:
                     gevent.sleep(0)
                     last[0] = time.monotonic()
+                    last_pos[0] = pos
             if self.stopped:
                 raise _Stop()
 

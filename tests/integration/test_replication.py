@@ -845,3 +845,27 @@ def test_swapdb_load_of_same_history_is_async(server_factory, redis_factory, kin
     mc.client_kill_filter(_type="replica")
     wait_for(lambda: persistence()["async_loading"] == 0, timeout=10, what="async loading ended")
     assert rc.get("mykey") == b"myvalue"
+
+
+def test_new_settings_replies_vs_redis(server_factory, redis_factory):
+    """CONFIG GET / SET of loading-process-events-interval-bytes, dynamic-hz
+    and propagation-error-behavior answer as redis-server's (defaults,
+    bounds, error texts)."""
+    n, r = server_factory(), redis_factory()
+    cases = [("CONFIG", "GET", "loading-process-events-interval-bytes"),
+             ("CONFIG", "SET", "loading-process-events-interval-bytes", "1000"),
+             ("CONFIG", "SET", "loading-process-events-interval-bytes", "1024"),
+             ("CONFIG", "GET", "loading-process-events-interval-bytes"),
+             ("CONFIG", "GET", "dynamic-hz"),
+             ("CONFIG", "SET", "dynamic-hz", "no"),
+             ("CONFIG", "GET", "dynamic-hz"),
+             ("CONFIG", "GET", "propagation-error-behavior"),
+             ("CONFIG", "SET", "propagation-error-behavior", "panic"),
+             ("CONFIG", "GET", "propagation-error-behavior")]
+    rn, rr = RawClient(n.port), RawClient(r.port)
+    try:
+        for args in cases:
+            assert rn.call_raw(*args) == rr.call_raw(*args), args
+    finally:
+        rn.close()
+        rr.close()
