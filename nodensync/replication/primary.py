@@ -691,7 +691,9 @@ class Primary:
                 try:
                     with gevent.Timeout(timeout):
                         l.write(data)
-                except (OSError, ConnectionError, LinkClosed, gevent.Timeout):
+                except gevent.Timeout:
+                    l.close("Disconnecting timedout replica (full sync)")
+                except (OSError, ConnectionError, LinkClosed):
                     l.close("Disconnecting replica during the RDB transfer")
             return [l for l in alive if not l.closed]
 
@@ -707,6 +709,8 @@ class Primary:
                 log.warning("Reading the RDB child's pipe failed: %s", e)
                 break
             if not data:
+                log.info("Diskless rdb transfer, done reading from pipe, %d replicas still up.",
+                         len([l for l in alive if not l.closed]))
                 break
             total += len(data)
             alive = send_all(data)

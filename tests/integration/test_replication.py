@@ -869,3 +869,27 @@ def test_new_settings_replies_vs_redis(server_factory, redis_factory):
     finally:
         rn.close()
         rr.close()
+
+
+def test_diskless_transfer_log_messages(server_factory):
+    """The master logs the end of a diskless transfer as Redis does, and a
+    replica that stops reading during it past repl-timeout is dropped as
+    'Disconnecting timedout replica (full sync)'."""
+    m = server_factory(*FAST, "--enable-debug-command", "yes", "--repl-timeout", "2")
+    r = server_factory(*FAST, *replica_of(m))
+    wait_link_up(r)
+    assert "Diskless rdb transfer, done reading from pipe, 1 replicas still up." in m.log()
+    mc = client(m)
+    mc.execute_command("DEBUG", "POPULATE", "3000", "big", "10000")
+    mc.config_set("rdbcompression", "no")
+    wait_in_sync(m, [r])
+    mc.config_set("rdb-key-save-delay", 200)           # 0.6 s for the snapshot
+    r2 = server_factory(*FAST, "--key-load-delay", "1000000")
+    client(r2).replicaof("127.0.0.1", m.port)
+    wait_for(lambda: info(m).get("connected_slaves") == 2, what="second replica")
+    os.kill(r2.pid, signal.SIGSTOP)
+    try:
+        wait_for(lambda: "Disconnecting timedout replica (full sync)" in m.log(), timeout=20,
+                 what="the transfer timeout")
+    finally:
+        os.kill(r2.pid, signal.SIGCONT)
