@@ -234,6 +234,10 @@ declare("hz", "int", 10, "Background task frequency (active expiry cycles per se
         "Redis's bounds: any value is taken and clamped to 1..500).",
         redis="hz", mutable=True, minimum=0, maximum=2 ** 31 - 1, normalize=lambda v: min(max(v, 1), 500),
         group="general")
+declare("dynamicHz", "bool", True, "Raise the background task frequency above hz while "
+        "many clients are connected (doubled for every 200 clients per cycle, at most 500), "
+        "as Redis's dynamic-hz; INFO server shows it as hz, the setting as configured_hz.",
+        redis="dynamic-hz", mutable=True, group="general")
 declare("notifyKeyspaceEvents", "str", "", "Keyspace notification classes (Redis letters).",
         redis="notify-keyspace-events", mutable=True, group="general")
 # Streams (storage/stream.py): when XADD starts a new node (Redis's listpack

@@ -283,6 +283,23 @@ class Node:
     # them for more.
     EXPIRE_SLICE_S = 0.001
 
+    MAX_CLIENTS_PER_CLOCK_TICK = 200
+    MAX_HZ = 500
+
+    def effective_hz(self):
+        """hz, raised with dynamic-hz while many clients are connected (as
+        Redis's serverCron: doubled while there are more than 200 clients
+        per cycle, up to 500)."""
+        conf = self.config
+        hz = conf["hz"]
+        if conf["dynamicHz"]:
+            n = len(self.clients)
+            while n / hz > self.MAX_CLIENTS_PER_CLOCK_TICK:
+                hz *= 2
+                if hz > self.MAX_HZ:
+                    return self.MAX_HZ
+        return hz
+
     def expire_loop(self):
         """Active expiry: hz times a second, a time-bounded pass over the
         deadline heaps (25% of one cycle at most, like Redis), in slices of
@@ -290,7 +307,7 @@ class Node:
         one go: 25 ms at hz 10)."""
         perf = time.perf_counter
         while True:
-            hz = self.config["hz"]
+            hz = self.effective_hz()
             self.mono_now = time.monotonic()
             budget = 0.25 / hz
             pacer = Pacer()

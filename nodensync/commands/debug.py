@@ -5,7 +5,7 @@ no, as Redis; set in the conf file or on the command line).
 Implemented: HELP, SLEEP (stops the whole server, as Redis), SET-ACTIVE-
 EXPIRE, RELOAD [MERGE] [NOFLUSH] [NOSAVE], LOADAOF, DIGEST, DIGEST-VALUE
 (Redis's own SHA1 mix, so the digests equal redis-server's for the same
-data), OBJECT, POPULATE, PROTOCOL, LOG, ERROR, CHANGE-REPL-ID, SEGFAULT,
+data), OBJECT, POPULATE, PROTOCOL, LOG, ERROR, CHANGE-REPL-ID, REPLICATE, SEGFAULT,
 PANIC and QUICKLIST-PACKED-THRESHOLD (validated, no effect: no quicklist).  The rest of Redis's list inspects its C structures (QUICKLIST,
 LISTPACK, SDSLEN, JMAP, MALLCTL ...) and answers
 "unknown subcommand" here; DEBUG HELP lists only what is implemented.
@@ -91,6 +91,8 @@ _HELP = [
     "      existing RDB file.",
     "    * DEBUG RELOAD NOSAVE NOFLUSH MERGE: add the contents of an existing RDB",
     "      file to the database.",
+    "REPLICATE <string>",
+    "    Replicates the provided string to replicas, allowing data divergence.",
     "SEGFAULT",
     "    Crash the server with sigsegv.",
     "PAUSE-CRON <0|1>",
@@ -256,6 +258,16 @@ def _change_repl_id(ctx):
         log.warning("Changing replication IDs after receiving DEBUG change-repl-id")
         repl.change_replid()
         repl.clear_replid2()
+    return OK
+
+
+@_sub(b"replicate", 1, 1 << 30)
+def _replicate(ctx, *argv):
+    """Send a command to the replicas (not run here), in the database the
+    stream has selected: a test of what replicas do with a divergence."""
+    repl = getattr(ctx.node, "replication", None)
+    if repl is not None:
+        repl.primary.feed(repl.primary.seldb, [list(argv)])
     return OK
 
 

@@ -93,6 +93,7 @@ def flushall(ctx, *args):
     tracking_flush(ctx.node)
     ctx.node.keyspace.dirty += n + 1
     ctx.propagate_as = [[b"flushall"]]
+    ctx.node.keyspace.forget_replica_expires()
     for hook in ctx.node.flushall_hooks:
         hook()
     return OK
@@ -178,6 +179,9 @@ def _config_aliases():
     return out
 
 
+_DENY_LOADING = frozenset(["appendonly", "dir", "repl-diskless-load"])
+
+
 @command("config|set", arity=-4, flags=ADMIN | NOSCRIPT | LOADING | STALE | MAY_REPLICATE, group=G,
          since="2.0.0", syntax="parameter value [parameter value ...]")
 def config_set(ctx, *args):
@@ -185,6 +189,14 @@ def config_set(ctx, *args):
     if len(args) % 2:
         raise errors.wrong_arity("config|set")
     pairs = [(args[i].decode("utf-8", "replace"), args[i + 1]) for i in range(0, len(args), 2)]
+    node = ctx.node
+    if node.loading or getattr(node, "async_loading", False):
+        # Redis's DENY_LOADING_CONFIG settings cannot change while a data
+        # set is being loaded (a replica's full sync, async or not).
+        for name, _ in pairs:
+            s = cfg.find(name)
+            if s is not None and s.redis in _DENY_LOADING:
+                raise CommandError("LOADING Redis is loading the dataset in memory")
     try:
         ctx.node.config.set_many(pairs)
     except cfg.ConfigError as e:

@@ -23,6 +23,8 @@ import logging
 import os
 import time
 
+import gevent
+
 from .. import config as cfg
 from ..observability.info import section
 from .backlog import Backlog
@@ -113,8 +115,12 @@ cfg.declare("replDisklessSyncMaxReplicas", "int", 0,
             redis="repl-diskless-sync-max-replicas", mutable=True, minimum=0,
             maximum=2 ** 31 - 1, group=G)
 cfg.declare("replDisklessLoad", "enum", "disabled",
-            "Accepted for compatibility: a replica always receives the RDB into a temp "
-            "file and loads it into a new data set, serving the old one meanwhile.",
+            "How a replica's clients see a full sync, as Redis: 'swapdb' from the master "
+            "whose history it has loads asynchronously (the old data answers, INFO "
+            "async_loading:1); otherwise 'swapdb' (and 'on-empty-db' without keys) is "
+            "loading (-LOADING) from the start of the transfer, 'disabled' once the file "
+            "is received.  (The payload always goes through a temp file into a new data "
+            "set: a failed sync leaves the old data.)",
             redis="repl-diskless-load", mutable=True,
             choices=["disabled", "on-empty-db", "swapdb"], group=G)
 cfg.declare("replDisableTcpNodelay", "bool", False,
@@ -130,6 +136,19 @@ cfg.declare("minReplicasMaxLag", "int", 10,
             redis="min-replicas-max-lag",
             flags=_alias("minReplicasMaxLag", "min-replicas-max-lag", "min-slaves-max-lag"),
             mutable=True, minimum=0, maximum=2 ** 31 - 1, group=G)
+cfg.declare("loadingProcessEventsIntervalBytes", "int", 2 * 1024 * 1024,
+            "A replica loading a full sync serves its other clients at least every this "
+            "many bytes of the payload (and at least every 10 ms).",
+            redis="loading-process-events-interval-bytes", mutable=True, minimum=1024,
+            maximum=2 ** 31 - 1, group=G)
+cfg.declare("propagationErrorBehavior", "enum", "ignore",
+            "What a replica does when a command from its master's stream fails (the "
+            "error is always logged as '== CRITICAL ==' and counted in "
+            "unexpected_error_replies): ignore it; or, on a read-only replica, panic "
+            "(abort the process) with 'panic' or 'panic-on-replicas'.  (Redis's 'panic' "
+            "also covers errors met while loading the AOF; NodeNsync's AOF loader ignores "
+            "those with every value.)", redis="propagation-error-behavior",
+            mutable=True, choices=["ignore", "panic", "panic-on-replicas"], group=G)
 cfg.declare("replicaPriority", "int", 100, "Reported as slave_priority (failover tools).",
             redis="replica-priority",
             flags=_alias("replicaPriority", "replica-priority", "slave-priority"),
@@ -244,6 +263,8 @@ class Replication:
         node.replica_read_only = replica and self.config["replicaReadOnly"]
         ks = node.keyspace
         ks.active_expire_enabled = not replica
+        ks.track_replica_expires = replica and not self.config["replicaReadOnly"]
+        self._refresh_expire_guard(ks.track_replica_expires)
         if not replica:
             ks.serving_master_stream = False
         host_port = "%s %d" % (self.master_host, self.master_port) if replica else ""
@@ -253,6 +274,36 @@ class Replication:
             self.link.refresh_stale_gate()
         else:
             node.set_gate_all(False, "masterdown")
+
+    # A writable replica deletes the expired keys a client's write meets
+    # (Redis's lookupKeyWrite with EXPIRE_FORCE_DELETE_EXPIRED): a write
+    # guard (only writes reach it) sets keyspace.force_expire_writes until
+    # the event loop's next iteration (commands run without yielding).
+    def _refresh_expire_guard(self, need):
+        node = self.node
+        self._expire_guard_active = need
+        installed = getattr(self, "_expire_guard_installed", False)
+        if need and not installed:
+            self._expire_prev_guard = node.write_guard
+            node.write_guard = self._expire_guard
+            self._expire_guard_installed = True
+        elif not need and installed and node.write_guard == self._expire_guard:
+            node.write_guard = self._expire_prev_guard
+            self._expire_prev_guard = None
+            self._expire_guard_installed = False
+
+    def _expire_guard(self, client, spec):
+        prev = self._expire_prev_guard
+        if prev is not None:
+            prev(client, spec)
+        if self._expire_guard_active and not client.is_master:
+            ks = self.node.keyspace
+            if not ks.force_expire_writes:
+                ks.force_expire_writes = True
+                gevent.get_hub().loop.run_callback(self._end_force_expire)
+
+    def _end_force_expire(self):
+        self.node.keyspace.force_expire_writes = False
 
     def set_master(self, host, port, who=None):
         """REPLICAOF host port: replicate from a (new) master."""
@@ -341,6 +392,9 @@ class Replication:
         """At start, after the data set was loaded: the replication ID and
         offset of the RDB file (if it has them)."""
         p = getattr(self.node, "persistence", None)
+        expired = getattr(p, "load_expired_names", None) or []
+        if p is not None:
+            p.load_expired_names = None
         if self.config.values.get("appendOnly"):
             return      # the data came from the AOF: an RDB preamble's offset is not its state
         aux = getattr(p, "loaded_aux", None) or {}
@@ -372,6 +426,12 @@ class Replication:
             self.base_offset = off
             self.create_backlog(off + 1)
             self.primary.no_links_since = time.time()
+            # The keys the load skipped as expired are deleted on the
+            # replicas too: a DEL each in the stream after the recorded
+            # offset (as Redis's RDBFLAGS_FEED_REPL load).
+            feed = self.primary.feed
+            for dbid, key in expired:
+                feed(dbid, [[b"DEL", key]])
             log.info("Replication history of the RDB file kept as secondary ID %s up to "
                      "offset %d", rid, off)
 
@@ -451,6 +511,7 @@ class Replication:
         s = self.node.stats
         s.sync_full = s.sync_partial_ok = s.sync_partial_err = 0
         s.net_repl_input_bytes = s.net_repl_output_bytes = 0
+        s.unexpected_error_replies = 0
 
     # -- lifecycle ------------------------------------------------------------------------
     def start(self):

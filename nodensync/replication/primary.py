@@ -428,7 +428,8 @@ class Primary:
         low = None
         for link in self.links:
             off = link.next_off
-            if off is not None and not link.closed and (low is None or off < low):
+            if off is not None and not link.closed and not link.client.closing \
+                    and (low is None or off < low):
                 low = off
         return low
 
@@ -690,7 +691,9 @@ class Primary:
                 try:
                     with gevent.Timeout(timeout):
                         l.write(data)
-                except (OSError, ConnectionError, LinkClosed, gevent.Timeout):
+                except gevent.Timeout:
+                    l.close("Disconnecting timedout replica (full sync)")
+                except (OSError, ConnectionError, LinkClosed):
                     l.close("Disconnecting replica during the RDB transfer")
             return [l for l in alive if not l.closed]
 
@@ -706,6 +709,8 @@ class Primary:
                 log.warning("Reading the RDB child's pipe failed: %s", e)
                 break
             if not data:
+                log.info("Diskless rdb transfer, done reading from pipe, %d replicas still up.",
+                         len([l for l in alive if not l.closed]))
                 break
             total += len(data)
             alive = send_all(data)

@@ -38,7 +38,7 @@ import gevent
 import hiredis
 from gevent.lock import Semaphore
 
-from ..commands.dispatch import call, dispatch
+from ..commands.dispatch import _looked_up, call, dispatch
 from ..commands.registry import LOOKUP, STALE
 from ..errors import CommandError
 from ..protocol.resp import encode_command
@@ -83,13 +83,16 @@ class _Conn:
         self.link = link
         self.buf = bytearray()
         self.lock = Semaphore()
+        # What a repl-timeout without data is reported as (Redis's texts):
+        # during the handshake, then during the RDB transfer.
+        self.timeout_text = "Timeout connecting to the MASTER..."
 
     def send(self, data):
         with self.lock:
             self.sock.sendall(data)
 
     def _fill(self, timeout):
-        with gevent.Timeout(timeout, LinkError("Timeout receiving data from the MASTER")):
+        with gevent.Timeout(timeout, LinkError(self.timeout_text)):
             data = self.sock.recv(READ_SIZE)
         if not data:
             raise LinkError("Connection closed by the MASTER")
@@ -136,7 +139,6 @@ class MasterLink:
         self.stopped = False
         self.supervisor = None
         self._stale_gate = False
-        self._last_error_log = 0.0
         self._dbid = 0
 
     # -- state names ----------------------------------------------------------------
@@ -193,7 +195,10 @@ class MasterLink:
         timeout = conf["replTimeout"]
         self.state = "connecting"
         log.info("Connecting to MASTER %s:%d", self.host, self.port)
-        sock = socket.create_connection((self.host, self.port), timeout=timeout)
+        try:
+            sock = socket.create_connection((self.host, self.port), timeout=timeout)
+        except socket.timeout:
+            raise LinkError("Timeout connecting to the MASTER...") from None
         try:
             if not conf["replDisableTcpNodelay"]:
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -304,6 +309,9 @@ class MasterLink:
         self.transfer_size = 0
         self.transfer_read = 0
         self.transfer_lastio = time.time()
+        conn.timeout_text = ("Timeout receiving bulk data from MASTER... If the problem "
+                             "persists try to set the 'repl-timeout' parameter in redis.conf "
+                             "to a larger value.")
         while True:
             line = conn.readline(timeout)
             if line:
@@ -333,11 +341,31 @@ class MasterLink:
         tmp = os.path.join(data_dir, "temp-%d.%d.rdb" % (int(time.time()), os.getpid()))
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         stats = node.stats
+        # repl-diskless-load, as Redis's clients see it: 'swapdb' with the
+        # same history as the master's (our replid is the one announced)
+        # loads asynchronously, the old data answering meanwhile; other
+        # diskless loads ('swapdb', 'on-empty-db' with no key) are loading
+        # from the start of the transfer, a disk load ('disabled', or
+        # 'on-empty-db' with keys) once the file is received.  (The payload
+        # always goes through a temp file and a new data set here, so a
+        # failed sync leaves the old data in place.)
+        p = getattr(node, "persistence", None)
+        mode = conf.values.get("replDisklessLoad", "disabled")
+        diskless = mode == "swapdb" or (
+            mode == "on-empty-db" and not any(db.data for db in node.keyspace.dbs))
+        async_load = diskless and mode == "swapdb" and repl.replid == replid
         try:
+            if p is not None:
+                if async_load:
+                    p.replica_async_loading(True)
+                elif diskless:
+                    p.replica_loading(True, self.transfer_size)
             try:
                 self._receive(conn, fd, mark, timeout, stats)
             finally:
                 os.close(fd)
+            if p is not None and not async_load and not diskless:
+                p.replica_loading(True, os.path.getsize(tmp))
             log.info("MASTER <-> REPLICA sync: Flushing old data (after loading the new one)")
             # Our replicas must resync: the data set and the history change.
             repl.primary.disconnect_all("full resync with the master")
@@ -345,6 +373,9 @@ class MasterLink:
             fresh, aux = self._load(tmp)
             self._swap(fresh, tmp)
         finally:
+            if p is not None:
+                p.replica_loading(False)
+                p.replica_async_loading(False)
             try:
                 os.unlink(tmp)
             except OSError:
@@ -426,6 +457,11 @@ class MasterLink:
         conn = self.conn
         ping = [time.monotonic()]
 
+        p = getattr(node, "persistence", None)
+        interval = conf.values.get("loadingProcessEventsIntervalBytes", 2 * 1024 * 1024)
+        last_pos = [0]
+        slept = [0.0]
+
         def progress(pos):
             self.transfer_lastio = time.time()
             now = time.monotonic()
@@ -435,13 +471,22 @@ class MasterLink:
                     conn.send(b"\n")       # keeps the master from timing us out
                 except OSError:
                     pass
+            info = getattr(p, "loading_info", None) if p is not None else None
+            if info is not None and node.loading:
+                info[2] = pos                       # (INFO loading_loaded_bytes)
             if delay:
-                gevent.sleep(delay / 1e6)
+                # (slept in batches of at least 2 ms: a gevent sleep costs far
+                # more than the 100 us a test may ask per key)
+                slept[0] += delay / 1e6
+                if slept[0] >= 0.002:
+                    gevent.sleep(slept[0])
+                    slept[0] = 0.0
             else:
                 now = time.monotonic()
-                if now - last[0] > 0.01:
+                if now - last[0] > 0.01 or pos - last_pos[0] >= interval:
                     gevent.sleep(0)
                     last[0] = time.monotonic()
+                    last_pos[0] = pos
             if self.stopped:
                 raise _Stop()
 
@@ -508,6 +553,7 @@ class MasterLink:
             if signal_db_ready is not None and old.data:
                 signal_db_ready(old)
         ks.dirty += 1
+        ks.forget_replica_expires()
         if p is not None:
             try:
                 os.replace(tmp, p.rdb.path())
@@ -667,16 +713,30 @@ class MasterLink:
             dispatch(c, argv)
         except CommandError as e:
             e.__traceback__ = None
-            now = time.monotonic()
-            if now - self._last_error_log > 1.0:
-                self._last_error_log = now
-                log.warning("== CRITICAL == This replica got an error processing the "
-                            "command '%s' from its master: '%s'",
-                            argv[0].decode("utf-8", "replace"), e.message)
+            self._master_error(argv, e.message)
         except (gevent.GreenletExit, _Stop):
             raise
         except Exception:
             log.exception("command %r from the master failed", argv[:1])
+
+    def _master_error(self, argv, message):
+        """A command of the master's stream failed: logged and counted as
+        Redis's afterErrorReply does; propagation-error-behavior 'panic' or
+        'panic-on-replicas' ends a read-only replica."""
+        spec = _looked_up(argv)
+        name = spec.fullname if spec is not None else "<unknown>"
+        text = message[:4096].replace("\r", " ").replace("\n", " ")
+        log.warning("== CRITICAL == This replica is sending an error to its master: '%s' "
+                    "after processing the command '%s'", text, name)
+        stats = self.node.stats
+        stats.unexpected_error_replies = getattr(stats, "unexpected_error_replies", 0) + 1
+        conf = self.config
+        if conf.values.get("propagationErrorBehavior", "ignore") != "ignore" \
+                and conf["replicaReadOnly"]:
+            log.critical("Guru Meditation: This replica panicked sending an error to its "
+                         "master after processing the command '%s'", name)
+            logging.shutdown()
+            os.abort()
 
     def _master_replconf(self, argv):
         if len(argv) >= 2 and argv[1].lower() == b"getack":

@@ -31,7 +31,7 @@ import heapq
 import random
 import time
 from collections import OrderedDict, deque
-from itertools import compress
+from itertools import compress, islice
 
 from ..errors import CommandError, WRONGTYPE
 from .compact import HASH_PACK_ENTRIES, IntSet, PackedHash, PackedSet
@@ -268,7 +268,11 @@ class Database:
             # master's DEL, so both sides stay identical.
             if ks.serving_master_stream:
                 return self.data.get(key)
-            return None
+            if not ks.force_expire_writes:
+                return None
+            # (a write on a writable replica: the key is deleted first, as
+            # Redis's lookupKeyWrite does there, so the write does not
+            # inherit the dead key's TTL)
         if ks.expire_paused:
             # CLIENT PAUSE: the key reads as expired, but deleting it is a
             # write (a DEL to propagate): it waits for the pause to end.
@@ -402,6 +406,9 @@ class Database:
     def set_expire(self, key, when_ms):
         self.expires[key] = when_ms
         heapq.heappush(self.heap, (when_ms, key))
+        ks = self.keyspace
+        if ks.track_replica_expires and not ks.serving_master_stream:
+            ks.remember_replica_expire(self.id, key)
         if len(self.heap) > 2 * len(self.expires) + 1024:
             self._rebuild_heap()
 
@@ -577,6 +584,14 @@ class Keyspace:
         self.expire_paused = False            # CLIENT PAUSE: expired keys kept until it ends
         self.packed_threshold = 1 << 30       # DEBUG QUICKLIST-PACKED-THRESHOLD (no effect here)
         self.serving_master_stream = False    # True while applying the master's stream
+        # A writable replica expires the keys its own clients gave a TTL
+        # (Redis's slaveKeysWithExpire): key -> bitmap of the databases
+        # where it got one (databases 0-63), checked by expire_cycle.
+        self.track_replica_expires = False    # set by the replication role (writable replica)
+        self.replica_expires = {}
+        # Set while a client's write runs on a writable replica (see
+        # replication's expire guard): expired keys it meets are deleted.
+        self.force_expire_writes = False
         self.notify_flags = ""                # notify-keyspace-events, parsed: set_notify_flags
         self.notify = lambda klass, event, key, dbid: None
         self.expired_listeners = []           # fn(db, key) -> propagate DEL etc.
@@ -616,6 +631,56 @@ class Keyspace:
         if self.notify_flags:
             self.notify("x", "expired", key, db.id)
 
+    def remember_replica_expire(self, dbid, key):
+        """A client of a writable replica set a TTL on ``key``: this node
+        expires it itself (the master knows nothing of it)."""
+        if dbid < 64:
+            self.replica_expires[key] = self.replica_expires.get(key, 0) | (1 << dbid)
+
+    def forget_replica_expires(self):
+        """FLUSHALL, a full sync: the tracked names may come back from the
+        master, whose TTLs are not ours to enforce (Redis's
+        flushSlaveKeysWithExpireList)."""
+        if self.replica_expires:
+            self.replica_expires = {}
+        # Set while a client's write runs on a writable replica (see
+        # replication's expire guard): expired keys it meets are deleted.
+        self.force_expire_writes = False
+
+    def expire_replica_keys(self, budget_s=0.001):
+        """A writable replica's active expiry (Redis's expireSlaveKeys):
+        delete the tracked keys whose time has come; stop after meeting
+        four that are not due yet, or when the time budget is used."""
+        tracked = self.replica_expires
+        now = now_ms()
+        deadline = time.perf_counter() + budget_s
+        dbs = self.dbs
+        ndb = len(dbs)
+        expired = noexpire = cycles = 0
+        # Round robin: a key still to wait for goes to the end of the dict.
+        for key in list(islice(tracked, 256)):
+            bits = tracked.pop(key)
+            keep = 0
+            dbid = 0
+            while bits and dbid < ndb:
+                if bits & 1:
+                    db = dbs[dbid]
+                    when = db.expires.get(key)
+                    if when is not None:
+                        if when <= now and db.drop_expired(key):
+                            expired += 1
+                        else:
+                            noexpire += 1
+                            keep |= 1 << dbid
+                bits >>= 1
+                dbid += 1
+            if keep:
+                tracked[key] = keep
+            cycles += 1
+            if noexpire > 3 or ((cycles & 63) == 0 and time.perf_counter() > deadline):
+                break
+        return expired
+
     def expire_cycle(self, budget_s=0.001):
         """One active-expiry pass over the databases within a time budget.
 
@@ -626,6 +691,9 @@ class Keyspace:
             if is_tracked(db.data):     # a load or a swap stored containers
                 untrack(db.data)
         if not (self.active_expire_enabled and self.active_cycle) or self.expire_paused:
+            if self.replica_expires and self.active_cycle and not self.expire_paused \
+                    and not self.active_expire_enabled:
+                return self.expire_replica_keys(budget_s)
             return 0
         now = now_ms()
         perf = time.perf_counter

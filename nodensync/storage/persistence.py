@@ -29,7 +29,7 @@ import gevent
 
 from .. import config as cfg
 from .. import errors
-from ..commands.registry import LOADING as LOADING_FLAG
+from ..commands.registry import LOADING as LOADING_FLAG, NO_ASYNC_LOADING
 from ..errors import CommandError
 from ..observability.info import section
 from . import aof as aof_mod
@@ -140,6 +140,7 @@ class Persistence:
         self.loaded_aux = {}
         self.load_keys_loaded = 0
         self.load_keys_expired = 0
+        self.load_expired_names = None    # [(dbid, key)] skipped as expired by the start's RDB load
         self.loading_info = None          # [start time, total bytes, done bytes, file]
         self._loading_base = 0
         self._prev_guard = None
@@ -292,6 +293,8 @@ class Persistence:
         node = self.node
         if node.loading and not spec.flags & LOADING_FLAG:
             raise CommandError(LOADING_ERROR)
+        if spec.flags & NO_ASYNC_LOADING and getattr(node, "async_loading", False):
+            raise CommandError(LOADING_ERROR)
         if self._gate_reasons.get("misconf") and spec.name == "ping" and not client.is_master:
             msg = self.misconf_message()
             if msg is not None:
@@ -306,6 +309,28 @@ class Persistence:
         if current != self._gate_check:
             self._prev_pause = current
             node.client_pause = self._gate_check
+
+    def replica_loading(self, on, size=0):
+        """A replica's full sync loading in Redis's blocking way
+        (repl-diskless-load, see replication/replica.py): INFO shows
+        loading:1, clients get -LOADING for commands without the loading
+        flag, while the old data set waits to be replaced."""
+        node = self.node
+        if bool(on) == bool(node.loading):
+            return
+        node.loading = bool(on)
+        self.loading_info = [int(time.time()), size, 0, None] if on else None
+        self._set_gate("loading", bool(on))
+
+    def replica_async_loading(self, on):
+        """A replica's full sync loading in Redis's async way (swapdb with
+        the same history): the old data set answers meanwhile, INFO shows
+        async_loading:1, commands flagged no-async-loading get -LOADING."""
+        node = self.node
+        if bool(on) == bool(getattr(node, "async_loading", False)):
+            return
+        node.async_loading = bool(on)
+        self._set_gate("async-loading", bool(on))
 
     def _set_gate(self, reason, on):
         if bool(self._gate_reasons.get(reason)) == on:
@@ -330,6 +355,7 @@ class Persistence:
         now = int(time.time() * 1000)
         skip_expired = not aof_preamble and self._master_at_load
         counts = [0, 0]
+        expired_names = self.load_expired_names
 
         def on_key(dbid, key, value, expire):
             if value is None:
@@ -342,6 +368,8 @@ class Persistence:
                 db.delete(key)
             if expire is not None and skip_expired and expire < now:
                 counts[1] += 1
+                if expired_names is not None:
+                    expired_names.append((dbid, key))
                 return
             db.data[key] = compact(ks, value)       # small hashes / sets packed
             if expire is not None:
@@ -349,8 +377,13 @@ class Persistence:
             counts[0] += 1
         parser = rdb.RdbParser(buf, name=path)
         delay = node.config["keyLoadDelay"]
-        aux = parser.load(on_key, len(dbs), verify_checksum=node.config["rdbChecksum"],
-                          progress=self.load_progress, progress_every=1 if delay else 256)
+        tracking = ks.track_replica_expires     # (loaded TTLs are not a client's)
+        ks.track_replica_expires = False
+        try:
+            aux = parser.load(on_key, len(dbs), verify_checksum=node.config["rdbChecksum"],
+                              progress=self.load_progress, progress_every=1 if delay else 256)
+        finally:
+            ks.track_replica_expires = tracking
         functions = aux.pop("functions", [])
         if functions:
             if self.function_loader is not None:
@@ -483,6 +516,9 @@ class Persistence:
             log.info("DB loaded from %s: %.3f seconds", what, time.monotonic() - started)
 
     def _load_rdb(self, path):
+        # (a master restarted from its RDB feeds a DEL per expired key it
+        # skipped into its new backlog: see replication.restore_from_rdb)
+        self.load_expired_names = [] if self._master_at_load else None
         try:
             self.load_rdb_file(path)
         except rdb.RdbError as e:
@@ -631,7 +667,7 @@ def _info(node):
     cow_age = int(now_mono - child.cow_time) if child is not None and child.cow else 0
     fields = [
         ("loading", 1 if node.loading else 0),
-        ("async_loading", 0),
+        ("async_loading", 1 if getattr(node, "async_loading", False) else 0),
         ("current_cow_peak", cow_peak),
         ("current_cow_size", cow),
         ("current_cow_size_age", cow_age),

@@ -95,10 +95,24 @@ def main():
         sys.stderr.write("redis_server_shim: no NodeNsync setting for '%s', left out\n" % d)
     # Written as NodeNsync's own conf file (next to the framework's), so
     # CONFIG REWRITE has a file to write back to, as Redis's tests expect.
+    # A restart from the same framework config and arguments (restart_server)
+    # starts from that file as it stands, with what CONFIG REWRITE saved in
+    # it (replicaof, repl-backlog-size ...), as redis-server would.
     conf = sys.argv[1] + ".nodensync.conf"
-    with open(conf, "w") as f:
-        for name, value in settings:
-            f.write("%s = %s\n" % (name, value))
+    source = repr((open(sys.argv[1], "rb").read() if os.path.isfile(sys.argv[1]) else b"",
+                   sys.argv[2:])).encode("utf-8", "surrogateescape")
+    stamp = conf + ".source"
+    try:
+        with open(stamp, "rb") as f:
+            same = f.read() == source and os.path.exists(conf)
+    except OSError:
+        same = False
+    if not same:
+        with open(conf, "w") as f:
+            for name, value in settings:
+                f.write("%s = %s\n" % (name, value))
+        with open(stamp, "wb") as f:
+            f.write(source)
     sys.stdout.write("                 PID: %d\n" % os.getpid())
     sys.stdout.flush()
     env = dict(os.environ, PYTHONPATH=ROOT)

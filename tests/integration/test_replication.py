@@ -548,10 +548,11 @@ def test_replication_over_tls(server_factory, tmp_path):
     wait_link_up(r)
 
 
-def test_full_sync_load_keeps_old_data_readable(server_factory):
-    """While a replica loads a full sync (slowed down with key-load-delay),
-    it keeps answering with its previous data set; the new one replaces it
-    at once when complete."""
+def test_full_sync_load_is_loading_and_keeps_old_data_on_failure(server_factory):
+    """repl-diskless-load disabled (the default), as Redis: the old data set
+    answers while the RDB is received; while it is loaded (slowed down with
+    key-load-delay) clients get -LOADING and INFO shows loading:1; the new
+    data set replaces the old one at once when complete."""
     m = server_factory(*FAST)
     mc = client(m)
     p = mc.pipeline(transaction=False)
@@ -563,18 +564,347 @@ def test_full_sync_load_keeps_old_data_readable(server_factory):
     rc.set("old", "data")
     rc.rpush("old-list", "a", "b")
     rc.execute_command("REPLICAOF", "127.0.0.1", m.port)
-    wait_for(lambda: info(r).get("master_sync_in_progress") == 1, what="sync in progress")
-    seen = 0
-    for _ in range(400):
-        seen_now = (rc.get("old"), rc.dbsize(), rc.get("new:1"))
-        # The load may complete between two of these reads: only a view
-        # taken while the sync was still in progress afterwards counts.
-        if info(r).get("master_sync_in_progress") != 1:
-            break
-        assert seen_now == (b"data", 2, None)
-        seen += 1
-        time.sleep(0.05)
-    assert seen >= 3
+    wait_for(lambda: info(r, "persistence").get("loading") == 1, what="loading")
+    raw = RawClient(r.port)
+    try:
+        assert raw.call_raw("GET", "old") == b"-LOADING Redis is loading the dataset in memory\r\n"
+        assert raw.call_raw("PING") == b"-LOADING Redis is loading the dataset in memory\r\n"
+        assert info(r, "persistence")["async_loading"] == 0
+    finally:
+        raw.close()
     wait_link_up(r)
+    assert info(r, "persistence")["loading"] == 0
     assert rc.get("old") is None and rc.dbsize() == 300
     assert_same_data(m, [r])
+
+
+@pytest.mark.parametrize("kind", ["node", "redis"])
+def test_writable_replica_expires_its_own_keys(server_factory, redis_factory, kind):
+    """A writable replica expires the keys its own clients gave a TTL (Redis
+    tracks them: slave_expires_tracked_keys), actively, without writing to
+    the stream it shares with the master; keys with a TTL from the master
+    are not tracked, and FLUSHALL forgets the tracked names."""
+    if kind == "node":
+        m = server_factory(*FAST)
+        r = server_factory(*FAST, *replica_of(m))
+    else:
+        m = redis_factory()
+        r = redis_factory("--replicaof", "127.0.0.1", str(m.port))
+    wait_link_up(r)
+    mc, rc = client(m), client(r)
+    mc.set("from-master", "x", ex=1000)
+    wait_in_sync(m, [r])
+    rc.config_set("replica-read-only", "no")
+    rc5 = client(r, db=5)
+    for i in range(3):
+        rc5.set("k%d" % i, i, px=300)
+    rc.set("k0", "db0", px=300)                # the same name in another database
+    rc.set("long", "y", ex=1000)
+    assert stats(r)["slave_expires_tracked_keys"] == 2 + 2 - 1 + 1   # k0 k1 k2 long
+    expired = stats(r)["expired_keys"]
+    wait_for(lambda: rc5.dbsize() == 0 and rc.dbsize() == 2, timeout=10,
+             what="the replica's own keys expired")
+    assert stats(r)["expired_keys"] == expired + 4
+    assert rc.ttl("long") > 900 and rc.ttl("from-master") > 900
+    wait_for(lambda: stats(r)["slave_expires_tracked_keys"] == 1, timeout=10,
+             what="expired keys forgotten")
+    assert info(r)["slave_repl_offset"] == info(m)["master_repl_offset"]
+    rc.flushall()
+    assert stats(r)["slave_expires_tracked_keys"] == 0
+    rc.config_set("replica-read-only", "yes")
+
+
+@pytest.mark.parametrize("kind", ["node", "redis"])
+def test_propagation_error_behavior(server_factory, redis_factory, kind):
+    """A command of the master's stream that fails on the replica (DEBUG
+    REPLICATE of an unknown command) is logged as '== CRITICAL ==' and
+    counted; with propagation-error-behavior panic-on-replicas a writable
+    replica goes on, a read-only one aborts."""
+    dbg = ("--enable-debug-command", "yes")
+    if kind == "node":
+        m = server_factory(*FAST, *dbg)
+        r = server_factory(*FAST, *replica_of(m))
+    else:
+        m = redis_factory(*dbg)
+        r = redis_factory("--replicaof", "127.0.0.1", str(m.port))
+    wait_link_up(r)
+    mc, rc = client(m), client(r)
+    assert rc.config_get("propagation-error-behavior") == {
+        "propagation-error-behavior": "ignore"}
+    with pytest.raises(redis.ResponseError) as e:
+        rc.config_set("propagation-error-behavior", "sometimes")
+    assert "argument(s) must be one of the following" in str(e.value)
+    assert mc.execute_command("DEBUG", "REPLICATE", "fake-command-1") == b"OK"
+    mc.set("foo", "bar")
+    wait_in_sync(m, [r])
+    assert stats(r)["unexpected_error_replies"] == 1
+    wait_for(lambda: "fake-command-1" in r.log(), timeout=5, what="the error in the log")
+    assert r.log().count("== CRITICAL ==") == 1
+    assert rc.get("foo") == b"bar"
+    rc.config_set("propagation-error-behavior", "panic-on-replicas")
+    rc.config_set("replica-read-only", "no")
+    rc.set("n", "foo")
+    mc.incrby("n", 1)
+    wait_in_sync(m, [r])
+    assert rc.get("n") == b"foo"                    # divergence allowed, no panic
+    wait_for(lambda: "'incrby'" in r.log(), timeout=5, what="the incrby error in the log")
+    rc.config_set("replica-read-only", "yes")
+    mc.execute_command("DEBUG", "REPLICATE", "fake-command-2")
+    wait_for(lambda: r.proc.poll() is not None, timeout=10, what="the replica's panic")
+    assert r.proc.returncode == -signal.SIGABRT
+    assert "Guru Meditation: This replica panicked sending an error to its master" in r.log()
+
+
+@pytest.mark.parametrize("kind", ["node", "redis"])
+def test_writable_replica_write_deletes_expired_key(server_factory, redis_factory, kind):
+    """On a writable replica a write meets a key the master let expire (but
+    has not deleted yet) as missing and deleted: INCR creates a fresh key
+    without the dead key's TTL; a read only hides the key."""
+    dbg = ("--enable-debug-command", "yes")
+    if kind == "node":
+        m = server_factory(*FAST, *dbg)
+        r = server_factory(*FAST, *replica_of(m))
+    else:
+        m = redis_factory(*dbg)
+        r = redis_factory("--replicaof", "127.0.0.1", str(m.port))
+    wait_link_up(r)
+    mc, rc = client(m), client(r)
+    mc.execute_command("DEBUG", "SET-ACTIVE-EXPIRE", "0")
+    mc.set("key1", 5, px=10)
+    mc.set("key2", 5, px=10)
+    mc.sadd("set1", "a")
+    mc.pexpire("set1", 10)
+    wait_for(lambda: rc.dbsize() == 3 and rc.exists("key1", "key2", "set1") == 0,
+             what="keys replicated and expired")
+    rc.config_set("replica-read-only", "no")
+    assert rc.dbsize() == 3
+    assert rc.incr("key1") == 1
+    assert rc.ttl("key1") == -1
+    assert rc.sadd("set1", "b") == 1
+    assert rc.ttl("set1") == -1 and rc.smembers("set1") == {b"b"}
+    assert rc.get("key2") is None
+    assert rc.dbsize() == 3
+    rc.config_set("replica-read-only", "yes")
+
+
+def test_master_restart_sends_dels_for_keys_expired_in_its_rdb(server_factory):
+    """A master restarted from its RDB skips the keys that expired meanwhile
+    and, as Redis, puts a DEL for each in its new backlog after the recorded
+    offset: the replica continues partially and deletes them too."""
+    m = server_factory(*FAST, "--enable-debug-command", "yes")
+    r = server_factory(*FAST, *replica_of(m))
+    wait_link_up(r)
+    mc = client(m)
+    mc.execute_command("DEBUG", "SET-ACTIVE-EXPIRE", "0")
+    for i in range(40):
+        client(m, db=i % 4).set("k%d" % i, "v", px=50)
+    mc.set("kept", "1")
+    off = wait_in_sync(m, [r])
+    time.sleep(0.1)
+    m.restart()
+    wait_link_up(r)
+    mc = client(m)
+    i = info(m)
+    assert info(m, "persistence")["rdb_last_load_keys_expired"] == 40
+    assert i["master_repl_offset"] == off + i["repl_backlog_histlen"] > off
+    assert i["second_repl_offset"] == off + 1
+    assert stats(m)["sync_partial_ok"] == 1 and stats(m)["sync_full"] == 0
+    wait_in_sync(m, [r])
+    assert [client(r, db=d).dbsize() for d in range(4)] == [1, 0, 0, 0]
+    assert client(r).get("kept") == b"1"
+
+
+@pytest.mark.parametrize("kind", ["node", "redis"])
+def test_replica_detects_timeout_during_handshake(server_factory, redis_factory, kind):
+    """A replica waiting for its master's answer to PSYNC (a diskless sync
+    that waits for more replicas) gives up after repl-timeout without even
+    the master's newlines, logging Redis's text."""
+    if kind == "node":
+        m = server_factory("--repl-diskless-sync-delay", "1000")
+        r = server_factory("--repl-timeout", "2", *replica_of(m))
+    else:
+        m = redis_factory("--repl-diskless-sync-delay", "1000")
+        r = redis_factory("--repl-timeout", "2", "--replicaof", "127.0.0.1", str(m.port))
+    rc = client(r)
+    wait_for(lambda: rc.role()[3] in (b"handshake", "handshake"), what="handshake state")
+    os.kill(m.pid, signal.SIGSTOP)
+    try:
+        wait_for(lambda: "Timeout connecting to the MASTER..." in r.log(), timeout=15,
+                 what="the timeout in the replica's log")
+    finally:
+        os.kill(m.pid, signal.SIGCONT)
+
+
+@pytest.mark.parametrize("kind", ["node", "redis"])
+def test_killed_replica_does_not_pin_backlog(server_factory, redis_factory, kind):
+    """A replica link killed by CLIENT KILL no longer keeps its bytes in the
+    backlog, even before its connection is actually torn down (here: inside
+    MULTI, with writes that overflow a 16 kB backlog after the kill): the
+    replica's next PSYNC needs a full sync, as with Redis."""
+    if kind == "node":
+        m = server_factory(*FAST)
+        r = server_factory(*FAST, *replica_of(m))
+    else:
+        m = redis_factory("--repl-diskless-sync-delay", "0")
+        r = redis_factory("--replicaof", "127.0.0.1", str(m.port))
+    wait_link_up(r)
+    mc = client(m)
+    mc.set("a", "1")
+    wait_in_sync(m, [r])
+    full = stats(m)["sync_full"]
+    partial = stats(m)["sync_partial_ok"]
+    p = mc.pipeline(transaction=True)
+    p.client_kill_filter(_type="replica")
+    p.config_set("repl-backlog-size", 16384)
+    for i in range(10):
+        p.set("big%d" % i, "A" * 16384)
+    p.execute()
+    wait_for(lambda: stats(m)["sync_full"] == full + 1, timeout=20, what="a full resync")
+    assert stats(m)["sync_partial_ok"] == partial
+    wait_in_sync(m, [r])
+    assert client(r).dbsize() == 11
+
+
+def _loading_pair(server_factory, redis_factory, kind):
+    dbg = ("--enable-debug-command", "yes", "--repl-diskless-sync-delay", "0", "--save", "")
+    if kind == "node":
+        return server_factory(*dbg), server_factory(*dbg, "--repl-diskless-load", "swapdb")
+    return (redis_factory(*dbg),
+            redis_factory(*dbg, "--repl-diskless-load", "swapdb"))
+
+
+@pytest.mark.parametrize("kind", ["node", "redis"])
+def test_swapdb_load_of_another_history_is_loading(server_factory, redis_factory, kind):
+    """repl-diskless-load swapdb, a master of another history: the replica
+    is loading (-LOADING) during the sync; a failed sync leaves the old
+    data."""
+    m, r = _loading_pair(server_factory, redis_factory, kind)
+    mc, rc = client(m), client(r)
+    rc.execute_command("DEBUG", "POPULATE", "20", "slave", "10")
+    rc.set("mykey", "myvalue")
+    # (big values: a Redis replica loading from the socket answers clients
+    # once per 2 MB only)
+    mc.execute_command("DEBUG", "POPULATE", "200", "master", "100000")
+    mc.config_set("rdbcompression", "no")
+    mc.config_set("rdb-key-save-delay", 50000)         # 10 s for the snapshot
+    rc.replicaof("127.0.0.1", m.port)
+    persistence = lambda: client(r).info("persistence")   # noqa: E731
+    wait_for(lambda: persistence()["loading"] == 1, timeout=10, what="loading")
+    assert persistence()["async_loading"] == 0
+    if kind == "node":      # (a Redis replica loading from its socket answers too seldom)
+        raw = RawClient(r.port)            # (redis-py retries a -LOADING reply)
+        try:
+            assert raw.call_raw("GET", "mykey") == b"-LOADING Redis is loading the dataset " \
+                                                  b"in memory\r\n"
+        finally:
+            raw.close()
+    mc.config_set("repl-diskless-sync-delay", 5)
+    mc.client_kill_filter(_type="replica")
+    wait_for(lambda: persistence()["loading"] == 0, timeout=10, what="loading stopped")
+    assert rc.get("mykey") == b"myvalue" and rc.dbsize() == 21
+    mc.config_set("rdb-key-save-delay", 0)
+
+
+def test_swapdb_load_of_same_history_is_async(server_factory, redis_factory, kind="node"):
+    """repl-diskless-load swapdb, a full sync from the master whose history
+    the replica has: async loading -- the old data answers, commands and
+    settings Redis denies while loading get -LOADING.  (NodeNsync only: a
+    Redis replica loading from its socket serves clients once per 2 MB of
+    payload, too seldom for a data set this size to be observed reliably;
+    Redis's replication.tcl, with 200 MB, is the comparison.)"""
+    m, r = _loading_pair(server_factory, redis_factory, kind)
+    mc, rc = client(m), client(r)
+    rc.config_set("replica-read-only", "no")
+    rc.replicaof("127.0.0.1", m.port)
+    wait_link_up(r)
+    mc.execute_command("DEBUG", "POPULATE", "200", "master", "100000")
+    mc.config_set("rdbcompression", "no")
+    wait_in_sync(m, [r])
+    rc.set("mykey", "myvalue")
+    before = rc.dbsize()
+    p = mc.pipeline(transaction=True)
+    p.client_kill_filter(_type="replica")
+    p.config_set("repl-backlog-size", 16384)
+    for i in range(3):
+        p.set("big%d" % i, "A" * 16384)
+    p.config_set("rdb-key-save-delay", 50000)
+    p.execute()
+    persistence = lambda: client(r).info("persistence")   # noqa: E731
+    wait_for(lambda: persistence()["async_loading"] == 1, timeout=10, what="async loading")
+    assert persistence()["loading"] == 0
+    assert rc.get("mykey") == b"myvalue" and rc.dbsize() == before
+    raw = RawClient(r.port)            # (redis-py retries a -LOADING reply)
+    try:
+        for args in (("CONFIG", "SET", "appendonly", "no"), ("REPLICAOF", "NO", "ONE")):
+            assert raw.call_raw(*args) == b"-LOADING Redis is loading the dataset in memory\r\n"
+        assert persistence()["async_loading"] == 1
+    finally:
+        raw.close()
+    mc.config_set("rdb-key-save-delay", 0)
+    mc.config_set("repl-diskless-sync-delay", 5)
+    mc.client_kill_filter(_type="replica")
+    wait_for(lambda: persistence()["async_loading"] == 0, timeout=10, what="async loading ended")
+    assert rc.get("mykey") == b"myvalue"
+
+
+def test_new_settings_replies_vs_redis(server_factory, redis_factory):
+    """CONFIG GET / SET of loading-process-events-interval-bytes, dynamic-hz
+    and propagation-error-behavior answer as redis-server's (defaults,
+    bounds, error texts)."""
+    n, r = server_factory(), redis_factory()
+    cases = [("CONFIG", "GET", "loading-process-events-interval-bytes"),
+             ("CONFIG", "SET", "loading-process-events-interval-bytes", "1000"),
+             ("CONFIG", "SET", "loading-process-events-interval-bytes", "1024"),
+             ("CONFIG", "GET", "loading-process-events-interval-bytes"),
+             ("CONFIG", "GET", "dynamic-hz"),
+             ("CONFIG", "SET", "dynamic-hz", "no"),
+             ("CONFIG", "GET", "dynamic-hz"),
+             ("CONFIG", "GET", "propagation-error-behavior"),
+             ("CONFIG", "SET", "propagation-error-behavior", "panic"),
+             ("CONFIG", "GET", "propagation-error-behavior")]
+    rn, rr = RawClient(n.port), RawClient(r.port)
+    try:
+        for args in cases:
+            assert rn.call_raw(*args) == rr.call_raw(*args), args
+    finally:
+        rn.close()
+        rr.close()
+
+
+def test_diskless_transfer_log_messages(server_factory):
+    """The master logs the end of a diskless transfer as Redis does, and a
+    replica that stops reading during it past repl-timeout is dropped as
+    'Disconnecting timedout replica (full sync)'."""
+    m = server_factory(*FAST, "--enable-debug-command", "yes", "--repl-timeout", "2")
+    r = server_factory(*FAST, *replica_of(m))
+    wait_link_up(r)
+    assert "Diskless rdb transfer, done reading from pipe, 1 replicas still up." in m.log()
+    mc = client(m)
+    mc.execute_command("DEBUG", "POPULATE", "3000", "big", "10000")
+    mc.config_set("rdbcompression", "no")
+    wait_in_sync(m, [r])
+    mc.config_set("rdb-key-save-delay", 200)           # 0.6 s for the snapshot
+    r2 = server_factory(*FAST, "--key-load-delay", "1000000")
+    client(r2).replicaof("127.0.0.1", m.port)
+    wait_for(lambda: info(m).get("connected_slaves") == 2, what="second replica")
+    os.kill(r2.pid, signal.SIGSTOP)
+    try:
+        wait_for(lambda: "Disconnecting timedout replica (full sync)" in m.log(), timeout=20,
+                 what="the transfer timeout")
+    finally:
+        os.kill(r2.pid, signal.SIGCONT)
+
+
+def test_key_load_delay_is_per_key_time(server_factory):
+    """key-load-delay slows a replica's load by about that many microseconds
+    per key (as Redis's debugDelay), not by a gevent sleep's own cost per key:
+    5000 keys at 200 us load in about one second."""
+    m = server_factory(*FAST, "--enable-debug-command", "yes")
+    client(m).execute_command("DEBUG", "POPULATE", "5000", "k", "10")
+    r = server_factory(*FAST, "--key-load-delay", "200")
+    started = time.monotonic()
+    client(r).replicaof("127.0.0.1", m.port)
+    wait_link_up(r)
+    took = time.monotonic() - started
+    assert 0.9 < took < 4.0, took
+    assert client(r).dbsize() == 5000
