@@ -572,8 +572,9 @@ class Persistence:
         if c is not None and c.kind == "rdb":
             self.kill_child()
         if self.rdb.has_save_points() and not self.node.loading:
-            if self.rdb.save("FLUSHALL"):
-                self.rdb.dirty_at_save = self.node.keyspace.dirty - 1
+            # (the save resets the change counter: rdb_changes_since_last_save
+            # is 0 after FLUSHALL, as Redis 7.0's flushAllDataAndResetRDB)
+            self.rdb.save("FLUSHALL")
 
     def on_appendonly_change(self, value):
         if value:

@@ -443,7 +443,7 @@ def test_flushall_saves_the_empty_dataset(server_factory):
     c.set("a", "1")
     c.save()
     c.flushall()
-    assert info(s.port)["rdb_changes_since_last_save"] == "1"
+    assert info(s.port)["rdb_changes_since_last_save"] == "0"   # as Redis 7.0
     s.kill9()
     s.start()
     assert client(s.port).dbsize() == 0
