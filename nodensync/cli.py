@@ -117,6 +117,11 @@ def main(argv=None):
         return 1
     node.listener = listener
     node.tcp_port = listener.server_port
+    stopped = Event()
+    exit_code = [0]
+    from .shutdown import Shutdown, NOSAVE, SAVE
+    ctl = node.shutdown_ctl = Shutdown(node, stopped, exit_code)
+    ctl.install()          # SIGTERM, SIGINT: Redis's sequence (see shutdown.py), also while loading
     for hook in node.start_hooks:
         hook()
     # What exists now (modules, command table, settings, the loaded data)
@@ -128,43 +133,12 @@ def main(argv=None):
     log.info("NodeNsync %s (Redis %s compatible) listening on %s:%d, pid %d",
              node.version, node.redis_version, host, listener.server_port, os.getpid())
     log.info("Ready to accept connections")     # (Redis's own line: what log watchers wait for)
-    stopped = Event()
-    exit_code = [0]
-
-    def request_stop(signame):
-        log.info("Received %s, shutting down.", signame)
-        gevent.spawn(shutdown, node, None, stopped, exit_code)
-
-    gevent.signal_handler(signal.SIGTERM, request_stop, "SIGTERM")
-    gevent.signal_handler(signal.SIGINT, request_stop, "SIGINT")
     gevent.signal_handler(signal.SIGHUP, lambda: gevent.spawn(reload, node))
-    node.request_shutdown = lambda save: gevent.spawn(shutdown, node, save, stopped, exit_code)
+    node.request_shutdown = lambda save: gevent.spawn(
+        ctl.prepare, NOSAVE if save is False else SAVE if save else 0)
     stopped.wait()
     logging.shutdown()
     return exit_code[0]
-
-
-def shutdown(node, save, stopped, exit_code):
-    """Graceful stop: no new connections, run shutdown hooks (final save),
-    let queued replies go out, close clients, exit."""
-    if node.shutting_down:
-        return
-    node.shutting_down = True
-    try:
-        if node.listener is not None:
-            node.listener.close()
-        for hook in node.shutdown_hooks:
-            hook(save)
-    except Exception:
-        log.exception("error during shutdown")
-        exit_code[0] = 1
-    for c in list(node.clients.values()):
-        c.wait_drained(1.0)
-        c.close()
-    for g in node.background:
-        g.kill(block=False)
-    log.info("NodeNsync is now ready to exit, bye bye...")
-    stopped.set()
 
 
 if __name__ == "__main__":

@@ -527,33 +527,37 @@ class Persistence:
             return self.rdb.has_save_points()
         return bool(save)
 
-    def final_save(self, save):
-        """Kill a running child, flush + fsync the AOF, save the RDB if
-        wanted.  True when everything asked for succeeded."""
+    def final_save(self, save, force=False):
+        """Redis's finishShutdown: kill a running child, flush + fsync the
+        AOF, save the RDB if wanted.  True when the server may exit: every
+        step succeeded, or ``force`` (SHUTDOWN FORCE) overrides a failure."""
         ok = True
         if self.child is not None:
             kind = self.child.kind
+            if kind != "rdb" and self.aof.state == aof_mod.WAIT_REWRITE:
+                # (the initial AOF is not written yet: exiting would lose the data)
+                if not force:
+                    log.warning("Writing initial AOF, can't exit.")
+                    return False
+                log.warning("Writing initial AOF. Exit anyway.")
             log.warning("There is a child %s. Killing it!",
-                        "saving an .rdb" if kind == "rdb" else "rewriting the AOF file")
+                        "saving an .rdb" if kind == "rdb" else "rewriting the AOF")
             self.kill_child(wait=True)
         a = self.aof
         if a.state != aof_mod.OFF:
             log.info("Calling fsync() on the AOF file.")
-            if not a.flush_and_sync():
-                ok = False
+            a.flush_and_sync()      # (a failure is logged; Redis exits anyway)
         if self._wants_save(save):
             log.info("Saving the final RDB snapshot before exiting.")
             if not self.rdb.save("shutdown"):
-                log.warning("Error trying to save the DB, can't exit.")
-                ok = False
+                if force:
+                    log.warning("Error trying to save the DB. Exit anyway.")
+                else:
+                    log.warning("Error trying to save the DB, can't exit.")
+                    ok = False
         if ok:
             self._final_dirty = self.node.keyspace.dirty
         return ok
-
-    def shutdown_check(self, save):
-        """SHUTDOWN: do the final save now so a failure refuses the command."""
-        if not self.final_save(save):
-            raise CommandError("ERR Errors trying to SHUTDOWN. Check logs.")
 
     def shutdown_hook(self, save):
         """Graceful stop (SHUTDOWN after its check, SIGTERM, SIGINT)."""
@@ -598,7 +602,6 @@ def attach(node):
     node.persistence = p
     p.aof.update_barrier()             # registers the feed while the AOF is on
     node.keyspace.expired_listeners.append(p.aof.expired)
-    node.shutdown_checks.append(p.shutdown_check)
     node.shutdown_hooks.append(p.shutdown_hook)
     node.flushall_hooks.append(p.flushall_hook)
     node.config.on_change("appendOnly", p.on_appendonly_change)

@@ -403,7 +403,10 @@ class Snapshots:
         started = time.monotonic()
         dirty = self.node.keyspace.dirty
         try:
-            size = write_rdb_file(self.p, self.path())
+            # (rdb-key-save-delay applies here too, as in Redis's rdbSaveRio:
+            # the process sleeps, as Redis's does)
+            size = write_rdb_file(self.p, self.path(),
+                                  key_delay_us=self.node.config["rdbKeySaveDelay"])
         except (OSError, rdb.RdbError, rdb.UnsupportedValue) as e:
             log.warning("Write error saving DB on disk: %s", _err_text(e))
             return False
