@@ -18,6 +18,23 @@ from gevent.event import Event  # noqa: E402
 
 log = logging.getLogger("nodensync")
 
+from . import config as _cfg  # noqa: E402
+
+_cfg.declare("alwaysShowLogo", "bool", False,
+             "Print the start banner (with the PID and port) in the log once the listener "
+             "is bound, even when not logging to a terminal; otherwise the banner is shown "
+             "only when logging to a terminal, and a 'Running mode=..., port=...' line "
+             "instead.", redis="always-show-logo", group="general")
+
+_LOGO = """
+        NodeNsync %(version)s (Redis %(redis)s compatible) %(bits)s bit
+
+        Running in %(mode)s mode
+        Port: %(port)d
+        PID: %(pid)d
+
+"""
+
 _LEVELS = {"debug": logging.DEBUG, "verbose": logging.INFO, "notice": logging.INFO,
            "warning": logging.WARNING}
 _MARKS = {logging.DEBUG: ".", logging.INFO: "*", logging.WARNING: "#", logging.ERROR: "#",
@@ -61,6 +78,30 @@ def reopen_logs():
                 h.stream = h._open()
             finally:
                 h.release()
+
+
+def show_logo(node, port):
+    """Redis's redisAsciiArt, once the listener is bound (before loading):
+    the banner with the PID and port when ``always-show-logo`` is on or the
+    log is a terminal, else Redis's 'Running mode=..., port=...' line."""
+    mode = "cluster" if node.cluster is not None else "standalone"
+    handlers = [h for h in logging.getLogger().handlers
+                if isinstance(h, logging.StreamHandler) and h.stream is not None]
+    tty = any(getattr(h.stream, "isatty", lambda: False)() for h in handlers)
+    plain = node.config.values.get("logFormat") != "json"
+    if plain and handlers and (node.config["alwaysShowLogo"] or tty):
+        text = _LOGO % {"version": node.version, "redis": node.redis_version,
+                        "bits": 64 if sys.maxsize > 2 ** 32 else 32, "mode": mode,
+                        "port": port, "pid": os.getpid()}
+        for h in handlers:
+            h.acquire()
+            try:
+                h.stream.write(text)
+                h.stream.flush()
+            finally:
+                h.release()
+    else:
+        log.info("Running mode=%s, port=%d.", mode, port)
 
 
 def reload(node):
@@ -117,6 +158,7 @@ def main(argv=None):
         return 1
     node.listener = listener
     node.tcp_port = listener.server_port
+    show_logo(node, listener.server_port)
     stopped = Event()
     exit_code = [0]
     from .shutdown import Shutdown, NOSAVE, SAVE

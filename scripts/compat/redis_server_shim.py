@@ -25,7 +25,7 @@ ROOT = os.environ.get("NODENSYNC_TREE") or os.path.dirname(os.path.dirname(
     os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, ROOT)
 
-from nodensync import commands, config as cfg, subsystems  # noqa: E402,F401 (declare every setting)
+from nodensync import cli, commands, config as cfg, subsystems  # noqa: E402,F401 (declare every setting)
 from nodensync.protocol.request import split_args  # noqa: E402
 
 
@@ -85,8 +85,14 @@ def main():
     with open(conf, "w") as f:
         for name, value in settings:
             f.write("%s = %s\n" % (name, value))
-    sys.stdout.write("                 PID: %d\n" % os.getpid())
-    sys.stdout.flush()
+    # The framework waits for " PID: <pid>" in stdout, the line of Redis's
+    # logo, which Redis prints once its listening sockets are bound; with
+    # always-show-logo NodeNsync prints its banner at that point too (so a
+    # test that connects at once finds the port open), else it is printed
+    # here, before the start.
+    if not any(name == "alwaysShowLogo" and value == "yes" for name, value in settings):
+        sys.stdout.write("                 PID: %d\n" % os.getpid())
+        sys.stdout.flush()
     env = dict(os.environ, PYTHONPATH=ROOT)
     os.execve(sys.executable, [sys.executable, "-m", "nodensync", "--config", conf], env)
 

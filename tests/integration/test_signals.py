@@ -95,3 +95,28 @@ def test_bad_log_format_is_refused(server_factory):
     s = server_factory("--logFormat", "xml", wait=False)
     assert s.proc.wait(30) == 1
     assert "logFormat" in s.log()
+
+
+def test_start_banner_once_listening(server_factory, redis_factory):
+    """always-show-logo: the banner with the PID and the port (Redis's
+    logo, which test harnesses wait for) once the listener is bound and
+    before the data set loads; else Redis's 'Running mode=' line."""
+    s = server_factory("--always-show-logo", "yes", "--appendonly", "yes")
+    s.stop()
+    s.start()
+    text = s.log()
+    start = text.rindex(" PID: %d\n" % s.pid)
+    assert "Port: %d\n" % s.port in text and "Running in standalone mode" in text
+    assert start < text.index("DB loaded from", start) < text.index("Ready to accept", start)
+    plain = server_factory()
+    assert "Running mode=standalone, port=%d." % plain.port in plain.log()
+    assert " PID: %d" % plain.pid not in plain.log()
+    ref = redis_factory()
+    for port in (s.port, ref.port):
+        c = RawClient(port)
+        try:
+            assert c.call_raw("CONFIG", "SET", "always-show-logo", "no") == \
+                b"-ERR CONFIG SET failed (possibly related to argument 'always-show-logo') - " \
+                b"can't set immutable config\r\n"
+        finally:
+            c.close()
