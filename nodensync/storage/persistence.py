@@ -463,9 +463,11 @@ class Persistence:
             log.warning("Shutdown requested while loading: loading stopped")
             raise SystemExit(0)
         except _Fatal as e:
+            # (the error last: Redis's own last line, which its tests and
+            # log watchers read)
+            log.critical("The server will not start: fix or move away the file named "
+                         "below (see docs/persistence.md).")
             log.critical("%s", e)
-            log.critical("The server will not start: fix or move away the file above "
-                         "(see docs/persistence.md).")
             raise SystemExit(1)
         except OSError as e:
             log.critical("Can't load or create the persistence files: %s", _describe(e))

@@ -1142,8 +1142,8 @@ class RdbParser:
             if verify_checksum and stored != 0:
                 actual = crc64(memoryview(self.d)[self.start:eof])
                 if actual != stored:
-                    raise RdbError("Wrong RDB checksum expected: (%x) got: (%x)"
-                                   % (actual, stored), eof)
+                    raise RdbError("RDB CRC error: wrong RDB checksum expected: (%x) but "
+                                   "got (%x)" % (actual, stored), eof)
         aux["keys"] = count
         return aux
 

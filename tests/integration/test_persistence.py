@@ -590,6 +590,24 @@ def test_bad_aof_stops_the_start(server_factory, garbage, word):
         s.start()
     log = s.log()
     assert word in log and "appendonly.aof.1.incr.aof" in log and "offset %d" % good in log
+    # the error is the last line, as Redis's (its tests and log watchers read that one)
+    assert word in log.strip().splitlines()[-1]
+
+
+def test_checksum_error_names_the_crc(server_factory):
+    """A snapshot whose CRC-64 does not match: Redis's 'RDB CRC error', on
+    the last line."""
+    s = server_factory("--save", "")
+    c = client(s.port)
+    c.set("k", "v")
+    c.save()
+    s.kill9()
+    with open(os.path.join(s.dir, "dump.rdb"), "r+b") as f:
+        f.seek(-8, os.SEEK_END)
+        f.write(b"foobar00")
+    with pytest.raises(RuntimeError, match="did not start"):
+        s.start()
+    assert "RDB CRC error" in s.log().strip().splitlines()[-1]
 
 
 def test_nodensync_save_script_tls_and_auth(server_factory, tmp_path):
