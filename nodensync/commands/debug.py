@@ -5,7 +5,7 @@ no, as Redis; set in the conf file or on the command line).
 Implemented: HELP, SLEEP (stops the whole server, as Redis), SET-ACTIVE-
 EXPIRE, RELOAD [MERGE] [NOFLUSH] [NOSAVE], LOADAOF, DIGEST, DIGEST-VALUE
 (Redis's own SHA1 mix, so the digests equal redis-server's for the same
-data), HTSTATS (Redis's text for CPython's dicts), OBJECT, POPULATE, PROTOCOL, LOG, ERROR, CHANGE-REPL-ID, SEGFAULT,
+data), HTSTATS (Redis's text for CPython's dicts), AOF-FLUSH-SLEEP, OBJECT, POPULATE, PROTOCOL, LOG, ERROR, CHANGE-REPL-ID, SEGFAULT,
 PANIC and QUICKLIST-PACKED-THRESHOLD (validated, no effect: no quicklist).  The rest of Redis's list inspects its C structures (QUICKLIST,
 LISTPACK, SDSLEN, JMAP, MALLCTL ...) and answers
 "unknown subcommand" here; DEBUG HELP lists only what is implemented.
@@ -50,6 +50,8 @@ _NOT_ALLOWED = ("ERR DEBUG command not allowed. If the enable-debug-command opti
                 "this option in the configuration file, and then restart the server.")
 _HELP = [
     "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "AOF-FLUSH-SLEEP <microsec>",
+    "    Server will sleep before flushing the AOF, this is used for testing.",
     "CHANGE-REPL-ID",
     "    Change the replication IDs of the instance.",
     "    Dangerous: should be used only for testing the replication subsystem.",
@@ -175,6 +177,14 @@ def _debug_sleep(ctx, seconds):
 @_sub(b"set-active-expire", 1)
 def _set_active_expire(ctx, flag):
     ctx.node.keyspace.active_cycle = _atoi(flag) != 0
+    return OK
+
+
+@_sub(b"aof-flush-sleep", 1)
+def _aof_flush_sleep(ctx, usec):
+    """The process sleeps this many microseconds before each AOF write (a
+    testing aid, as Redis's); 0 turns it off."""
+    ctx.node.persistence.aof.flush_sleep_us = max(0, _atoi(usec))
     return OK
 
 

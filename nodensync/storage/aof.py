@@ -218,6 +218,7 @@ class AppendOnly:
         self.incr_size = 0
         self.selected_db = -1
         self.pending = bytearray()       # bytes a failed write left behind
+        self.flush_sleep_us = 0          # DEBUG AOF-FLUSH-SLEEP: sleep before each write
         self.last_write_ok = True
         self.last_write_errno = 0
         self.unsynced = False
@@ -335,6 +336,10 @@ class AppendOnly:
             self.feed(db.id, [[b"DEL", key]])
 
     def write(self, data):
+        if self.flush_sleep_us:
+            # (the whole process sleeps, as Redis's usleep in flushAppendOnlyFile)
+            from gevent import monkey
+            monkey.get_original("time", "sleep")(self.flush_sleep_us / 1e6)
         if self.pending:
             self.pending += data
             self.flush_pending()

@@ -368,3 +368,20 @@ def test_htstats(debug_pair):
     assert " number of elements: 100\n" in text and " number of elements: 1\n" in text
     for port in debug_pair:
         redis.Redis(host=HOST, port=port, db=6).flushdb()
+
+
+def test_aof_flush_sleep(debug_pair):
+    """DEBUG AOF-FLUSH-SLEEP <us>: the server sleeps before writing the AOF,
+    so a write takes at least that long on both; 0 ends it."""
+    for port in debug_pair:
+        c = redis.Redis(host=HOST, port=port)
+        assert c.execute_command("DEBUG", "AOF-FLUSH-SLEEP", "300000")
+        try:
+            t = time.monotonic()
+            c.set("slept", 1)
+            assert time.monotonic() - t >= 0.25
+        finally:
+            c.execute_command("DEBUG", "AOF-FLUSH-SLEEP", "0")
+        t = time.monotonic()
+        c.set("slept", 2)
+        assert time.monotonic() - t < 0.25
