@@ -103,23 +103,44 @@ class Manifest:
 
     @classmethod
     def loads(cls, text, path):
+        """Parse a manifest with Redis 7.0's rules (aofLoadManifestFromFile):
+        lines of at most 1024 bytes each ending with a newline, '#' comments,
+        no blank line, ``key value`` pairs (at least file, seq and type;
+        keys case-insensitive, others ignored)."""
         m = cls()
-        for lineno, line in enumerate(text.splitlines(), 1):
-            line = line.strip()
-            if not line or line.startswith("#"):
+        pos, lineno, n = 0, 0, len(text)
+        if not text:
+            raise AofError("Found an empty AOF manifest: %s" % path)
+        while pos < n:
+            chunk = text[pos:pos + _MANIFEST_MAX_LINE]
+            end = chunk.find("\n")
+            lineno += 1
+            if chunk.startswith("#"):
+                pos += end + 1 if end >= 0 else len(chunk)
                 continue
-            words = _split_words(line)
-            if words is None or len(words) % 2:
-                raise AofError("Invalid AOF manifest file format: %s line %d" % (path, lineno))
-            kv = dict(zip(words[0::2], words[1::2]))
-            try:
-                info = AofInfo(kv["file"], int(kv["seq"]), kv["type"])
-            except (KeyError, ValueError):
-                raise AofError("Invalid AOF manifest file format: %s line %d"
-                               % (path, lineno)) from None
-            if "/" in info.name:
-                raise AofError("File can't be a path, just a filename: %s line %d"
+            if end < 0:
+                raise AofError("The AOF manifest file contains too long line: %s line %d"
                                % (path, lineno))
+            pos += end + 1
+            line = chunk[:end].strip(" \t\r\n")
+            words = _split_words(line) if line else None
+            if words is None or len(words) < 6 or len(words) % 2:
+                raise AofError("Invalid AOF manifest file format: %s line %d" % (path, lineno))
+            name = seq = ftype = None
+            for k, v in zip(words[0::2], words[1::2]):
+                k = k.lower()
+                if k == "file":
+                    name = v
+                    if "/" in name:
+                        raise AofError("File can't be a path, just a filename: %s line %d"
+                                       % (path, lineno))
+                elif k == "seq":
+                    seq = _atoll(v)
+                elif k == "type":
+                    ftype = v[:1]
+            if not name or not seq or not ftype:
+                raise AofError("Invalid AOF manifest file format: %s line %d" % (path, lineno))
+            info = AofInfo(name, seq, ftype)
             if info.type == "b":
                 if m.base is not None:
                     raise AofError("Found duplicate base file information: %s" % path)
@@ -137,6 +158,15 @@ class Manifest:
         if m.base is None and not m.incrs:
             raise AofError("Found an empty AOF manifest: %s" % path)
         return m
+
+
+_MANIFEST_MAX_LINE = 1024
+
+
+def _atoll(v):
+    """C atoll: optional sign and the leading digits, else 0."""
+    mt = re.match(r"\s*([+-]?\d+)", v)
+    return int(mt.group(1)) if mt else 0
 
 
 def _split_words(line):
@@ -219,6 +249,9 @@ class AppendOnly:
         self.selected_db = -1
         self.pending = bytearray()       # bytes a failed write left behind
         self.flush_sleep_us = 0          # DEBUG AOF-FLUSH-SLEEP: sleep before each write
+        self.timestamps = self.node.config["aofTimestampEnabled"]
+        self.cur_timestamp = 0
+        self.node.config.on_change("aofTimestampEnabled", self._set_timestamps)
         self.last_write_ok = True
         self.last_write_errno = 0
         self.unsynced = False
@@ -328,12 +361,20 @@ class AppendOnly:
         if dbid != self.selected_db:
             data = encode_command([b"SELECT", b"%d" % dbid]) + data
             self.selected_db = dbid
+        if self.timestamps:
+            now = int(time.time())
+            if now > self.cur_timestamp:        # (one annotation per second with writes)
+                self.cur_timestamp = now
+                data = b"#TS:%d\r\n" % now + data
         self.write(data)
 
     def expired(self, db, key):
         """keyspace.expired_listeners: a key the server expired is a DEL."""
         if self.state != OFF and not self.node.loading:
             self.feed(db.id, [[b"DEL", key]])
+
+    def _set_timestamps(self, value):
+        self.timestamps = value
 
     def write(self, data):
         if self.flush_sleep_us:
@@ -817,25 +858,38 @@ class AppendOnly:
         Returns False when there is no AOF; raises AofError/RdbError."""
         m = self.read_manifest()
         d = self.dir()
+        legacy = os.path.join(self.p.data_dir(), self.fname())
+        # Redis 7.0's upgrade of an old single-file AOF in dataDir: when there
+        # is no AOF directory, no manifest, or a manifest naming only that
+        # file as its base while the file is not in the directory yet (an
+        # upgrade interrupted between the manifest and the rename).
+        if os.path.isfile(legacy) and (
+                not os.path.isdir(d) or m is None
+                or (m.base is None and not m.incrs)
+                or (m.base is not None and not m.incrs and m.base.name == self.fname()
+                    and not os.path.exists(os.path.join(d, self.fname())))):
+            os.makedirs(d, exist_ok=True)
+            m = Manifest()
+            m.base = AofInfo(self.fname(), 1, "b")
+            m.base_seq = 1
+            self.write_manifest(m)
+            os.replace(legacy, os.path.join(d, self.fname()))
+            log.info("Successfully migrated an old-style AOF file (%s) into the AOF "
+                     "directory (%s).", self.fname(), os.path.basename(d))
         if m is None:
-            legacy = os.path.join(self.p.data_dir(), self.fname())
-            if os.path.isfile(legacy):
-                os.makedirs(d, exist_ok=True)
-                log.info("Upgrading the single-file AOF %s to the multi-part layout", legacy)
-                os.replace(legacy, os.path.join(d, self.fname()))
-                m = Manifest()
-                m.base = AofInfo(self.fname(), 1, "b")
-                m.base_seq = 1
-                self.write_manifest(m)
-            else:
-                return False
+            return False
         self.manifest = m
         files = ([m.base] if m.base is not None else []) + m.incrs
+        for info in files:        # (every file first, as Redis sizes them all before loading)
+            path = os.path.join(d, info.name)
+            try:
+                os.stat(path)
+            except OSError as e:
+                raise AofError("Unable to obtain the AOF file %s length. stat: %s"
+                               % (path, e.strerror)) from None
         total = 0
         for i, info in enumerate(files):
             path = os.path.join(d, info.name)
-            if not os.path.exists(path):
-                raise AofError("The AOF file %s doesn't exist" % path)
             total += self.load_file(path, info.type == "b", i == len(files) - 1)
         self.files_size = total
         self.base_size = total
@@ -997,6 +1051,10 @@ def write_base(persistence, path, preamble, key_delay_us=0):
     try:
         with open(tmp, "wb") as f:
             size = 0
+            if persistence.node.config["aofTimestampEnabled"]:
+                ts = b"#TS:%d\r\n" % int(time.time())     # (the rewrite's start)
+                f.write(ts)
+                size += len(ts)
             for code in persistence.functions_to_save():     # (rewriteFunctions)
                 cmd = encode_command([b"FUNCTION", b"LOAD", code])
                 f.write(cmd)

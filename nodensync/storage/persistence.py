@@ -117,6 +117,11 @@ cfg.declare("autoAofRewriteMinSize", "memory", 64 * 1024 * 1024,
 cfg.declare("aofLoadTruncated", "bool", True,
             "Load an AOF whose last command is truncated (the tail is cut off, with a warning).",
             redis="aof-load-truncated", mutable=True, group=_G)
+cfg.declare("aofTimestampEnabled", "bool", False,
+            "Annotate the AOF with the time ('#TS:<unix time>' lines, at most one a second "
+            "before the writes, and at the start of a rewritten base in AOF format), for "
+            "redis-check-aof --truncate-to-timestamp.",
+            redis="aof-timestamp-enabled", mutable=True, group=_G)
 cfg.declare("aofUseRdbPreamble", "bool", True,
             "Write AOF base files in RDB format (else as commands).",
             redis="aof-use-rdb-preamble", mutable=True, group=_G)

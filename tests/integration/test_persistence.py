@@ -632,3 +632,90 @@ def test_nodensync_save_script_tls_and_auth(server_factory, tmp_path):
     r = subprocess.run(run + ["-a", "wrong"], capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and "WRONGPASS" in r.stderr
     assert os.path.exists(os.path.join(s.dir, "dump.rdb"))
+
+
+def test_aof_timestamp_annotations(server_factory):
+    """aof-timestamp-enabled: '#TS:<time>' before the writes (once a second)
+    and at the start of a base in AOF format; such a file loads, and
+    redis-check-aof --truncate-to-timestamp cuts it (Redis 7.0)."""
+    s = server_factory("--save", "", "--appendonly", "yes", "--aof-use-rdb-preamble", "no")
+    c = client(s.port)
+    c.config_set("aof-timestamp-enabled", "yes")
+    before = int(time.time())
+    c.set("foo", "bar")
+    c.set("foo2", "bar2")
+    incr = os.path.join(_aofdir(s), "appendonly.aof.1.incr.aof")
+    with open(incr, "rb") as f:
+        data = f.read()
+    assert data.startswith(b"#TS:") and data.count(b"#TS:") == 1
+    assert int(data[4:data.index(b"\r\n")]) >= before
+    c.bgrewriteaof()
+    wait_idle(s.port)
+    base = os.path.join(_aofdir(s), "appendonly.aof.2.base.aof")
+    wait_for(lambda: os.path.exists(base), 10, what="the new base")
+    with open(base, "rb") as f:
+        assert f.read(4) == b"#TS:"
+    c.set("after", "1")
+    s.stop()
+    s.start()
+    c = client(s.port)
+    assert c.get("foo") == b"bar" and c.get("after") == b"1"
+
+
+def _start_on(server_factory, layout, manifest):
+    """A NodeNsync on a data dir holding ``layout`` {relative path: bytes}
+    and the manifest text; returns the server (started or not) and whether
+    it started."""
+    from servers import temp_dir
+    d = temp_dir("nodensync-manifest-")
+    os.makedirs(os.path.join(d, "appendonlydir"))
+    for rel, data in layout.items():
+        with open(os.path.join(d, rel), "wb") as f:
+            f.write(data)
+    if manifest is not None:
+        with open(os.path.join(d, "appendonlydir", "appendonly.aof.manifest"), "w") as f:
+            f.write(manifest)
+    try:
+        s = server_factory("--save", "", "--appendonly", "yes", data_dir=d)
+        return s, True
+    except RuntimeError as e:
+        return str(e), False
+
+
+_SET = b"*3\r\n$3\r\nset\r\n$2\r\nk%d\r\n$2\r\nv%d\r\n"
+
+
+@pytest.mark.parametrize("manifest,error", [
+    ("file appendonly.aof.1.incr.aof seq 1 type i\n\nfile appendonly.aof.2.incr.aof seq 2 type i\n",
+     "Invalid AOF manifest file format"),
+    ("file appendonly.aof.1.incr.aof seq 1 type i newkey\n", "Invalid AOF manifest file format"),
+    ("file appendonly.aof.1.incr.aof type i\n", "Invalid AOF manifest file format"),
+    ("file appendonly.aof.1.incr.aof seq 1 type i" + " x y" * 300 + "\n",
+     "The AOF manifest file contains too long line"),
+    ("file appendonly.aof.1.incr.aof seq 1 type i", "The AOF manifest file contains too long line"),
+    ("file appendonly.aof.1.incr.aof seq 1 type i\nfile appendonly.aof.3.incr.aof seq 3 type i\n",
+     "appendonly.aof.3.incr.aof length. stat: No such file or directory"),
+])
+def test_manifest_errors_as_redis(server_factory, manifest, error):
+    """Redis 7.0's manifest rules (aofLoadManifestFromFile) and its texts;
+    a file the manifest names but the disk lacks stops the start before
+    anything loads."""
+    layout = {"appendonlydir/appendonly.aof.%d.incr.aof" % i: _SET % (i, i) for i in (1, 2)}
+    s, started = _start_on(server_factory, layout, manifest)
+    assert not started and error in s.strip().splitlines()[-1]
+    assert "DB loaded" not in s
+
+
+def test_interrupted_upgrade_of_an_old_aof_goes_on(server_factory):
+    """A manifest naming the old single-file AOF as its base while that file
+    is still in dataDir (an upgrade stopped before the rename): Redis 7.0
+    finishes the upgrade and loads it."""
+    s, started = _start_on(server_factory, {"appendonly.aof": _SET % (1, 1) + _SET % (2, 2)},
+                           "file appendonly.aof seq 1 type b\n")
+    assert started, s
+    c = client(s.port)
+    assert c.get("k1") == b"v1" and c.get("k2") == b"v2"
+    assert not os.path.exists(os.path.join(s.dir, "appendonly.aof"))
+    with open(os.path.join(_aofdir(s), "appendonly.aof.manifest")) as f:
+        assert f.read().splitlines() == ["file appendonly.aof seq 1 type b",
+                                         "file appendonly.aof.1.incr.aof seq 1 type i"]
