@@ -19,6 +19,7 @@ from gevent.event import Event  # noqa: E402
 log = logging.getLogger("nodensync")
 
 from . import config as _cfg  # noqa: E402
+from . import crashlog  # noqa: E402  (declares crash-log-enabled)
 
 _cfg.declare("alwaysShowLogo", "bool", False,
              "Print the start banner (with the PID and port) in the log once the listener "
@@ -108,6 +109,7 @@ def reload(node):
     """SIGHUP: reopen the log file, then run the subsystems' reload hooks
     (ACL file, TLS certificates ...)."""
     reopen_logs()
+    crashlog.install()          # (faulthandler writes to the reopened file)
     log.info("Received SIGHUP, log file reopened, reloading.")
     for hook in list(node.reload_hooks):
         try:
@@ -147,6 +149,7 @@ def main(argv=None):
         log.error("Cannot create the data directory %s: %s", config["dataDir"], e)
         return 1
     node = build_node(config)
+    crashlog.install(node)
     from .server.listener import Listener
     host, port = config["listenAddr"]
     try:

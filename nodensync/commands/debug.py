@@ -256,6 +256,9 @@ def _change_repl_id(ctx):
 @_sub(b"segfault", 0)
 def _segfault(ctx):
     log.warning("DEBUG SEGFAULT: crashing on request")
+    from .. import crashlog
+    if crashlog.enabled():
+        crashlog.report(signal.SIGSEGV, sys._getframe(), "DEBUG SEGFAULT")
     os.kill(os.getpid(), signal.SIGSEGV)
     return OK
 
@@ -263,6 +266,9 @@ def _segfault(ctx):
 @_sub(b"panic", 0)
 def _panic(ctx):
     log.critical("!!! DEBUG PANIC called: aborting")
+    from .. import crashlog
+    if crashlog.enabled():      # (os.abort dies before a Python handler could run)
+        crashlog.report(signal.SIGABRT, sys._getframe(), "DEBUG PANIC")
     os.abort()
 
 

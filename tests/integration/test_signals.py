@@ -120,3 +120,34 @@ def test_start_banner_once_listening(server_factory, redis_factory):
                 b"can't set immutable config\r\n"
         finally:
             c.close()
+
+
+@pytest.mark.parametrize("how", ["sigabrt", "segfault"])
+def test_crash_report(server_factory, tmp_path, how):
+    """crash-log-enabled (default yes): Redis's bug-report lines ('crashed
+    by signal') and the Python stack in the log, then death by the signal."""
+    log = str(tmp_path / "nodensync.log")
+    s = server_factory("--logFile", log, "--enable-debug-command", "yes")
+    c = RawClient(s.port)
+    try:
+        if how == "sigabrt":
+            os.kill(s.pid, signal.SIGABRT)
+        else:
+            c.send_raw(c.encode(["DEBUG", "SEGFAULT"]))
+        sig = signal.SIGABRT if how == "sigabrt" else signal.SIGSEGV
+        assert s.proc.wait(15) == -sig
+    finally:
+        c.close()
+    text = _read(log)
+    assert "crashed by signal: %d (%s)" % (sig, sig.name) in text
+    assert "=== REDIS BUG REPORT START" in text and "REDIS BUG REPORT END" in text
+    if how == "segfault":
+        assert "Fatal Python error: Segmentation fault" in text     # (faulthandler's stacks)
+
+
+def test_crash_report_disabled(server_factory, tmp_path):
+    log = str(tmp_path / "nodensync.log")
+    s = server_factory("--logFile", log, "--crash-log-enabled", "no")
+    os.kill(s.pid, signal.SIGABRT)
+    assert s.proc.wait(15) == -signal.SIGABRT
+    assert "crashed by signal" not in _read(log)
