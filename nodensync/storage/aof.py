@@ -252,6 +252,8 @@ class AppendOnly:
         self.timestamps = self.node.config["aofTimestampEnabled"]
         self.cur_timestamp = 0
         self.node.config.on_change("aofTimestampEnabled", self._set_timestamps)
+        self.node.config.on_change(
+            "aofDisableAutoGc", lambda v: None if v else self._delete_history(self.manifest))
         self.last_write_ok = True
         self.last_write_errno = 0
         self.unsynced = False
@@ -321,8 +323,13 @@ class AppendOnly:
         fsync_dir(d)
 
     def _delete_history(self, m):
+        """Remove the history files a rewrite left (not while
+        aof-disable-auto-gc is on: the manifest keeps listing them)."""
+        if m is None or self.node.config["aofDisableAutoGc"]:
+            return
         d = self.dir()
         for h in m.history:
+            log.info("Removing the history file %s in the background", h.name)
             try:
                 os.unlink(os.path.join(d, h.name))
             except FileNotFoundError:
@@ -791,8 +798,10 @@ class AppendOnly:
         preamble = self.node.config["aofUseRdbPreamble"]
         seq = m.base_seq + 1
         name = "%s.%d.base.%s" % (self.fname(), seq, "rdb" if preamble else "aof")
+        # (history in Redis's order: each file put at the head of the list,
+        # the old base first, then the rewritten incr files)
         if m.base is not None:
-            m.history.append(AofInfo(m.base.name, m.base.seq, "h"))
+            m.history.insert(0, AofInfo(m.base.name, m.base.seq, "h"))
         m.base = AofInfo(name, seq, "b")
         m.base_seq = seq
         if self.state == ON:
@@ -801,7 +810,7 @@ class AppendOnly:
             keep = []
         for i in m.incrs:
             if i not in keep:
-                m.history.append(AofInfo(i.name, i.seq, "h"))
+                m.history.insert(0, AofInfo(i.name, i.seq, "h"))
         m.incrs = list(keep)
         os.replace(tmp, os.path.join(d, name))
         new_path = None

@@ -117,6 +117,10 @@ cfg.declare("autoAofRewriteMinSize", "memory", 64 * 1024 * 1024,
 cfg.declare("aofLoadTruncated", "bool", True,
             "Load an AOF whose last command is truncated (the tail is cut off, with a warning).",
             redis="aof-load-truncated", mutable=True, group=_G)
+cfg.declare("aofDisableAutoGc", "bool", False,
+            "Keep the history files a rewrite leaves (listed in the manifest as type h) "
+            "instead of deleting them; turning it off deletes them (a testing aid, as Redis's).",
+            redis="aof-disable-auto-gc", mutable=True, group=_G)
 cfg.declare("aofTimestampEnabled", "bool", False,
             "Annotate the AOF with the time ('#TS:<unix time>' lines, at most one a second "
             "before the writes, and at the start of a rewritten base in AOF format), for "

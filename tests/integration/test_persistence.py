@@ -719,3 +719,32 @@ def test_interrupted_upgrade_of_an_old_aof_goes_on(server_factory):
     with open(os.path.join(_aofdir(s), "appendonly.aof.manifest")) as f:
         assert f.read().splitlines() == ["file appendonly.aof seq 1 type b",
                                          "file appendonly.aof.1.incr.aof seq 1 type i"]
+
+
+def test_aof_disable_auto_gc(server_factory):
+    """aof-disable-auto-gc yes keeps the history files (type h, newest
+    first, as Redis lists them); turning it off removes them."""
+    s = server_factory("--save", "", "--appendonly", "yes")
+    c = client(s.port)
+    c.config_set("aof-disable-auto-gc", "yes")
+    for _ in range(2):
+        c.set("k", "v")
+        c.bgrewriteaof()
+        wait_idle(s.port)
+    manifest = os.path.join(_aofdir(s), "appendonly.aof.manifest")
+    with open(manifest) as f:
+        lines = f.read().splitlines()
+    assert lines == ["file appendonly.aof.3.base.rdb seq 3 type b",
+                     "file appendonly.aof.2.incr.aof seq 2 type h",
+                     "file appendonly.aof.2.base.rdb seq 2 type h",
+                     "file appendonly.aof.1.incr.aof seq 1 type h",
+                     "file appendonly.aof.1.base.rdb seq 1 type h",
+                     "file appendonly.aof.3.incr.aof seq 3 type i"]
+    assert os.path.exists(os.path.join(_aofdir(s), "appendonly.aof.1.base.rdb"))
+    c.config_set("aof-disable-auto-gc", "no")
+    with open(manifest) as f:
+        assert f.read().splitlines() == ["file appendonly.aof.3.base.rdb seq 3 type b",
+                                         "file appendonly.aof.3.incr.aof seq 3 type i"]
+    assert sorted(os.listdir(_aofdir(s))) == ["appendonly.aof.3.base.rdb",
+                                             "appendonly.aof.3.incr.aof",
+                                             "appendonly.aof.manifest"]
