@@ -644,15 +644,17 @@ def _info(node):
     cow = child.cow if child is not None else 0
     cow_peak = child.cow_peak if child is not None else 0
     cow_age = int(now_mono - child.cow_time) if child is not None and child.cow else 0
+    done = child.keys_processed() if child is not None else 0
+    total = child.keys_total if child is not None else 0
     fields = [
         ("loading", 1 if node.loading else 0),
         ("async_loading", 0),
         ("current_cow_peak", cow_peak),
         ("current_cow_size", cow),
         ("current_cow_size_age", cow_age),
-        ("current_fork_perc", "0.00"),
-        ("current_save_keys_processed", 0),
-        ("current_save_keys_total", 0),
+        ("current_fork_perc", "%.2f" % (100.0 * done / total if total else 0.0)),
+        ("current_save_keys_processed", done),
+        ("current_save_keys_total", total),
         ("rdb_changes_since_last_save", r.changes()),
         ("rdb_bgsave_in_progress", 1 if rdb_child else 0),
         ("rdb_last_save_time", r.lastsave),

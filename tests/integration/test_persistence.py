@@ -748,3 +748,29 @@ def test_aof_disable_auto_gc(server_factory):
     assert sorted(os.listdir(_aofdir(s))) == ["appendonly.aof.3.base.rdb",
                                              "appendonly.aof.3.incr.aof",
                                              "appendonly.aof.manifest"]
+
+
+def test_bgsave_reports_its_progress(server_factory):
+    """INFO current_save_keys_processed / _total / current_fork_perc while a
+    BGSAVE child runs (the child's count, every 1024 keys, as Redis)."""
+    s = server_factory("--save", "")
+    c = client(s.port)
+    c.mset({"k%d" % i: "v" for i in range(3000)})
+    i = info(s.port)
+    assert (i["current_save_keys_total"], i["current_save_keys_processed"],
+            float(i["current_fork_perc"])) == ("0", "0", 0.0)
+    c.config_set("rdb-key-save-delay", 1000)
+    c.bgsave()
+    seen = []
+
+    def progressed():
+        i = info(s.port)
+        seen.append(i)
+        return i["rdb_bgsave_in_progress"] == "1" and int(i["current_save_keys_processed"]) > 0
+    wait_for(progressed, 15, 0.05, what="the child's progress")
+    i = seen[-1]
+    assert i["current_save_keys_total"] == "3000"
+    assert float(i["current_fork_perc"]) == round(
+        int(i["current_save_keys_processed"]) * 100 / 3000, 2)
+    c.config_set("rdb-key-save-delay", 0)
+    wait_idle(s.port)
