@@ -52,7 +52,8 @@ log = logging.getLogger("nodensync")
 
 OFF, ON, WAIT_REWRITE = 0, 1, 2
 ITEMS_PER_CMD = 64                  # Redis's AOF_REWRITE_ITEMS_PER_CMD
-REWRITE_RETRY_DELAY = 60            # seconds after a failed automatic rewrite
+REWRITE_LIMIT_THRESHOLD = 3         # consecutive failed rewrites before the limit (Redis's)
+REWRITE_LIMIT_MAX_MINUTES = 60
 
 
 class AofError(Exception):
@@ -267,7 +268,8 @@ class AppendOnly:
         self.last_rewrite_time_sec = -1
         self.last_cow = 0
         self.scheduled = False
-        self.next_auto_rewrite = 0.0
+        self.limit_delay_minutes = 0     # aofRewriteLimited's state
+        self.limit_until = 0.0
         self.delayed_fsync = 0
         # appendfsync always: writes counted in gen_written, fsyncs covering
         # them in gen_synced; node.reply_barrier (self.barrier) makes a
@@ -768,7 +770,6 @@ class AppendOnly:
             if not child.killed and sig != signal.SIGUSR1:
                 self.last_rewrite_ok = False
                 self.rewrite_failures += 1
-                self.next_auto_rewrite = time.time() + REWRITE_RETRY_DELAY
             if self.state == WAIT_REWRITE:
                 self._drop_temp_incr()
                 self.scheduled = True
@@ -780,7 +781,6 @@ class AppendOnly:
             log.warning("Error installing the rewritten AOF: %s", e.strerror)
             self.last_rewrite_ok = False
             self.rewrite_failures += 1
-            self.next_auto_rewrite = time.time() + REWRITE_RETRY_DELAY
             if self.state == WAIT_REWRITE:
                 self._drop_temp_incr()
                 self.scheduled = True
@@ -841,19 +841,40 @@ class AppendOnly:
         if p.child is not None:
             return
         if self.scheduled:
-            self.rewrite("scheduled")
+            if not self.rewrite_limited():
+                self.rewrite("scheduled")
             return
         if self.state != ON:
             return
         conf = self.node.config
         perc = conf["autoAofRewritePercentage"]
         size = self.current_size()
-        if perc and size > conf["autoAofRewriteMinSize"] and now >= self.next_auto_rewrite:
+        if perc and size > conf["autoAofRewriteMinSize"]:
             base = self.base_size or 1
             growth = (size - base) * 100 // base
-            if growth >= perc:
+            if growth >= perc and not self.rewrite_limited():
                 log.info("Starting automatic rewriting of AOF on %d%% growth", growth)
                 self.rewrite("auto")
+
+    def rewrite_limited(self):
+        """Redis's aofRewriteLimited: after 3 consecutive failed rewrites,
+        automatic (and scheduled) ones wait 1 minute, then 2, 4 ... up to 60
+        between attempts; BGREWRITEAOF is never limited."""
+        if self.rewrite_failures < REWRITE_LIMIT_THRESHOLD:
+            self.limit_delay_minutes = 0
+            self.limit_until = 0.0
+            return False
+        if self.limit_until:
+            if time.time() < self.limit_until:
+                return True
+            self.limit_until = 0.0
+            return False
+        self.limit_delay_minutes = min(REWRITE_LIMIT_MAX_MINUTES,
+                                       self.limit_delay_minutes * 2 or 1)
+        self.limit_until = time.time() + self.limit_delay_minutes * 60
+        log.warning("Background AOF rewrite has repeatedly failed and triggered the limit, "
+                    "will retry in %d minutes", self.limit_delay_minutes)
+        return True
 
     # -- loading
     def exists(self):

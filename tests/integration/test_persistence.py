@@ -774,3 +774,32 @@ def test_bgsave_reports_its_progress(server_factory):
         int(i["current_save_keys_processed"]) * 100 / 3000, 2)
     c.config_set("rdb-key-save-delay", 0)
     wait_idle(s.port)
+
+
+def test_aof_rewrite_limit_after_repeated_failures(server_factory):
+    """Three failed rewrites in a row: an automatic rewrite is not started
+    but put off (Redis's aofRewriteLimited: 1 minute, then 2, 4 ... 60, with
+    its log line); BGREWRITEAOF still runs at once."""
+    s = server_factory("--save", "", "--appendonly", "yes")
+    c = client(s.port)
+    c.config_set("rdb-key-save-delay", 10000000)
+    c.config_set("auto-aof-rewrite-percentage", 1)
+    c.config_set("auto-aof-rewrite-min-size", "1kb")
+    c.set("k", "v")
+    for _ in range(3):
+        c.bgrewriteaof()
+        wait_for(lambda: children(s.pid), 10, what="the rewrite child")
+        for pid in children(s.pid):
+            os.kill(pid, signal.SIGKILL)
+        wait_for(lambda: info(s.port)["aof_rewrite_in_progress"] == "0", 10, what="the end")
+    assert info(s.port)["aof_rewrites_consecutive_failures"] == "3"
+    c.set("x", "x" * 1024)
+    wait_for(lambda: "triggered the limit, will retry in 1 minutes" in s.log(), 10,
+             what="the limit's log line")
+    time.sleep(0.3)
+    assert info(s.port)["aof_rewrite_in_progress"] == "0"
+    c.config_set("auto-aof-rewrite-percentage", 0)
+    c.config_set("rdb-key-save-delay", 0)
+    c.bgrewriteaof()
+    wait_idle(s.port)
+    assert info(s.port)["aof_rewrites_consecutive_failures"] == "0"
