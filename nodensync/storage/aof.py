@@ -601,6 +601,8 @@ class AppendOnly:
             except OSError:
                 pass
             if self.incr_path:
+                log.info("Removing the temp incr aof file %s in the background",
+                         os.path.basename(self.incr_path))
                 try:
                     os.unlink(self.incr_path)
                 except OSError:

@@ -803,3 +803,26 @@ def test_aof_rewrite_limit_after_repeated_failures(server_factory):
     c.bgrewriteaof()
     wait_idle(s.port)
     assert info(s.port)["aof_rewrites_consecutive_failures"] == "0"
+
+
+def test_failed_initial_rewrite_removes_its_temp_incr(server_factory):
+    """CONFIG SET appendonly yes whose first rewrite dies: Redis's log line
+    for the temp incr file removed, no manifest yet, a new attempt; the one
+    that succeeds makes base 1 and incr 1."""
+    s = server_factory("--save", "")
+    c = client(s.port)
+    c.set("k", "v")
+    c.config_set("rdb-key-save-delay", 10000000)
+    c.config_set("appendonly", "yes")
+    wait_for(lambda: children(s.pid), 10, what="the rewrite child")
+    for pid in children(s.pid):
+        os.kill(pid, signal.SIGKILL)
+    wait_for(lambda: s.log().count("Removing the temp incr aof file temp-appendonly.aof.incr")
+             == 1, 10, what="the log line")
+    assert not os.path.exists(os.path.join(_aofdir(s), "appendonly.aof.manifest"))
+    c.config_set("rdb-key-save-delay", 0)
+    wait_for(lambda: info(s.port)["aof_enabled"] == "1" and os.path.exists(
+        os.path.join(_aofdir(s), "appendonly.aof.manifest")), 20, what="the AOF on")
+    with open(os.path.join(_aofdir(s), "appendonly.aof.manifest")) as f:
+        assert f.read().splitlines() == ["file appendonly.aof.1.base.rdb seq 1 type b",
+                                         "file appendonly.aof.1.incr.aof seq 1 type i"]
