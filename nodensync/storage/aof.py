@@ -70,8 +70,9 @@ class AofInfo:
 
     def line(self):
         name = self.name
-        if re.search(r"[\s\"'\\]", name) or not name:
-            name = '"%s"' % name.replace("\\", "\\\\").replace('"', '\\"')
+        if not name or any(c in '\\"' or not c.isprintable() or c.isspace() or ord(c) > 127
+                           for c in name):
+            name = _repr(name)         # (Redis's sdsneedsrepr / sdscatrepr)
         return "file %s seq %d type %s\n" % (name, self.seq, self.type)
 
 
@@ -170,6 +171,25 @@ def _atoll(v):
     return int(mt.group(1)) if mt else 0
 
 
+_REPR = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t", "\a": "\\a",
+         "\b": "\\b"}
+_UNREPR = {"n": "\n", "r": "\r", "t": "\t", "b": "\b", "a": "\a"}
+
+
+def _repr(name):
+    """Redis's sdscatrepr of a file name: quoted, escapes, \\xHH for the rest."""
+    out = ['"']
+    for c in name:
+        if c in _REPR:
+            out.append(_REPR[c])
+        elif c.isprintable() and ord(c) < 128:
+            out.append(c)
+        else:
+            out.extend("\\x%02x" % b for b in c.encode("utf-8", "surrogateescape"))
+    out.append('"')
+    return "".join(out)
+
+
 def _split_words(line):
     """Words of a manifest line; "quoted" names with \\ escapes allowed."""
     out = []
@@ -184,12 +204,25 @@ def _split_words(line):
             while i < n and line[i] != '"':
                 if line[i] == "\\" and i + 1 < n:
                     i += 1
+                    c = line[i]
+                    if c == "x" and i + 2 < n and re.match(r"[0-9a-fA-F]{2}", line[i + 1:i + 3]):
+                        buf.append(chr(int(line[i + 1:i + 3], 16)))
+                        i += 3
+                        continue
+                    buf.append(_UNREPR.get(c, c))
+                    i += 1
+                    continue
                 buf.append(line[i])
                 i += 1
             if i >= n:
                 return None
             i += 1
-            out.append("".join(buf))
+            word = "".join(buf)
+            try:        # (\xHH escapes are the bytes of a UTF-8 name)
+                word = word.encode("latin-1").decode("utf-8", "surrogateescape")
+            except UnicodeEncodeError:
+                pass
+            out.append(word)
         else:
             j = i
             while j < n and not line[j].isspace():

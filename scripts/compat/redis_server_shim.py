@@ -82,9 +82,14 @@ def main():
     # Written as NodeNsync's own conf file (next to the framework's), so
     # CONFIG REWRITE has a file to write back to, as Redis's tests expect.
     conf = sys.argv[1] + ".nodensync.conf"
+    extra = []
     with open(conf, "w") as f:
         for name, value in settings:
-            f.write("%s = %s\n" % (name, value))
+            if "\n" in value or "\r" in value:
+                # (a line of the conf file cannot hold it: a flag can)
+                extra += ["--" + name, value]
+            else:
+                f.write("%s = %s\n" % (name, value))
     # The framework waits for " PID: <pid>" in stdout, the line of Redis's
     # logo, which Redis prints once its listening sockets are bound; with
     # always-show-logo NodeNsync prints its banner at that point too (so a
@@ -94,7 +99,7 @@ def main():
         sys.stdout.write("                 PID: %d\n" % os.getpid())
         sys.stdout.flush()
     env = dict(os.environ, PYTHONPATH=ROOT)
-    os.execve(sys.executable, [sys.executable, "-m", "nodensync", "--config", conf], env)
+    os.execve(sys.executable, [sys.executable, "-m", "nodensync", "--config", conf] + extra, env)
 
 
 if __name__ == "__main__":

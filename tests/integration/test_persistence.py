@@ -826,3 +826,21 @@ def test_failed_initial_rewrite_removes_its_temp_incr(server_factory):
     with open(os.path.join(_aofdir(s), "appendonly.aof.manifest")) as f:
         assert f.read().splitlines() == ["file appendonly.aof.1.base.rdb seq 1 type b",
                                          "file appendonly.aof.1.incr.aof seq 1 type i"]
+
+
+def test_appendfilename_with_whitespace_and_newlines(server_factory):
+    """An appendfilename with spaces and newlines: the manifest quotes it as
+    Redis's sdscatrepr does (one line per file) and it loads back."""
+    name = " file seq \n\n.aof "
+    s = server_factory("--save", "", "--appendonly", "yes", "--appendFilename", name,
+                       "--enable-debug-command", "yes")
+    c = client(s.port)
+    c.set("k1", "v1")
+    c.bgrewriteaof()
+    wait_idle(s.port)
+    with open(os.path.join(_aofdir(s), name + ".manifest")) as f:
+        assert f.read() == ('file " file seq \\n\\n.aof .2.base.rdb" seq 2 type b\n'
+                            'file " file seq \\n\\n.aof .2.incr.aof" seq 2 type i\n')
+    c.set("k2", "v2")
+    assert c.execute_command("DEBUG", "LOADAOF")
+    assert c.get("k1") == b"v1" and c.get("k2") == b"v2"
