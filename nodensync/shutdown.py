@@ -129,6 +129,9 @@ class Shutdown:
             flags = (flags & ~SAVE) | NOSAVE
         self.flags = flags
         log.warning("User requested shutdown...")
+        stopping = getattr(self.node, "systemd_stopping", None)
+        if stopping is not None:
+            stopping()
         if not flags & NOW and self.node.config["shutdownTimeout"] and not self.ready():
             self.deadline = time.monotonic() + self.node.config["shutdownTimeout"]
             self._hold_writes(True)
