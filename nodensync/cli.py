@@ -157,7 +157,9 @@ def main(argv=None):
                             ssl_context=getattr(node, "main_ssl_context", None))
         listener.start()
     except OSError as e:
-        log.error("Could not listen on %s:%d: %s", host, port, e)
+        log.error("Warning: Could not create server TCP listening socket %s:%d: %s",
+                  host, port, e.strerror or e)
+        log.error("Failed listening on port %d (TCP), aborting.", port)   # (Redis's lines)
         return 1
     node.listener = listener
     node.tcp_port = listener.server_port

@@ -151,3 +151,23 @@ def test_crash_report_disabled(server_factory, tmp_path):
     os.kill(s.pid, signal.SIGABRT)
     assert s.proc.wait(15) == -signal.SIGABRT
     assert "crashed by signal" not in _read(log)
+
+
+def test_port_in_use_logs_redis_lines(server_factory):
+    """A port already taken: Redis's 'Failed listening on port N (TCP),
+    aborting.' (test harnesses retry another port on it), exit code 1."""
+    import socket
+    taken = socket.socket()
+    taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    taken.bind(("127.0.0.1", 0))
+    taken.listen(1)
+    port = taken.getsockname()[1]
+    try:
+        s = server_factory(port=port, wait=False)
+        assert s.proc.wait(30) == 1
+    finally:
+        taken.close()
+    text = s.log()
+    assert "Could not create server TCP listening socket 127.0.0.1:%d" % port in text
+    assert text.strip().splitlines()[-1].endswith("Failed listening on port %d (TCP), aborting."
+                                                  % port)
