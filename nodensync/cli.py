@@ -18,6 +18,24 @@ from gevent.event import Event  # noqa: E402
 
 log = logging.getLogger("nodensync")
 
+from . import config as _cfg  # noqa: E402
+from . import crashlog  # noqa: E402  (declares crash-log-enabled)
+
+_cfg.declare("alwaysShowLogo", "bool", False,
+             "Print the start banner (with the PID and port) in the log once the listener "
+             "is bound, even when not logging to a terminal; otherwise the banner is shown "
+             "only when logging to a terminal, and a 'Running mode=..., port=...' line "
+             "instead.", redis="always-show-logo", group="general")
+
+_LOGO = """
+        NodeNsync %(version)s (Redis %(redis)s compatible) %(bits)s bit
+
+        Running in %(mode)s mode
+        Port: %(port)d
+        PID: %(pid)d
+
+"""
+
 _LEVELS = {"debug": logging.DEBUG, "verbose": logging.INFO, "notice": logging.INFO,
            "warning": logging.WARNING}
 _MARKS = {logging.DEBUG: ".", logging.INFO: "*", logging.WARNING: "#", logging.ERROR: "#",
@@ -63,10 +81,35 @@ def reopen_logs():
                 h.release()
 
 
+def show_logo(node, port):
+    """Redis's redisAsciiArt, once the listener is bound (before loading):
+    the banner with the PID and port when ``always-show-logo`` is on or the
+    log is a terminal, else Redis's 'Running mode=..., port=...' line."""
+    mode = "cluster" if node.cluster is not None else "standalone"
+    handlers = [h for h in logging.getLogger().handlers
+                if isinstance(h, logging.StreamHandler) and h.stream is not None]
+    tty = any(getattr(h.stream, "isatty", lambda: False)() for h in handlers)
+    plain = node.config.values.get("logFormat") != "json"
+    if plain and handlers and (node.config["alwaysShowLogo"] or tty):
+        text = _LOGO % {"version": node.version, "redis": node.redis_version,
+                        "bits": 64 if sys.maxsize > 2 ** 32 else 32, "mode": mode,
+                        "port": port, "pid": os.getpid()}
+        for h in handlers:
+            h.acquire()
+            try:
+                h.stream.write(text)
+                h.stream.flush()
+            finally:
+                h.release()
+    else:
+        log.info("Running mode=%s, port=%d.", mode, port)
+
+
 def reload(node):
     """SIGHUP: reopen the log file, then run the subsystems' reload hooks
     (ACL file, TLS certificates ...)."""
     reopen_logs()
+    crashlog.install()          # (faulthandler writes to the reopened file)
     log.info("Received SIGHUP, log file reopened, reloading.")
     for hook in list(node.reload_hooks):
         try:
@@ -106,6 +149,7 @@ def main(argv=None):
         log.error("Cannot create the data directory %s: %s", config["dataDir"], e)
         return 1
     node = build_node(config)
+    crashlog.install(node)
     from .server.listener import Listener
     host, port = config["listenAddr"]
     try:
@@ -113,10 +157,18 @@ def main(argv=None):
                             ssl_context=getattr(node, "main_ssl_context", None))
         listener.start()
     except OSError as e:
-        log.error("Could not listen on %s port %d: %s", " ".join(config["bind"]), port, e)
+        log.error("Warning: Could not create server TCP listening socket %s:%d: %s",
+                  " ".join(config["bind"]) or host, port, e.strerror or e)
+        log.error("Failed listening on port %d (TCP), aborting.", port)   # (Redis's lines)
         return 1
     node.listener = listener
     node.tcp_port = listener.server_port
+    show_logo(node, listener.server_port)
+    stopped = Event()
+    exit_code = [0]
+    from .shutdown import Shutdown, NOSAVE, SAVE
+    ctl = node.shutdown_ctl = Shutdown(node, stopped, exit_code)
+    ctl.install()          # SIGTERM, SIGINT: Redis's sequence (see shutdown.py), also while loading
     for hook in node.start_hooks:
         hook()
     # What exists now (modules, command table, settings, the loaded data)
@@ -128,43 +180,12 @@ def main(argv=None):
     log.info("NodeNsync %s (Redis %s compatible) listening on %s:%d, pid %d",
              node.version, node.redis_version, host, listener.server_port, os.getpid())
     log.info("Ready to accept connections")     # (Redis's own line: what log watchers wait for)
-    stopped = Event()
-    exit_code = [0]
-
-    def request_stop(signame):
-        log.info("Received %s, shutting down.", signame)
-        gevent.spawn(shutdown, node, None, stopped, exit_code)
-
-    gevent.signal_handler(signal.SIGTERM, request_stop, "SIGTERM")
-    gevent.signal_handler(signal.SIGINT, request_stop, "SIGINT")
     gevent.signal_handler(signal.SIGHUP, lambda: gevent.spawn(reload, node))
-    node.request_shutdown = lambda save: gevent.spawn(shutdown, node, save, stopped, exit_code)
+    node.request_shutdown = lambda save: gevent.spawn(
+        ctl.prepare, NOSAVE if save is False else SAVE if save else 0)
     stopped.wait()
     logging.shutdown()
     return exit_code[0]
-
-
-def shutdown(node, save, stopped, exit_code):
-    """Graceful stop: no new connections, run shutdown hooks (final save),
-    let queued replies go out, close clients, exit."""
-    if node.shutting_down:
-        return
-    node.shutting_down = True
-    try:
-        if node.listener is not None:
-            node.listener.close()
-        for hook in node.shutdown_hooks:
-            hook(save)
-    except Exception:
-        log.exception("error during shutdown")
-        exit_code[0] = 1
-    for c in list(node.clients.values()):
-        c.wait_drained(1.0)
-        c.close()
-    for g in node.background:
-        g.kill(block=False)
-    log.info("NodeNsync is now ready to exit, bye bye...")
-    stopped.set()
 
 
 if __name__ == "__main__":

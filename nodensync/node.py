@@ -126,6 +126,7 @@ class Node:
         self.redis_version = REDIS_VERSION
         self.start_hooks = []             # fn() once listening
         self.request_shutdown = None      # set by cli: fn(save) -> stops the process
+        self.shutdown_ctl = None          # set by cli: shutdown.Shutdown (SHUTDOWN, signals)
         self.loading = False
         self.shutting_down = False
         self.listener = None              # server.listener.Listener

@@ -5,17 +5,20 @@ no, as Redis; set in the conf file or on the command line).
 Implemented: HELP, SLEEP (stops the whole server, as Redis), SET-ACTIVE-
 EXPIRE, RELOAD [MERGE] [NOFLUSH] [NOSAVE], LOADAOF, DIGEST, DIGEST-VALUE
 (Redis's own SHA1 mix, so the digests equal redis-server's for the same
-data), OBJECT, POPULATE, PROTOCOL, LOG, ERROR, CHANGE-REPL-ID, REPLICATE, SEGFAULT,
+data), HTSTATS (Redis's text for CPython's dicts), AOF-FLUSH-SLEEP, OBJECT, POPULATE,
+PROTOCOL, LOG, ERROR, CHANGE-REPL-ID, REPLICATE, SEGFAULT,
 PANIC and QUICKLIST-PACKED-THRESHOLD (validated, no effect: no quicklist).  The rest of Redis's list inspects its C structures (QUICKLIST,
 LISTPACK, SDSLEN, JMAP, MALLCTL ...) and answers
 "unknown subcommand" here; DEBUG HELP lists only what is implemented.
 Nothing DEBUG does is propagated (Redis sends none of it to replicas).
 """
+import ctypes
 import hashlib
 import logging
 import os
 import signal
 import struct
+import sys
 import time
 
 from gevent import monkey
@@ -23,7 +26,7 @@ from gevent import monkey
 from .. import config as cfg
 from .. import errors
 from ..errors import CommandError
-from ..protocol.resp import OK, Raw, Status, status_lines
+from ..protocol.resp import OK, Raw, Status, Verbatim, status_lines
 from ..storage import rdb
 from ..storage.compact import expand
 from ..storage.snapshot import encoding_limits
@@ -48,6 +51,8 @@ _NOT_ALLOWED = ("ERR DEBUG command not allowed. If the enable-debug-command opti
                 "this option in the configuration file, and then restart the server.")
 _HELP = [
     "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "AOF-FLUSH-SLEEP <microsec>",
+    "    Server will sleep before flushing the AOF, this is used for testing.",
     "CHANGE-REPL-ID",
     "    Change the replication IDs of the instance.",
     "    Dangerous: should be used only for testing the replication subsystem.",
@@ -61,6 +66,8 @@ _HELP = [
     "ERROR <string>",
     "    Return a Redis protocol error with <string> as message. Useful for clients",
     "    unit tests to simulate Redis errors.",
+    "HTSTATS <dbid>",
+    "    Return hash table statistics of the specified Redis database.",
     "OBJECT <key>",
     "    Show low level info about `key` and associated value.",
     "LOG <message>",
@@ -179,6 +186,14 @@ def _set_active_expire(ctx, flag):
     return OK
 
 
+@_sub(b"aof-flush-sleep", 1)
+def _aof_flush_sleep(ctx, usec):
+    """The process sleeps this many microseconds before each AOF write (a
+    testing aid, as Redis's); 0 turns it off."""
+    ctx.node.persistence.aof.flush_sleep_us = max(0, _atoi(usec))
+    return OK
+
+
 @_sub(b"pause-cron", 1)
 def _pause_cron(ctx, flag):
     ctx.node.cron_paused = _atoi(flag) != 0
@@ -274,6 +289,9 @@ def _replicate(ctx, *argv):
 @_sub(b"segfault", 0)
 def _segfault(ctx):
     log.warning("DEBUG SEGFAULT: crashing on request")
+    from .. import crashlog
+    if crashlog.enabled():
+        crashlog.report(signal.SIGSEGV, sys._getframe(), "DEBUG SEGFAULT")
     os.kill(os.getpid(), signal.SIGSEGV)
     return OK
 
@@ -281,6 +299,9 @@ def _segfault(ctx):
 @_sub(b"panic", 0)
 def _panic(ctx):
     log.critical("!!! DEBUG PANIC called: aborting")
+    from .. import crashlog
+    if crashlog.enabled():      # (os.abort dies before a Python handler could run)
+        crashlog.report(signal.SIGABRT, sys._getframe(), "DEBUG PANIC")
     os.abort()
 
 
@@ -294,6 +315,57 @@ def _atoi(b):
         return int(s[:end])
     except ValueError:
         return 0
+
+
+# -- HTSTATS ---------------------------------------------------------------------------
+
+def _dict_table_size(d):
+    """The number of slots of CPython's hash table behind dict ``d``
+    (PyDictKeysObject.dk_log2_size, read in place on CPython 3.11-3.13);
+    elsewhere the smallest power of two whose 2/3 holds its entries."""
+    if sys.implementation.name == "cpython" and (3, 11) <= sys.version_info[:2] <= (3, 13):
+        keys = ctypes.c_void_p.from_address(id(d) + 32).value       # ma_keys
+        if keys:
+            return 1 << ctypes.c_uint8.from_address(keys + 8).value   # dk_log2_size
+    size = 8
+    while size * 2 // 3 < len(d):
+        size *= 2
+    return size
+
+
+def _ht_stats(d):
+    """Redis's dictGetStats text for a Python dict.  CPython's dict is an
+    open-addressing table: every entry has its own slot, so each used slot
+    holds a chain of exactly one entry, and none is ever rehashing."""
+    n = len(d)
+    if n == 0:
+        return ("Hash table 0 stats (main hash table):\n"
+                "No stats available for empty dictionaries\n")
+    size = _dict_table_size(d)
+    return ("Hash table 0 stats (main hash table):\n"
+            " table size: %d\n"
+            " number of elements: %d\n"
+            " different slots: %d\n"
+            " max chain length: 1\n"
+            " avg chain length (counted): 1.00\n"
+            " avg chain length (computed): 1.00\n"
+            " Chain length distribution:\n"
+            "   0: %d (%.02f%%)\n"
+            "   1: %d (%.02f%%)\n" % (size, n, n, size - n, (size - n) * 100.0 / size,
+                                      n, n * 100.0 / size))
+
+
+@_sub(b"htstats", 1)
+def _htstats(ctx, dbid):
+    """DEBUG HTSTATS <dbid>: the keys' and the expiry times' tables of the
+    database, in Redis's text."""
+    i = parse_int(dbid)
+    dbs = ctx.node.keyspace.dbs
+    if i < 0 or i >= len(dbs):
+        raise CommandError("ERR Out of range database")
+    db = dbs[i]
+    return Verbatim("[Dictionary HT]\n" + _ht_stats(db.data) +
+                    "[Expires HT]\n" + _ht_stats(db.expires))
 
 
 # -- OBJECT ----------------------------------------------------------------------------

@@ -717,34 +717,59 @@ class PauseState:
         self.event = Event()
         self.event.set()
         self.timer = None
+        self.held = False           # SHUTDOWN waiting for replicas: writes paused
+        self.client_end = 0.0       # CLIENT PAUSE's own end, kept under a hold
+        self.client_mode = 0
+
+    def hold(self, on):
+        """Redis's PAUSE_DURING_SHUTDOWN: writes paused until released (not
+        by CLIENT UNPAUSE); a CLIENT PAUSE given meanwhile goes on after."""
+        self.held = on
+        self._apply()
 
     def pause(self, ms, mode):
+        """CLIENT PAUSE: ``mode`` for ``ms`` (merged with one in progress)."""
         now = time.monotonic()
         end = now + ms / 1000.0
-        if self.mode:
-            mode = max(mode, self.mode)
-            end = max(end, self.end)
-        self.mode = mode
-        self.end = end
-        if self.event.is_set():
-            self.event = Event()
-        if self.timer is not None:
-            self.timer.kill(block=False)
-        self.timer = gevent.spawn_later(max(0.0, end - now), self.unpause)
-        self.node.client_pause = self.check
-        self.node.keyspace.expire_paused = True     # (Redis pauses expiry too)
-        # every client through dispatch's checks (the inline path skips them)
-        self.node.set_gate_all(True, "client-pause")
+        if self.client_mode and self.client_end > now:
+            mode = max(mode, self.client_mode)
+            end = max(end, self.client_end)
+        self.client_mode, self.client_end = mode, end
+        self._apply()
 
     def unpause(self):
-        self.mode = 0
+        """The end of CLIENT PAUSE (its timeout or CLIENT UNPAUSE); a
+        shutdown's hold goes on."""
+        self.client_mode = 0
+        self.client_end = 0.0
+        self._apply()
+
+    def _apply(self):
+        now = time.monotonic()
+        client = self.client_mode if self.client_end > now else 0
+        mode = max(client, PAUSE_WRITE if self.held else 0)
+        timer, self.timer = self.timer, None
+        if timer is not None and timer is not gevent.getcurrent():
+            timer.kill(block=False)
+        if client:
+            self.timer = gevent.spawn_later(max(0.0, self.client_end - now), self.unpause)
+        old = self.mode
+        self.mode = mode
+        self.end = float("inf") if self.held else self.client_end
+        if mode:
+            if old and mode < old:
+                self.event.set()            # (ALL -> WRITE: the reads go on)
+            if self.event.is_set():
+                self.event = Event()
+            self.node.client_pause = self.check
+            self.node.keyspace.expire_paused = True     # (Redis pauses expiry too)
+            # every client through dispatch's checks (the inline path skips them)
+            self.node.set_gate_all(True, "client-pause")
+            return
         self.node.client_pause = None
         self.node.keyspace.expire_paused = False
         if "client-pause" in getattr(self.node, "gate_reasons", ()):
             self.node.set_gate_all(False, "client-pause")
-        timer, self.timer = self.timer, None
-        if timer is not None and timer is not gevent.getcurrent():
-            timer.kill(block=False)
         self.event.set()
 
     def covers(self, client, spec):
@@ -773,7 +798,7 @@ class PauseState:
                 if remaining <= 0:
                     self.unpause()
                     return
-                self.event.wait(remaining)
+                self.event.wait(None if remaining == float("inf") else remaining)
         finally:
             client.paused = False
 

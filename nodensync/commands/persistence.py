@@ -15,7 +15,19 @@ from .registry import (command, ADMIN, NOSCRIPT, NO_ASYNC_LOADING, NO_MULTI, LOA
                        FAST, READONLY, WRITE, DENYOOM)
 from .util import parse_int
 
+from .. import config as cfg
+
 G = "server"
+
+cfg.declare("sanitizeDumpPayload", "enum", "no",
+            "Deep integrity check of RESTORE payloads and RDB files (no, yes, clients). "
+            "NodeNsync always checks deeply, whatever the value: every payload or file is "
+            "decoded entry by entry into new values before anything is stored, and one "
+            "that does not decode or breaks Redis's sanitizer rules (duplicate members or "
+            "fields, NaN scores, inconsistent streams) is refused, as Redis's 'yes' does. "
+            "Accepted for compatibility.",
+            redis="sanitize-dump-payload", mutable=True, choices=["no", "yes", "clients"],
+            group="persistence")
 _BG_IN_PROGRESS = "ERR Background save already in progress"
 
 

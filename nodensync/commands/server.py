@@ -8,11 +8,12 @@ import time
 from .. import REDIS_VERSION
 from .. import config as cfg
 from .. import errors
+from .. import shutdown as sd      # (declares shutdown-timeout)
 from ..errors import CommandError
 from ..observability import info as info_mod
 from ..protocol.resp import OK, Verbatim, NO_REPLY
 from .registry import (command, container, ADMIN, NOSCRIPT, LOADING, STALE, WRITE, FAST,
-                       READONLY, NO_MULTI, SENTINEL, ALLOW_BUSY, MAY_REPLICATE)
+                       READONLY, NO_MULTI, SENTINEL, ALLOW_BUSY)
 from .util import glob_match, parse_int, parse_int32
 from . import introspection  # noqa: F401  (COMMAND, HELP)
 from ..server.blocking import signal_db_ready
@@ -124,25 +125,38 @@ def swapdb(ctx, a, b):
          group=G, syntax="[NOSAVE | SAVE] [NOW] [FORCE] [ABORT]")
 def shutdown(ctx, *args):
     """Synchronously save the dataset to disk and then shut down the server."""
-    save = None
+    flags = 0
+    abort = False
     for a in args:
         a = a.lower()
-        if a == b"nosave" and save is None:
-            save = False
-        elif a == b"save" and save is None:
-            save = True
-        elif a in (b"now", b"force"):
-            pass
+        if a == b"nosave":
+            flags |= sd.NOSAVE
+        elif a == b"save":
+            flags |= sd.SAVE
+        elif a == b"now":
+            flags |= sd.NOW
+        elif a == b"force":
+            flags |= sd.FORCE
         elif a == b"abort":
-            raise CommandError("ERR No shutdown in progress.")
+            abort = True
         else:
             raise CommandError(errors.SYNTAX)
-    node = ctx.node
-    for check in node.shutdown_checks:
-        check(save)  # raises CommandError when a requested save cannot be done
-    if node.request_shutdown is None:
-        raise CommandError("ERR Errors trying to SHUTDOWN. Check logs.")
-    node.request_shutdown(save)
+    if (abort and flags) or (flags & sd.NOSAVE and flags & sd.SAVE):
+        raise CommandError(errors.SYNTAX)
+    ctl = getattr(ctx.node, "shutdown_ctl", None)
+    if abort:
+        if ctl is not None and ctl.abort():
+            return OK
+        raise CommandError("ERR No shutdown in progress.")
+    if ctl is None:
+        raise CommandError(sd.ERRORS)
+    ctx.blocked = True          # (INFO blocked_clients while it waits for replicas)
+    try:
+        exiting = ctl.command(flags)
+    finally:
+        ctx.blocked = False
+    if not exiting:
+        raise CommandError(sd.ERRORS)
     ctx.close_after_reply = True
     return NO_REPLY
 
@@ -182,7 +196,7 @@ def _config_aliases():
 _DENY_LOADING = frozenset(["appendonly", "dir", "repl-diskless-load"])
 
 
-@command("config|set", arity=-4, flags=ADMIN | NOSCRIPT | LOADING | STALE | MAY_REPLICATE, group=G,
+@command("config|set", arity=-4, flags=ADMIN | NOSCRIPT | LOADING | STALE, group=G,
          since="2.0.0", syntax="parameter value [parameter value ...]")
 def config_set(ctx, *args):
     """Set configuration parameters to the given values."""

@@ -143,6 +143,8 @@ def _server(node):
         ("executable", os.path.abspath(sys.argv[0]) if sys.argv and sys.argv[0] else sys.executable),
         ("config_file", os.path.abspath(node.config.path) if node.config.path else ""),
         ("io_threads_active", 0),
+        # (while SHUTDOWN waits for the replicas, as Redis)
+        *(ctl.info() if (ctl := getattr(node, "shutdown_ctl", None)) is not None else ()),
         # NodeNsync's own fields (after Redis's, so parsers keep working)
         ("nodensync_version", node.version),
         ("python_version", platform.python_version()),

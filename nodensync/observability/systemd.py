@@ -143,6 +143,7 @@ def attach(node):
 
     node.start_hooks.append(start)
     node.shutdown_hooks.insert(0, stopping)
+    node.systemd_stopping = stopping    # (shutdown.py: when the shutdown begins, as Redis)
     hooks = getattr(node, "reload_hooks", None)
     if hooks is not None:
         hooks.insert(0, reloading_begin)

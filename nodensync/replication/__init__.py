@@ -522,13 +522,12 @@ class Replication:
             self.link.start()
 
     def shutdown_check(self, save):
-        """SHUTDOWN: runs before the persistence check's final save."""
-        self.primary.before_shutdown()
+        """SHUTDOWN: nothing to check (nodensync/shutdown.py waits up to
+        shutdown-timeout for the replicas, writes paused, before the final
+        save)."""
 
     def on_shutdown(self, save):
-        """First shutdown hook (before the final save): replicas catch up; a
-        replica closes its link, so the saved repl-offset is the applied one."""
-        self.primary.before_shutdown()
+        """First shutdown hook: a replica closes its link."""
         if self.link is not None:
             self.link.stop()
 

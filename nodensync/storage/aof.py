@@ -52,7 +52,8 @@ log = logging.getLogger("nodensync")
 
 OFF, ON, WAIT_REWRITE = 0, 1, 2
 ITEMS_PER_CMD = 64                  # Redis's AOF_REWRITE_ITEMS_PER_CMD
-REWRITE_RETRY_DELAY = 60            # seconds after a failed automatic rewrite
+REWRITE_LIMIT_THRESHOLD = 3         # consecutive failed rewrites before the limit (Redis's)
+REWRITE_LIMIT_MAX_MINUTES = 60
 
 
 class AofError(Exception):
@@ -69,8 +70,9 @@ class AofInfo:
 
     def line(self):
         name = self.name
-        if re.search(r"[\s\"'\\]", name) or not name:
-            name = '"%s"' % name.replace("\\", "\\\\").replace('"', '\\"')
+        if not name or any(c in '\\"' or not c.isprintable() or c.isspace() or ord(c) > 127
+                           for c in name):
+            name = _repr(name)         # (Redis's sdsneedsrepr / sdscatrepr)
         return "file %s seq %d type %s\n" % (name, self.seq, self.type)
 
 
@@ -103,23 +105,44 @@ class Manifest:
 
     @classmethod
     def loads(cls, text, path):
+        """Parse a manifest with Redis 7.0's rules (aofLoadManifestFromFile):
+        lines of at most 1024 bytes each ending with a newline, '#' comments,
+        no blank line, ``key value`` pairs (at least file, seq and type;
+        keys case-insensitive, others ignored)."""
         m = cls()
-        for lineno, line in enumerate(text.splitlines(), 1):
-            line = line.strip()
-            if not line or line.startswith("#"):
+        pos, lineno, n = 0, 0, len(text)
+        if not text:
+            raise AofError("Found an empty AOF manifest: %s" % path)
+        while pos < n:
+            chunk = text[pos:pos + _MANIFEST_MAX_LINE]
+            end = chunk.find("\n")
+            lineno += 1
+            if chunk.startswith("#"):
+                pos += end + 1 if end >= 0 else len(chunk)
                 continue
-            words = _split_words(line)
-            if words is None or len(words) % 2:
-                raise AofError("Invalid AOF manifest file format: %s line %d" % (path, lineno))
-            kv = dict(zip(words[0::2], words[1::2]))
-            try:
-                info = AofInfo(kv["file"], int(kv["seq"]), kv["type"])
-            except (KeyError, ValueError):
-                raise AofError("Invalid AOF manifest file format: %s line %d"
-                               % (path, lineno)) from None
-            if "/" in info.name:
-                raise AofError("File can't be a path, just a filename: %s line %d"
+            if end < 0:
+                raise AofError("The AOF manifest file contains too long line: %s line %d"
                                % (path, lineno))
+            pos += end + 1
+            line = chunk[:end].strip(" \t\r\n")
+            words = _split_words(line) if line else None
+            if words is None or len(words) < 6 or len(words) % 2:
+                raise AofError("Invalid AOF manifest file format: %s line %d" % (path, lineno))
+            name = seq = ftype = None
+            for k, v in zip(words[0::2], words[1::2]):
+                k = k.lower()
+                if k == "file":
+                    name = v
+                    if "/" in name:
+                        raise AofError("File can't be a path, just a filename: %s line %d"
+                                       % (path, lineno))
+                elif k == "seq":
+                    seq = _atoll(v)
+                elif k == "type":
+                    ftype = v[:1]
+            if not name or not seq or not ftype:
+                raise AofError("Invalid AOF manifest file format: %s line %d" % (path, lineno))
+            info = AofInfo(name, seq, ftype)
             if info.type == "b":
                 if m.base is not None:
                     raise AofError("Found duplicate base file information: %s" % path)
@@ -139,6 +162,34 @@ class Manifest:
         return m
 
 
+_MANIFEST_MAX_LINE = 1024
+
+
+def _atoll(v):
+    """C atoll: optional sign and the leading digits, else 0."""
+    mt = re.match(r"\s*([+-]?\d+)", v)
+    return int(mt.group(1)) if mt else 0
+
+
+_REPR = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t", "\a": "\\a",
+         "\b": "\\b"}
+_UNREPR = {"n": "\n", "r": "\r", "t": "\t", "b": "\b", "a": "\a"}
+
+
+def _repr(name):
+    """Redis's sdscatrepr of a file name: quoted, escapes, \\xHH for the rest."""
+    out = ['"']
+    for c in name:
+        if c in _REPR:
+            out.append(_REPR[c])
+        elif c.isprintable() and ord(c) < 128:
+            out.append(c)
+        else:
+            out.extend("\\x%02x" % b for b in c.encode("utf-8", "surrogateescape"))
+    out.append('"')
+    return "".join(out)
+
+
 def _split_words(line):
     """Words of a manifest line; "quoted" names with \\ escapes allowed."""
     out = []
@@ -153,12 +204,25 @@ def _split_words(line):
             while i < n and line[i] != '"':
                 if line[i] == "\\" and i + 1 < n:
                     i += 1
+                    c = line[i]
+                    if c == "x" and i + 2 < n and re.match(r"[0-9a-fA-F]{2}", line[i + 1:i + 3]):
+                        buf.append(chr(int(line[i + 1:i + 3], 16)))
+                        i += 3
+                        continue
+                    buf.append(_UNREPR.get(c, c))
+                    i += 1
+                    continue
                 buf.append(line[i])
                 i += 1
             if i >= n:
                 return None
             i += 1
-            out.append("".join(buf))
+            word = "".join(buf)
+            try:        # (\xHH escapes are the bytes of a UTF-8 name)
+                word = word.encode("latin-1").decode("utf-8", "surrogateescape")
+            except UnicodeEncodeError:
+                pass
+            out.append(word)
         else:
             j = i
             while j < n and not line[j].isspace():
@@ -218,6 +282,12 @@ class AppendOnly:
         self.incr_size = 0
         self.selected_db = -1
         self.pending = bytearray()       # bytes a failed write left behind
+        self.flush_sleep_us = 0          # DEBUG AOF-FLUSH-SLEEP: sleep before each write
+        self.timestamps = self.node.config["aofTimestampEnabled"]
+        self.cur_timestamp = 0
+        self.node.config.on_change("aofTimestampEnabled", self._set_timestamps)
+        self.node.config.on_change(
+            "aofDisableAutoGc", lambda v: None if v else self._delete_history(self.manifest))
         self.last_write_ok = True
         self.last_write_errno = 0
         self.unsynced = False
@@ -231,7 +301,8 @@ class AppendOnly:
         self.last_rewrite_time_sec = -1
         self.last_cow = 0
         self.scheduled = False
-        self.next_auto_rewrite = 0.0
+        self.limit_delay_minutes = 0     # aofRewriteLimited's state
+        self.limit_until = 0.0
         self.delayed_fsync = 0
         # appendfsync always: writes counted in gen_written, fsyncs covering
         # them in gen_synced; node.reply_barrier (self.barrier) makes a
@@ -287,8 +358,13 @@ class AppendOnly:
         fsync_dir(d)
 
     def _delete_history(self, m):
+        """Remove the history files a rewrite left (not while
+        aof-disable-auto-gc is on: the manifest keeps listing them)."""
+        if m is None or self.node.config["aofDisableAutoGc"]:
+            return
         d = self.dir()
         for h in m.history:
+            log.info("Removing the history file %s in the background", h.name)
             try:
                 os.unlink(os.path.join(d, h.name))
             except FileNotFoundError:
@@ -327,6 +403,11 @@ class AppendOnly:
         if dbid != self.selected_db:
             data = encode_command([b"SELECT", b"%d" % dbid]) + data
             self.selected_db = dbid
+        if self.timestamps:
+            now = int(time.time())
+            if now > self.cur_timestamp:        # (one annotation per second with writes)
+                self.cur_timestamp = now
+                data = b"#TS:%d\r\n" % now + data
         self.write(data)
 
     def expired(self, db, key):
@@ -334,7 +415,14 @@ class AppendOnly:
         if self.state != OFF and not self.node.loading:
             self.feed(db.id, [[b"DEL", key]])
 
+    def _set_timestamps(self, value):
+        self.timestamps = value
+
     def write(self, data):
+        if self.flush_sleep_us:
+            # (the whole process sleeps, as Redis's usleep in flushAppendOnlyFile)
+            from gevent import monkey
+            monkey.get_original("time", "sleep")(self.flush_sleep_us / 1e6)
         if self.pending:
             self.pending += data
             self.flush_pending()
@@ -546,6 +634,8 @@ class AppendOnly:
             except OSError:
                 pass
             if self.incr_path:
+                log.info("Removing the temp incr aof file %s in the background",
+                         os.path.basename(self.incr_path))
                 try:
                     os.unlink(self.incr_path)
                 except OSError:
@@ -715,7 +805,6 @@ class AppendOnly:
             if not child.killed and sig != signal.SIGUSR1:
                 self.last_rewrite_ok = False
                 self.rewrite_failures += 1
-                self.next_auto_rewrite = time.time() + REWRITE_RETRY_DELAY
             if self.state == WAIT_REWRITE:
                 self._drop_temp_incr()
                 self.scheduled = True
@@ -727,7 +816,6 @@ class AppendOnly:
             log.warning("Error installing the rewritten AOF: %s", e.strerror)
             self.last_rewrite_ok = False
             self.rewrite_failures += 1
-            self.next_auto_rewrite = time.time() + REWRITE_RETRY_DELAY
             if self.state == WAIT_REWRITE:
                 self._drop_temp_incr()
                 self.scheduled = True
@@ -745,8 +833,10 @@ class AppendOnly:
         preamble = self.node.config["aofUseRdbPreamble"]
         seq = m.base_seq + 1
         name = "%s.%d.base.%s" % (self.fname(), seq, "rdb" if preamble else "aof")
+        # (history in Redis's order: each file put at the head of the list,
+        # the old base first, then the rewritten incr files)
         if m.base is not None:
-            m.history.append(AofInfo(m.base.name, m.base.seq, "h"))
+            m.history.insert(0, AofInfo(m.base.name, m.base.seq, "h"))
         m.base = AofInfo(name, seq, "b")
         m.base_seq = seq
         if self.state == ON:
@@ -755,7 +845,7 @@ class AppendOnly:
             keep = []
         for i in m.incrs:
             if i not in keep:
-                m.history.append(AofInfo(i.name, i.seq, "h"))
+                m.history.insert(0, AofInfo(i.name, i.seq, "h"))
         m.incrs = list(keep)
         os.replace(tmp, os.path.join(d, name))
         new_path = None
@@ -786,19 +876,40 @@ class AppendOnly:
         if p.child is not None:
             return
         if self.scheduled:
-            self.rewrite("scheduled")
+            if not self.rewrite_limited():
+                self.rewrite("scheduled")
             return
         if self.state != ON:
             return
         conf = self.node.config
         perc = conf["autoAofRewritePercentage"]
         size = self.current_size()
-        if perc and size > conf["autoAofRewriteMinSize"] and now >= self.next_auto_rewrite:
+        if perc and size > conf["autoAofRewriteMinSize"]:
             base = self.base_size or 1
             growth = (size - base) * 100 // base
-            if growth >= perc:
+            if growth >= perc and not self.rewrite_limited():
                 log.info("Starting automatic rewriting of AOF on %d%% growth", growth)
                 self.rewrite("auto")
+
+    def rewrite_limited(self):
+        """Redis's aofRewriteLimited: after 3 consecutive failed rewrites,
+        automatic (and scheduled) ones wait 1 minute, then 2, 4 ... up to 60
+        between attempts; BGREWRITEAOF is never limited."""
+        if self.rewrite_failures < REWRITE_LIMIT_THRESHOLD:
+            self.limit_delay_minutes = 0
+            self.limit_until = 0.0
+            return False
+        if self.limit_until:
+            if time.time() < self.limit_until:
+                return True
+            self.limit_until = 0.0
+            return False
+        self.limit_delay_minutes = min(REWRITE_LIMIT_MAX_MINUTES,
+                                       self.limit_delay_minutes * 2 or 1)
+        self.limit_until = time.time() + self.limit_delay_minutes * 60
+        log.warning("Background AOF rewrite has repeatedly failed and triggered the limit, "
+                    "will retry in %d minutes", self.limit_delay_minutes)
+        return True
 
     # -- loading
     def exists(self):
@@ -812,25 +923,38 @@ class AppendOnly:
         Returns False when there is no AOF; raises AofError/RdbError."""
         m = self.read_manifest()
         d = self.dir()
+        legacy = os.path.join(self.p.data_dir(), self.fname())
+        # Redis 7.0's upgrade of an old single-file AOF in dataDir: when there
+        # is no AOF directory, no manifest, or a manifest naming only that
+        # file as its base while the file is not in the directory yet (an
+        # upgrade interrupted between the manifest and the rename).
+        if os.path.isfile(legacy) and (
+                not os.path.isdir(d) or m is None
+                or (m.base is None and not m.incrs)
+                or (m.base is not None and not m.incrs and m.base.name == self.fname()
+                    and not os.path.exists(os.path.join(d, self.fname())))):
+            os.makedirs(d, exist_ok=True)
+            m = Manifest()
+            m.base = AofInfo(self.fname(), 1, "b")
+            m.base_seq = 1
+            self.write_manifest(m)
+            os.replace(legacy, os.path.join(d, self.fname()))
+            log.info("Successfully migrated an old-style AOF file (%s) into the AOF "
+                     "directory (%s).", self.fname(), os.path.basename(d))
         if m is None:
-            legacy = os.path.join(self.p.data_dir(), self.fname())
-            if os.path.isfile(legacy):
-                os.makedirs(d, exist_ok=True)
-                log.info("Upgrading the single-file AOF %s to the multi-part layout", legacy)
-                os.replace(legacy, os.path.join(d, self.fname()))
-                m = Manifest()
-                m.base = AofInfo(self.fname(), 1, "b")
-                m.base_seq = 1
-                self.write_manifest(m)
-            else:
-                return False
+            return False
         self.manifest = m
         files = ([m.base] if m.base is not None else []) + m.incrs
+        for info in files:        # (every file first, as Redis sizes them all before loading)
+            path = os.path.join(d, info.name)
+            try:
+                os.stat(path)
+            except OSError as e:
+                raise AofError("Unable to obtain the AOF file %s length. stat: %s"
+                               % (path, e.strerror)) from None
         total = 0
         for i, info in enumerate(files):
             path = os.path.join(d, info.name)
-            if not os.path.exists(path):
-                raise AofError("The AOF file %s doesn't exist" % path)
             total += self.load_file(path, info.type == "b", i == len(files) - 1)
         self.files_size = total
         self.base_size = total
@@ -992,6 +1116,10 @@ def write_base(persistence, path, preamble, key_delay_us=0):
     try:
         with open(tmp, "wb") as f:
             size = 0
+            if persistence.node.config["aofTimestampEnabled"]:
+                ts = b"#TS:%d\r\n" % int(time.time())     # (the rewrite's start)
+                f.write(ts)
+                size += len(ts)
             for code in persistence.functions_to_save():     # (rewriteFunctions)
                 cmd = encode_command([b"FUNCTION", b"LOAD", code])
                 f.write(cmd)

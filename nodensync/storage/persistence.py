@@ -117,6 +117,15 @@ cfg.declare("autoAofRewriteMinSize", "memory", 64 * 1024 * 1024,
 cfg.declare("aofLoadTruncated", "bool", True,
             "Load an AOF whose last command is truncated (the tail is cut off, with a warning).",
             redis="aof-load-truncated", mutable=True, group=_G)
+cfg.declare("aofDisableAutoGc", "bool", False,
+            "Keep the history files a rewrite leaves (listed in the manifest as type h) "
+            "instead of deleting them; turning it off deletes them (a testing aid, as Redis's).",
+            redis="aof-disable-auto-gc", mutable=True, group=_G)
+cfg.declare("aofTimestampEnabled", "bool", False,
+            "Annotate the AOF with the time ('#TS:<unix time>' lines, at most one a second "
+            "before the writes, and at the start of a rewritten base in AOF format), for "
+            "redis-check-aof --truncate-to-timestamp.",
+            redis="aof-timestamp-enabled", mutable=True, group=_G)
 cfg.declare("aofUseRdbPreamble", "bool", True,
             "Write AOF base files in RDB format (else as commands).",
             redis="aof-use-rdb-preamble", mutable=True, group=_G)
@@ -496,9 +505,11 @@ class Persistence:
             log.warning("Shutdown requested while loading: loading stopped")
             raise SystemExit(0)
         except _Fatal as e:
+            # (the error last: Redis's own last line, which its tests and
+            # log watchers read)
+            log.critical("The server will not start: fix or move away the file named "
+                         "below (see docs/persistence.md).")
             log.critical("%s", e)
-            log.critical("The server will not start: fix or move away the file above "
-                         "(see docs/persistence.md).")
             raise SystemExit(1)
         except OSError as e:
             log.critical("Can't load or create the persistence files: %s", _describe(e))
@@ -563,33 +574,37 @@ class Persistence:
             return self.rdb.has_save_points()
         return bool(save)
 
-    def final_save(self, save):
-        """Kill a running child, flush + fsync the AOF, save the RDB if
-        wanted.  True when everything asked for succeeded."""
+    def final_save(self, save, force=False):
+        """Redis's finishShutdown: kill a running child, flush + fsync the
+        AOF, save the RDB if wanted.  True when the server may exit: every
+        step succeeded, or ``force`` (SHUTDOWN FORCE) overrides a failure."""
         ok = True
         if self.child is not None:
             kind = self.child.kind
+            if kind != "rdb" and self.aof.state == aof_mod.WAIT_REWRITE:
+                # (the initial AOF is not written yet: exiting would lose the data)
+                if not force:
+                    log.warning("Writing initial AOF, can't exit.")
+                    return False
+                log.warning("Writing initial AOF. Exit anyway.")
             log.warning("There is a child %s. Killing it!",
-                        "saving an .rdb" if kind == "rdb" else "rewriting the AOF file")
+                        "saving an .rdb" if kind == "rdb" else "rewriting the AOF")
             self.kill_child(wait=True)
         a = self.aof
         if a.state != aof_mod.OFF:
             log.info("Calling fsync() on the AOF file.")
-            if not a.flush_and_sync():
-                ok = False
+            a.flush_and_sync()      # (a failure is logged; Redis exits anyway)
         if self._wants_save(save):
             log.info("Saving the final RDB snapshot before exiting.")
             if not self.rdb.save("shutdown"):
-                log.warning("Error trying to save the DB, can't exit.")
-                ok = False
+                if force:
+                    log.warning("Error trying to save the DB. Exit anyway.")
+                else:
+                    log.warning("Error trying to save the DB, can't exit.")
+                    ok = False
         if ok:
             self._final_dirty = self.node.keyspace.dirty
         return ok
-
-    def shutdown_check(self, save):
-        """SHUTDOWN: do the final save now so a failure refuses the command."""
-        if not self.final_save(save):
-            raise CommandError("ERR Errors trying to SHUTDOWN. Check logs.")
 
     def shutdown_hook(self, save):
         """Graceful stop (SHUTDOWN after its check, SIGTERM, SIGINT)."""
@@ -608,8 +623,9 @@ class Persistence:
         if c is not None and c.kind == "rdb":
             self.kill_child()
         if self.rdb.has_save_points() and not self.node.loading:
-            if self.rdb.save("FLUSHALL"):
-                self.rdb.dirty_at_save = self.node.keyspace.dirty - 1
+            # (the save resets the change counter: rdb_changes_since_last_save
+            # is 0 after FLUSHALL, as Redis 7.0's flushAllDataAndResetRDB)
+            self.rdb.save("FLUSHALL")
 
     def on_appendonly_change(self, value):
         if value:
@@ -633,7 +649,6 @@ def attach(node):
     node.persistence = p
     p.aof.update_barrier()             # registers the feed while the AOF is on
     node.keyspace.expired_listeners.append(p.aof.expired)
-    node.shutdown_checks.append(p.shutdown_check)
     node.shutdown_hooks.append(p.shutdown_hook)
     node.flushall_hooks.append(p.flushall_hook)
     node.config.on_change("appendOnly", p.on_appendonly_change)
@@ -665,15 +680,17 @@ def _info(node):
     cow = child.cow if child is not None else 0
     cow_peak = child.cow_peak if child is not None else 0
     cow_age = int(now_mono - child.cow_time) if child is not None and child.cow else 0
+    done = child.keys_processed() if child is not None else 0
+    total = child.keys_total if child is not None else 0
     fields = [
         ("loading", 1 if node.loading else 0),
         ("async_loading", 1 if getattr(node, "async_loading", False) else 0),
         ("current_cow_peak", cow_peak),
         ("current_cow_size", cow),
         ("current_cow_size_age", cow_age),
-        ("current_fork_perc", "0.00"),
-        ("current_save_keys_processed", 0),
-        ("current_save_keys_total", 0),
+        ("current_fork_perc", "%.2f" % (100.0 * done / total if total else 0.0)),
+        ("current_save_keys_processed", done),
+        ("current_save_keys_total", total),
         ("rdb_changes_since_last_save", r.changes()),
         ("rdb_bgsave_in_progress", 1 if rdb_child else 0),
         ("rdb_last_save_time", r.lastsave),

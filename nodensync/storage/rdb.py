@@ -605,6 +605,7 @@ class RdbWriter:
         self.bytes_written = 0
         self.keys_written = 0
         self.key_delay = key_delay       # fn() called after each key (tests: rdb-key-save-delay)
+        self.progress = None             # fn(keys written so far), at each flush (INFO of a child)
 
     def _flush(self):
         buf = self.buf
@@ -649,6 +650,7 @@ class RdbWriter:
         value_of = self.encoder.value
         delay = self.key_delay
         flush_at = self.FLUSH_AT
+        progress = self.progress
         n = 0
         for key, value in data.items():
             if expires:
@@ -674,9 +676,15 @@ class RdbWriter:
             n += 1
             if len(buf) >= flush_at:
                 self._flush()
+                if progress is not None:
+                    progress(self.keys_written + n)
+            elif progress is not None and not n & 1023:    # (Redis: every 1024 keys)
+                progress(self.keys_written + n)
             if delay is not None:
                 delay()
         self.keys_written += n
+        if self.progress is not None:
+            self.progress(self.keys_written)
 
     def finish(self):
         """EOF opcode and checksum (0 when checksums are off)."""
@@ -1142,8 +1150,8 @@ class RdbParser:
             if verify_checksum and stored != 0:
                 actual = crc64(memoryview(self.d)[self.start:eof])
                 if actual != stored:
-                    raise RdbError("Wrong RDB checksum expected: (%x) got: (%x)"
-                                   % (actual, stored), eof)
+                    raise RdbError("RDB CRC error: wrong RDB checksum expected: (%x) but "
+                                   "got (%x)" % (actual, stored), eof)
         aux["keys"] = count
         return aux
 

@@ -23,9 +23,11 @@ cooperative), so the hub never blocks.
 import ctypes
 import gc
 import logging
+import mmap
 import os
 import signal
 import stat
+import struct
 import time
 
 import gevent
@@ -39,6 +41,7 @@ log = logging.getLogger("nodensync")
 
 _raw_fork = monkey.get_original("os", "fork")
 _raw_sleep = monkey.get_original("time", "sleep")
+_child_progress = None     # in a save child: a shared counter of the keys written
 
 BGSAVE_RETRY_DELAY = 5          # seconds, Redis's CONFIG_BGSAVE_RETRY_DELAY
 _PR_SET_PDEATHSIG = 1
@@ -100,6 +103,9 @@ def write_rdb_file(persistence, path, aof_base=False, key_delay_us=0):
             writer = rdb.RdbWriter(f.write, compress=conf["rdbCompression"],
                                    checksum=conf["rdbChecksum"],
                                    limits=encoding_limits(conf), key_delay=delay)
+            if _child_progress is not None:
+                shm = _child_progress
+                writer.progress = lambda n: struct.pack_into("q", shm, 0, n)
             rdb.write_keyspace(writer, node.keyspace, aux, functions)
             f.flush()
             os.fsync(f.fileno())
@@ -141,6 +147,11 @@ class Child:
         self.cow = 0                     # copy-on-write so far (sampled, INFO current_cow_size)
         self.cow_peak = 0
         self.cow_time = started
+        self.shm = None                  # the child's count of keys written (shared memory)
+        self.keys_total = 0              # keys at the fork (INFO current_save_keys_total)
+
+    def keys_processed(self):
+        return struct.unpack_from("q", self.shm, 0)[0] if self.shm is not None else 0
 
 
 def sched_seconds(pid):
@@ -268,6 +279,8 @@ def start_child(persistence, kind, work, on_exit):
     node = persistence.node
     parent_pid = os.getpid()
     r, w = os.pipe()
+    shm = mmap.mmap(-1, 8)          # (shared with the child: keys written, INFO)
+    keys_total = sum(len(db.data) for db in node.keyspace.dbs)
     t0 = time.perf_counter()
     try:
         pid = gos.fork_and_watch(fork=_raw_fork)
@@ -282,6 +295,8 @@ def start_child(persistence, kind, work, on_exit):
             _child_setup(parent_pid)
             for hook in getattr(node, "child_hooks", ()):
                 hook()
+            global _child_progress
+            _child_progress = shm
             info = work() or {}
             info["cow"] = private_dirty_bytes()
             os.write(w, repr(info).encode())
@@ -301,6 +316,8 @@ def start_child(persistence, kind, work, on_exit):
     stats.total_forks = getattr(stats, "total_forks", 0) + 1
     _latency(node, "fork", fork_us / 1000.0)
     child = Child(kind, pid, r, time.monotonic())
+    child.shm = shm
+    child.keys_total = keys_total
     persistence.child = child
     gevent.spawn(_reap, persistence, child, on_exit)
     gevent.spawn(_sample_cow, child)
@@ -405,7 +422,10 @@ class Snapshots:
         started = time.monotonic()
         dirty = self.node.keyspace.dirty
         try:
-            size = write_rdb_file(self.p, self.path())
+            # (rdb-key-save-delay applies here too, as in Redis's rdbSaveRio:
+            # the process sleeps, as Redis's does)
+            size = write_rdb_file(self.p, self.path(),
+                                  key_delay_us=self.node.config["rdbKeySaveDelay"])
         except (OSError, rdb.RdbError, rdb.UnsupportedValue) as e:
             log.warning("Write error saving DB on disk: %s", _err_text(e))
             return False

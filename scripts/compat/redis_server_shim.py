@@ -25,7 +25,7 @@ ROOT = os.environ.get("NODENSYNC_TREE") or os.path.dirname(os.path.dirname(
     os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, ROOT)
 
-from nodensync import commands, config as cfg, subsystems  # noqa: E402,F401 (declare every setting)
+from nodensync import cli, commands, config as cfg, subsystems  # noqa: E402,F401 (declare every setting)
 from nodensync.protocol.request import split_args  # noqa: E402
 
 
@@ -107,16 +107,26 @@ def main():
             same = f.read() == source and os.path.exists(conf)
     except OSError:
         same = False
+    # A value with a line break cannot be a line of the conf file: a flag can.
+    multiline = [(n, v) for n, v in settings if "\n" in v or "\r" in v]
+    extra = [x for n, v in multiline for x in ("--" + n, v)]
     if not same:
         with open(conf, "w") as f:
             for name, value in settings:
-                f.write("%s = %s\n" % (name, value))
+                if (name, value) not in multiline:
+                    f.write("%s = %s\n" % (name, value))
         with open(stamp, "wb") as f:
             f.write(source)
-    sys.stdout.write("                 PID: %d\n" % os.getpid())
-    sys.stdout.flush()
+    # The framework waits for " PID: <pid>" in stdout, the line of Redis's
+    # logo, which Redis prints once its listening sockets are bound; with
+    # always-show-logo NodeNsync prints its banner at that point too (so a
+    # test that connects at once finds the port open), else it is printed
+    # here, before the start.
+    if not any(name == "alwaysShowLogo" and value == "yes" for name, value in settings):
+        sys.stdout.write("                 PID: %d\n" % os.getpid())
+        sys.stdout.flush()
     env = dict(os.environ, PYTHONPATH=ROOT)
-    os.execve(sys.executable, [sys.executable, "-m", "nodensync", "--config", conf], env)
+    os.execve(sys.executable, [sys.executable, "-m", "nodensync", "--config", conf] + extra, env)
 
 
 if __name__ == "__main__":

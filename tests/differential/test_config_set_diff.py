@@ -32,6 +32,7 @@ CASES = {
     "hash-max-listpack-value": ["1kb", "-1", "64"],
     "zset-max-listpack-entries": ["1k", "+1", "128"],
     "key-load-delay": ["-5", "0"],
+    "sanitize-dump-payload": ["maybe", "YES", "clients", "1", "no"],
 }
 
 

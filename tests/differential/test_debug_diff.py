@@ -331,3 +331,57 @@ def test_reload_with_function_libraries(debug_pair):
             c.close()
     assert got[0] == got[1]
     assert got[0][2].startswith(b"-ERR Error trying to load the RDB dump")
+
+
+def test_htstats(debug_pair):
+    """DEBUG HTSTATS: Redis's errors byte for byte, and Redis's text (the
+    same lines in the same order, RESP2 bulk and RESP3 verbatim) for an
+    empty and a populated database; the table size holds the keys."""
+    for args in [("DEBUG", "HTSTATS", "16"), ("DEBUG", "HTSTATS", "-1"),
+                 ("DEBUG", "HTSTATS", "x"), ("DEBUG", "HTSTATS")]:
+        a, b = _both(debug_pair, *args)
+        assert a == b, args
+    import re
+
+    def labels(text):
+        # (Redis's chains differ from CPython's open addressing: the
+        # distribution has other lengths; its lines have the same form)
+        text = re.sub(rb"\n   \d+: \d+ \(\d+\.\d\d%\)", b"", text)
+        return re.sub(rb"\d+(\.\d+)?", b"N", text)
+    for port in debug_pair:
+        c = redis.Redis(host=HOST, port=port)
+        c.execute_command("SELECT", 6)
+        c.flushdb()
+    a, b = _both(debug_pair, "DEBUG", "HTSTATS", "6")
+    assert a == b
+    for port in debug_pair:
+        c = redis.Redis(host=HOST, port=port, db=6)
+        c.mset({"k%d" % i: i for i in range(100)})
+        c.expire("k1", 100)
+    for resp in (2, 3):
+        a, b = _both(debug_pair, "DEBUG", "HTSTATS", "6", resp=resp)
+        assert labels(a) == labels(b), (a, b)
+        assert a[:1] == (b"$" if resp == 2 else b"=")
+    text = _both(debug_pair, "DEBUG", "HTSTATS", "6")[0].decode()
+    size = int(re.search(r"table size: (\d+)", text).group(1))
+    assert size >= 100 and size & (size - 1) == 0
+    assert " number of elements: 100\n" in text and " number of elements: 1\n" in text
+    for port in debug_pair:
+        redis.Redis(host=HOST, port=port, db=6).flushdb()
+
+
+def test_aof_flush_sleep(debug_pair):
+    """DEBUG AOF-FLUSH-SLEEP <us>: the server sleeps before writing the AOF,
+    so a write takes at least that long on both; 0 ends it."""
+    for port in debug_pair:
+        c = redis.Redis(host=HOST, port=port)
+        assert c.execute_command("DEBUG", "AOF-FLUSH-SLEEP", "300000")
+        try:
+            t = time.monotonic()
+            c.set("slept", 1)
+            assert time.monotonic() - t >= 0.25
+        finally:
+            c.execute_command("DEBUG", "AOF-FLUSH-SLEEP", "0")
+        t = time.monotonic()
+        c.set("slept", 2)
+        assert time.monotonic() - t < 0.25

@@ -443,7 +443,7 @@ def test_flushall_saves_the_empty_dataset(server_factory):
     c.set("a", "1")
     c.save()
     c.flushall()
-    assert info(s.port)["rdb_changes_since_last_save"] == "1"
+    assert info(s.port)["rdb_changes_since_last_save"] == "0"   # as Redis 7.0
     s.kill9()
     s.start()
     assert client(s.port).dbsize() == 0
@@ -590,6 +590,24 @@ def test_bad_aof_stops_the_start(server_factory, garbage, word):
         s.start()
     log = s.log()
     assert word in log and "appendonly.aof.1.incr.aof" in log and "offset %d" % good in log
+    # the error is the last line, as Redis's (its tests and log watchers read that one)
+    assert word in log.strip().splitlines()[-1]
+
+
+def test_checksum_error_names_the_crc(server_factory):
+    """A snapshot whose CRC-64 does not match: Redis's 'RDB CRC error', on
+    the last line."""
+    s = server_factory("--save", "")
+    c = client(s.port)
+    c.set("k", "v")
+    c.save()
+    s.kill9()
+    with open(os.path.join(s.dir, "dump.rdb"), "r+b") as f:
+        f.seek(-8, os.SEEK_END)
+        f.write(b"foobar00")
+    with pytest.raises(RuntimeError, match="did not start"):
+        s.start()
+    assert "RDB CRC error" in s.log().strip().splitlines()[-1]
 
 
 def test_nodensync_save_script_tls_and_auth(server_factory, tmp_path):
@@ -614,3 +632,215 @@ def test_nodensync_save_script_tls_and_auth(server_factory, tmp_path):
     r = subprocess.run(run + ["-a", "wrong"], capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and "WRONGPASS" in r.stderr
     assert os.path.exists(os.path.join(s.dir, "dump.rdb"))
+
+
+def test_aof_timestamp_annotations(server_factory):
+    """aof-timestamp-enabled: '#TS:<time>' before the writes (once a second)
+    and at the start of a base in AOF format; such a file loads, and
+    redis-check-aof --truncate-to-timestamp cuts it (Redis 7.0)."""
+    s = server_factory("--save", "", "--appendonly", "yes", "--aof-use-rdb-preamble", "no")
+    c = client(s.port)
+    c.config_set("aof-timestamp-enabled", "yes")
+    before = int(time.time())
+    c.set("foo", "bar")
+    c.set("foo2", "bar2")
+    incr = os.path.join(_aofdir(s), "appendonly.aof.1.incr.aof")
+    with open(incr, "rb") as f:
+        data = f.read()
+    assert data.startswith(b"#TS:") and data.count(b"#TS:") == 1
+    assert int(data[4:data.index(b"\r\n")]) >= before
+    c.bgrewriteaof()
+    wait_idle(s.port)
+    base = os.path.join(_aofdir(s), "appendonly.aof.2.base.aof")
+    wait_for(lambda: os.path.exists(base), 10, what="the new base")
+    with open(base, "rb") as f:
+        assert f.read(4) == b"#TS:"
+    c.set("after", "1")
+    s.stop()
+    s.start()
+    c = client(s.port)
+    assert c.get("foo") == b"bar" and c.get("after") == b"1"
+
+
+def _start_on(server_factory, layout, manifest):
+    """A NodeNsync on a data dir holding ``layout`` {relative path: bytes}
+    and the manifest text; returns the server (started or not) and whether
+    it started."""
+    from servers import temp_dir
+    d = temp_dir("nodensync-manifest-")
+    os.makedirs(os.path.join(d, "appendonlydir"))
+    for rel, data in layout.items():
+        with open(os.path.join(d, rel), "wb") as f:
+            f.write(data)
+    if manifest is not None:
+        with open(os.path.join(d, "appendonlydir", "appendonly.aof.manifest"), "w") as f:
+            f.write(manifest)
+    try:
+        s = server_factory("--save", "", "--appendonly", "yes", data_dir=d)
+        return s, True
+    except RuntimeError as e:
+        return str(e), False
+
+
+_SET = b"*3\r\n$3\r\nset\r\n$2\r\nk%d\r\n$2\r\nv%d\r\n"
+
+
+@pytest.mark.parametrize("manifest,error", [
+    ("file appendonly.aof.1.incr.aof seq 1 type i\n\nfile appendonly.aof.2.incr.aof seq 2 type i\n",
+     "Invalid AOF manifest file format"),
+    ("file appendonly.aof.1.incr.aof seq 1 type i newkey\n", "Invalid AOF manifest file format"),
+    ("file appendonly.aof.1.incr.aof type i\n", "Invalid AOF manifest file format"),
+    ("file appendonly.aof.1.incr.aof seq 1 type i" + " x y" * 300 + "\n",
+     "The AOF manifest file contains too long line"),
+    ("file appendonly.aof.1.incr.aof seq 1 type i", "The AOF manifest file contains too long line"),
+    ("file appendonly.aof.1.incr.aof seq 1 type i\nfile appendonly.aof.3.incr.aof seq 3 type i\n",
+     "appendonly.aof.3.incr.aof length. stat: No such file or directory"),
+])
+def test_manifest_errors_as_redis(server_factory, manifest, error):
+    """Redis 7.0's manifest rules (aofLoadManifestFromFile) and its texts;
+    a file the manifest names but the disk lacks stops the start before
+    anything loads."""
+    layout = {"appendonlydir/appendonly.aof.%d.incr.aof" % i: _SET % (i, i) for i in (1, 2)}
+    s, started = _start_on(server_factory, layout, manifest)
+    assert not started and error in s.strip().splitlines()[-1]
+    assert "DB loaded" not in s
+
+
+def test_interrupted_upgrade_of_an_old_aof_goes_on(server_factory):
+    """A manifest naming the old single-file AOF as its base while that file
+    is still in dataDir (an upgrade stopped before the rename): Redis 7.0
+    finishes the upgrade and loads it."""
+    s, started = _start_on(server_factory, {"appendonly.aof": _SET % (1, 1) + _SET % (2, 2)},
+                           "file appendonly.aof seq 1 type b\n")
+    assert started, s
+    c = client(s.port)
+    assert c.get("k1") == b"v1" and c.get("k2") == b"v2"
+    assert not os.path.exists(os.path.join(s.dir, "appendonly.aof"))
+    with open(os.path.join(_aofdir(s), "appendonly.aof.manifest")) as f:
+        assert f.read().splitlines() == ["file appendonly.aof seq 1 type b",
+                                         "file appendonly.aof.1.incr.aof seq 1 type i"]
+
+
+def test_aof_disable_auto_gc(server_factory):
+    """aof-disable-auto-gc yes keeps the history files (type h, newest
+    first, as Redis lists them); turning it off removes them."""
+    s = server_factory("--save", "", "--appendonly", "yes")
+    c = client(s.port)
+    c.config_set("aof-disable-auto-gc", "yes")
+    for _ in range(2):
+        c.set("k", "v")
+        c.bgrewriteaof()
+        wait_idle(s.port)
+    manifest = os.path.join(_aofdir(s), "appendonly.aof.manifest")
+    with open(manifest) as f:
+        lines = f.read().splitlines()
+    assert lines == ["file appendonly.aof.3.base.rdb seq 3 type b",
+                     "file appendonly.aof.2.incr.aof seq 2 type h",
+                     "file appendonly.aof.2.base.rdb seq 2 type h",
+                     "file appendonly.aof.1.incr.aof seq 1 type h",
+                     "file appendonly.aof.1.base.rdb seq 1 type h",
+                     "file appendonly.aof.3.incr.aof seq 3 type i"]
+    assert os.path.exists(os.path.join(_aofdir(s), "appendonly.aof.1.base.rdb"))
+    c.config_set("aof-disable-auto-gc", "no")
+    with open(manifest) as f:
+        assert f.read().splitlines() == ["file appendonly.aof.3.base.rdb seq 3 type b",
+                                         "file appendonly.aof.3.incr.aof seq 3 type i"]
+    assert sorted(os.listdir(_aofdir(s))) == ["appendonly.aof.3.base.rdb",
+                                             "appendonly.aof.3.incr.aof",
+                                             "appendonly.aof.manifest"]
+
+
+def test_bgsave_reports_its_progress(server_factory):
+    """INFO current_save_keys_processed / _total / current_fork_perc while a
+    BGSAVE child runs (the child's count, every 1024 keys, as Redis)."""
+    s = server_factory("--save", "")
+    c = client(s.port)
+    c.mset({"k%d" % i: "v" for i in range(3000)})
+    i = info(s.port)
+    assert (i["current_save_keys_total"], i["current_save_keys_processed"],
+            float(i["current_fork_perc"])) == ("0", "0", 0.0)
+    c.config_set("rdb-key-save-delay", 1000)
+    c.bgsave()
+    seen = []
+
+    def progressed():
+        i = info(s.port)
+        seen.append(i)
+        return i["rdb_bgsave_in_progress"] == "1" and int(i["current_save_keys_processed"]) > 0
+    wait_for(progressed, 15, 0.05, what="the child's progress")
+    i = seen[-1]
+    assert i["current_save_keys_total"] == "3000"
+    assert float(i["current_fork_perc"]) == round(
+        int(i["current_save_keys_processed"]) * 100 / 3000, 2)
+    c.config_set("rdb-key-save-delay", 0)
+    wait_idle(s.port)
+
+
+def test_aof_rewrite_limit_after_repeated_failures(server_factory):
+    """Three failed rewrites in a row: an automatic rewrite is not started
+    but put off (Redis's aofRewriteLimited: 1 minute, then 2, 4 ... 60, with
+    its log line); BGREWRITEAOF still runs at once."""
+    s = server_factory("--save", "", "--appendonly", "yes")
+    c = client(s.port)
+    c.config_set("rdb-key-save-delay", 10000000)
+    c.config_set("auto-aof-rewrite-percentage", 1)
+    c.config_set("auto-aof-rewrite-min-size", "1kb")
+    c.set("k", "v")
+    for _ in range(3):
+        c.bgrewriteaof()
+        wait_for(lambda: children(s.pid), 10, what="the rewrite child")
+        for pid in children(s.pid):
+            os.kill(pid, signal.SIGKILL)
+        wait_for(lambda: info(s.port)["aof_rewrite_in_progress"] == "0", 10, what="the end")
+    assert info(s.port)["aof_rewrites_consecutive_failures"] == "3"
+    c.set("x", "x" * 1024)
+    wait_for(lambda: "triggered the limit, will retry in 1 minutes" in s.log(), 10,
+             what="the limit's log line")
+    time.sleep(0.3)
+    assert info(s.port)["aof_rewrite_in_progress"] == "0"
+    c.config_set("auto-aof-rewrite-percentage", 0)
+    c.config_set("rdb-key-save-delay", 0)
+    c.bgrewriteaof()
+    wait_idle(s.port)
+    assert info(s.port)["aof_rewrites_consecutive_failures"] == "0"
+
+
+def test_failed_initial_rewrite_removes_its_temp_incr(server_factory):
+    """CONFIG SET appendonly yes whose first rewrite dies: Redis's log line
+    for the temp incr file removed, no manifest yet, a new attempt; the one
+    that succeeds makes base 1 and incr 1."""
+    s = server_factory("--save", "")
+    c = client(s.port)
+    c.set("k", "v")
+    c.config_set("rdb-key-save-delay", 10000000)
+    c.config_set("appendonly", "yes")
+    wait_for(lambda: children(s.pid), 10, what="the rewrite child")
+    for pid in children(s.pid):
+        os.kill(pid, signal.SIGKILL)
+    wait_for(lambda: s.log().count("Removing the temp incr aof file temp-appendonly.aof.incr")
+             == 1, 10, what="the log line")
+    assert not os.path.exists(os.path.join(_aofdir(s), "appendonly.aof.manifest"))
+    c.config_set("rdb-key-save-delay", 0)
+    wait_for(lambda: info(s.port)["aof_enabled"] == "1" and os.path.exists(
+        os.path.join(_aofdir(s), "appendonly.aof.manifest")), 20, what="the AOF on")
+    with open(os.path.join(_aofdir(s), "appendonly.aof.manifest")) as f:
+        assert f.read().splitlines() == ["file appendonly.aof.1.base.rdb seq 1 type b",
+                                         "file appendonly.aof.1.incr.aof seq 1 type i"]
+
+
+def test_appendfilename_with_whitespace_and_newlines(server_factory):
+    """An appendfilename with spaces and newlines: the manifest quotes it as
+    Redis's sdscatrepr does (one line per file) and it loads back."""
+    name = " file seq \n\n.aof "
+    s = server_factory("--save", "", "--appendonly", "yes", "--appendFilename", name,
+                       "--enable-debug-command", "yes")
+    c = client(s.port)
+    c.set("k1", "v1")
+    c.bgrewriteaof()
+    wait_idle(s.port)
+    with open(os.path.join(_aofdir(s), name + ".manifest")) as f:
+        assert f.read() == ('file " file seq \\n\\n.aof .2.base.rdb" seq 2 type b\n'
+                            'file " file seq \\n\\n.aof .2.incr.aof" seq 2 type i\n')
+    c.set("k2", "v2")
+    assert c.execute_command("DEBUG", "LOADAOF")
+    assert c.get("k1") == b"v1" and c.get("k2") == b"v2"

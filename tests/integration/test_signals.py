@@ -61,7 +61,7 @@ def test_clean_exit_on_signal(server_factory, tmp_path, sig):
     finally:
         c.close()
     text = _read(log)
-    assert "Received %s, shutting down." % sig.name in text
+    assert "Received %s scheduling shutdown..." % sig.name in text     # (Redis's line)
     assert "bye bye" in text
     assert "Traceback" not in text
 
@@ -95,3 +95,79 @@ def test_bad_log_format_is_refused(server_factory):
     s = server_factory("--logFormat", "xml", wait=False)
     assert s.proc.wait(30) == 1
     assert "logFormat" in s.log()
+
+
+def test_start_banner_once_listening(server_factory, redis_factory):
+    """always-show-logo: the banner with the PID and the port (Redis's
+    logo, which test harnesses wait for) once the listener is bound and
+    before the data set loads; else Redis's 'Running mode=' line."""
+    s = server_factory("--always-show-logo", "yes", "--appendonly", "yes")
+    s.stop()
+    s.start()
+    text = s.log()
+    start = text.rindex(" PID: %d\n" % s.pid)
+    assert "Port: %d\n" % s.port in text and "Running in standalone mode" in text
+    assert start < text.index("DB loaded from", start) < text.index("Ready to accept", start)
+    plain = server_factory()
+    assert "Running mode=standalone, port=%d." % plain.port in plain.log()
+    assert " PID: %d" % plain.pid not in plain.log()
+    ref = redis_factory()
+    for port in (s.port, ref.port):
+        c = RawClient(port)
+        try:
+            assert c.call_raw("CONFIG", "SET", "always-show-logo", "no") == \
+                b"-ERR CONFIG SET failed (possibly related to argument 'always-show-logo') - " \
+                b"can't set immutable config\r\n"
+        finally:
+            c.close()
+
+
+@pytest.mark.parametrize("how", ["sigabrt", "segfault"])
+def test_crash_report(server_factory, tmp_path, how):
+    """crash-log-enabled (default yes): Redis's bug-report lines ('crashed
+    by signal') and the Python stack in the log, then death by the signal."""
+    log = str(tmp_path / "nodensync.log")
+    s = server_factory("--logFile", log, "--enable-debug-command", "yes")
+    c = RawClient(s.port)
+    try:
+        if how == "sigabrt":
+            os.kill(s.pid, signal.SIGABRT)
+        else:
+            c.send_raw(c.encode(["DEBUG", "SEGFAULT"]))
+        sig = signal.SIGABRT if how == "sigabrt" else signal.SIGSEGV
+        assert s.proc.wait(15) == -sig
+    finally:
+        c.close()
+    text = _read(log)
+    assert "crashed by signal: %d (%s)" % (sig, sig.name) in text
+    assert "=== REDIS BUG REPORT START" in text and "REDIS BUG REPORT END" in text
+    if how == "segfault":
+        assert "Fatal Python error: Segmentation fault" in text     # (faulthandler's stacks)
+
+
+def test_crash_report_disabled(server_factory, tmp_path):
+    log = str(tmp_path / "nodensync.log")
+    s = server_factory("--logFile", log, "--crash-log-enabled", "no")
+    os.kill(s.pid, signal.SIGABRT)
+    assert s.proc.wait(15) == -signal.SIGABRT
+    assert "crashed by signal" not in _read(log)
+
+
+def test_port_in_use_logs_redis_lines(server_factory):
+    """A port already taken: Redis's 'Failed listening on port N (TCP),
+    aborting.' (test harnesses retry another port on it), exit code 1."""
+    import socket
+    taken = socket.socket()
+    taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    taken.bind(("127.0.0.1", 0))
+    taken.listen(1)
+    port = taken.getsockname()[1]
+    try:
+        s = server_factory(port=port, wait=False)
+        assert s.proc.wait(30) == 1
+    finally:
+        taken.close()
+    text = s.log()
+    assert "Could not create server TCP listening socket 127.0.0.1:%d" % port in text
+    assert text.strip().splitlines()[-1].endswith("Failed listening on port %d (TCP), aborting."
+                                                  % port)

@@ -486,3 +486,22 @@ def test_health_over_tls_from_the_conf_file(redis_factory, tmp_path):
     # without the CA the server certificate cannot be verified
     rc, out, _ = health("--port", str(tls_port), "--tls")
     assert rc == 2 and "TLS handshake" in out
+
+
+def test_stopping_sent_when_the_shutdown_begins(server_factory, notify):
+    """STOPPING=1 goes out when the shutdown begins (Redis's
+    prepareForShutdown), not after the final save: here a save slowed to
+    about 2 s by rdb-key-save-delay."""
+    s = server_factory("--rdb-key-save-delay", "100000", env={"NOTIFY_SOCKET": notify.address},
+                       wait=False)
+    notify.wait_for("READY=1")
+    c = RawClient(s.port)
+    try:
+        c.call("MSET", *[x for i in range(20) for x in ("k%d" % i, "v")])
+    finally:
+        c.close()
+    os.kill(s.pid, signal.SIGTERM)
+    notify.wait_for("STOPPING=1")
+    t = time.monotonic()
+    assert s.proc.wait(30) == 0
+    assert time.monotonic() - t > 1.0             # (the save came after STOPPING)
