@@ -25,7 +25,7 @@ ROOT = os.environ.get("NODENSYNC_TREE") or os.path.dirname(os.path.dirname(
     os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, ROOT)
 
-from nodensync import cli, commands, config as cfg, subsystems  # noqa: E402,F401 (declare every setting)
+from nodensync import commands, config as cfg, crashlog, subsystems  # noqa: E402,F401 (declare every setting; not cli: it monkey-patches)
 from nodensync.protocol.request import split_args  # noqa: E402
 
 
