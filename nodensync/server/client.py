@@ -38,6 +38,7 @@ from ..security.memory import CLIENT_OVERHEAD
 log = logging.getLogger("nodensync.client")
 
 READ_SIZE = 64 * 1024
+REPLY_BUFFER = 16 * 1024    # Redis's static reply buffer (PROTO_REPLY_CHUNK_BYTES)
 # Reads the fast path must not take: a huge array count (hiredis would
 # preallocate a list that size: a trivial memory attack) or a simple/verbatim
 # string element, which hiredis returns as bytes where Redis requires a bulk.
@@ -900,9 +901,11 @@ class Client:
         """A reply of ``n`` bytes would take this client's output past its
         class's hard limit: Redis queues a reply before writing it and
         closes the client right there, whatever the socket would have
-        taken at once."""
+        taken at once.  What fits in Redis's per-client reply buffer
+        (REPLY_BUFFER, 16 KB) is not counted, as there (a tiny limit
+        such as 'normal 1 2 3' does not close a client for '+OK')."""
         limits = self.node.output_limits.get(self.kind)
-        if limits and limits[0] and self.out_bytes + n > limits[0]:
+        if limits and limits[0] and self.out_bytes + n - REPLY_BUFFER > limits[0]:
             return self._over_limit()
         return False
 
