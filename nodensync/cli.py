@@ -18,14 +18,7 @@ from gevent.event import Event  # noqa: E402
 
 log = logging.getLogger("nodensync")
 
-from . import config as _cfg  # noqa: E402
 from . import crashlog  # noqa: E402  (declares crash-log-enabled)
-
-_cfg.declare("alwaysShowLogo", "bool", False,
-             "Print the start banner (with the PID and port) in the log once the listener "
-             "is bound, even when not logging to a terminal; otherwise the banner is shown "
-             "only when logging to a terminal, and a 'Running mode=..., port=...' line "
-             "instead.", redis="always-show-logo", group="general")
 
 _LOGO = """
         NodeNsync %(version)s (Redis %(redis)s compatible) %(bits)s bit

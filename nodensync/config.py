@@ -234,6 +234,11 @@ declare("hz", "int", 10, "Background task frequency (active expiry cycles per se
         "Redis's bounds: any value is taken and clamped to 1..500).",
         redis="hz", mutable=True, minimum=0, maximum=2 ** 31 - 1, normalize=lambda v: min(max(v, 1), 500),
         group="general")
+declare("alwaysShowLogo", "bool", False,
+        "Print the start banner (with the PID and port) in the log once the listener "
+        "is bound, even when not logging to a terminal; otherwise the banner is shown "
+        "only when logging to a terminal, and a 'Running mode=..., port=...' line "
+        "instead.", redis="always-show-logo", group="general")
 declare("dynamicHz", "bool", True, "Raise the background task frequency above hz while "
         "many clients are connected (doubled for every 200 clients per cycle, at most 500), "
         "as Redis's dynamic-hz; INFO server shows it as hz, the setting as configured_hz.",
