@@ -901,11 +901,12 @@ class Client:
         """A reply of ``n`` bytes would take this client's output past its
         class's hard limit: Redis queues a reply before writing it and
         closes the client right there, whatever the socket would have
-        taken at once.  What fits in Redis's per-client reply buffer
-        (REPLY_BUFFER, 16 KB) is not counted, as there (a tiny limit
-        such as 'normal 1 2 3' does not close a client for '+OK')."""
+        taken at once.  Output that fits in Redis's per-client reply
+        buffer (REPLY_BUFFER, 16 KB) is not checked, as there (a tiny
+        limit such as 'normal 1 2 3' does not close a client for '+OK')."""
         limits = self.node.output_limits.get(self.kind)
-        if limits and limits[0] and self.out_bytes + n - REPLY_BUFFER > limits[0]:
+        total = self.out_bytes + n
+        if limits and limits[0] and total > REPLY_BUFFER and total > limits[0]:
             return self._over_limit()
         return False
 
