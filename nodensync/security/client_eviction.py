@@ -100,9 +100,7 @@ class ClientEviction:
 
     def refresh(self):
         for c in list(self.node.clients.values()):
-            self.update(c, evict=False)
-        for c in [c for c in self.counted if c.closing]:
-            self.forget(c)
+            self.update(c, evict=False)        # (a released client: the close hook forgot it)
         if self.total >= self.limit() > 0:
             self.evict()
 
