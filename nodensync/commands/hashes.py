@@ -20,7 +20,7 @@ from ..protocol.resp import NO_REPLY, OK
 from ..storage import numbers
 from ..storage.compact import (PackedHash, hash_delete, hash_set, packed_hash_get,
                                packed_hash_len, unpack_hash)
-from ..storage.keyspace import ScanCursors
+from .keys import encoding_of
 from .registry import command, WRITE, READONLY, DENYOOM, FAST
 from .strings import parse_int, _opt
 from .util import glob_matcher, reply_surely_over_limit
@@ -382,9 +382,9 @@ def hscan(ctx, key, cursor, *options):
             i += 2
         else:
             raise CommandError(errors.SYNTAX)
-    if len(h) <= ScanCursors.SMALL:
-        # Like a small (listpack) hash in Redis: everything at once, whatever
-        # the cursor.
+    if encoding_of(ctx, h) == b"listpack":
+        # As a listpack-encoded hash in Redis: everything at once, whatever
+        # the cursor and count.
         next_cursor, fields = 0, list(h)
     else:
         next_cursor, fields = ctx.node.keyspace.scans.scan(h, cursor, count)

@@ -27,6 +27,7 @@ from ..server import blocking
 from ..storage.zset import ZSet, LEX_MIN, LEX_MAX
 from .registry import (command, keys_after_numkeys, WRITE, READONLY, DENYOOM, FAST,
                        BLOCKING, NOSCRIPT)
+from .keys import encoding_of
 from .sets import SET_TYPES, parse_scan_cursor, parse_scan_options, positive_long, _range_long
 from .util import parse_int, reply_surely_over_limit
 
@@ -837,8 +838,8 @@ def zscan(ctx, key, cursor, *options):
         return [b"0", []]
     match, count = parse_scan_options(options)
     scans = ctx.node.keyspace.scans
-    if len(zs) <= max(scans.SMALL, count):
-        # Small sorted sets come whole, in order (Redis's listpack).
+    if len(zs) <= count or encoding_of(ctx, zs) == b"listpack":
+        # A listpack-encoded sorted set in Redis comes whole, in order.
         nxt, pairs = 0, zs.slice(0, len(zs))
     else:
         nxt, chunk = scans.scan(zs.members, cur, count)

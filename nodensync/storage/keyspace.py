@@ -749,8 +749,11 @@ class ScanCursors:
     *created* snapshot goes first and the oldest one is never dropped for
     room, so even with more concurrent scans than fit, the oldest scan
     always finishes, then the next: every scan completes.
+
+    A collection of at most ``count`` items comes whole (cursor 0), as from
+    Redis's hash table scan; callers return Redis's compact encodings
+    (listpack, intset) whole themselves, whatever the count.
     """
-    SMALL = 512              # collections this small are returned whole, cursor 0
     MAX_SNAPSHOTS = 1024
     MAX_ENTRIES = 16 << 20   # keys held by all snapshots together (128 MB of pointers)
     IDLE_SECONDS = 600.0
@@ -759,7 +762,7 @@ class ScanCursors:
     _MAX_POS = (1 << (64 - ID_BITS)) - 1
 
     def __init__(self):
-        # sid -> [keys, id(source), last used], in creation order
+        # sid -> [keys, ident (see scan), last used], in creation order
         self.snapshots = OrderedDict()
         self.entries = 0
         self.next_id = 1
@@ -767,23 +770,28 @@ class ScanCursors:
     def __len__(self):
         return len(self.snapshots)
 
-    def scan(self, source, cursor, count):
+    def scan(self, source, cursor, count, ident=None):
         """Return (next_cursor, keys) from ``source``; ``cursor`` is 0 to
         start or a value this method returned.  The keys may include some
-        that were deleted since the scan started."""
+        that were deleted since the scan started.  ``ident`` names the
+        collection when ``source`` is not the same object from call to call
+        (an immutable packed value replaced on every change); by default
+        the object itself."""
         count = max(1, count)
         snap = None
+        if ident is None:
+            ident = id(source)
         if cursor:
             sid = cursor & self._ID_MASK
             pos = cursor >> self.ID_BITS
             rec = self.snapshots.get(sid)
-            if rec is not None and rec[1] == id(source) and pos <= len(rec[0]):
+            if rec is not None and rec[1] == ident and pos <= len(rec[0]):
                 snap = rec[0]
                 rec[2] = time.monotonic()
         if snap is None:
-            if len(source) <= max(self.SMALL, count):
+            if len(source) <= count:
                 return 0, list(source)
-            sid, snap = self._new_snapshot(source)
+            sid, snap = self._new_snapshot(source, ident)
             pos = 0
         end = pos + count
         chunk = snap[pos:end]
@@ -792,7 +800,7 @@ class ScanCursors:
             return 0, chunk
         return (end << self.ID_BITS) | sid, chunk
 
-    def _new_snapshot(self, source):
+    def _new_snapshot(self, source, ident):
         snap = untrack(list(source))    # bytes only: no work for the cyclic GC
         now = time.monotonic()
         snapshots = self.snapshots
@@ -805,7 +813,7 @@ class ScanCursors:
         while sid in snapshots:          # never hand out a live id twice
             sid = sid % self._ID_MASK + 1
         self.next_id = sid % self._ID_MASK + 1
-        snapshots[sid] = [snap, id(source), now]
+        snapshots[sid] = [snap, ident, now]
         self.entries += len(snap)
         return sid, snap
 

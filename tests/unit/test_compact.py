@@ -183,7 +183,13 @@ def test_set_commands_follow_a_set_model(ops, probes):
                 assert all(m in model for m in n("SRANDMEMBER", "s", "-3"))
             assert set(n("SINTER", "s", "o")) == model & other
             assert set(n("SUNION", "s", "o")) == model | other
-            assert set(n("SSCAN", "s", "0", "COUNT", "1")[1]) == model
+            cursor, seen = n("SSCAN", "s", "0", "COUNT", "1")
+            for _ in range(100):
+                if cursor == b"0":
+                    break
+                cursor, more = n("SSCAN", "s", cursor, "COUNT", "1")
+                seen += more
+            assert cursor == b"0" and set(seen) == model
     finally:
         n.close()
 

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Run fakeredis's test suite -- the variants of its tests that talk to a
+# real server (pytest marker `real`) -- against a real redis-server and
+# against NodeNsync (this tree), then list the tests that pass on Redis but
+# not on NodeNsync.  fakeredis's authors check their emulation against a real
+# Redis with these tests, so they are a third party's idea of how Redis
+# behaves, command by command, in RESP2 and RESP3, sync and asyncio clients.
+#   usage: [SUITES="mixins async other"] \
+#          scripts/compat/fakeredis_suite.sh FAKEREDIS_SOURCE_DIR [WORK_DIR]
+# FAKEREDIS_SOURCE_DIR: an unpacked fakeredis source distribution (it has
+# test/), e.g. `pip download --no-binary :all: --no-deps fakeredis==2.41.0`.
+# Its tests expect the real server on localhost:6390: each server gets its
+# own copy of test/ with that address replaced by 127.0.0.1 and a free
+# loopback port (the only change made).  Both servers are stopped by PID.
+# See docs/compatibility.md.
+set -u
+src="$(cd "$1" && pwd)"
+work="${2:-/tmp/fakeredis-compat}"
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+here="$root/scripts/compat"
+mkdir -p "$work"
+if [ ! -x "$work/venv/bin/python" ]; then
+    python3 -m venv "$work/venv"
+    "$work/venv/bin/pip" install -q "redis==8.1.0" valkey sortedcontainers lupa pytest pytest-asyncio \
+        pytest-timeout pytest-mock hypothesis jsonpath-ng pyprobables xxhash
+    "$work/venv/bin/pip" install -q --no-deps "$src"      # (the package under test: that source)
+fi
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+rport=$(free_port); nport=$(free_port)
+for kind in ref node; do
+    port=$rport; [ "$kind" = node ] && port=$nport
+    rm -rf "$work/$kind" && mkdir -p "$work/$kind"
+    cp -r "$src/test" "$src/pyproject.toml" "$work/$kind/"
+    find "$work/$kind/test" -name '*.py' -exec sed -i \
+        -e "s/\"localhost\", port=6390/\"127.0.0.1\", port=$port/g" \
+        -e "s/\"localhost\", 6390/\"127.0.0.1\", $port/g" \
+        -e "s/\"host\": \"localhost\", \"port\": 6390/\"host\": \"127.0.0.1\", \"port\": $port/g" \
+        -e "s/localhost:6390/127.0.0.1:$port/g" {} +
+done
+mkdir -p "$work/redis-data" && rm -rf "$work/node-data" && mkdir -p "$work/node-data"
+(cd "$work/redis-data" && exec redis-server --port "$rport" --bind 127.0.0.1 --save '' --daemonize no \
+    > "$work/redis.log" 2>&1) &
+rpid=$!
+(cd "$root" && exec python3 -m nodensync --listenAddr "127.0.0.1:$nport" --dataDir "$work/node-data" \
+    > "$work/node.log" 2>&1) &
+npid=$!
+trap 'kill $rpid $npid 2>/dev/null; wait $rpid $npid 2>/dev/null' EXIT
+for p in $rport $nport; do
+    for _ in $(seq 100); do redis-cli -p "$p" ping >/dev/null 2>&1 && break; sleep 0.2; done
+done
+
+run() {  # run KIND OUTPUT_PREFIX PATHS...
+    local kind=$1 out=$2; shift 2
+    (cd "$work/$kind" && COMPAT_PORTS="$rport $nport" PYTHONPATH="$here" \
+        timeout 1800 "$work/venv/bin/python" -m pytest -p netguard -p no:cacheprovider \
+        -o addopts="" -q --tb=line --timeout 30 --junitxml="$out.xml" -m real \
+        "$@" > "$out.txt" 2>&1)
+    echo "$(basename "$out"): $(tail -n 1 "$out.txt")"
+}
+for suite in ${SUITES:-mixins async other}; do
+    case $suite in
+        mixins) paths="test/test_mixins" ;;
+        async) paths="test/test_async" ;;
+        other) paths="test/test_keyspace_notifications.py test/test_hypothesis" ;;
+    esac
+    # shellcheck disable=SC2086
+    run ref "$work/ref_$suite" $paths
+    # shellcheck disable=SC2086
+    run node "$work/node_$suite" $paths
+    python3 "$here/compare_junit.py" "$work/ref_$suite.xml" "$work/node_$suite.xml" \
+        > "$work/diff_$suite.txt"
+    echo "  $(head -n 1 "$work/diff_$suite.txt")  (details: $work/diff_$suite.txt)"
+done
