@@ -5,13 +5,17 @@
 # not on NodeNsync.  fakeredis's authors check their emulation against a real
 # Redis with these tests, so they are a third party's idea of how Redis
 # behaves, command by command, in RESP2 and RESP3, sync and asyncio clients.
-#   usage: [SUITES="mixins async other"] \
+# The `hypothesis` suite runs fakeredis's state machines, which send random
+# command sequences to fakeredis and to the real server and compare the
+# replies: it passes where the server agrees with fakeredis's model.
+#   usage: [SUITES="mixins async other hypothesis"] [FAKEREDIS_HYPOTHESIS_EXAMPLES=250] \
 #          scripts/compat/fakeredis_suite.sh FAKEREDIS_SOURCE_DIR [WORK_DIR]
 # FAKEREDIS_SOURCE_DIR: an unpacked fakeredis source distribution (it has
 # test/), e.g. `pip download --no-binary :all: --no-deps fakeredis==2.41.0`.
 # Its tests expect the real server on localhost:6390: each server gets its
 # own copy of test/ with that address replaced by 127.0.0.1 and a free
-# loopback port (the only change made).  Both servers are stopped by PID.
+# loopback port, and fakeredis's Hypothesis profile gets no per-example
+# deadline (the only changes made).  Both servers are stopped by PID.
 # See docs/compatibility.md.
 set -u
 src="$(cd "$1" && pwd)"
@@ -36,6 +40,9 @@ for kind in ref node; do
         -e "s/\"localhost\", 6390/\"127.0.0.1\", $port/g" \
         -e "s/\"host\": \"localhost\", \"port\": 6390/\"host\": \"127.0.0.1\", \"port\": $port/g" \
         -e "s/localhost:6390/127.0.0.1:$port/g" {} +
+    # No per-example deadline for the state machines: timing is not what we compare.
+    sed -i 's/settings.register_profile("fakeredis", /&deadline=None, /' \
+        "$work/$kind/test/test_hypothesis/conftest.py"
 done
 mkdir -p "$work/redis-data" && rm -rf "$work/node-data" && mkdir -p "$work/node-data"
 (cd "$work/redis-data" && exec redis-server --port "$rport" --bind 127.0.0.1 --save '' --daemonize no \
@@ -49,24 +56,26 @@ for p in $rport $nport; do
     for _ in $(seq 100); do redis-cli -p "$p" ping >/dev/null 2>&1 && break; sleep 0.2; done
 done
 
-run() {  # run KIND OUTPUT_PREFIX PATHS...
-    local kind=$1 out=$2; shift 2
+run() {  # run KIND OUTPUT_PREFIX MARKERS PATHS...
+    local kind=$1 out=$2 markers=$3; shift 3
     (cd "$work/$kind" && COMPAT_PORTS="$rport $nport" PYTHONPATH="$here" \
         timeout 1800 "$work/venv/bin/python" -m pytest -p netguard -p no:cacheprovider \
-        -o addopts="" -q --tb=line --timeout 30 --junitxml="$out.xml" -m real \
+        -o addopts="" -q --tb=line --timeout 30 --junitxml="$out.xml" -m "$markers" \
         "$@" > "$out.txt" 2>&1)
     echo "$(basename "$out"): $(tail -n 1 "$out.txt")"
 }
-for suite in ${SUITES:-mixins async other}; do
+for suite in ${SUITES:-mixins async other hypothesis}; do
+    markers=real
     case $suite in
         mixins) paths="test/test_mixins" ;;
         async) paths="test/test_async" ;;
-        other) paths="test/test_keyspace_notifications.py test/test_hypothesis" ;;
+        other) paths="test/test_keyspace_notifications.py" ;;
+        hypothesis) paths="test/test_hypothesis"; markers="not slow or slow" ;;
     esac
     # shellcheck disable=SC2086
-    run ref "$work/ref_$suite" $paths
+    run ref "$work/ref_$suite" "$markers" $paths
     # shellcheck disable=SC2086
-    run node "$work/node_$suite" $paths
+    run node "$work/node_$suite" "$markers" $paths
     python3 "$here/compare_junit.py" "$work/ref_$suite.xml" "$work/node_$suite.xml" \
         > "$work/diff_$suite.txt"
     echo "  $(head -n 1 "$work/diff_$suite.txt")  (details: $work/diff_$suite.txt)"
