@@ -49,6 +49,11 @@ def directives(path, extra):
     return found
 
 
+# NodeNsync settings whose default is not Redis's behaviour: the shim runs
+# Redis's suite, so it asks for Redis's.
+REDIS_BEHAVIOUR = [("aclDisabledUserSessions", "keep")]
+
+
 def translate(found):
     """NodeNsync's settings for the directives, as [(flag, value)], and
     the directives left out."""
@@ -83,6 +88,11 @@ def translate(found):
     argv = [(n, os.path.join(data_dir, v) if n == "aclFile" and v and data_dir
              and not os.path.isabs(v) else v) for n, v in argv]
     argv += [("port", port), ("bind", bind), ("logFile", logfile or "/dev/stdout")]
+    # Redis's behaviour where NodeNsync's default departs from it on purpose
+    # (docs/security.md section 10), unless the config names the setting.
+    for name, value in REDIS_BEHAVIOUR:
+        if not any(n == name for n, _ in argv):
+            argv.append((name, value))
     return argv, ignored
 
 

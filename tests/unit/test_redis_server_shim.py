@@ -29,3 +29,11 @@ def test_port_and_bind_passed_with_redis_default():
     assert got["port"] == "7001" and got["bind"] == "* -::*"
     got = _settings(["port 7001", "bind 127.0.0.1 -::1"])
     assert got["bind"] == "127.0.0.1 -::1"
+
+
+def test_redis_behaviour_where_nodensync_departs_by_default():
+    # NodeNsync closes the sessions of a disabled user by default; Redis's
+    # suite expects them kept (unit/acl), so the shim asks for Redis's.
+    assert _settings([])["aclDisabledUserSessions"] == "keep"
+    got = _settings([], ["--aclDisabledUserSessions", "close"])
+    assert got["aclDisabledUserSessions"] == "close"
