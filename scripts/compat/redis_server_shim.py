@@ -58,7 +58,7 @@ def translate(found):
     """NodeNsync's settings for the directives, as [(flag, value)], and
     the directives left out."""
     port, bind = "6379", "* -::*"
-    argv, ignored, logfile, saves = [], [], "", None
+    argv, ignored, logfile, saves, users = [], [], "", None, []
     for d in found:
         name, args = d[0].lower(), d[1:]
         if name == "port" and args:
@@ -74,6 +74,10 @@ def translate(found):
                 saves = (saves or []) + args
         elif name == "logfile":
             logfile = args[0] if args else ""
+        elif name == "user" and args:
+            # Redis's `user <name> <rules...>` lines: NodeNsync's aclUsers
+            # (';'-separated entries), checked as Redis checks them at start.
+            users.append(" ".join(args))
         else:
             s = cfg.find(name)
             if s is None:
@@ -82,6 +86,8 @@ def translate(found):
             argv.append((s.name, " ".join(args)))
     if saves is not None:
         argv.append(("save", " ".join(saves)))
+    if users:
+        argv.append(("aclUsers", "; ".join(users)))
     # Redis changes its working directory to `dir` while reading its config,
     # so a relative aclfile is relative to `dir`; NodeNsync does not chdir.
     data_dir = next((v for n, v in argv if n == "dataDir"), "")
@@ -100,7 +106,11 @@ def main():
     if len(sys.argv) < 2:
         sys.stderr.write(__doc__)
         return 2
-    settings, ignored = translate(directives(sys.argv[1], sys.argv[2:]))
+    # As redis-server: the first argument is the config file unless it is
+    # an option (`redis-server --port 7000 --user ...`).
+    path, extra = ((None, sys.argv[1:]) if sys.argv[1].startswith("-")
+                   else (sys.argv[1], sys.argv[2:]))
+    settings, ignored = translate(directives(path, extra))
     for d in ignored:
         sys.stderr.write("redis_server_shim: no NodeNsync setting for '%s', left out\n" % d)
     # Written as NodeNsync's own conf file (next to the framework's), so
@@ -108,9 +118,18 @@ def main():
     # A restart from the same framework config and arguments (restart_server)
     # starts from that file as it stands, with what CONFIG REWRITE saved in
     # it (replicaof, repl-backlog-size ...), as redis-server would.
-    conf = sys.argv[1] + ".nodensync.conf"
-    source = repr((open(sys.argv[1], "rb").read() if os.path.isfile(sys.argv[1]) else b"",
-                   sys.argv[2:])).encode("utf-8", "surrogateescape")
+    if path is None:
+        # No config file (as redis-server, nothing for CONFIG REWRITE):
+        # every setting as a flag.
+        flags = [x for n, v in settings for x in ("--" + n, v)]
+        if not any(name == "alwaysShowLogo" and value == "yes" for name, value in settings):
+            sys.stdout.write("                 PID: %d\n" % os.getpid())
+            sys.stdout.flush()
+        env = dict(os.environ, PYTHONPATH=ROOT)
+        os.execve(sys.executable, [sys.executable, "-m", "nodensync"] + flags, env)
+    conf = path + ".nodensync.conf"
+    source = repr((open(path, "rb").read() if os.path.isfile(path) else b"",
+                   extra)).encode("utf-8", "surrogateescape")
     stamp = conf + ".source"
     try:
         with open(stamp, "rb") as f:

@@ -37,3 +37,25 @@ def test_redis_behaviour_where_nodensync_departs_by_default():
     assert _settings([])["aclDisabledUserSessions"] == "keep"
     got = _settings([], ["--aclDisabledUserSessions", "close"])
     assert got["aclDisabledUserSessions"] == "close"
+
+
+def test_user_directives_become_acl_users():
+    got = _settings(["user default on nopass ~* +@all"],
+                    ["--user", "alice", "on", ">pw", "+@all"])
+    assert got["aclUsers"] == "default on nopass ~* +@all; alice on >pw +@all"
+    assert "aclUsers" not in _settings([])
+
+
+def test_shim_without_config_file_reports_duplicate_users(tmp_path):
+    # `redis-server --user foo --user foo`: no config file, every argument
+    # an option; the server refuses to start, naming the duplicate.
+    import subprocess
+    import sys
+    from servers import free_port
+    r = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "compat",
+                                                     "redis_server_shim.py"),
+                        "--port", str(free_port()), "--user", "foo", "--user", "foo"],
+                       capture_output=True, text=True, timeout=60, cwd=str(tmp_path))
+    assert r.returncode != 0
+    assert "Duplicate user 'foo'" in r.stdout + r.stderr
+    assert not any(n.endswith(".nodensync.conf") for n in os.listdir(str(tmp_path)))
