@@ -41,12 +41,38 @@ def directives(path, extra):
                     args = split_args(line)
                     if args:
                         found.append([a.decode("utf-8", "surrogateescape") for a in args])
-    for a in extra:
-        if a.startswith("--"):
-            found.append([a[2:]])
+    # redis-server's grouping of the command line: `--name` starts an option
+    # unless the option before it has no argument yet (then it is that
+    # argument: `--replicaof --127.0.0.1 abc`); `"--name value"` in one
+    # argument is split; a bare `--save` followed by an option (or last)
+    # means `save ""`.
+    handled = True
+    for i, a in enumerate(extra):
+        if handled and a.startswith("--"):
+            words = [w.decode("utf-8", "surrogateescape")
+                     for w in split_args(a[2:].encode("utf-8", "surrogateescape"))] or [""]
+            found.append(words)
+            handled = len(words) > 1
+            if not handled and words[0].lower() == "save" and (
+                    i == len(extra) - 1 or extra[i + 1].startswith("--")):
+                words.append("")
+                handled = True
         elif found:
             found[-1].append(a)
+            handled = True
     return found
+
+
+def arity_error(found):
+    """redis-server's error for a directive without an argument (or a port
+    with more than one), as its fatal config error names it; None if none."""
+    for d in found:
+        if len(d) == 1 or (d[0].lower() == "port" and len(d) != 2) or (
+                d[0].lower() in ("replicaof", "slaveof") and len(d) != 3):
+            shown = d[0] + "".join(' "%s"' % a for a in d[1:])
+            return ("\n*** FATAL CONFIG FILE ERROR (Redis 7.0.15) ***\n"
+                    ">>> '%s'\nwrong number of arguments\n" % shown)
+    return None
 
 
 # NodeNsync settings whose default is not Redis's behaviour: the shim runs
@@ -110,7 +136,12 @@ def main():
     # an option (`redis-server --port 7000 --user ...`).
     path, extra = ((None, sys.argv[1:]) if sys.argv[1].startswith("-")
                    else (sys.argv[1], sys.argv[2:]))
-    settings, ignored = translate(directives(path, extra))
+    found = directives(path, extra)
+    err = arity_error(found)
+    if err:
+        sys.stderr.write(err)
+        return 1
+    settings, ignored = translate(found)
     for d in ignored:
         sys.stderr.write("redis_server_shim: no NodeNsync setting for '%s', left out\n" % d)
     # Written as NodeNsync's own conf file (next to the framework's), so
@@ -121,7 +152,7 @@ def main():
     if path is None:
         # No config file (as redis-server, nothing for CONFIG REWRITE):
         # every setting as a flag.
-        flags = [x for n, v in settings for x in ("--" + n, v)]
+        flags = ["--%s=%s" % (n, v) for n, v in settings]   # a value may start with '-'
         if not any(name == "alwaysShowLogo" and value == "yes" for name, value in settings):
             sys.stdout.write("                 PID: %d\n" % os.getpid())
             sys.stdout.flush()

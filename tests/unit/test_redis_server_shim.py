@@ -59,3 +59,29 @@ def test_shim_without_config_file_reports_duplicate_users(tmp_path):
     assert r.returncode != 0
     assert "Duplicate user 'foo'" in r.stdout + r.stderr
     assert not any(n.endswith(".nodensync.conf") for n in os.listdir(str(tmp_path)))
+
+
+def test_command_line_grouped_as_redis_server_groups_it():
+    d = shim.directives
+    assert d(None, ["--port", "7000", "--loglevel", "verbose"]) == [
+        ["port", "7000"], ["loglevel", "verbose"]]
+    # An option without an argument yet takes the next one, '--' or not.
+    assert d(None, ["--replicaof", "--127.0.0.1", "abc"]) == [["replicaof", "--127.0.0.1", "abc"]]
+    assert d(None, ["--port", "--bla", "--loglevel", "verbose"]) == [
+        ["port", "--bla"], ["loglevel", "verbose"]]
+    # Name and value in one argument.
+    assert d(None, ["--maxmemory 700mb", "--maxmemory-policy volatile-lru"]) == [
+        ["maxmemory", "700mb"], ["maxmemory-policy", "volatile-lru"]]
+    # A bare --save before an option, or last, is save "".
+    assert d(None, ["--save", "--port", "1"]) == [["save", ""], ["port", "1"]]
+    assert d(None, ["--save"]) == [["save", ""]]
+
+
+def test_missing_arguments_refused_before_start():
+    # redis-server refuses these at start; the shim must not start a
+    # server for them (the test that runs them would wait for it forever).
+    for argv in (["--port"], ["--port", "6380", "--loglevel"], ["--port", "6379", "6380"],
+                 ["--shutdown-on-sigint"], ["--replicaof", "--127.0.0.1", "--abc"]):
+        err = shim.arity_error(shim.directives(None, argv))
+        assert err and "wrong number of arguments" in err, argv
+    assert shim.arity_error(shim.directives(None, ["--port", "7000", "--save", ""])) is None
