@@ -64,11 +64,15 @@ def directives(path, extra):
 
 
 def arity_error(found):
-    """redis-server's error for a directive without an argument (or a port
-    with more than one), as its fatal config error names it; None if none."""
+    """redis-server's error for an option of the command line without an
+    argument (save and bind may have none), a port with more than one, a
+    replicaof without two, as its fatal config error names it; None if
+    none.  (Only the command line is checked: the framework's config files
+    are what they were before.)"""
     for d in found:
-        if len(d) == 1 or (d[0].lower() == "port" and len(d) != 2) or (
-                d[0].lower() in ("replicaof", "slaveof") and len(d) != 3):
+        name = d[0].lower()
+        if (len(d) == 1 and name not in ("save", "bind")) or (name == "port" and len(d) != 2) or (
+                name in ("replicaof", "slaveof") and len(d) != 3):
             shown = d[0] + "".join(' "%s"' % a for a in d[1:])
             return ("\n*** FATAL CONFIG FILE ERROR (Redis 7.0.15) ***\n"
                     ">>> '%s'\nwrong number of arguments\n" % shown)
@@ -137,7 +141,7 @@ def main():
     path, extra = ((None, sys.argv[1:]) if sys.argv[1].startswith("-")
                    else (sys.argv[1], sys.argv[2:]))
     found = directives(path, extra)
-    err = arity_error(found)
+    err = arity_error(directives(None, extra))
     if err:
         sys.stderr.write(err)
         return 1

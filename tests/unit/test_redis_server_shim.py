@@ -85,3 +85,10 @@ def test_missing_arguments_refused_before_start():
         err = shim.arity_error(shim.directives(None, argv))
         assert err and "wrong number of arguments" in err, argv
     assert shim.arity_error(shim.directives(None, ["--port", "7000", "--save", ""])) is None
+
+
+def test_empty_save_and_bind_are_not_arity_errors():
+    # overrides {save ""} is written as "save " in the config file.
+    assert shim.arity_error(shim.directives(None, ["--save"])) is None
+    assert shim.arity_error(shim.directives(None, ["--bind", "--port", "1"])) is None
+    assert _settings(["save"])["save"] == ""
