@@ -260,7 +260,8 @@ declare("streamNodeMaxEntries", "int", 100, "Stream entries per node at which XA
 # live connections.  Declared here, with the core settings, so that the
 # default conf file documents it (it departs from Redis by default).
 declare("aclDisabledUserSessions", "enum", "close",
-        "What disabling a user (ACL SETUSER <user> off, or reset) does to the connections already logged in as that user: close "
+        "What disabling a user (ACL SETUSER <user> off, or reset) does to the connections "
+        "already logged in as that user: close "
         "(the default: they are disconnected, so a disabled credential stops working at "
         "once) or keep (Redis's behaviour: only new logins are refused; existing "
         "connections keep working until they end or CLIENT KILL USER ends them). The "
