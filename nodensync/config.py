@@ -256,6 +256,18 @@ declare("streamNodeMaxEntries", "int", 100, "Stream entries per node at which XA
         redis="stream-node-max-entries", mutable=True, minimum=0, maximum=2 ** 63 - 1,
         group="encoding", parser=redis_int)
 
+# ACL (security/acl.py): what ``ACL SETUSER <user> off`` does to that user's
+# live connections.  Declared here, with the core settings, so that the
+# default conf file documents it (it departs from Redis by default).
+declare("aclDisabledUserSessions", "enum", "close",
+        "What disabling a user (ACL SETUSER <user> off, or reset) does to the connections "
+        "already logged in as that user: close "
+        "(the default: they are disconnected, so a disabled credential stops working at "
+        "once) or keep (Redis's behaviour: only new logins are refused; existing "
+        "connections keep working until they end or CLIENT KILL USER ends them). The "
+        "default user's connections are kept either way, as Redis keeps them.",
+        choices=["close", "keep"], mutable=True, group="security")
+
 
 class Config:
     """The running node's settings: values, validation, change hooks, rewrite."""

@@ -1164,8 +1164,11 @@ class ACL:
         for c in list(self.node.clients.values()):
             if getattr(c, "acl_user", None) is not user:
                 continue
-            if disabled and c.authenticated and user is not self.default:
-                # NodeNsync: disabling a user ends its sessions.
+            if (disabled and c.authenticated and user is not self.default
+                    and self.node.config["aclDisabledUserSessions"] == "close"):
+                # NodeNsync's default: disabling a user ends its sessions
+                # (Redis, and aclDisabledUserSessions=keep: only new logins
+                # are refused).
                 self._drop_client(c, requester)
                 continue
             c.acl_restricted = not user.full

@@ -160,6 +160,52 @@ def test_disabled_default_user_requires_auth(pair):
     c.check("ACL", "SETUSER", "default", "on")
 
 
+def test_disabled_user_sessions_keep_is_redis_behaviour(pair, servers):
+    """aclDisabledUserSessions keep: disabling a user refuses new logins
+    only; its live sessions go on, with live permission changes, as in
+    redis-server (unit/acl's "ACL GETUSER is able to translate back command
+    permissions" disables the user it is logged in as)."""
+    node, _ = servers
+    cfg = RawClient(node.port)
+    assert cfg.call("CONFIG", "SET", "aclDisabledUserSessions", "keep") == b"OK"
+    try:
+        admin = pair()
+        admin.check("ACL", "SETUSER", "u", "on", ">pw", "~*", "&*", "+@all")
+        c = pair("u", "pw")
+        admin.check("ACL", "SETUSER", "u", "off")
+        c.check("PING")
+        c.check("SET", "k", "v")
+        c.check("ACL", "WHOAMI")
+        other = pair()
+        other.check("AUTH", "u", "pw")
+        other.check("ACL", "WHOAMI")
+        admin.check("ACL", "SETUSER", "u", "-set")
+        c.check("SET", "k", "v")
+        c.check("GET", "k")
+        # A session resetting its own user (reset includes off) goes on.
+        c.check("ACL", "SETUSER", "u", "reset", "+@all", "~*", "-@string", "+incr")
+        c.check("ACL", "GETUSER", "u")
+        c.check("INCR", "n")
+        c.check("GET", "k")
+        admin.check("CLIENT", "KILL", "USER", "u")
+        assert c.node.recv_all(2.0) == b"" and c.ref.recv_all(2.0) == b""
+        # The default user's sessions are kept under both values.
+        admin.check("ACL", "SETUSER", "default", "off")
+        admin.check("PING")
+        admin.check("ACL", "SETUSER", "default", "on")
+    finally:
+        assert cfg.call("CONFIG", "SET", "aclDisabledUserSessions", "close") == b"OK"
+        cfg.close()
+
+
+def test_disabled_default_user_sessions_kept_under_close(pair):
+    admin = pair()
+    admin.check("ACL", "SETUSER", "default", "off")
+    admin.check("PING")
+    admin.check("ACL", "WHOAMI")
+    admin.check("ACL", "SETUSER", "default", "on")
+
+
 # -- SETUSER rules and their errors ----------------------------------------------------------
 BAD_RULES = ["%", "%RR~x", "%X~x", "+", "-", "+@", "+@foo", "+config|x", "+config|get|x",
              "-select|0", "+select|", "foo", "#abc", "#" + "A" * 64, "<nope", "!" + "0" * 64,

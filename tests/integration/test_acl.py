@@ -299,6 +299,38 @@ def test_disable_and_delete_end_sessions(admin, acl_server):
     assert err(s4.call("SET", "k", "v")).startswith("NOPERM")
 
 
+def test_disabled_user_sessions_setting(admin, acl_server):
+    """close (the default) ends a disabled user's sessions; keep (Redis's
+    behaviour) only refuses new logins; a bad value is refused."""
+    port = acl_server.port
+    assert admin.call("CONFIG", "GET", "aclDisabledUserSessions") == [
+        b"aclDisabledUserSessions", b"close"]
+    assert err(admin.call("CONFIG", "SET", "aclDisabledUserSessions", "drop")).startswith(
+        "ERR CONFIG SET failed (possibly related to argument 'aclDisabledUserSessions')")
+    admin.call("ACL", "SETUSER", "temp", "on", ">pw", "+@all", "~*")
+    assert admin.call("CONFIG", "SET", "aclDisabledUserSessions", "keep") == b"OK"
+    try:
+        s1 = client(port, "temp", "pw")
+        # reset includes off: the user ends the call disabled.
+        assert s1.call("ACL", "SETUSER", "temp", "reset", "+@all", "~*") == b"OK"
+        assert s1.call("PING") == b"PONG"
+        assert s1.call("ACL", "WHOAMI") == b"temp"
+        assert err(client(port).call("AUTH", "temp", "pw")).startswith("WRONGPASS")
+        # Turned on again, then off under close: the session ends.
+        admin.call("ACL", "SETUSER", "temp", "on", ">pw")
+        assert admin.call("CONFIG", "SET", "aclDisabledUserSessions", "close") == b"OK"
+        admin.call("ACL", "SETUSER", "temp", "off")
+        assert s1.recv_all(2.0) == b""
+        # ... but reset followed by on in the same call disables nothing.
+        admin.call("ACL", "SETUSER", "temp", "on")
+        s2 = client(port, "temp", "pw")
+        admin.call("ACL", "SETUSER", "temp", "reset", "on", ">pw", "+@all", "~*")
+        assert s2.call("PING") == b"PONG"
+        s2.close()
+    finally:
+        admin.call("CONFIG", "SET", "aclDisabledUserSessions", "close")
+
+
 def test_default_user_restricted_applies_to_new_clients(admin, acl_server):
     admin.call("ACL", "SETUSER", "root", "on", ">rootpw", "+@all", "~*", "&*")
     admin.call("ACL", "SETUSER", "default", "resetkeys", "~pub:*", "-@all", "+get", "+ping")
