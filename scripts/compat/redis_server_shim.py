@@ -31,22 +31,105 @@ from nodensync.protocol.request import split_args  # noqa: E402
 
 def directives(path, extra):
     """[name, arg...] per line of the config file (Redis's sdssplitargs
-    quoting), then per ``--name arg ...`` group of the command line."""
+    quoting), then per option of the command line (see options())."""
+    return [args for _num, _text, args in directive_lines(path, extra)]
+
+
+def directive_lines(path, extra):
+    """(line number, text, [name, arg...]) per directive of the config file
+    and then of the command line, numbered as Redis numbers them (the
+    options are appended to the file's lines)."""
     found = []
+    num = 0
     if path and path != "-":
         with open(path, "rb") as f:
-            for line in f:
+            for num, line in enumerate(f, 1):
                 line = line.strip()
                 if line and not line.startswith(b"#"):
                     args = split_args(line)
                     if args:
-                        found.append([a.decode("utf-8", "surrogateescape") for a in args])
-    for a in extra:
-        if a.startswith("--"):
-            found.append([a[2:]])
-        elif found:
-            found[-1].append(a)
+                        found.append((num, line.decode("utf-8", "surrogateescape"),
+                                      [a.decode("utf-8", "surrogateescape") for a in args]))
+    for i, text in enumerate(options(extra), num + 1):
+        args = split_args(text.encode("utf-8", "surrogateescape"))
+        if args:
+            found.append((i, text, [a.decode("utf-8", "surrogateescape") for a in args]))
     return found
+
+
+def _repr(arg):
+    """Redis's sdscatrepr: the argument in double quotes, escaped."""
+    out = ['"']
+    for ch in arg.encode("utf-8", "surrogateescape"):
+        c = chr(ch)
+        if c in '\\"':
+            out.append("\\" + c)
+        elif c in "\n\r\t\a\b":
+            out.append({"\n": "\\n", "\r": "\\r", "\t": "\\t", "\a": "\\a",
+                        "\b": "\\b"}[c])
+        elif 32 <= ch < 127:
+            out.append(c)
+        else:
+            out.append("\\x%02x" % ch)
+    out.append('"')
+    return "".join(out)
+
+
+def options(argv):
+    """The command line's options as config lines, as Redis's main() builds
+    them: ``--name`` starts a line (``"--name value"`` in one argument
+    too), the arguments after it are appended quoted; an argument starting
+    with ``--`` right after a bare ``--name`` is its value; a bare
+    ``--save`` followed by another option (or last) means ``save ""``."""
+    lines = []
+    handled_last = True
+    for j, a in enumerate(argv):
+        if handled_last and a.startswith("--"):
+            lines.append(a[2:] + " ")
+            if len(split_args(a.encode("utf-8", "surrogateescape")) or []) == 1:
+                handled_last = False
+                last = j == len(argv) - 1
+                if a.lower() == "--save" and (last or argv[j + 1].startswith("--")):
+                    lines[-1] += '""'
+                    handled_last = not last
+            else:
+                handled_last = True
+        else:
+            if not lines:
+                lines.append("")
+            lines[-1] += _repr(a) + " "
+            handled_last = True
+    return lines
+
+
+# Redis's configs that take several arguments (MULTI_ARG_CONFIG); every
+# other standard config takes exactly one.
+_MULTI_ARG = {"save", "client-output-buffer-limit", "oom-score-adj-values", "bind",
+              "replicaof", "slaveof", "latency-tracking-info-percentiles",
+              "shutdown-on-sigint", "shutdown-on-sigterm"}
+
+
+def check(lines):
+    """Redis's errors for a bad directive of a setting NodeNsync has (its
+    own parser's message), as (line number, text, error); None if fine."""
+    for num, text, args in lines:
+        name = args[0].lower()
+        s = cfg.find(name)
+        if s is None or s.redis is None:
+            continue
+        values = args[1:]
+        if name in ("replicaof", "slaveof"):
+            if len(values) != 2:
+                return num, text, "wrong number of arguments"
+        elif name not in _MULTI_ARG and len(values) != 1:
+            return num, text, "wrong number of arguments"
+        if name == "save":
+            continue            # (translate() sums the save lines up)
+        try:
+            s.parse(" ".join(values))
+        except cfg.ConfigError as e:
+            return num, text, str(e)
+    return None
 
 
 def translate(found):
@@ -90,7 +173,20 @@ def main():
     if len(sys.argv) < 2:
         sys.stderr.write(__doc__)
         return 2
-    settings, ignored = translate(directives(sys.argv[1], sys.argv[2:]))
+    # As Redis: the first argument is the config file unless it is an option.
+    if sys.argv[1].startswith("-"):
+        path, extra = None, sys.argv[1:]
+    else:
+        path, extra = sys.argv[1], sys.argv[2:]
+    lines = directive_lines(path, extra)
+    bad = check(lines)
+    if bad is not None:
+        # Redis's loadServerConfigFromString error, and its exit code.
+        sys.stderr.write("\n*** FATAL CONFIG FILE ERROR (Redis 7.0.15) ***\n"
+                         "Reading the configuration file, at line %d\n>>> '%s'\n%s\n"
+                         % (bad[0], bad[1].strip(" \t\r\n"), bad[2]))
+        return 1
+    settings, ignored = translate([args for _num, _text, args in lines])
     for d in ignored:
         sys.stderr.write("redis_server_shim: no NodeNsync setting for '%s', left out\n" % d)
     # Written as NodeNsync's own conf file (next to the framework's), so
@@ -98,9 +194,9 @@ def main():
     # A restart from the same framework config and arguments (restart_server)
     # starts from that file as it stands, with what CONFIG REWRITE saved in
     # it (replicaof, repl-backlog-size ...), as redis-server would.
-    conf = sys.argv[1] + ".nodensync.conf"
-    source = repr((open(sys.argv[1], "rb").read() if os.path.isfile(sys.argv[1]) else b"",
-                   sys.argv[2:])).encode("utf-8", "surrogateescape")
+    conf = (path or os.path.join(os.getcwd(), "redis-server-shim")) + ".nodensync.conf"
+    source = repr((open(path, "rb").read() if path and os.path.isfile(path) else b"",
+                   extra)).encode("utf-8", "surrogateescape")
     stamp = conf + ".source"
     try:
         with open(stamp, "rb") as f:

@@ -29,3 +29,52 @@ def test_port_and_bind_passed_with_redis_default():
     assert got["port"] == "7001" and got["bind"] == "* -::*"
     got = _settings(["port 7001", "bind 127.0.0.1 -::1"])
     assert got["bind"] == "127.0.0.1 -::1"
+
+
+def test_unix_socket_source_addr_and_signal_settings_passed():
+    """The framework's generated config names a unix socket in the test's
+    directory; bind-source-addr and the multi-word shutdown-on-* values
+    (quoted in the file, separate words on the command line) pass."""
+    got = _settings(["unixsocket /tmp/server.1.2/socket", "unixsocketperm 700",
+                     "bind-source-addr 127.0.0.2"],
+                    ["--shutdown-on-sigint", "nosave", "force", "now",
+                     "--shutdown-on-sigterm", "nosave force"])
+    assert got["unixsocket"] == "/tmp/server.1.2/socket"
+    assert got["unixsocketperm"] == "700"
+    assert got["bindSourceAddr"] == "127.0.0.2"
+    assert got["shutdownOnSigint"] == "nosave force now"
+    assert got["shutdownOnSigterm"] == "nosave force"
+
+
+def _fatal(argv):
+    lines = shim.directive_lines(None, argv)
+    bad = shim.check(lines)
+    return None if bad is None else (bad[1].strip(), bad[2])
+
+
+def test_command_line_options_as_redis_builds_them():
+    """Redis's main(): '--name value' in one argument, a bare '--name'
+    taking the next argument as its value even when it starts with '--',
+    '--save' with nothing after it meaning save "" (introspection.tcl)."""
+    assert _settings([], ["--maxmemory 700mb", "--maxmemory-policy volatile-lru"])[
+        "maxmemory"] == "700mb"
+    got = _settings([], ["loglevel", "verbose", "--maxmemory '700mb'"])
+    assert got["logLevel"] == "verbose" and got["maxmemory"] == "700mb"
+    assert _settings([], ["--save", "--loglevel", "verbose"])["save"] == ""
+    assert _settings([], ["--loglevel", "verbose", "--save"])["save"] == ""
+    assert _settings([], ["--logfile", "--my--log--file", "--loglevel", "debug"])[
+        "logLevel"] == "debug"
+
+
+def test_bad_command_line_gets_redis_fatal_error():
+    assert _fatal(["--port"]) == ("port", "wrong number of arguments")
+    assert _fatal(["--port", "6379", "6380"]) == ('port "6379" "6380"',
+                                                  "wrong number of arguments")
+    assert _fatal(["--port", "--bla", "--loglevel", "verbose"]) == (
+        'port "--bla"', "argument couldn't be parsed into an integer")
+    assert _fatal(["--shutdown-on-sigint", "now force", "--shutdown-on-sigterm"])[0] == \
+        "shutdown-on-sigterm"
+    assert _fatal(["--replicaof", "127.0.0.1", "abc"])[1] == "Invalid master port"
+    assert _fatal(["--replicaof", "--127.0.0.1", "--abc"]) == (
+        'replicaof "--127.0.0.1"', "wrong number of arguments")
+    assert _fatal(["--port", "6380", "--save", "100", "10", "--bind", "127.0.0.1", "::1"]) is None
