@@ -156,6 +156,10 @@ def main(argv=None):
         return 1
     node.listener = listener
     node.tcp_port = listener.server_port
+    if not port and not config["unixsocket"] and not config.values.get("tlsPort"):
+        log.error("Configured to not listen anywhere, exiting.")     # (Redis's line)
+        listener.close()
+        return 1
     if config["unixsocket"]:
         from .server.listener import UnixListener
         try:

@@ -170,7 +170,8 @@ class Listener:
         self.hosts = list(hosts) if hosts is not None else [host]
         self.acceptors = []
         self.started = False
-        self._open(self.hosts, self.port)
+        if self.port:           # (port 0: no TCP listener, as Redis)
+            self._open(self.hosts, self.port)
 
     def _open(self, hosts, port):
         socks = listen_all(hosts, port, self.node.config["tcpBacklog"])

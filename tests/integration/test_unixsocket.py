@@ -262,3 +262,29 @@ def test_redis_cli_and_benchmark_over_the_socket(server_factory, redis_factory):
         seen.append(out)
     assert seen[0] == seen[1]
     assert seen[0][:3] == ["OK\n", "v\n", 0]
+
+
+def test_port_zero_listens_on_the_socket_only(tmp_path):
+    """'port 0' with a unixsocket: no TCP listener (INFO tcp_port:0); with
+    nothing to listen on the start stops with Redis's line."""
+    seen = []
+    for kind in (NodeServer, RedisServer):
+        path = _socket_path("only.sock")
+        d = temp_dir()
+        log = os.path.join(d, "log")
+        extra = ["--logFile", log] if kind is NodeServer else []
+        s = kind("--port", "0", "--unixsocket", path, *extra, wait=False)
+        try:
+            wait_for(lambda: os.path.exists(path) and _unix(path).ping(), 30, what="the socket")
+            c = _unix(path)
+            seen.append((c.info("server")["tcp_port"], c.config_get("port")))
+        finally:
+            s.cleanup()
+        s = kind("--port", "0", *extra, wait=False)
+        try:
+            seen.append(s.proc.wait(30))
+            text = open(log if kind is NodeServer else s.log_path).read()
+            seen.append("Configured to not listen anywhere, exiting." in text)
+        finally:
+            s.cleanup()
+    assert seen[:3] == seen[3:] == [(0, {"port": "0"}), 1, True]
