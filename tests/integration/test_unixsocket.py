@@ -288,3 +288,21 @@ def test_port_zero_listens_on_the_socket_only(tmp_path):
         finally:
             s.cleanup()
     assert seen[:3] == seen[3:] == [(0, {"port": "0"}), 1, True]
+
+
+def test_rate_limit_applies_to_socket_clients(server_factory):
+    """NodeNsync's own per-client rate limit holds a socket client as a TCP
+    one (reject mode: the commands over the burst are refused)."""
+    path = _socket_path("limited.sock")
+    server_factory("--unixsocket", path, "--rateLimit", "50", "--rateBurst", "5",
+                   "--rateLimitMode", "reject")
+    s = _raw(path)
+    s.sendall(b"*1\r\n$4\r\nPING\r\n" * 40)
+    data = b""
+    while data.count(b"\r\n") < 40:
+        chunk = s.recv(65536)
+        assert chunk
+        data += chunk
+    s.close()
+    assert data.count(b"+PONG\r\n") <= 10
+    assert b"-ERR rate limit exceeded\r\n" in data
