@@ -156,6 +156,19 @@ def main(argv=None):
         return 1
     node.listener = listener
     node.tcp_port = listener.server_port
+    if not port and not config["unixsocket"] and not config.values.get("tlsPort"):
+        log.error("Configured to not listen anywhere, exiting.")     # (Redis's line)
+        listener.close()
+        return 1
+    if config["unixsocket"]:
+        from .server.listener import UnixListener
+        try:
+            node.unix_listener = UnixListener(node, config["unixsocket"], config["unixsocketperm"])
+            node.unix_listener.start()
+        except OSError as e:
+            log.error("Failed opening Unix socket: %s", e.strerror or e)     # (Redis's line)
+            listener.close()
+            return 1
     show_logo(node, listener.server_port)
     stopped = Event()
     exit_code = [0]
@@ -173,6 +186,8 @@ def main(argv=None):
     log.info("NodeNsync %s (Redis %s compatible) listening on %s:%d, pid %d",
              node.version, node.redis_version, host, listener.server_port, os.getpid())
     log.info("Ready to accept connections")     # (Redis's own line: what log watchers wait for)
+    if node.unix_listener is not None:
+        log.info("The server is now ready to accept connections at %s", config["unixsocket"])
     gevent.signal_handler(signal.SIGHUP, lambda: gevent.spawn(reload, node))
     node.request_shutdown = lambda save: gevent.spawn(
         ctl.prepare, NOSAVE if save is False else SAVE if save else 0)

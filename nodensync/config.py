@@ -234,6 +234,17 @@ declare("hz", "int", 10, "Background task frequency (active expiry cycles per se
         "Redis's bounds: any value is taken and clamped to 1..500).",
         redis="hz", mutable=True, minimum=0, maximum=2 ** 31 - 1, normalize=lambda v: min(max(v, 1), 500),
         group="general")
+
+
+def _no_daemonize(value):
+    if value:
+        raise ValueError("NodeNsync does not daemonize: run it in the foreground under a "
+                         "supervisor (systemd: see docs/operations.md)")
+
+
+declare("daemonize", "bool", False, "Redis's daemonize, for its configuration files: only "
+        "'no' is accepted (NodeNsync runs in the foreground, under systemd or another "
+        "supervisor).", redis="daemonize", validate=_no_daemonize, group="general")
 declare("alwaysShowLogo", "bool", False,
         "Print the start banner (with the PID and port) in the log once the listener "
         "is bound, even when not logging to a terminal; otherwise the banner is shown "

@@ -130,6 +130,7 @@ class Node:
         self.loading = False
         self.shutting_down = False
         self.listener = None              # server.listener.Listener
+        self.unix_listener = None         # server.listener.UnixListener (unixsocket)
         self.tcp_port = config["listenAddr"][1]
         # Hooks read by dispatch; None/empty means the feature is off.
         # A subsystem that needs dispatch's checks for every client (cluster
@@ -384,6 +385,8 @@ def monitor_line(client, argv, spec):
     now = time.time()
     if client.in_script:
         origin = "%d lua" % client.db.id
+    elif client.unix:       # (Redis: "[0 unix:/path/to/socket]")
+        origin = "%d unix:%s" % (client.db.id, client.addr_text[:-2])
     else:
         origin = "%d %s" % (client.db.id, client.addr_text)
     name = spec.parent.name if spec.parent else spec.name

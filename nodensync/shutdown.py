@@ -41,6 +41,44 @@ cfg.declare("shutdownTimeout", "int", 10,
 NOSAVE, SAVE, NOW, FORCE = 1, 2, 4, 8
 ERRORS = "ERR Errors trying to SHUTDOWN. Check logs."
 
+# shutdown-on-sigterm / shutdown-on-sigint: Redis's multi-argument enum, in
+# its order (the order CONFIG GET names the flags in).
+_SIG_FLAGS = (("default", 0), ("save", SAVE), ("nosave", NOSAVE), ("now", NOW),
+              ("force", FORCE))
+
+
+def parse_sig_flags(text):
+    """'nosave now' -> NOSAVE | NOW: words separated by spaces, each one
+    of Redis's names (case-insensitive); 'default' adds nothing."""
+    words = text.split()
+    names = dict(_SIG_FLAGS)
+    if not words or any(w.lower() not in names for w in words):
+        raise ValueError("argument(s) must be one of the following: "
+                         + ", ".join(n for n, _ in _SIG_FLAGS))
+    flags = 0
+    for w in words:
+        flags |= names[w.lower()]
+    if flags & SAVE and flags & NOSAVE:
+        raise ValueError("shutdown options SAVE and NOSAVE can't be used simultaneously")
+    return flags
+
+
+def format_sig_flags(flags):
+    """The flags as CONFIG GET shows them (Redis's configEnumGetName)."""
+    if flags == 0:
+        return "default"
+    return " ".join(n for n, v in _SIG_FLAGS if v and flags & v)
+
+
+for _sig in ("sigterm", "sigint"):
+    cfg.declare("shutdownOn" + _sig.capitalize(), "str", 0,
+                "What %s does, as SHUTDOWN's options: 'default' (save if save points are "
+                "set, wait for lagging replicas), or any of 'save'/'nosave', 'now' (do not "
+                "wait for replicas), 'force' (exit even if the final save fails), separated "
+                "by spaces." % _sig.upper(),
+                redis="shutdown-on-" + _sig, mutable=True, parser=parse_sig_flags,
+                formatter=format_sig_flags, group="persistence")
+
 
 class Shutdown:
     def __init__(self, node, stopped, exit_code):
@@ -94,11 +132,17 @@ class Shutdown:
             if self.asap and not self.initiated():
                 if self.node.cron_paused:
                     continue
-                self.asap = 0
-                self.prepare(0)
+                signum, self.asap = self.asap, 0
+                # (while loading Redis uses NOSAVE alone, whatever the setting)
+                self.prepare(NOSAVE if self.node.loading else self.signal_flags(signum))
             elif self.initiated():
                 if time.monotonic() >= self.deadline or self.ready():
                     self.finish()
+
+    def signal_flags(self, signum):
+        """SHUTDOWN's flags for a signal: shutdown-on-sigint/-sigterm."""
+        name = "shutdownOnSigint" if signum == signal.SIGINT else "shutdownOnSigterm"
+        return self.node.config[name]
 
     def initiated(self):
         return self.deadline is not None
@@ -214,6 +258,8 @@ class Shutdown:
         try:
             if node.listener is not None:
                 node.listener.close()
+            if node.unix_listener is not None:
+                node.unix_listener.close(unlink=True)
             for hook in node.shutdown_hooks:
                 hook(save)
         except Exception:

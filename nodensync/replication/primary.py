@@ -131,7 +131,8 @@ class ReplicaLink:
         ip = getattr(client, "repl_ip", None)
         if ip is None:
             addr = client.address
-            ip = addr[0] if isinstance(addr, tuple) else str(addr)
+            # (a Unix socket's peer: Redis's anetFdToString says "/unixsocket")
+            ip = addr[0] if isinstance(addr, tuple) else "/unixsocket"
         self.ip = ip
         self.rdb_only = getattr(client, "repl_rdb_only", False)
         self.ack_off = 0

@@ -42,6 +42,7 @@ from ..commands.dispatch import _looked_up, call, dispatch
 from ..commands.registry import LOOKUP, STALE
 from ..errors import CommandError
 from ..protocol.resp import encode_command
+from ..server import outgoing
 from ..storage.compact import compact
 from ..storage.keyspace import Keyspace, release
 
@@ -196,7 +197,7 @@ class MasterLink:
         self.state = "connecting"
         log.info("Connecting to MASTER %s:%d", self.host, self.port)
         try:
-            sock = socket.create_connection((self.host, self.port), timeout=timeout)
+            sock = outgoing.connect(self.host, self.port, timeout, conf["bindSourceAddr"])
         except socket.timeout:
             raise LinkError("Timeout connecting to the MASTER...") from None
         try:

@@ -201,6 +201,7 @@ class _ExactReader:
 class Client:
     # Plain attributes (no __slots__): subsystems attach their own state.
     kind = "normal"
+    unix = False        # connected through the Unix socket (see __init__)
 
     authenticated = _gating("authenticated")
     acl_restricted = _gating("acl_restricted")
@@ -220,22 +221,28 @@ class Client:
                           or self._subscribed or self._reply_mode is not None
                           or self.node.gate_all)
 
-    def __init__(self, node, sock, address, tls=False):
+    def __init__(self, node, sock, address, tls=False, unix_path=None):
         self.node = node
         self.id = node.new_client_id()
         self.sock = sock
         self.tls = tls
         self.address = address
-        if isinstance(address, tuple):
+        # A client of the Unix socket: Redis shows "<path>:0" for both its
+        # addr and laddr (genClientAddrString) and flags it 'U'.
+        self.unix = unix_path is not None
+        if self.unix:
+            self.addr_text = self.laddr_text = "%s:0" % unix_path
+        elif isinstance(address, tuple):
             self.addr_text = "%s:%d" % (address[0], address[1]) if ":" not in address[0] \
                 else "[%s]:%d" % (address[0], address[1])
         else:
             self.addr_text = str(address)
-        try:
-            la = sock.getsockname()
-            self.laddr_text = "%s:%d" % (la[0], la[1]) if isinstance(la, tuple) else str(la)
-        except OSError:
-            self.laddr_text = ""
+        if not self.unix:
+            try:
+                la = sock.getsockname()
+                self.laddr_text = "%s:%d" % (la[0], la[1]) if isinstance(la, tuple) else str(la)
+            except OSError:
+                self.laddr_text = ""
         self.db = node.keyspace.dbs[0]
         self.resp3 = False
         self.name = None
@@ -1004,6 +1011,8 @@ class Client:
             f += "b"
         if self.close_after_reply:
             f += "c"
+        if self.unix:
+            f += "U"
         if self.no_evict:
             f += "e"
         if self.no_touch:

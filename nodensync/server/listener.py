@@ -6,6 +6,7 @@ address list at run time (``CONFIG SET port`` / ``CONFIG SET bind``).
 """
 import errno
 import logging
+import os
 import socket
 
 import gevent
@@ -41,6 +42,34 @@ cfg.declare("bind", "str", ("127.0.0.1",), "Addresses to listen on, space separa
             redis="bind", mutable=True, parser=parse_bind, formatter=" ".join,
             group="network")
 
+
+
+def parse_octal(text):
+    """Redis's OCTAL_CONFIG numbers (unixsocketperm): strtoll base 8, the
+    whole text consumed."""
+    t = text.strip()
+    try:
+        if not t or t[0] in "+-" and not t[1:2].isdigit():
+            raise ValueError
+        return int(t, 8)
+    except ValueError:
+        raise ValueError("argument couldn't be parsed as an octal number") from None
+
+
+def _check_perm(value):
+    if not 0 <= value <= 0o777:
+        raise ValueError("argument must be between 0 and 777 inclusive")
+
+
+cfg.declare("unixsocket", "path", "", "Path of a Unix domain socket to listen on besides TCP "
+            "('' = none; Redis's name). A stale file at the path is replaced at start; the "
+            "file is removed at shutdown. TLS does not apply to it.",
+            redis="unixsocket", group="network")
+cfg.declare("unixsocketperm", "int", 0, "Permissions of the Unix socket file, in octal "
+            "(Redis's name; 0 = as the umask leaves them, e.g. 700 or 770).",
+            redis="unixsocketperm", parser=parse_octal, formatter=lambda v: "%o" % v,
+            validate=_check_perm, group="network")
+
 _MAXCLIENTS_REPLY = b"-ERR max number of clients reached\r\n"
 TLS_HANDSHAKE_TIMEOUT = 10.0
 
@@ -53,10 +82,11 @@ class _Acceptor(StreamServer):
     kernel's backlog.
     """
 
-    def __init__(self, node, sock, ssl_context=None, client_class=Client):
+    def __init__(self, node, sock, ssl_context=None, client_class=Client, unix_path=None):
         self.node = node
         self.client_class = client_class
         self.is_tls = ssl_context is not None
+        self.unix_path = unix_path       # a Unix domain socket's path (no TCP options)
         kw = {}
         if ssl_context is not None:
             kw["ssl_context"] = ssl_context
@@ -73,6 +103,10 @@ class _Acceptor(StreamServer):
                 pass
             sock.close()
             return
+        if self.unix_path is not None:
+            log.debug("Accepted connection to %s", self.unix_path)
+            client = self.client_class(node, sock, address, unix_path=self.unix_path)
+            return self._serve(client)
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             keepalive = node.config["tcpKeepalive"]
@@ -85,7 +119,10 @@ class _Acceptor(StreamServer):
         except OSError:
             sock.close()
             return
-        client = self.client_class(node, sock, address, tls=self.is_tls)
+        return self._serve(self.client_class(node, sock, address, tls=self.is_tls))
+
+    def _serve(self, client):
+        node = self.node
         client.greenlet = gevent.getcurrent()
         node.clients[client.id] = client
         for hook in node.client_open_hooks:
@@ -133,7 +170,8 @@ class Listener:
         self.hosts = list(hosts) if hosts is not None else [host]
         self.acceptors = []
         self.started = False
-        self._open(self.hosts, self.port)
+        if self.port:           # (port 0: no TCP listener, as Redis)
+            self._open(self.hosts, self.port)
 
     def _open(self, hosts, port):
         socks = listen_all(hosts, port, self.node.config["tcpBacklog"])
@@ -187,6 +225,69 @@ class Listener:
         if self.started:
             for a in self.acceptors:
                 a.start()
+
+
+class UnixListener:
+    """The Unix domain socket (Redis's ``unixsocket``): the same acceptor
+    and Client as TCP (maxclients, timeout, ACL, protected mode, rate
+    limits apply alike), without the TCP options.  A stale file at the
+    path is replaced; ``close(unlink=True)`` removes it (at shutdown)."""
+
+    def __init__(self, node, path, perm=0, client_class=Client):
+        self.node = node
+        self.path = path
+        sock = unix_listen(path, perm, node.config["tcpBacklog"])
+        self.acceptor = _Acceptor(node, sock, client_class=client_class, unix_path=path)
+
+    def start(self):
+        self.acceptor.start()
+
+    def close(self, unlink=False):
+        try:
+            self.acceptor.close()
+        except Exception:
+            pass
+        if unlink:
+            log.info("Removing the unix socket file.")
+            try:
+                os.unlink(self.path)
+            except OSError as e:
+                log.warning("Error removing the unix socket file: %s", e.strerror or e)
+
+
+_SUN_PATH_MAX = 108     # sizeof(sockaddr_un.sun_path) on Linux
+
+
+def unix_listen(path, perm, backlog):
+    """A listening Unix socket at ``path`` (an old file there is removed
+    first, as Redis does), chmod'ed to ``perm`` when not 0.  OSError with
+    Redis's text on a failure."""
+    if len(path.encode("utf-8", "surrogateescape")) > _SUN_PATH_MAX - 1:
+        raise OSError(errno.ENAMETOOLONG, "unix socket path too long (%d), must be under %d"
+                      % (len(path), _SUN_PATH_MAX))
+    try:
+        os.unlink(path)
+    except OSError:
+        pass        # (as Redis: no matter if it fails)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    step = "bind"
+    try:
+        sock.bind(path)
+        if perm:
+            try:
+                os.chmod(path, perm)
+            except OSError:
+                pass        # (Redis does not check its chmod either)
+        step = "listen"
+        sock.listen(backlog)
+    except OSError as e:
+        sock.close()
+        raise OSError(e.errno, "%s: %s" % (step, e.strerror or e)) from None
+    except BaseException:
+        sock.close()
+        raise
+    sock.setblocking(False)
+    return sock
 
 
 # Errors that skip an address rather than fail the whole bind (listenToPort):

@@ -31,51 +31,104 @@ from nodensync.protocol.request import split_args  # noqa: E402
 
 def directives(path, extra):
     """[name, arg...] per line of the config file (Redis's sdssplitargs
-    quoting), then per ``--name arg ...`` group of the command line."""
+    quoting), then per option of the command line (see options())."""
+    return [args for _num, _text, args in directive_lines(path, extra)]
+
+
+def directive_lines(path, extra):
+    """(line number, text, [name, arg...]) per directive of the config file
+    and then of the command line, numbered as Redis numbers them (the
+    options are appended to the file's lines)."""
     found = []
+    num = 0
     if path and path != "-":
         with open(path, "rb") as f:
-            for line in f:
+            for num, line in enumerate(f, 1):
                 line = line.strip()
                 if line and not line.startswith(b"#"):
                     args = split_args(line)
                     if args:
-                        found.append([a.decode("utf-8", "surrogateescape") for a in args])
-    # redis-server's grouping of the command line: `--name` starts an option
-    # unless the option before it has no argument yet (then it is that
-    # argument: `--replicaof --127.0.0.1 abc`); `"--name value"` in one
-    # argument is split; a bare `--save` followed by an option (or last)
-    # means `save ""`.
-    handled = True
-    for i, a in enumerate(extra):
-        if handled and a.startswith("--"):
-            words = [w.decode("utf-8", "surrogateescape")
-                     for w in split_args(a[2:].encode("utf-8", "surrogateescape"))] or [""]
-            found.append(words)
-            handled = len(words) > 1
-            if not handled and words[0].lower() == "save" and (
-                    i == len(extra) - 1 or extra[i + 1].startswith("--")):
-                words.append("")
-                handled = True
-        elif found:
-            found[-1].append(a)
-            handled = True
+                        found.append((num, line.decode("utf-8", "surrogateescape"),
+                                      [a.decode("utf-8", "surrogateescape") for a in args]))
+    for i, text in enumerate(options(extra), num + 1):
+        args = split_args(text.encode("utf-8", "surrogateescape"))
+        if args:
+            found.append((i, text, [a.decode("utf-8", "surrogateescape") for a in args]))
     return found
 
 
-def arity_error(found):
-    """redis-server's error for an option of the command line without an
-    argument (save and bind may have none), a port with more than one, a
-    replicaof without two, as its fatal config error names it; None if
-    none.  (Only the command line is checked: the framework's config files
-    are what they were before.)"""
-    for d in found:
-        name = d[0].lower()
-        if (len(d) == 1 and name not in ("save", "bind")) or (name == "port" and len(d) != 2) or (
-                name in ("replicaof", "slaveof") and len(d) != 3):
-            shown = d[0] + "".join(' "%s"' % a for a in d[1:])
-            return ("\n*** FATAL CONFIG FILE ERROR (Redis 7.0.15) ***\n"
-                    ">>> '%s'\nwrong number of arguments\n" % shown)
+def _repr(arg):
+    """Redis's sdscatrepr: the argument in double quotes, escaped."""
+    out = ['"']
+    for ch in arg.encode("utf-8", "surrogateescape"):
+        c = chr(ch)
+        if c in '\\"':
+            out.append("\\" + c)
+        elif c in "\n\r\t\a\b":
+            out.append({"\n": "\\n", "\r": "\\r", "\t": "\\t", "\a": "\\a",
+                        "\b": "\\b"}[c])
+        elif 32 <= ch < 127:
+            out.append(c)
+        else:
+            out.append("\\x%02x" % ch)
+    out.append('"')
+    return "".join(out)
+
+
+def options(argv):
+    """The command line's options as config lines, as Redis's main() builds
+    them: ``--name`` starts a line (``"--name value"`` in one argument
+    too), the arguments after it are appended quoted; an argument starting
+    with ``--`` right after a bare ``--name`` is its value; a bare
+    ``--save`` followed by another option (or last) means ``save ""``."""
+    lines = []
+    handled_last = True
+    for j, a in enumerate(argv):
+        if handled_last and a.startswith("--"):
+            lines.append(a[2:] + " ")
+            if len(split_args(a.encode("utf-8", "surrogateescape")) or []) == 1:
+                handled_last = False
+                last = j == len(argv) - 1
+                if a.lower() == "--save" and (last or argv[j + 1].startswith("--")):
+                    lines[-1] += '""'
+                    handled_last = not last
+            else:
+                handled_last = True
+        else:
+            if not lines:
+                lines.append("")
+            lines[-1] += _repr(a) + " "
+            handled_last = True
+    return lines
+
+
+# Redis's configs that take several arguments (MULTI_ARG_CONFIG); every
+# other standard config takes exactly one.
+_MULTI_ARG = {"save", "client-output-buffer-limit", "oom-score-adj-values", "bind",
+              "replicaof", "slaveof", "latency-tracking-info-percentiles",
+              "shutdown-on-sigint", "shutdown-on-sigterm"}
+
+
+def check(lines):
+    """Redis's errors for a bad directive of a setting NodeNsync has (its
+    own parser's message), as (line number, text, error); None if fine."""
+    for num, text, args in lines:
+        name = args[0].lower()
+        s = cfg.find(name)
+        if s is None or s.redis is None:
+            continue
+        values = args[1:]
+        if name in ("replicaof", "slaveof"):
+            if len(values) != 2:
+                return num, text, "wrong number of arguments"
+        elif name not in _MULTI_ARG and len(values) != 1:
+            return num, text, "wrong number of arguments"
+        if name == "save":
+            continue            # (translate() sums the save lines up)
+        try:
+            s.parse(" ".join(values))
+        except cfg.ConfigError as e:
+            return num, text, str(e)
     return None
 
 
@@ -132,36 +185,49 @@ def translate(found):
     return argv, ignored
 
 
+def _show_pid(settings):
+    """The framework waits for " PID: <pid>" in stdout, the line of Redis's
+    logo, which Redis prints once its listening sockets are bound; with
+    always-show-logo NodeNsync prints its banner at that point too (so a
+    test that connects at once finds the port open), else it is printed
+    here, before the start."""
+    if not any(name == "alwaysShowLogo" and value == "yes" for name, value in settings):
+        sys.stdout.write("                 PID: %d\n" % os.getpid())
+        sys.stdout.flush()
+
+
 def main():
     if len(sys.argv) < 2:
         sys.stderr.write(__doc__)
         return 2
-    # As redis-server: the first argument is the config file unless it is
-    # an option (`redis-server --port 7000 --user ...`).
-    path, extra = ((None, sys.argv[1:]) if sys.argv[1].startswith("-")
-                   else (sys.argv[1], sys.argv[2:]))
-    found = directives(path, extra)
-    err = arity_error(directives(None, extra))
-    if err:
-        sys.stderr.write(err)
+    # As Redis: the first argument is the config file unless it is an option.
+    if sys.argv[1].startswith("-"):
+        path, extra = None, sys.argv[1:]
+    else:
+        path, extra = sys.argv[1], sys.argv[2:]
+    lines = directive_lines(path, extra)
+    bad = check(lines)
+    if bad is not None:
+        # Redis's loadServerConfigFromString error, and its exit code.
+        sys.stderr.write("\n*** FATAL CONFIG FILE ERROR (Redis 7.0.15) ***\n"
+                         "Reading the configuration file, at line %d\n>>> '%s'\n%s\n"
+                         % (bad[0], bad[1].strip(" \t\r\n"), bad[2]))
         return 1
-    settings, ignored = translate(found)
+    settings, ignored = translate([args for _num, _text, args in lines])
     for d in ignored:
         sys.stderr.write("redis_server_shim: no NodeNsync setting for '%s', left out\n" % d)
+    if path is None:
+        # No config file (as redis-server, nothing for CONFIG REWRITE):
+        # every setting as a flag.
+        flags = ["--%s=%s" % (n, v) for n, v in settings]   # a value may start with '-'
+        _show_pid(settings)
+        env = dict(os.environ, PYTHONPATH=ROOT)
+        os.execve(sys.executable, [sys.executable, "-m", "nodensync"] + flags, env)
     # Written as NodeNsync's own conf file (next to the framework's), so
     # CONFIG REWRITE has a file to write back to, as Redis's tests expect.
     # A restart from the same framework config and arguments (restart_server)
     # starts from that file as it stands, with what CONFIG REWRITE saved in
     # it (replicaof, repl-backlog-size ...), as redis-server would.
-    if path is None:
-        # No config file (as redis-server, nothing for CONFIG REWRITE):
-        # every setting as a flag.
-        flags = ["--%s=%s" % (n, v) for n, v in settings]   # a value may start with '-'
-        if not any(name == "alwaysShowLogo" and value == "yes" for name, value in settings):
-            sys.stdout.write("                 PID: %d\n" % os.getpid())
-            sys.stdout.flush()
-        env = dict(os.environ, PYTHONPATH=ROOT)
-        os.execve(sys.executable, [sys.executable, "-m", "nodensync"] + flags, env)
     conf = path + ".nodensync.conf"
     source = repr((open(path, "rb").read() if os.path.isfile(path) else b"",
                    extra)).encode("utf-8", "surrogateescape")
@@ -181,14 +247,7 @@ def main():
                     f.write("%s = %s\n" % (name, value))
         with open(stamp, "wb") as f:
             f.write(source)
-    # The framework waits for " PID: <pid>" in stdout, the line of Redis's
-    # logo, which Redis prints once its listening sockets are bound; with
-    # always-show-logo NodeNsync prints its banner at that point too (so a
-    # test that connects at once finds the port open), else it is printed
-    # here, before the start.
-    if not any(name == "alwaysShowLogo" and value == "yes" for name, value in settings):
-        sys.stdout.write("                 PID: %d\n" % os.getpid())
-        sys.stdout.flush()
+    _show_pid(settings)
     env = dict(os.environ, PYTHONPATH=ROOT)
     os.execve(sys.executable, [sys.executable, "-m", "nodensync", "--config", conf] + extra, env)
 

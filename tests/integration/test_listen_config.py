@@ -100,3 +100,50 @@ def test_port_and_bind_flags(server_factory):
     assert c.config_get("port") == {"port": str(port)}
     c.close()
     assert s.proc.poll() is None
+
+
+def _replica_ip(master_port):
+    slave = redis.Redis(host=HOST, port=master_port).info("replication").get("slave0") or {}
+    return slave.get("ip"), slave.get("state")
+
+
+def _source_addr_scenario(master_port, replica_port):
+    """A replica whose bind-source-addr is 127.0.0.2 reaches its master from
+    that address; one that cannot be bound (an address this host does not
+    have) is skipped, as Redis's best-effort binding does."""
+    seen = []
+    _conn(master_port).config_set("protected-mode", "no")   # (127.0.0.2 is not local to Redis)
+    r = _conn(replica_port)
+    seen.append(r.config_get("bind-source-addr"))
+    seen.append(r.config_set("bind-source-addr", "127.0.0.2"))
+    seen.append(r.config_get("bind-source-addr"))
+    r.replicaof(HOST, master_port)
+    seen.append(_wait(lambda: _replica_ip(master_port) == ("127.0.0.2", "online")))
+    r.replicaof("no", "one")
+    seen.append(_wait(lambda: _replica_ip(master_port)[0] is None))
+    r.config_set("bind-source-addr", "192.0.2.1")       # (TEST-NET-1: never local)
+    r.replicaof(HOST, master_port)
+    seen.append(_wait(lambda: _replica_ip(master_port) == ("127.0.0.1", "online")))
+    r.replicaof("no", "one")
+    seen.append(r.config_set("bind-source-addr", ""))
+    seen.append(r.config_get("bind-source-addr"))
+    return seen
+
+
+def _wait(pred, timeout=20.0):
+    import time
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_bind_source_addr_like_redis(server_factory, redis_factory):
+    node_seen = _source_addr_scenario(server_factory().port, server_factory().port)
+    redis_seen = _source_addr_scenario(redis_factory().port, redis_factory().port)
+    assert node_seen == redis_seen
+    assert all(x is True for x in node_seen[3:6])
+    # NodeNsync's replica and a redis-server master, and the other way round
+    assert _source_addr_scenario(redis_factory().port, server_factory().port) == redis_seen

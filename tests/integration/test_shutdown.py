@@ -179,3 +179,58 @@ def test_abort_while_waiting_answers_the_callers(server_factory):
         os.kill(r.pid, signal.SIGCONT)
     assert "Shutdown manually aborted." in m.log()
     assert m.proc.poll() is None
+
+
+def test_shutdown_on_signal_settings_as_redis(diff):
+    for name in ("shutdown-on-sigterm", "shutdown-on-sigint"):
+        diff.check("CONFIG", "GET", name)
+        for value in ("nosave now", "NOW force", "save", "default", "default now", "",
+                      "save nosave", "bogus", "now bogus", "force now nosave"):
+            diff.check("CONFIG", "SET", name, value)
+            diff.check("CONFIG", "GET", name)
+        diff.check("CONFIG", "SET", name, "default")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_shutdown_on_signal_nosave_and_save(server_factory, redis_factory, sig):
+    """'nosave' skips the final save the save points would make; 'save'
+    makes one without save points; compared with redis-server."""
+    name = "shutdown-on-sigterm" if sig == signal.SIGTERM else "shutdown-on-sigint"
+    seen = []
+    for factory in (server_factory, redis_factory):
+        out = []
+        for setting, save in (("nosave", "3600 1"), ("save", "")):
+            s = factory("--save", save, "--" + name, setting)
+            c = client(s.port)
+            c.set("k", "v")
+            os.kill(s.pid, sig)
+            out.append(s.proc.wait(20))
+            out.append(os.path.exists(os.path.join(s.dir, "dump.rdb")))
+        seen.append(out)
+    assert seen[0] == seen[1] == [0, False, 0, True]
+
+
+def test_shutdown_on_sigterm_now_does_not_wait_for_replicas(server_factory):
+    m, r = _replica_pair(server_factory)
+    c = client(m.port)
+    c.config_set("shutdown-timeout", 60)
+    c.config_set("shutdown-on-sigterm", "now nosave")
+    os.kill(r.pid, signal.SIGSTOP)
+    try:
+        c.incr("k")
+        os.kill(m.pid, signal.SIGTERM)
+        assert m.proc.wait(20) == 0
+    finally:
+        os.kill(r.pid, signal.SIGCONT)
+    assert "Waiting for replicas before shutting down." not in m.log()
+
+
+def test_shutdown_on_sigint_force_exits_despite_a_failed_save(server_factory):
+    s = server_factory()
+    c = client(s.port)
+    c.set("k", "v")
+    c.config_set("shutdown-on-sigint", "save force")
+    os.mkdir(os.path.join(s.dir, "dump.rdb"))       # the rename fails
+    os.kill(s.pid, signal.SIGINT)
+    assert s.proc.wait(20) == 0
+    assert "Error trying to save the DB" in s.log()

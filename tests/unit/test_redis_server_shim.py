@@ -61,34 +61,50 @@ def test_shim_without_config_file_reports_duplicate_users(tmp_path):
     assert not any(n.endswith(".nodensync.conf") for n in os.listdir(str(tmp_path)))
 
 
-def test_command_line_grouped_as_redis_server_groups_it():
-    d = shim.directives
-    assert d(None, ["--port", "7000", "--loglevel", "verbose"]) == [
-        ["port", "7000"], ["loglevel", "verbose"]]
-    # An option without an argument yet takes the next one, '--' or not.
-    assert d(None, ["--replicaof", "--127.0.0.1", "abc"]) == [["replicaof", "--127.0.0.1", "abc"]]
-    assert d(None, ["--port", "--bla", "--loglevel", "verbose"]) == [
-        ["port", "--bla"], ["loglevel", "verbose"]]
-    # Name and value in one argument.
-    assert d(None, ["--maxmemory 700mb", "--maxmemory-policy volatile-lru"]) == [
-        ["maxmemory", "700mb"], ["maxmemory-policy", "volatile-lru"]]
-    # A bare --save before an option, or last, is save "".
-    assert d(None, ["--save", "--port", "1"]) == [["save", ""], ["port", "1"]]
-    assert d(None, ["--save"]) == [["save", ""]]
+def test_unix_socket_source_addr_and_signal_settings_passed():
+    """The framework's generated config names a unix socket in the test's
+    directory; bind-source-addr and the multi-word shutdown-on-* values
+    (quoted in the file, separate words on the command line) pass."""
+    got = _settings(["unixsocket /tmp/server.1.2/socket", "unixsocketperm 700",
+                     "bind-source-addr 127.0.0.2"],
+                    ["--shutdown-on-sigint", "nosave", "force", "now",
+                     "--shutdown-on-sigterm", "nosave force"])
+    assert got["unixsocket"] == "/tmp/server.1.2/socket"
+    assert got["unixsocketperm"] == "700"
+    assert got["bindSourceAddr"] == "127.0.0.2"
+    assert got["shutdownOnSigint"] == "nosave force now"
+    assert got["shutdownOnSigterm"] == "nosave force"
 
 
-def test_missing_arguments_refused_before_start():
-    # redis-server refuses these at start; the shim must not start a
-    # server for them (the test that runs them would wait for it forever).
-    for argv in (["--port"], ["--port", "6380", "--loglevel"], ["--port", "6379", "6380"],
-                 ["--shutdown-on-sigint"], ["--replicaof", "--127.0.0.1", "--abc"]):
-        err = shim.arity_error(shim.directives(None, argv))
-        assert err and "wrong number of arguments" in err, argv
-    assert shim.arity_error(shim.directives(None, ["--port", "7000", "--save", ""])) is None
+def _fatal(argv):
+    lines = shim.directive_lines(None, argv)
+    bad = shim.check(lines)
+    return None if bad is None else (bad[1].strip(), bad[2])
 
 
-def test_empty_save_and_bind_are_not_arity_errors():
-    # overrides {save ""} is written as "save " in the config file.
-    assert shim.arity_error(shim.directives(None, ["--save"])) is None
-    assert shim.arity_error(shim.directives(None, ["--bind", "--port", "1"])) is None
-    assert _settings(["save"])["save"] == ""
+def test_command_line_options_as_redis_builds_them():
+    """Redis's main(): '--name value' in one argument, a bare '--name'
+    taking the next argument as its value even when it starts with '--',
+    '--save' with nothing after it meaning save "" (introspection.tcl)."""
+    assert _settings([], ["--maxmemory 700mb", "--maxmemory-policy volatile-lru"])[
+        "maxmemory"] == "700mb"
+    got = _settings([], ["loglevel", "verbose", "--maxmemory '700mb'"])
+    assert got["logLevel"] == "verbose" and got["maxmemory"] == "700mb"
+    assert _settings([], ["--save", "--loglevel", "verbose"])["save"] == ""
+    assert _settings([], ["--loglevel", "verbose", "--save"])["save"] == ""
+    assert _settings([], ["--logfile", "--my--log--file", "--loglevel", "debug"])[
+        "logLevel"] == "debug"
+
+
+def test_bad_command_line_gets_redis_fatal_error():
+    assert _fatal(["--port"]) == ("port", "wrong number of arguments")
+    assert _fatal(["--port", "6379", "6380"]) == ('port "6379" "6380"',
+                                                  "wrong number of arguments")
+    assert _fatal(["--port", "--bla", "--loglevel", "verbose"]) == (
+        'port "--bla"', "argument couldn't be parsed into an integer")
+    assert _fatal(["--shutdown-on-sigint", "now force", "--shutdown-on-sigterm"])[0] == \
+        "shutdown-on-sigterm"
+    assert _fatal(["--replicaof", "127.0.0.1", "abc"])[1] == "Invalid master port"
+    assert _fatal(["--replicaof", "--127.0.0.1", "--abc"]) == (
+        'replicaof "--127.0.0.1"', "wrong number of arguments")
+    assert _fatal(["--port", "6380", "--save", "100", "10", "--bind", "127.0.0.1", "::1"]) is None
