@@ -11,6 +11,7 @@ MODULES = [
     "nodensync.server.core",
     "nodensync.server.listener",
     "nodensync.server.oom",
+    "nodensync.server.proctitle",
     "nodensync.security",
     "nodensync.observability",
     "nodensync.pubsub.broker",

@@ -295,6 +295,9 @@ def start_child(persistence, kind, work, on_exit):
             _child_setup(parent_pid)
             for hook in getattr(node, "child_hooks", ()):
                 hook()
+            title = getattr(node, "proc_title", None)
+            if title is not None:
+                title.in_child(kind)
             global _child_progress
             _child_progress = shm
             info = work() or {}
