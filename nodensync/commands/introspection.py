@@ -158,7 +158,7 @@ def _command_all(ctx, *args):
     if args:
         spec = registry.COMMANDS["command"]
         raise errors.unknown_subcommand(args[0], spec.name)
-    return [command_info(s) for s in registry.all_specs()]
+    return [command_info(s) for s in registry.visible_specs()]
 
 
 # COMMAND with no subcommand lists every command: give the container a handler.
@@ -169,7 +169,7 @@ registry.COMMANDS["command"].handler = _command_all
          categories=("connection",), since="2.8.13", syntax="")
 def command_count(ctx):
     """Get total number of Redis commands."""
-    return len(registry.COMMANDS)
+    return sum(1 for _ in registry.visible_specs())
 
 
 @command("command|info", summary='Get array of specific Redis command details, or all when no argument is given.', arity=-2, flags=LOADING | STALE, group=G,
@@ -178,7 +178,7 @@ def command_count(ctx):
 def command_info_cmd(ctx, *names):
     """Get array of specific Redis command details, or all when no argument is given."""
     if not names:
-        return [command_info(s) for s in registry.all_specs()]
+        return [command_info(s) for s in registry.visible_specs()]
     out = []
     for n in names:
         spec = _find(n)
@@ -190,9 +190,9 @@ def _find(name):
     text = name.decode("utf-8", "replace").lower()
     if "|" in text:
         parent, sub = text.split("|", 1)
-        p = registry.COMMANDS.get(parent)
+        p = registry.LOOKUP.get(parent.encode("utf-8", "replace"))
         return p.subcommands.get(sub) if p and p.subcommands else None
-    return registry.COMMANDS.get(text)
+    return registry.LOOKUP.get(text.encode("utf-8", "replace"))     # (rename-command's names)
 
 
 @command("command|docs", arity=-2, flags=LOADING | STALE, group=G,
@@ -200,7 +200,7 @@ def _find(name):
          syntax="[command-name [command-name ...]]")
 def command_docs_cmd(ctx, *names):
     """Get array of specific Redis command documentation."""
-    specs = [_find(n) for n in names] if names else list(registry.all_specs())
+    specs = [_find(n) for n in names] if names else list(registry.visible_specs())
     return {s.fullname.encode(): command_docs(s) for s in specs if s is not None}
 
 
@@ -209,11 +209,12 @@ def command_docs_cmd(ctx, *names):
          syntax="[FILTERBY <MODULE module-name | ACLCAT category | PATTERN pattern>]")
 def command_list(ctx, *args):
     """Get an array of Redis command names."""
-    names = []
-    for s in registry.all_specs():
-        names.append(s.fullname)
+    specs = []
+    for s in registry.visible_specs():
+        specs.append(s)
         if s.subcommands:
-            names.extend(sub.fullname for sub in s.subcommands.values())
+            specs.extend(s.subcommands.values())
+    names = [s.fullname for s in specs]
     if args:
         if len(args) != 3 or args[0].lower() != b"filterby":
             raise CommandError(errors.SYNTAX)
@@ -222,7 +223,7 @@ def command_list(ctx, *args):
             names = []
         elif kind == b"aclcat":
             cat = value.decode("utf-8", "replace").lower()
-            names = [n for n in names if cat in _find(n.encode()).categories]
+            names = [s.fullname for s in specs if cat in s.categories]
         elif kind == b"pattern":
             names = [n for n in names if glob_match(value.lower(), n.encode())]
         else:

@@ -311,6 +311,39 @@ def alias(name, target):
     LOOKUP[name.encode().upper()] = COMMANDS[target]
 
 
+REMOVED = set()   # specs rename-command took out of LOOKUP (renamed to "")
+
+
+def rename_command(old, new):
+    """Redis's rename-command, at start: the command clients call ``old``
+    (bytes, any case) answers to ``new`` instead, or to nothing when
+    ``new`` is empty.  Only the client-facing table (LOOKUP) changes:
+    COMMANDS stays the declared table, which ACL rules name, as Redis's
+    orig_commands.  ValueError with Redis's message when ``old`` is no
+    command or ``new`` is one."""
+    spec = lookup(old)
+    if spec is None or spec.parent is not None:
+        raise ValueError("No such command in rename-command")
+    for name in [k for k, v in LOOKUP.items() if v is spec and k.lower() == old.lower()]:
+        del LOOKUP[name]
+    if not new:
+        REMOVED.add(spec)
+    elif lookup(new) is not None:
+        raise ValueError("Target command name already exists")
+    else:
+        LOOKUP[new.lower()] = LOOKUP[new.upper()] = spec
+    DECLARED[0] += 1          # (caches built from the tables are stale)
+
+
+def visible_specs():
+    """The commands COMMAND, COMMAND COUNT/LIST/DOCS show: every declared
+    one but those rename-command removed (a renamed one keeps its name
+    there, as in Redis)."""
+    for spec in COMMANDS.values():
+        if spec not in REMOVED:
+            yield spec
+
+
 def lookup(name):
     """The spec for a command name given by a client (any case), or None."""
     spec = LOOKUP.get(name)

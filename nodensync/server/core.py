@@ -1,10 +1,73 @@
 """Core background work: active expiry, idle-client timeout, settings that
 apply to the keyspace."""
+import logging
+
+from .. import config as config_mod
+from ..commands import registry
+from ..protocol.request import split_args
 from ..storage.compact import HASH_PACK_ENTRIES, HASH_PACK_VALUE
+
+log = logging.getLogger("nodensync")
+
+
+def parse_renames(text):
+    """rename-command's pairs, ';'-separated ``old new`` entries (``""``
+    for no name), as [(old, new)] of bytes; checked in order as Redis
+    loads its rename-command lines."""
+    pairs = []
+    names = {k.lower() for k in registry.LOOKUP}
+    for part in text.split(";"):
+        if not part.strip():
+            continue
+        args = split_args(part.strip().encode("utf-8", "surrogateescape"))
+        if args is None or len(args) != 2:
+            raise ValueError("wrong number of arguments in '%s' (old-name new-name)" % part.strip())
+        old, new = args[0].lower(), args[1].lower()
+        if old not in names or (registry.lookup(old) is not None
+                                and registry.lookup(old).parent is not None):
+            raise ValueError("No such command in rename-command")
+        names.discard(old)
+        if new:
+            if new in names:
+                raise ValueError("Target command name already exists")
+            names.add(new)
+        pairs.append((old, new))
+    return tuple(pairs)
+
+
+def format_renames(pairs):
+    return "; ".join("%s %s" % (old.decode("utf-8", "surrogateescape"),
+                                new.decode("utf-8", "surrogateescape") if new else '""')
+                     for old, new in pairs)
+
+
+config_mod.declare("renameCommand", "str", (), "Redis's rename-command, set at start: "
+                   "';'-separated 'old-name new-name' pairs; a command renamed to \"\" is "
+                   "gone (e.g. 'flushall \"\"; config admin-config'). ACL rules keep "
+                   "using the original names. Process-wide.", flags=["--renameCommand",
+                                                                     "--rename-command"],
+                   parser=parse_renames, formatter=format_renames, group="security")
+
+_renamed = []      # the renames applied in this process (the command table is process-wide)
+
+
+def apply_renames(pairs):
+    if not pairs or _renamed == list(pairs):
+        return
+    if _renamed:
+        log.warning("rename-command: this process's command table is already renamed; "
+                    "%s not applied", format_renames(pairs))
+        return
+    for old, new in pairs:
+        registry.rename_command(old, new)
+    _renamed.extend(pairs)
+    from . import client
+    del client._hub_tables[:]          # (rebuilt from the renamed table)
 
 
 def attach(node):
     cfg = node.config
+    apply_renames(cfg["renameCommand"])
 
     def set_notify(value):
         node.keyspace.set_notify_flags(parse_notify_flags(value))

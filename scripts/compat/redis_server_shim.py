@@ -141,7 +141,7 @@ def translate(found):
     """NodeNsync's settings for the directives, as [(flag, value)], and
     the directives left out."""
     port, bind = "6379", "* -::*"
-    argv, ignored, logfile, saves, users = [], [], "", None, []
+    argv, ignored, logfile, saves, users, renames = [], [], "", None, [], []
     for d in found:
         name, args = d[0].lower(), d[1:]
         if name == "port" and args:
@@ -157,6 +157,9 @@ def translate(found):
                 saves = (saves or []) + args
         elif name == "logfile":
             logfile = args[0] if args else ""
+        elif name == "rename-command":
+            # One line per command in Redis; one ';'-separated setting here.
+            renames.append(" ".join(a if a else '""' for a in args))
         elif name == "user" and args:
             # Redis's `user <name> <rules...>` lines: NodeNsync's aclUsers
             # (';'-separated entries), checked as Redis checks them at start.
@@ -171,6 +174,8 @@ def translate(found):
         argv.append(("save", " ".join(saves)))
     if users:
         argv.append(("aclUsers", "; ".join(users)))
+    if renames:
+        argv.append(("renameCommand", "; ".join(renames)))
     # Redis changes its working directory to `dir` while reading its config,
     # so a relative aclfile is relative to `dir`; NodeNsync does not chdir.
     data_dir = next((v for n, v in argv if n == "dataDir"), "")

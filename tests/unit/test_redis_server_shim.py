@@ -108,3 +108,8 @@ def test_bad_command_line_gets_redis_fatal_error():
     assert _fatal(["--replicaof", "--127.0.0.1", "--abc"]) == (
         'replicaof "--127.0.0.1"', "wrong number of arguments")
     assert _fatal(["--port", "6380", "--save", "100", "10", "--bind", "127.0.0.1", "::1"]) is None
+
+
+def test_rename_command_lines_become_one_setting():
+    got = _settings(["rename-command flushdb badger", 'rename-command config ""'])
+    assert got["renameCommand"] == 'flushdb badger; config ""'
