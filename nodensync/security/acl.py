@@ -120,10 +120,10 @@ USER_FLAG_ORDER = ("on", "off", "nopass", "skip-sanitize-payload", "sanitize-pay
 
 
 # Redis 7.0 commands NodeNsync does not implement.  An ACL rule naming one
-# (`-failover`, `+xadd`, `-xgroup|create` ... in ACL files written for
+# (`-pfselftest`, `+xadd`, `-xgroup|create` ... in ACL files written for
 # Redis) is accepted and has no effect: there is nothing to allow or deny.
 REDIS_ONLY_COMMANDS = frozenset("""
-failover pfselftest
+pfselftest
 xack xadd xautoclaim xclaim xdel xgroup xinfo xlen xpending xrange xread xreadgroup xrevrange
 xsetid xtrim
 """.split())
