@@ -125,6 +125,10 @@ def failover(ctx, *args):
     return OK
 
 
+failover.spec.summary = ("Start a coordinated failover between this server and one of its "
+                         "replicas.")        # (with Redis's period, which the registry strips)
+
+
 @command("role", arity=1, flags=NOSCRIPT | LOADING | STALE | FAST, group=G, since="2.8.12",
          syntax="", complexity="O(1)", categories=("admin", "dangerous"))
 def role(ctx):
