@@ -280,7 +280,8 @@ def _abort_scenario(factory):
 
 def _held_write_scenario(factory):
     """A write held by the pause when the switch happens is refused with
-    -READONLY (Redis processes a postponed command again)."""
+    -READONLY (Redis processes a postponed command again); so is one being
+    queued in a MULTI, whose EXEC is then refused."""
     m, r = _pair(factory)
     mc = client(m)
     with stopped(r):
@@ -288,16 +289,20 @@ def _held_write_scenario(factory):
         mc.execute_command("FAILOVER", "TO", H, r.port)
         writer = RawClient(m.port)
         writer.send_raw(RawClient.encode(["SET", "held", "1"]))
+        tx = RawClient(m.port)
+        in_multi = tx.call_raw("MULTI")
+        tx.send_raw(RawClient.encode(["SET", "held2", "1"]))
         reader = RawClient(m.port)
         reader.send_raw(RawClient.encode(["GET", "case"]))
         got_read = reader.read_reply_bytes()
-        wait_paused_writer(m)
+        wait_paused_writer(m, 2)
     wait_state(m, "no-failover")
-    seen = [got_read, writer.read_reply_bytes(), role(m), role(r)]
-    writer.sock.close()
-    reader.sock.close()
+    seen = [got_read, writer.read_reply_bytes(), in_multi, tx.read_reply_bytes(),
+            tx.call_raw("EXEC"), role(m), role(r)]
+    for c in (writer, tx, reader):
+        c.sock.close()
     wait_link_up(m)
-    seen.append(client(m).get("held"))
+    seen.append(client(m).mget("held", "held2"))
     seen.append(client(r).get("case"))
     return seen
 
