@@ -82,8 +82,11 @@ class Failover:
         if self.host is not None:
             link = self.find_replica(self.host, self.port)
         else:
+            # (A SYNC client such as redis-cli --replica never ACKs and
+            # could not take the PSYNC: not a candidate.)
             for l in repl.primary.links:
-                if not l.closed and l.state == "online" and l.ack_off == offset:
+                if (not l.closed and l.state == "online" and not l.pre_psync
+                        and l.ack_off == offset):
                     self.host, self.port = l.ip, l.listening_port
                     link = l
                     break
