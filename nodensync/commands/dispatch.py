@@ -120,40 +120,13 @@ def _checks(client, spec, argv):
     node = client.node
     flags = call_flags(node, spec, argv)    # (EVAL/FCALL: the script's declared flags)
     try:
-        if not client.authenticated and not flags & NO_AUTH:
-            raise CommandError(errors.NOAUTH)
-        if client.acl_restricted:
-            node.acl.check(client, spec, argv)
-        if client.rate_limiter is not None:
-            client.rate_limiter.take(client)
-        if node.cluster is not None:
-            node.cluster.route(client, spec, argv)
-        if flags & WRITE:
-            if node.replica_read_only and not client.is_master:
-                raise CommandError(errors.READONLY)
-            if node.write_guard is not None:
-                node.write_guard(client, spec)
-        if node.memory is not None:
-            if flags & DENYOOM:
-                node.memory.ensure(client, spec)
-            else:
-                node.memory.evict_if_over(client)
-        if client.subscribed and not client.resp3 and spec.name not in _SUBSCRIBED_OK:
-            raise CommandError(
-                "ERR Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / "
-                "QUIT / RESET are allowed in this context" % spec.fullname)
-        stale_check = getattr(node, "stale_check", None)   # replica-serve-stale-data no
-        if stale_check is not None:
-            stale_check(client, spec)
-        busy_check = getattr(node, "busy_check", None)     # a script past busy-reply-threshold
-        if busy_check is not None:
-            busy_check(client, spec)
-        if client.is_monitor and flags & (WRITE | _READS | MAY_REPLICATE):
-            raise CommandError("ERR Replica can't interact with the keyspace")
-        if client.multi is not None and flags & NO_MULTI:
-            raise CommandError("ERR Command not allowed inside a transaction")
-        if node.client_pause is not None:   # CLIENT PAUSE: waits while it covers this command
-            node.client_pause(client, spec)
+        # A paused command is checked again from the start when the pause
+        # ends, as Redis re-processes a postponed client (after FAILOVER
+        # this node may be a read-only replica).
+        again = False
+        while _check_once(client, node, spec, argv, flags, again):
+            flags = call_flags(node, spec, argv)
+            again = True
     except CommandError as e:
         spec.stats[2] += 1
         node.stats.rejected_calls += 1
@@ -162,6 +135,47 @@ def _checks(client, spec, argv):
         if ON_REJECT:
             raise _rejected(client, argv, e)
         raise
+
+
+def _check_once(client, node, spec, argv, flags, again=False):
+    """One pass of _checks; True when CLIENT PAUSE (or FAILOVER's pause)
+    held the command, which must then be checked again (``again``: the
+    rate limiter has already counted it)."""
+    if not client.authenticated and not flags & NO_AUTH:
+        raise CommandError(errors.NOAUTH)
+    if client.acl_restricted:
+        node.acl.check(client, spec, argv)
+    if client.rate_limiter is not None and not again:
+        client.rate_limiter.take(client)
+    if node.cluster is not None:
+        node.cluster.route(client, spec, argv)
+    if flags & WRITE:
+        if node.replica_read_only and not client.is_master:
+            raise CommandError(errors.READONLY)
+        if node.write_guard is not None:
+            node.write_guard(client, spec)
+    if node.memory is not None:
+        if flags & DENYOOM:
+            node.memory.ensure(client, spec)
+        else:
+            node.memory.evict_if_over(client)
+    if client.subscribed and not client.resp3 and spec.name not in _SUBSCRIBED_OK:
+        raise CommandError(
+            "ERR Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / "
+            "QUIT / RESET are allowed in this context" % spec.fullname)
+    stale_check = getattr(node, "stale_check", None)   # replica-serve-stale-data no
+    if stale_check is not None:
+        stale_check(client, spec)
+    busy_check = getattr(node, "busy_check", None)     # a script past busy-reply-threshold
+    if busy_check is not None:
+        busy_check(client, spec)
+    if client.is_monitor and flags & (WRITE | _READS | MAY_REPLICATE):
+        raise CommandError("ERR Replica can't interact with the keyspace")
+    if client.multi is not None and flags & NO_MULTI:
+        raise CommandError("ERR Command not allowed inside a transaction")
+    if node.client_pause is not None:   # CLIENT PAUSE: waits while it covers this command
+        return node.client_pause(client, spec)
+    return False
 
 
 def call(client, spec, argv, args):

@@ -717,14 +717,22 @@ class PauseState:
         self.event = Event()
         self.event.set()
         self.timer = None
-        self.held = False           # SHUTDOWN waiting for replicas: writes paused
+        self.holds = set()          # who holds writes paused: "shutdown", "failover"
         self.client_end = 0.0       # CLIENT PAUSE's own end, kept under a hold
         self.client_mode = 0
 
-    def hold(self, on):
-        """Redis's PAUSE_DURING_SHUTDOWN: writes paused until released (not
-        by CLIENT UNPAUSE); a CLIENT PAUSE given meanwhile goes on after."""
-        self.held = on
+    @property
+    def held(self):
+        return bool(self.holds)
+
+    def hold(self, on, purpose="shutdown"):
+        """Redis's PAUSE_DURING_SHUTDOWN / PAUSE_DURING_FAILOVER: writes
+        paused until released by the same purpose (not by CLIENT UNPAUSE);
+        a CLIENT PAUSE given meanwhile goes on after."""
+        if on:
+            self.holds.add(purpose)
+        else:
+            self.holds.discard(purpose)
         self._apply()
 
     def pause(self, ms, mode):
@@ -787,9 +795,12 @@ class PauseState:
     def check(self, client, spec):
         """Wait while the pause covers this command; the client counts as
         blocked meanwhile (INFO blocked_clients, flag b, cmd= this command),
-        as Redis's postponed clients do."""
+        as Redis's postponed clients do.  True when it waited: the command
+        is then checked again from the start (Redis re-processes a postponed
+        command: a master that became a replica meanwhile, after a FAILOVER,
+        answers -READONLY)."""
         if not (self.mode and self.covers(client, spec)):
-            return
+            return False
         client.cmd = spec
         client.paused = True
         try:
@@ -797,10 +808,11 @@ class PauseState:
                 remaining = self.end - time.monotonic()
                 if remaining <= 0:
                     self.unpause()
-                    return
+                    break
                 self.event.wait(None if remaining == float("inf") else remaining)
         finally:
             client.paused = False
+        return True
 
 
 @command("client|pause", arity=-3, flags=ADMIN | NOSCRIPT | LOADING | STALE, group="connection",

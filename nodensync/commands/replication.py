@@ -1,4 +1,5 @@
-"""Replication commands: REPLICAOF, SLAVEOF, ROLE, WAIT, PSYNC, SYNC, REPLCONF.
+"""Replication commands: REPLICAOF, SLAVEOF, FAILOVER, ROLE, WAIT, PSYNC, SYNC,
+REPLCONF.
 
 The machinery is ``nodensync.replication`` (``node.replication``); these
 handlers check arguments and answer with Redis 7.0's texts.
@@ -68,6 +69,66 @@ replicaof.spec.summary = slaveof.spec.summary = (
     "Make the server a replica of another instance, or promote it as master.")
 
 
+@command("failover", arity=-1, flags=ADMIN | NOSCRIPT | STALE, group=G, since="6.2.0",
+         syntax="[TO host port [FORCE]] [ABORT] [TIMEOUT milliseconds]", complexity="O(1)")
+def failover(ctx, *args):
+    """Start a coordinated failover between this server and one of its replicas."""
+    # (Checks in Redis's order: the arguments first, then the state.)
+    if ctx.node.config.values.get("clusterEnabled"):
+        raise CommandError("ERR FAILOVER not allowed in cluster mode. "
+                           "Use CLUSTER FAILOVER command instead.")
+    repl = _repl(ctx)
+    fo = repl.failover
+    if len(args) == 1 and args[0].lower() == b"abort":
+        if fo.state == "no-failover":
+            raise CommandError("ERR No failover in progress.")
+        fo.abort("Failover manually aborted")
+        return OK
+    timeout_ms = 0
+    force = False
+    host = None
+    port = 0
+    j = 0
+    n = len(args)
+    while j < n:
+        word = args[j].lower()
+        if word == b"timeout" and j + 1 < n and timeout_ms == 0:
+            timeout_ms = parse_int(args[j + 1])
+            if timeout_ms <= 0:
+                raise CommandError("ERR FAILOVER timeout must be greater than 0")
+            j += 2
+        elif word == b"to" and j + 2 < n and host is None:
+            port = parse_int(args[j + 2])
+            host = args[j + 1].decode("utf-8", "surrogateescape")
+            j += 3
+        elif word == b"force" and not force:
+            force = True
+            j += 1
+        else:
+            raise CommandError(errors.SYNTAX)
+    if fo.state != "no-failover":
+        raise CommandError("ERR FAILOVER already in progress.")
+    if repl.master_host is not None:
+        raise CommandError("ERR FAILOVER is not valid when server is a replica.")
+    if not repl.primary.links:
+        raise CommandError("ERR FAILOVER requires connected replicas.")
+    if force and (not timeout_ms or host is None):
+        raise CommandError("ERR FAILOVER with force option requires both a timeout and "
+                           "target HOST and IP.")
+    if host is not None:
+        link = fo.find_replica(host, port)
+        if link is None:
+            raise CommandError("ERR FAILOVER target HOST and PORT is not a replica.")
+        if link.state != "online":
+            raise CommandError("ERR FAILOVER target replica is not online.")
+    fo.start(host, port, timeout_ms, force)
+    return OK
+
+
+failover.spec.summary = ("Start a coordinated failover between this server and one of its "
+                         "replicas.")        # (with Redis's period, which the registry strips)
+
+
 @command("role", arity=1, flags=NOSCRIPT | LOADING | STALE | FAST, group=G, since="2.8.12",
          syntax="", complexity="O(1)", categories=("admin", "dangerous"))
 def role(ctx):
@@ -100,7 +161,7 @@ wait.spec.categories = ["slow", "connection"]
          since="2.8.0", syntax="replicationid offset", complexity=None)
 def psync(ctx, replid, offset, *rest):
     """Internal command used for replication"""
-    return _repl(ctx).primary.psync(ctx, [b"psync", replid, offset])
+    return _repl(ctx).primary.psync(ctx, [b"psync", replid, offset, *rest])
 
 
 @command("sync", arity=1, flags=ADMIN | NOSCRIPT | NO_ASYNC_LOADING | NO_MULTI, group=G,

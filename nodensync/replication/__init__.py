@@ -28,6 +28,7 @@ import gevent
 from .. import config as cfg
 from ..observability.info import section
 from .backlog import Backlog
+from .failover import Failover
 from .primary import Primary
 from .replica import MasterLink
 
@@ -192,12 +193,17 @@ class Replication:
         self.cached = None                # (replid, offset, dbid) for the next PSYNC
         self.link = None                  # replica.MasterLink while a replica
         self.primary = Primary(self)
-        self.failover_state = "no-failover"
+        self.failover = Failover(self)        # FAILOVER (failover.py)
 
     # -- figures ---------------------------------------------------------------
     @property
     def role(self):
         return "master" if self.master_host is None else "slave"
+
+    @property
+    def failover_state(self):
+        """no-failover, waiting-for-sync or failover-in-progress (INFO)."""
+        return self.failover.state
 
     @property
     def link_up(self):
@@ -329,9 +335,10 @@ class Replication:
         self.link.start()
         return node
 
-    def unset_master(self, who=None):
+    def unset_master(self, who=None, quiet=False):
         """REPLICAOF NO ONE: become a master, keeping the data and, as the
-        secondary ID, the replication history."""
+        secondary ID, the replication history.  (``quiet``: the caller logs
+        why, as a failover does.)"""
         if self.master_host is None:
             return
         if self.link is not None:
@@ -348,7 +355,8 @@ class Replication:
         if self.backlog is None:
             self.create_backlog()
         self._apply_role()
-        log.info("MASTER MODE enabled (user request from '%s')", who or "config")
+        if not quiet:
+            log.info("MASTER MODE enabled (user request from '%s')", who or "config")
 
     # -- API used by the cluster subsystem --------------------------------------------------
     def master_address(self):

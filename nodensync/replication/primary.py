@@ -313,6 +313,8 @@ class ReplicaLink:
             self.wait_ack = False
             self.event.set()
         self.p.wake_waiters()
+        if self.p.repl.failover.state == "waiting-for-sync":
+            self.p.failover_check_soon()
 
     # -- closing ----------------------------------------------------------------------------
     def close(self, reason=None):
@@ -348,6 +350,7 @@ class Primary:
         self._last_flush = 0.0
         self._flush_timer = None
         self._getack_pending = False
+        self._failover_check_pending = False
         self._loop = gevent.get_hub().loop
         self._guard_installed = False
         self._prev_guard = None
@@ -440,6 +443,19 @@ class Primary:
         if client.is_replica:
             return NO_REPLY
         repl = self.repl
+        if len(argv) > 3 and argv[0].lower() == b"psync" and argv[3].lower() == b"failover":
+            # FAILOVER's last step, sent by our master (failover.py): become
+            # the master, then answer its PSYNC as one.
+            replid = argv[1].decode("latin-1")
+            log.warning("Failover request received for replid %s.", replid)
+            if repl.master_host is None:
+                raise CommandError("ERR PSYNC FAILOVER can't be sent to a master.")
+            if replid != repl.replid:
+                raise CommandError("ERR PSYNC FAILOVER replid must match my replid.")
+            repl.unset_master(quiet=True)
+            log.info("MASTER MODE enabled (failover request from '%s')", _who(client))
+        if repl.failover_state != "no-failover":
+            raise CommandError("NOMASTERLINK Can't SYNC while failing over")
         if repl.master_host is not None and not repl.link_up:
             raise CommandError("NOMASTERLINK Can't SYNC while not connected with my master")
         if client.out_bytes:
@@ -796,8 +812,25 @@ class Primary:
 
     def _send_getack(self):
         self._getack_pending = False
-        if self.repl.master_host is None and self.links:
+        # (Not during a FAILOVER: it would move the offset the replicas must
+        # reach; the ACK they send every second answers WAIT meanwhile.)
+        if (self.repl.master_host is None and self.links
+                and self.repl.failover.state == "no-failover"):
             self.feed_raw(GETACK)
+
+    def failover_check_soon(self):
+        """A FAILOVER waits for a replica's ACK: check it once this loop
+        iteration is over (not from inside the REPLCONF ACK being run)."""
+        if not self._failover_check_pending:
+            self._failover_check_pending = True
+            self._loop.run_callback(self._failover_check)
+
+    def _failover_check(self):
+        self._failover_check_pending = False
+        try:
+            self.repl.failover.update()
+        except Exception:
+            log.exception("failover check failed")
 
     def wake_waiters(self):
         for ev in self.waiters:
@@ -924,6 +957,7 @@ class Primary:
     def _cron_once(self):
         self.sync_cron()
         repl = self.repl
+        repl.failover.update()            # (every 100 ms, as Redis's cron during a failover)
         conf = self.config
         mono = time.monotonic()
         bl = repl.backlog
@@ -934,8 +968,10 @@ class Primary:
         self._last_second = mono
         now = time.time()
         if repl.master_host is None:
+            # (No PING while a FAILOVER waits for the replicas to reach the
+            # offset, or while it switches: it would move the offset.)
             if (self.links and mono - self._last_ping >= conf["replPingReplicaPeriod"]
-                    and not self.node.shutting_down):
+                    and not self.node.shutting_down and repl.failover.state == "no-failover"):
                 self._last_ping = mono
                 self.feed_raw(PING)
             timeout = conf["replTimeout"]
@@ -1030,6 +1066,13 @@ def _key_delay(seconds):
 
 
 _TCP_ESTABLISHED = 1
+
+
+def _who(client):
+    try:
+        return client.info_line()
+    except Exception:
+        return client.addr_text
 
 
 def _hung_up(ctx):

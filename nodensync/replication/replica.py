@@ -260,14 +260,29 @@ class MasterLink:
         if cached is not None:
             rid, off, _ = cached
             log.info("Trying a partial resynchronization (request %s:%d).", rid, off + 1)
-            conn.send(encode_command([b"PSYNC", rid.encode(), b"%d" % (off + 1)]))
+            psync = [b"PSYNC", rid.encode(), b"%d" % (off + 1)]
         else:
             log.info("Partial resynchronization not possible (no cached master)")
-            conn.send(encode_command([b"PSYNC", b"?", b"-1"]))
+            psync = [b"PSYNC", b"?", b"-1"]
+        # A master handing over with FAILOVER (failover.py) asks its target
+        # to become the master.
+        failover = repl.failover
+        failing_over = failover.state == "failover-in-progress"
+        if failing_over:
+            psync.append(b"FAILOVER")
+        try:
+            conn.send(encode_command(psync))
+        except OSError:
+            if failing_over:
+                self._failover_abort("Write error to failover target")
+            raise
         while True:
             reply = conn.readline(timeout)
             if reply:
                 break           # empty lines: the master is preparing the sync
+        if failing_over and not failover.psync_reply(
+                reply.startswith(b"+FULLRESYNC") or reply.startswith(b"+CONTINUE")):
+            raise _Stop()       # aborted: this node is a master again
         if reply.startswith(b"+FULLRESYNC"):
             words = reply.split()
             try:
@@ -299,6 +314,12 @@ class MasterLink:
         self._connected(conn, leftover)
         self._stream(conn, leftover)
         return True
+
+    def _failover_abort(self, why):
+        """From this link's own greenlet: the failover ends, this node is a
+        master again (unset_master stops the link without killing us)."""
+        self.repl.failover.abort(why)
+        raise _Stop()
 
     # -- full sync --------------------------------------------------------------------------
     def _full_sync(self, conn, replid, offset):

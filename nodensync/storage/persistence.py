@@ -310,7 +310,8 @@ class Persistence:
                 raise CommandError(msg)
         prev = self._prev_pause
         if prev is not None:
-            prev(client, spec)
+            return prev(client, spec)
+        return False
 
     def _install_gate_check(self):
         node = self.node

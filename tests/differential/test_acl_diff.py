@@ -241,6 +241,16 @@ def test_rules_for_commands_only_redis_has(both):
     both.check("ACL", "USERS")
 
 
+def test_rules_for_commands_redis_had_first(both):
+    # Commands once missing here (FAILOVER, the stream commands) are real
+    # rules now: `+xadd` / `+failover` allow them as in Redis.
+    setuser(both, "r4", "on", "nopass", "~*", "-@all", "+xadd", "+failover",
+            "+xgroup|create")
+    for cmd in (["xadd", "s", "*", "a", "1"], ["failover"], ["xgroup", "create", "s", "g", "$"],
+                ["xlen", "s"]):
+        both.check("ACL", "DRYRUN", "r4", *cmd)
+
+
 def test_setuser_misc_errors(both):
     both.check("ACL", "SETUSER", "a b")
     both.check("ACL", "SETUSER", "a\x00b")
