@@ -215,6 +215,18 @@ class Replication:
         bl = self.backlog
         return len(bl.buf) if bl is not None else 0
 
+    def buffer_memory(self):
+        """(bytes in the replication buffer, repl-backlog-size, replicas
+        connected): what Redis 7.0 splits between the backlog, the
+        replicas' output buffers and what maxmemory does not count
+        (security.memory.replication_memory).  The backlog buffer is the
+        shared replication buffer: it holds what the slowest replica has
+        not sent yet."""
+        bl = self.backlog
+        if bl is None:
+            return 0, 0, False
+        return len(bl.buf), bl.size, bool(self.primary.links)
+
     # -- replication IDs ----------------------------------------------------------
     def change_replid(self):
         self.replid = new_replid()
