@@ -3,8 +3,10 @@ getClientMemoryUsage) gives CLIENT LIST's tot-mem, client eviction's
 figures, INFO memory's mem_clients_normal and what maxmemory counts for the
 clients.  A replica's output buffer is its share of the replication buffer:
 it shows in CLIENT LIST's omem and INFO's mem_clients_slaves and is left out
-of what maxmemory counts (Redis's freeMemoryGetNotCountedMemory).  Every
-scenario runs against redis-server too: the same statements hold there."""
+of what maxmemory counts (Redis's freeMemoryGetNotCountedMemory).  And a
+slow script loaded from the AOF leaves other clients answered -LOADING.
+Every scenario runs against redis-server too: the same statements hold
+there."""
 import os
 import signal
 import socket
@@ -150,3 +152,67 @@ def test_paused_replica_output_counted_as_redis_does(kind, servers):
     finally:
         os.kill(replica.proc.pid, signal.SIGCONT)
         m.close()
+
+
+def _write_incr_aof(data_dir, commands):
+    """Append ``commands`` to the incremental AOF the manifest names."""
+    adir = os.path.join(data_dir, "appendonlydir")
+    manifest = next(f for f in os.listdir(adir) if f.endswith(".manifest"))
+    with open(os.path.join(adir, manifest)) as f:
+        incr = next(line.split()[1] for line in f if line.split()[-1] == "i")
+    with open(os.path.join(adir, incr), "ab") as f:
+        for argv in commands:
+            f.write(b"*%d\r\n" % len(argv) + b"".join(
+                b"$%d\r\n%s\r\n" % (len(a), a) for a in argv))
+
+
+def _reply_line(sock):
+    data = b""
+    while not data.endswith(b"\r\n"):
+        chunk = sock.recv(4096)
+        assert chunk, "the connection closed"
+        data += chunk
+    return data
+
+
+def test_slow_script_in_aof_others_get_loading(kind, servers):
+    """An EVAL replayed from the AOF (DEBUG LOADAOF) that runs past
+    busy-reply-threshold: the other clients are answered -LOADING (loading
+    comes before a busy script in Redis's checks), not -BUSY; the script's
+    write is there afterwards (Redis's aof.tcl 'EVAL timeout with slow
+    verbatim Lua script from AOF')."""
+    s = _start(kind, servers, "--appendonly", "yes", "--aof-use-rdb-preamble", "no",
+               "--busy-reply-threshold", "1", "--enable-debug-command", "yes")
+    other = socket.create_connection((HOST, s.port), timeout=60)
+    loader = socket.create_connection((HOST, s.port), timeout=60)
+    try:
+        # (about a second in both servers; the busy hook runs every 100,000
+        # Lua instructions there and here)
+        script = (b"redis.call('set',KEYS[1],'y'); for i=1,200000000 do local x = i end "
+                  b"return 'ok'")
+        _write_incr_aof(s.dir, [[b"SELECT", b"9"], [b"EVAL", script, b"1", b"x"]])
+        loader.sendall(b"*2\r\n$5\r\nDEBUG\r\n$7\r\nLOADAOF\r\n")
+        loader.setblocking(False)
+        error = done = None
+        for _ in range(200000):
+            other.sendall(b"PING\r\n")
+            line = _reply_line(other)
+            if line.startswith(b"-"):
+                error = line
+                break
+            try:
+                done = loader.recv(100)
+            except BlockingIOError:
+                continue
+            break
+        loader.setblocking(True)
+        assert error is not None and error.startswith(b"-LOADING "), (error, done)
+        assert (done or b"") + (_reply_line(loader) if not done else b"") == b"+OK\r\n"
+        nine = redis.Redis(host=HOST, port=s.port, db=9)
+        try:
+            assert nine.get("x") == b"y"
+        finally:
+            nine.close()
+    finally:
+        loader.close()
+        other.close()
