@@ -55,7 +55,7 @@ def parse_replicaof(text):
         port = int(words[1])
     except ValueError:
         raise ValueError("Invalid master port") from None
-    if not 0 < port <= 65535:
+    if not 0 <= port <= 65535:       # (0 as Redis: a master that never answers)
         raise ValueError("Invalid master port")
     return "%s %d" % (words[0], port)
 
