@@ -1037,19 +1037,29 @@ class Client:
         two commands (``live`` False), as Redis updates a client's figure
         after each command and in its clients cron; only CLIENT LIST shows
         the running command's read and arguments."""
-        qbuf, argv_mem, multi_mem = self._buffers(live)
-        mem = CLIENT_OVERHEAD + max(qbuf, self.qbuf_reserved) + argv_mem + multi_mem
+        # (summed over every client by INFO and, every BASE_PERIOD, by
+        # maxmemory: the idle client's case is kept short)
+        if live:
+            qbuf, argv_mem, multi_mem = self._buffers(True)
+            if argv_mem:
+                argv_mem += 8 * len(self.exec_argv)
+        else:
+            qbuf, argv_mem, multi_mem = self.qbuf_len, 0, 0
+        reserved = self.qbuf_reserved
+        mem = CLIENT_OVERHEAD + (qbuf if qbuf > reserved else reserved) + argv_mem
         if output:
             mem += self.output_memory() if self.is_replica else self.out_bytes
-        if self.exec_argv is not None and argv_mem:
-            mem += 8 * len(self.exec_argv)
-        if self.multi:
-            mem += 32 * len(self.multi)
-        mem += 56 * len(self.watched)
-        mem += 32 * (len(self.channels) + len(self.shard_channels)) + 24 * len(self.patterns)
-        opts = getattr(self, "tracking_opts", None)
-        if opts is not None and opts.prefixes:
-            mem += 32 * len(opts.prefixes)
+        queue = self._multi
+        if queue:
+            mem += (multi_mem if live else self._buffers(False)[2]) + 32 * len(queue)
+        if self.watched:
+            mem += 56 * len(self.watched)
+        if self.channels or self.shard_channels or self.patterns:
+            mem += 32 * (len(self.channels) + len(self.shard_channels)) + 24 * len(self.patterns)
+        if self.tracking:
+            opts = getattr(self, "tracking_opts", None)
+            if opts is not None and opts.prefixes:
+                mem += 32 * len(opts.prefixes)
         return mem
 
     def output_memory(self):
