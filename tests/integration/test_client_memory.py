@@ -96,6 +96,38 @@ def test_client_list_tot_mem_sums_to_mem_clients_normal(kind, servers):
         r.close()
 
 
+def test_used_memory_counts_a_client_as_its_tot_mem(kind, servers):
+    """What maxmemory counts for a client is its tot-mem: a MULTI queue of
+    500 KB grows used_memory (and, here, the figure maxmemory compares:
+    used_memory minus mem_not_counted_for_evict) by about that client's
+    tot-mem."""
+    s = _start(kind, servers)
+    keep = []
+    r = redis.Redis(host=HOST, port=s.port)
+    try:
+        before = r.info("memory")
+        sock = _raw(s.port, b"CLIENT SETNAME queued\r\nMULTI\r\n" + b"".join(
+            b"*3\r\n$3\r\nSET\r\n$3\r\nk%d\r\n$10000\r\n%s\r\n" % (i, b"x" * 10000)
+            for i in range(10, 60)), keep)
+
+        def queued():
+            return next((c for c in r.client_list()
+                         if c["name"] == "queued" and int(c["multi"]) == 50), None)
+        line = wait_for(queued, what="the MULTI queue")
+        after = r.info("memory")
+        grown = after["used_memory"] - before["used_memory"]
+        tot = int(line["tot-mem"])
+        assert tot > 500000
+        assert 0.8 * tot < grown < 1.25 * tot, (grown, tot)
+        assert abs((after["used_memory"] - after["mem_not_counted_for_evict"])
+                   - (before["used_memory"] - before["mem_not_counted_for_evict"]) - grown) < 4096
+        sock.close()
+    finally:
+        for c in keep:
+            c.close()
+        r.close()
+
+
 def test_paused_replica_output_counted_as_redis_does(kind, servers):
     """A replica that stops reading (SIGSTOP): the stream it has not taken
     grows its omem and INFO's mem_clients_slaves, is in used_memory and in
