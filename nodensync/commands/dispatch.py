@@ -13,8 +13,8 @@ import time
 from .. import errors
 from ..errors import CommandError
 from ..protocol.resp import QUEUED
-from .registry import (LOOKUP, WRITE, DENYOOM, NO_AUTH, NO_MULTI, BLOCKING,
-                       lookup, hist_bucket)
+from .registry import (LOOKUP, WRITE, DENYOOM, NO_AUTH, NO_MULTI, BLOCKING, LOADING,
+                       NO_ASYNC_LOADING, lookup, hist_bucket)
 from .registry import READONLY as _READS, MAY_REPLICATE, DYNAMIC_FLAGS, call_flags
 
 _perf_ns = time.perf_counter_ns
@@ -166,6 +166,13 @@ def _check_once(client, node, spec, argv, flags, again=False):
     stale_check = getattr(node, "stale_check", None)   # replica-serve-stale-data no
     if stale_check is not None:
         stale_check(client, spec)
+    # Loading (startup, DEBUG RELOAD / LOADAOF, a replica's full sync):
+    # before -BUSY, as in Redis -- a slow script in the file being loaded
+    # leaves the others answered -LOADING.
+    if node.loading and not spec.flags & LOADING:
+        raise CommandError(errors.LOADING)
+    if spec.flags & NO_ASYNC_LOADING and getattr(node, "async_loading", False):
+        raise CommandError(errors.LOADING)
     busy_check = getattr(node, "busy_check", None)     # a script past busy-reply-threshold
     if busy_check is not None:
         busy_check(client, spec)

@@ -12,7 +12,7 @@ import time
 import psutil
 
 from ..scripting import memory as scripting_memory
-from ..security.memory import CLIENT_OVERHEAD
+from ..security.memory import overhead as memory_overhead
 
 SECTIONS = {}
 # Redis 7.0's genRedisInfoString order.
@@ -184,13 +184,13 @@ def memory_figures(node):
         startup = getattr(mem_state, "startup", 0)
     peak = max(getattr(node, "used_memory_peak", 0), used)
     node.used_memory_peak = peak
-    clients = list(node.clients.values())
-    per_client = CLIENT_OVERHEAD if source != "rss" else 0
-    mem_normal = sum(c.out_bytes + c.qbuf_len + per_client for c in clients if not c.is_replica)
-    mem_replicas = sum(c.out_bytes for c in clients if c.is_replica)
-    backlog = _stat(getattr(node, "replication", None), "backlog_bytes", 0)
-    aof_buf = _stat(getattr(node, "persistence", None), "aof_buffer_bytes", 0)
-    overhead = min(used, startup + mem_normal + mem_replicas + backlog + aof_buf)
+    # (used_memory() just summed these for an estimate: the same figures)
+    f = getattr(mem_state, "last_overhead", None) if source != "rss" else None
+    if f is None:
+        f = memory_overhead(node)
+    mem_normal, mem_replicas = f["normal"], f["replica_output"]
+    backlog, aof_buf = f["backlog"], f["aof_buffer"]
+    overhead = min(used, startup + f["total"])
     dataset = max(0, used - overhead)
     alloc = malloc_stats()
     allocated, active, resident = alloc if alloc else (used, used, rss)
@@ -198,7 +198,8 @@ def memory_figures(node):
         "source": source,
         "used": used, "rss": rss, "peak": peak, "startup": startup, "overhead": overhead,
         "dataset": dataset, "mem_normal": mem_normal, "mem_replicas": mem_replicas,
-        "backlog": backlog, "aof_buffer": aof_buf, "allocated": allocated,
+        "backlog": backlog, "aof_buffer": aof_buf, "not_counted": f["not_counted"],
+        "allocated": allocated,
         "active": active, "resident": resident,
     }
 
@@ -256,7 +257,7 @@ def _memory(node):
         ("rss_overhead_bytes", rss - f["resident"]),
         ("mem_fragmentation_ratio", "%.2f" % _ratio(rss, used)),
         ("mem_fragmentation_bytes", rss - used),
-        ("mem_not_counted_for_evict", f["backlog"] + f["aof_buffer"] + f["mem_replicas"]),
+        ("mem_not_counted_for_evict", f["not_counted"]),
         ("mem_replication_backlog", f["backlog"]),
         ("mem_total_replication_buffers", f["backlog"] + f["mem_replicas"]),
         ("mem_clients_slaves", f["mem_replicas"]),

@@ -56,7 +56,7 @@ def parse_replicaof(text):
         port = int(words[1])
     except ValueError:
         raise ValueError("Invalid master port") from None
-    if not 0 < port <= 65535:
+    if not 0 <= port <= 65535:       # (0 as Redis: a master that never answers)
         raise ValueError("Invalid master port")
     return "%s %d" % (words[0], port)
 
@@ -220,6 +220,18 @@ class Replication:
     def backlog_bytes(self):
         bl = self.backlog
         return len(bl.buf) if bl is not None else 0
+
+    def buffer_memory(self):
+        """(bytes in the replication buffer, repl-backlog-size, replicas
+        connected): what Redis 7.0 splits between the backlog, the
+        replicas' output buffers and what maxmemory does not count
+        (security.memory.replication_memory).  The backlog buffer is the
+        shared replication buffer: it holds what the slowest replica has
+        not sent yet."""
+        bl = self.backlog
+        if bl is None:
+            return 0, 0, False
+        return len(bl.buf), bl.size, bool(self.primary.links)
 
     # -- replication IDs ----------------------------------------------------------
     def change_replid(self):

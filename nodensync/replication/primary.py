@@ -158,6 +158,18 @@ class ReplicaLink:
     def info_state(self):
         return self.state
 
+    def output_bytes(self):
+        """This replica's output buffer: the stream from the next byte it
+        has to send to the end of the backlog (the shared replication
+        buffer pins it there), as Redis 7.0 counts a replica's reference
+        into its replication buffer.  CLIENT LIST's omem, the
+        client-output-buffer-limit check."""
+        off = self.next_off
+        bl = self.p.repl.backlog
+        if off is None or bl is None or self.closed:
+            return 0
+        return max(0, bl.offset + 1 - off)
+
     # -- output ---------------------------------------------------------------
     def _send(self, data):
         if self.closed:
@@ -923,6 +935,11 @@ class Primary:
             log.info("Connection with replica %s lost.", link.name)
         if not self.links:
             self.no_links_since = time.time()
+        bl = self.repl.backlog
+        if bl is not None:
+            # What only this replica still needed goes now (Redis frees the
+            # replication buffer blocks no one references any more).
+            bl.trim()
         self.wake_waiters()
 
     def disconnect_all(self, reason=None):
@@ -1005,7 +1022,7 @@ class Primary:
         for l in list(self.links):
             if l.next_off is None or l.closed:
                 continue
-            pending = bl.offset + 1 - l.next_off
+            pending = l.output_bytes()
             over = False
             if hard and pending > hard:
                 over = True

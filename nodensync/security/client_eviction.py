@@ -9,8 +9,9 @@ master are never evicted, nor clients that ran ``CLIENT NO-EVICT on``
 or a percentage of ``maxmemory``; 0 turns eviction off.
 
 What a client uses is what CLIENT LIST shows as ``tot-mem``
-(``Client.memory_usage``): its connection's fixed cost, the query buffer,
-the arguments of the command it runs, queued output, its MULTI queue and
+(``Client.memory_usage``, the figure INFO's mem_clients_normal and
+maxmemory sum too): its connection's fixed cost, the query buffer, the
+arguments of the command it runs, queued output, its MULTI queue and
 WATCHed keys, its pub/sub subscriptions and tracking prefixes.
 
 Like Redis, the figures are kept per client and summed incrementally: a

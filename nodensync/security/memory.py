@@ -93,6 +93,7 @@ NO_TOUCH = frozenset(["object|encoding", "object|freq", "object|idletime", "obje
                       "restore"])       # (sets the access itself: Memory.restored)
 LFU_INIT = 5
 SAMPLE_PERIOD = 0.1
+BASE_PERIOD = 0.05          # how long maxmemory reuses its sum of the clients and buffers
 TENACITY_SCALE = 10
 _getsizeof = sys.getsizeof
 
@@ -171,6 +172,71 @@ def entry_size(key, value):
     return _r16(_getsizeof(key)) + value_size(value) + ENTRY_OVERHEAD
 
 
+# -- what is counted besides the dataset ---------------------------------------------
+# One place answers "how much do the clients, the replication buffer and the
+# AOF buffer use", for INFO memory, MEMORY STATS, /metrics and maxmemory
+# alike (Redis's getMemoryOverheadData and freeMemoryGetNotCountedMemory).
+# Each client's figure is Client.memory_usage, the one behind CLIENT LIST's
+# tot-mem and client eviction.  Nothing here runs per command: INFO sums on
+# demand, maxmemory at most every BASE_PERIOD.
+
+def clients_memory(node):
+    """(normal, replicas): the clients' memory by Redis's client types
+    (its stat_clients_type_memory), each client weighed by
+    ``Client.memory_usage(live=False)``.  ``normal``: normal, pub/sub and
+    MONITOR clients and the link to our master, INFO's mem_clients_normal.
+    ``replicas``: the replicas' connections and query buffers, without
+    their output, which is their share of the replication buffer
+    (``replication_memory``)."""
+    normal = replicas = 0
+    for c in list(node.clients.values()):
+        if c.is_replica:
+            replicas += c.memory_usage(False, False)
+        else:
+            normal += c.memory_usage(False)
+    return normal, replicas
+
+
+def replication_memory(node):
+    """(backlog, replicas' output, not counted by maxmemory) from the shared
+    replication buffer, as Redis 7.0 splits it: with replicas connected,
+    what passes repl-backlog-size is theirs (INFO's mem_clients_slaves),
+    the rest is the backlog (mem_replication_backlog); maxmemory does not
+    count what passes repl-backlog-size, replicas or not (a slow replica
+    must not make the server evict its dataset)."""
+    repl = getattr(node, "replication", None)
+    if repl is None:
+        return 0, 0, 0
+    buf, size, replicas = repl.buffer_memory()
+    excess = buf - size if buf > size else 0
+    if replicas and excess:
+        return size, excess, excess
+    return buf, 0, excess
+
+
+def aof_buffer_memory(node):
+    p = getattr(node, "persistence", None)
+    return getattr(p, "aof_buffer_bytes", 0) if p is not None else 0
+
+
+def overhead(node):
+    """Every figure counted besides the dataset, summed now: ``normal``
+    and ``replicas`` (clients_memory), ``backlog``, ``replica_output`` and
+    the replication part of ``not_counted`` (replication_memory),
+    ``aof_buffer``; ``not_counted`` is INFO's mem_not_counted_for_evict
+    (what passes repl-backlog-size and the AOF buffer); ``counted`` is
+    what maxmemory adds to the dataset (Memory.base without the startup
+    structures)."""
+    normal, replicas = clients_memory(node)
+    backlog, replica_output, repl_excess = replication_memory(node)
+    aof_buf = aof_buffer_memory(node)
+    total = normal + replicas + backlog + replica_output + aof_buf
+    not_counted = repl_excess + aof_buf
+    return {"normal": normal, "replicas": replicas, "backlog": backlog,
+            "replica_output": replica_output, "aof_buffer": aof_buf,
+            "total": total, "not_counted": not_counted, "counted": total - not_counted}
+
+
 class Memory:
     """``node.memory`` while maxmemory > 0 (dispatch calls ``ensure`` before
     denyoom commands); ``Memory.used`` also answers INFO's used_memory."""
@@ -192,6 +258,7 @@ class Memory:
         self.startup = sum(_getsizeof(db.data) + _getsizeof(db.expires)
                            for db in node.keyspace.dbs)
         self._base, self._base_at = self.startup, -1.0
+        self.last_overhead = None          # overhead() as used_memory() last summed it (INFO)
 
     # -- accounting -----------------------------------------------------------------
     def measure(self, i, k=16):
@@ -223,24 +290,19 @@ class Memory:
         self.avg_at[i] = time.monotonic()
 
     def base(self):
-        """Bytes counted besides the dataset, as Redis counts them in
-        used_memory: the empty keyspace's structures (used_memory_startup)
-        and every normal or pub/sub client's connection, the query buffer of
-        a command not complete yet (with the arguments read so far, as
-        Redis's query buffer and argv hold them) and queued output (Redis
-        counts client output buffers in what maxmemory limits: many
-        clients' replies evict keys).  Replicas'
-        output buffers are left out of maxmemory, as in Redis.
-        (Summed over the clients at most every 50 ms: the maxmemory check
+        """Bytes maxmemory counts besides the dataset, as Redis counts them
+        in used_memory minus freeMemoryGetNotCountedMemory: the empty
+        keyspace's structures (used_memory_startup), every client
+        (``Client.memory_usage``: connection, query buffer, output, MULTI
+        ...; many clients' replies evict keys, as in Redis) and the
+        replication buffer up to repl-backlog-size (``overhead``).
+        Replicas' output past the backlog size and the AOF buffer are not
+        counted.  (Summed at most every BASE_PERIOD: the maxmemory check
         before each write reads it.)"""
         now = time.monotonic()
-        if now - self._base_at > 0.05:
-            total = self.startup
-            for c in list(self.node.clients.values()):
-                if not c.is_replica:
-                    total += (CLIENT_OVERHEAD + max(c.qbuf_len, c.qbuf_reserved)
-                              + c.out_bytes)
-            self._base, self._base_at = total, now
+        if now - self._base_at > BASE_PERIOD:
+            self._base = self.startup + overhead(self.node)["counted"]
+            self._base_at = now
         return self._base
 
     def used(self):
@@ -269,10 +331,12 @@ class Memory:
         return int(total)
 
     def used_memory(self):
-        """INFO used_memory: ``used()`` plus the replicas' queued output."""
-        out = sum(c.out_bytes for c in list(self.node.clients.values()) if c.is_replica)
-        self._base_at = -1.0          # (what INFO shows is summed now)
-        return self.used() + out
+        """INFO used_memory: ``used()`` (what maxmemory counts) plus what it
+        does not count (mem_not_counted_for_evict), summed now."""
+        f = self.last_overhead = overhead(self.node)
+        self._base = self.startup + f["counted"]
+        self._base_at = time.monotonic()
+        return self.used() + f["not_counted"]
 
     # -- sampling keys ----------------------------------------------------------------
     def sample_keys(self, i, source, k):
@@ -691,4 +755,5 @@ def _remove(listeners, fn):
         pass
 
 
-__all__ = ["Memory", "AccessTracker", "value_size", "entry_size", "POLICIES"]
+__all__ = ["Memory", "AccessTracker", "value_size", "entry_size", "POLICIES", "overhead",
+           "clients_memory", "replication_memory"]

@@ -1032,27 +1032,55 @@ class Client:
         multi_mem = sum(sum(map(len, q[1])) + 8 * len(q[1]) for q in self.multi) if self.multi else 0
         return qbuf, argv_mem, multi_mem
 
-    def memory_usage(self, live=True):
-        """CLIENT LIST's tot-mem, what client eviction (maxmemory-clients)
-        weighs, from Redis's getClientMemoryUsage: the connection's own
-        cost (CLIENT_OVERHEAD, measured), the query buffer, the running
-        command's arguments, queued output, the MULTI queue (and a command
-        record each), WATCHed keys, pub/sub subscriptions and tracking
-        prefixes (Redis's per-entry sizes for the last three).  Eviction
-        weighs a client as between two commands (``live`` False), as Redis
-        updates a client's figure after each command."""
-        qbuf, argv_mem, multi_mem = self._buffers(live)
-        mem = CLIENT_OVERHEAD + max(qbuf, self.qbuf_reserved) + argv_mem + self.out_bytes + multi_mem
-        if self.exec_argv is not None and argv_mem:
-            mem += 8 * len(self.exec_argv)
-        if self.multi:
-            mem += 32 * len(self.multi)
-        mem += 56 * len(self.watched)
-        mem += 32 * (len(self.channels) + len(self.shard_channels)) + 24 * len(self.patterns)
-        opts = getattr(self, "tracking_opts", None)
-        if opts is not None and opts.prefixes:
-            mem += 32 * len(opts.prefixes)
+    def memory_usage(self, live=True, output=True):
+        """What this client uses, Redis's getClientMemoryUsage: the one
+        figure behind CLIENT LIST's tot-mem, client eviction
+        (maxmemory-clients), INFO's mem_clients_normal and the clients
+        that maxmemory counts (``security.memory.clients_memory``).  It is
+        the connection's own cost (CLIENT_OVERHEAD, measured), the query
+        buffer, the running command's arguments, the output buffer
+        (``output_memory``; left out with ``output`` False), the MULTI
+        queue (and a command record each), WATCHed keys, pub/sub
+        subscriptions and tracking prefixes (Redis's per-entry sizes for
+        the last three).  Eviction and the sums weigh a client as between
+        two commands (``live`` False), as Redis updates a client's figure
+        after each command and in its clients cron; only CLIENT LIST shows
+        the running command's read and arguments."""
+        # (summed over every client by INFO and, every BASE_PERIOD, by
+        # maxmemory: the idle client's case is kept short)
+        if live:
+            qbuf, argv_mem, multi_mem = self._buffers(True)
+            if argv_mem:
+                argv_mem += 8 * len(self.exec_argv)
+        else:
+            qbuf, argv_mem, multi_mem = self.qbuf_len, 0, 0
+        reserved = self.qbuf_reserved
+        mem = CLIENT_OVERHEAD + (qbuf if qbuf > reserved else reserved) + argv_mem
+        if output:
+            mem += self.output_memory() if self.is_replica else self.out_bytes
+        queue = self._multi
+        if queue:
+            mem += (multi_mem if live else self._buffers(False)[2]) + 32 * len(queue)
+        if self.watched:
+            mem += 56 * len(self.watched)
+        if self.channels or self.shard_channels or self.patterns:
+            mem += 32 * (len(self.channels) + len(self.shard_channels)) + 24 * len(self.patterns)
+        if self.tracking:
+            opts = getattr(self, "tracking_opts", None)
+            if opts is not None and opts.prefixes:
+                mem += 32 * len(opts.prefixes)
         return mem
+
+    def output_memory(self):
+        """CLIENT LIST's omem, Redis's getClientOutputBufferMemoryUsage:
+        the queued output; a replica's is the part of the shared
+        replication buffer (the backlog) it has not sent yet, as in Redis
+        7.0 (replication/backlog.py)."""
+        if self.is_replica:
+            link = getattr(self, "repl_link", None)
+            if link is not None:
+                return self.out_bytes + link.output_bytes()
+        return self.out_bytes
 
     def info_line(self):
         """CLIENT LIST's line."""
@@ -1068,7 +1096,7 @@ class Client:
             len(self.channels), len(self.patterns), len(self.shard_channels),
             len(self.multi) if self.multi is not None else -1, qbuf, 0, argv_mem, multi_mem,
             READ_SIZE,
-            len(self.out_queue), self.out_bytes, self.memory_usage(), cmd, self.user,
+            len(self.out_queue), self.output_memory(), self.memory_usage(), cmd, self.user,
             3 if self.resp3 else 2)
 
     def _fd(self):

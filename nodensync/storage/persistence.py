@@ -29,7 +29,6 @@ import gevent
 
 from .. import config as cfg
 from .. import errors
-from ..commands.registry import LOADING as LOADING_FLAG, NO_ASYNC_LOADING
 from ..errors import CommandError
 from ..observability.info import section
 from . import aof as aof_mod
@@ -129,8 +128,6 @@ cfg.declare("aofTimestampEnabled", "bool", False,
 cfg.declare("aofUseRdbPreamble", "bool", True,
             "Write AOF base files in RDB format (else as commands).",
             redis="aof-use-rdb-preamble", mutable=True, group=_G)
-
-LOADING_ERROR = "LOADING Redis is loading the dataset in memory"
 
 
 class LoadAborted(Exception):
@@ -294,16 +291,12 @@ class Persistence:
             raise LoadAborted()
 
     # While loading, and while writes are refused with MISCONF, every client
-    # is gated (node.set_gate_all) and dispatch's last check, node.client_pause,
-    # is this function (chained in front of a CLIENT PAUSE that may be
-    # active): commands without the "loading" flag get -LOADING, PING gets
-    # MISCONF like the writes (as on a Redis master).
+    # is gated (node.set_gate_all): dispatch's checks refuse commands without
+    # the "loading" flag with -LOADING (at Redis's place among them, before a
+    # busy script's -BUSY), and its last check, node.client_pause, is this
+    # function (chained in front of a CLIENT PAUSE that may be active): PING
+    # gets MISCONF like the writes (as on a Redis master).
     def _gate_check(self, client, spec):
-        node = self.node
-        if node.loading and not spec.flags & LOADING_FLAG:
-            raise CommandError(LOADING_ERROR)
-        if spec.flags & NO_ASYNC_LOADING and getattr(node, "async_loading", False):
-            raise CommandError(LOADING_ERROR)
         if self._gate_reasons.get("misconf") and spec.name == "ping" and not client.is_master:
             msg = self.misconf_message()
             if msg is not None:
@@ -453,11 +446,15 @@ class Persistence:
         self._master_at_load = ks.active_expire_enabled
         node.loading = True
         self.loading_info = None
+        # (other clients are served between slices of the load: they get
+        # -LOADING, as from Redis's DEBUG RELOAD / LOADAOF)
+        self._set_gate("loading", True)
         try:
             load()
         finally:
             node.propagators[:0] = [fn for fn in saved_props if fn not in node.propagators]
             node.loading = False
+            self._set_gate("loading", False)
             self.loading_info = None
         self.rdb.dirty_at_save = ks.dirty
 

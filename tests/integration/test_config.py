@@ -194,3 +194,22 @@ def test_debug_config_rewrite_force_all_round_trips(tmp_path, server_factory):
     c = redis.Redis(port=s.port, decode_responses=True)
     assert c.config_get("*") == before
     c.close()
+
+
+@pytest.mark.parametrize("value,starts", [("127.0.0.1 0", True), ("127.0.0.1 65536", False),
+                                          ("127.0.0.1 -1", False)])
+def test_replicaof_port_range_at_start(server_factory, redis_factory, value, starts):
+    """Redis's config file takes a master port 0..65535 (0: a master that
+    never answers, which Redis's aof.tcl uses to start a read-only replica)."""
+    if not starts:
+        code, out = run_server(["--listenAddr", "127.0.0.1:%d" % free_port(),
+                                "--replicaof", value])
+        assert code != 0 and "Invalid master port" in out
+        return
+    for s in (server_factory("--replicaof", value), redis_factory("--replicaof", *value.split())):
+        c = redis.Redis(host="127.0.0.1", port=s.port)
+        try:
+            info = c.info("replication")
+            assert info["role"] == "slave" and info["master_port"] == 0
+        finally:
+            c.close()
