@@ -388,7 +388,8 @@ def test_failover_errors_like_redis(server_factory, redis_factory):
 
 def test_failover_refused_in_cluster_mode(server_factory, redis_factory):
     n = server_factory("--clusterEnabled", "yes", "--clusterBusPort", str(free_port()))
-    r = redis_factory("--cluster-enabled", "yes")
+    # (its bus port must be given: port + 10000 may pass 65535)
+    r = redis_factory("--cluster-enabled", "yes", "--cluster-port", str(free_port()))
     for s in (n, r):
         rc = RawClient(s.port)
         assert rc.call_raw("FAILOVER") == (b"-ERR FAILOVER not allowed in cluster mode. Use "
