@@ -29,7 +29,7 @@ if [ ! -x "$work/venv/bin/python" ]; then
         pytest-timeout pytest-mock hypothesis jsonpath-ng pyprobables xxhash
     "$work/venv/bin/pip" install -q --no-deps "$src"      # (the package under test: that source)
 fi
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+source "$here/both_servers.sh"
 rport=$(free_port); nport=$(free_port)
 for kind in ref node; do
     port=$rport; [ "$kind" = node ] && port=$nport
@@ -44,17 +44,7 @@ for kind in ref node; do
     sed -i 's/settings.register_profile("fakeredis", /&deadline=None, /' \
         "$work/$kind/test/test_hypothesis/conftest.py"
 done
-mkdir -p "$work/redis-data" && rm -rf "$work/node-data" && mkdir -p "$work/node-data"
-(cd "$work/redis-data" && exec redis-server --port "$rport" --bind 127.0.0.1 --save '' --daemonize no \
-    > "$work/redis.log" 2>&1) &
-rpid=$!
-(cd "$root" && exec python3 -m nodensync --listenAddr "127.0.0.1:$nport" --dataDir "$work/node-data" \
-    > "$work/node.log" 2>&1) &
-npid=$!
-trap 'kill $rpid $npid 2>/dev/null; wait $rpid $npid 2>/dev/null' EXIT
-for p in $rport $nport; do
-    for _ in $(seq 100); do redis-cli -p "$p" ping >/dev/null 2>&1 && break; sleep 0.2; done
-done
+start_both_servers
 
 run() {  # run KIND OUTPUT_PREFIX MARKERS PATHS...
     local kind=$1 out=$2 markers=$3; shift 3

@@ -7,19 +7,9 @@
 # REDIS_PY_SOURCE_DIR: an unpacked redis-py source distribution (tests/ included);
 # it is copied into WORK_DIR, never changed.  See docs/compatibility.md.
 source "$(dirname "${BASH_SOURCE[0]}")/redispy_setup.sh"
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+source "$here/both_servers.sh"
 rport=$(free_port); nport=$(free_port)
-mkdir -p "$work/redis-data" && rm -rf "$work/node-data" && mkdir -p "$work/node-data"
-(cd "$work/redis-data" && exec redis-server --port "$rport" --bind 127.0.0.1 --save '' --daemonize no \
-    > "$work/redis.log" 2>&1) &
-rpid=$!
-(cd "$root" && exec python3 -m nodensync --listenAddr "127.0.0.1:$nport" --dataDir "$work/node-data" \
-    > "$work/node.log" 2>&1) &
-npid=$!
-trap 'kill $rpid $npid 2>/dev/null; wait $rpid $npid 2>/dev/null' EXIT
-for p in $rport $nport; do
-    for _ in $(seq 100); do redis-cli -p "$p" ping >/dev/null 2>&1 && break; sleep 0.2; done
-done
+start_both_servers
 
 FILES_COMMANDS="tests/test_commands.py"
 FILES_MISC="tests/test_pipeline.py tests/test_pubsub.py tests/test_encoding.py tests/test_lock.py
