@@ -9,10 +9,11 @@ with a short backoff after any failure.  A session:
 2. sends ``PSYNC <replid> <offset+1>`` with the cached master state (the
    history of the link that broke, of the RDB file loaded at start, or this
    node's own history when a master becomes a replica) or ``PSYNC ? -1``;
-3. on ``+FULLRESYNC <replid> <offset>`` receives the RDB (``$<len>`` or
-   ``$EOF:<mark>``) into a temp file, loads it into a *new* data set while
-   the old one keeps answering reads (the loader yields to the hub), then
-   swaps the databases' contents at once; on ``+CONTINUE [<replid>]`` keeps
+3. on ``+FULLRESYNC <replid> <offset>`` loads the RDB (``$<len>`` or
+   ``$EOF:<mark>``) into a *new* data set while the old one keeps answering
+   reads (the loader yields to the hub): from the socket as it arrives
+   (``_Payload``) with ``repl-diskless-load swapdb`` / ``on-empty-db``, else
+   through a temp file; then swaps the databases' contents at once; on ``+CONTINUE [<replid>]`` keeps
    its data and offset (adopting a new replication ID, the old one becoming
    the secondary ID);
 4. applies the stream: every command goes through ``dispatch`` as the
