@@ -669,12 +669,19 @@ class MasterLink:
             try:
                 aux = parser.load(on_key, ndb, verify_checksum=verify, progress=progress,
                                   progress_every=every)
-            except rdb.RdbError as e:
-                if e.offset is not None:
+            except (rdb.RdbError, LinkError) as e:
+                # (LinkError: the socket closed or timed out)
+                if isinstance(e, rdb.RdbError) and e.offset is not None:
                     e.offset += parser.base
-                raise LinkError("Failed trying to load the MASTER synchronization DB from "
-                                "socket: %s" % e) from None
-            except LinkError as e:          # (the socket: closed, timed out)
+                if isinstance(e, (rdb.RdbTruncated, LinkError)):
+                    # A short read, logged with Redis's lines (log watchers
+                    # and its tests wait for them).
+                    log.warning("Short read or OOM loading DB. Unrecoverable error, "
+                                "aborting now.")
+                    log.warning("Internal error in RDB reading offset %d, function at "
+                                "rdb.c:0 -> Unexpected EOF reading RDB file. Failure loading "
+                                "rdb format from socket, assuming connection error, resuming "
+                                "operation.", parser.base + parser.p)
                 raise LinkError("Failed trying to load the MASTER synchronization DB from "
                                 "socket: %s" % e) from None
             source.finish(parser)

@@ -139,6 +139,7 @@ def test_kill9_master_mid_transfer_keeps_old_data(server_factory, redis_factory,
     assert rc.dbsize() == 20 and rc.get("old:0").startswith(b"value:0")
     log = r.log()
     assert "Failed trying to load the MASTER synchronization DB from socket" in log
+    assert "Internal error in RDB reading offset" in log
     assert "Discarding temporary DB in background" in log
     assert "Finished with success" not in log
 
