@@ -624,6 +624,7 @@ class MasterLink:
             loaded[0] += 1
 
         delay = conf.values.get("keyLoadDelay", 0) or 0     # key-load-delay (testing aid)
+        every = 1 if delay else 256         # keys between two progress() calls
 
         conn = self.conn
         ping = [time.monotonic()]
@@ -645,10 +646,12 @@ class MasterLink:
             info = getattr(p, "loading_info", None) if p is not None else None
             if info is not None and node.loading:
                 info[2] = pos                       # (INFO loading_loaded_bytes)
+            # (read again each time: a test may turn it off mid-load)
+            delay = conf.values.get("keyLoadDelay", 0) or 0
             if delay:
                 # (slept in batches of at least 2 ms: a gevent sleep costs far
                 # more than the 100 us a test may ask per key)
-                slept[0] += delay / 1e6
+                slept[0] += delay * every / 1e6
                 if slept[0] >= 0.002:
                     gevent.sleep(slept[0])
                     slept[0] = 0.0
@@ -662,7 +665,6 @@ class MasterLink:
                 raise _Stop()
 
         verify = conf.values.get("rdbChecksum", True)
-        every = 1 if delay else 256
         if isinstance(source, _Payload):
             parser = rdb.RdbParser(source.first(), name="the MASTER synchronization DB",
                                    refill=source.refill)
