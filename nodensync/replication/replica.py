@@ -13,9 +13,9 @@ with a short backoff after any failure.  A session:
    ``$EOF:<mark>``) into a *new* data set while the old one keeps answering
    reads (the loader yields to the hub): from the socket as it arrives
    (``_Payload``) with ``repl-diskless-load swapdb`` / ``on-empty-db``, else
-   through a temp file; then swaps the databases' contents at once; on ``+CONTINUE [<replid>]`` keeps
-   its data and offset (adopting a new replication ID, the old one becoming
-   the secondary ID);
+   through a temp file; then swaps the databases' contents at once; on
+   ``+CONTINUE [<replid>]`` keeps its data and offset (adopting a new
+   replication ID, the old one becoming the secondary ID);
 4. applies the stream: every command goes through ``dispatch`` as the
    privileged master client (``is_master``: allowed to write on a read-only
    replica, never replied to).  The applied offset advances per command
