@@ -413,9 +413,9 @@ class MasterLink:
             except (IndexError, ValueError, UnicodeDecodeError):
                 raise LinkError("Master replied with wrong +FULLRESYNC syntax.") from None
             log.info("Full resync from master: %s:%d", replid, offset)
-            if repl.cached is not None:
-                log.info("Discarding previously cached master state.")
-                repl.cached = None
+            # (the cached master state stays until the new data replaces
+            # ours: a sync that fails before can still be followed by a
+            # partial resync, with this master or another)
             self._full_sync(conn, replid, offset)
             leftover = conn.take()
         elif reply.startswith(b"+CONTINUE"):
@@ -505,8 +505,8 @@ class MasterLink:
                         p.replica_async_loading(True)
                     else:
                         p.replica_loading(True, self.transfer_size)
-                # Our replicas must resync: the data set and the history change.
-                repl.primary.disconnect_all("full resync with the master")
+                if mode != "swapdb":
+                    self._attach_to_new_master()
                 log.info("MASTER <-> REPLICA sync: Loading DB in memory")
                 payload = _Payload(self, conn, mark, timeout, stats)
                 try:
@@ -517,6 +517,7 @@ class MasterLink:
                                  "background")
                     raise
                 if mode == "swapdb":
+                    self._attach_to_new_master()
                     log.info("MASTER <-> REPLICA sync: Swapping active DB with loaded DB")
                 self._swap(fresh, None)
                 if mode == "swapdb":
@@ -536,10 +537,9 @@ class MasterLink:
                     os.close(fd)
                 if p is not None:
                     p.replica_loading(True, os.path.getsize(tmp))
+                self._attach_to_new_master()
                 log.info("MASTER <-> REPLICA sync: Flushing old data (after loading the new "
                          "one)")
-                # Our replicas must resync: the data set and the history change.
-                repl.primary.disconnect_all("full resync with the master")
                 log.info("MASTER <-> REPLICA sync: Loading DB in memory")
                 fresh, aux = self._load(tmp)
                 self._swap(fresh, tmp)
@@ -556,6 +556,16 @@ class MasterLink:
         self.reploff = self.read_reploff = offset
         self._dbid = 0
         log.info("MASTER <-> REPLICA sync: Finished with success")
+
+    def _attach_to_new_master(self):
+        """The new data set is about to replace ours (Redis's
+        replicationAttachToNewMaster): the cached master state goes, and our
+        replicas must resync (the data set and the history change)."""
+        repl = self.repl
+        if repl.cached is not None:
+            log.info("Discarding previously cached master state.")
+            repl.cached = None
+        repl.primary.disconnect_all("full resync with the master")
 
     def _receive(self, conn, fd, mark, timeout, stats):
         """Write the RDB payload to ``fd``; what follows it stays in conn.buf."""

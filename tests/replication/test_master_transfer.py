@@ -88,3 +88,33 @@ def test_repl_timeout_set_during_transfer_drops_a_stopped_replica(server_factory
     mc.config_set("repl-timeout", 60)
     wait_link_up(r, timeout=60)
     assert rc.dbsize() == 3000
+
+
+@pytest.mark.parametrize("kind", ["node", "redis"])
+def test_failed_full_sync_keeps_the_cached_master(server_factory, redis_factory, kind):
+    """A replica's full sync with another master that dies during the
+    transfer does not discard the cached state of the previous master: going
+    back to it is a partial resync (Redis discards it only when the new data
+    replaces the old)."""
+    m1 = server_factory(*DBG)
+    m1c = client(m1)
+    m1c.set("a", "b")
+    m2 = server_factory(*DBG)
+    m2c = client(m2)
+    m2c.execute_command("DEBUG", "POPULATE", "10", "master2", "10")
+    m2c.config_set("rdb-key-save-delay", 1000000)
+    r = _factory(kind, server_factory, redis_factory)(*DBG)
+    rc = client(r)
+    rc.replicaof("127.0.0.1", m1.port)
+    wait_link_up(r)
+    rc.replicaof("127.0.0.1", m2.port)
+    wait_for(lambda: m2c.info("persistence")["rdb_bgsave_in_progress"] == 1, timeout=10,
+             what="the full sync with the second master")
+    m2.kill9()
+    full = m1c.info("stats")["sync_full"]
+    partial = m1c.info("stats")["sync_partial_ok"]
+    rc.replicaof("127.0.0.1", m1.port)
+    wait_link_up(r)
+    assert m1c.info("stats")["sync_full"] == full
+    assert m1c.info("stats")["sync_partial_ok"] == partial + 1
+    assert rc.get("a") == b"b"
