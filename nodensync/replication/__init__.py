@@ -116,12 +116,14 @@ cfg.declare("replDisklessSyncMaxReplicas", "int", 0,
             redis="repl-diskless-sync-max-replicas", mutable=True, minimum=0,
             maximum=2 ** 31 - 1, group=G)
 cfg.declare("replDisklessLoad", "enum", "disabled",
-            "How a replica's clients see a full sync, as Redis: 'swapdb' from the master "
-            "whose history it has loads asynchronously (the old data answers, INFO "
-            "async_loading:1); otherwise 'swapdb' (and 'on-empty-db' without keys) is "
-            "loading (-LOADING) from the start of the transfer, 'disabled' once the file "
-            "is received.  (The payload always goes through a temp file into a new data "
-            "set: a failed sync leaves the old data.)",
+            "How a replica loads a full sync, as Redis: 'swapdb' (and 'on-empty-db' "
+            "without keys) parse the payload from the socket as it arrives (no disk; a slow "
+            "loader slows the master's transfer), 'disabled' receives it into a temp file "
+            "first.  'swapdb' from the master whose history the replica has loads "
+            "asynchronously (the old data answers, INFO async_loading:1); other loads are "
+            "loading (-LOADING) from the start of the transfer, or for 'disabled' once the "
+            "file is received.  (The load always goes into a new data set: a failed sync "
+            "leaves the old data.)",
             redis="repl-diskless-load", mutable=True,
             choices=["disabled", "on-empty-db", "swapdb"], group=G)
 cfg.declare("replDisableTcpNodelay", "bool", False,

@@ -688,7 +688,8 @@ class Primary:
             return False
         os.close(w)
         t.child = child
-        log.info("Starting BGSAVE for SYNC with target: replicas sockets (pid %d)", child.pid)
+        log.info("Starting BGSAVE for SYNC with target: replicas sockets")
+        log.info("Background RDB transfer started by pid %d", child.pid)
         gevent.spawn(self._socket_transfer, t, r)
         return True
 
@@ -709,7 +710,7 @@ class Primary:
 
     def _forward(self, t, rfd):
         repl = self.repl
-        timeout = self.config["replTimeout"]
+        conf = self.config
         alive = [l for l in t.links if not l.closed]
         head = b"+FULLRESYNC %s %d\r\n$EOF:%s\r\n" % (repl.replid.encode(), t.offset, t.mark)
 
@@ -717,19 +718,30 @@ class Primary:
             for l in alive:
                 if l.closed:
                     continue
-                try:
-                    with gevent.Timeout(timeout):
-                        l.write(data)
-                except gevent.Timeout:
-                    l.close("Disconnecting timedout replica (full sync)")
-                except (OSError, ConnectionError, LinkClosed):
-                    l.close("Disconnecting replica during the RDB transfer")
+                # A replica that takes repl-timeout (its current value: a
+                # CONFIG SET applies to a write in progress) to take one chunk
+                # is dropped, as Redis's cron drops one without a partial
+                # write for that long.
+                g = gevent.spawn(l.write, data)
+                started = time.monotonic()
+                while not g.ready():
+                    g.join(0.5)
+                    if not g.ready() and (time.monotonic() - started
+                                          > conf["replTimeout"]):
+                        g.kill(block=True)
+                        l.close("Disconnecting timedout replica (full sync)")
+                        break
+                if g.ready() and not g.successful():
+                    if isinstance(g.exception, (OSError, ConnectionError, LinkClosed)):
+                        l.close("Disconnecting replica during the RDB transfer")
+                    elif not isinstance(g.exception, gevent.GreenletExit):
+                        raise g.exception
             return [l for l in alive if not l.closed]
 
         total = 0
+        # (the replicas stay in wait_bgsave during the whole transfer, as
+        # Redis's INFO shows them)
         alive = send_all(head)
-        for l in alive:
-            l.state = "send_bulk"
         os.set_blocking(rfd, False)
         while True:
             try:
@@ -933,6 +945,17 @@ class Primary:
             pass
         if link.state == "online" or link.transfer is not None:
             log.info("Connection with replica %s lost.", link.name)
+        # The last replica waiting for a BGSAVE to disk is gone: with no save
+        # points the snapshot is of no use any more, its child is killed (as
+        # Redis's freeClient).
+        t = self._disk_pending
+        if (t is not None and link.transfer is t and link.state == "wait_bgsave"
+                and not any(l.transfer is t and not l.closed for l in self.links)):
+            p = getattr(self.node, "persistence", None)
+            child = getattr(p, "child", None) if p is not None else None
+            if (child is not None and child.kind == "rdb"
+                    and not p.rdb.has_save_points()):
+                p.kill_child()
         if not self.links:
             self.no_links_since = time.time()
         bl = self.repl.backlog

@@ -9,12 +9,13 @@ with a short backoff after any failure.  A session:
 2. sends ``PSYNC <replid> <offset+1>`` with the cached master state (the
    history of the link that broke, of the RDB file loaded at start, or this
    node's own history when a master becomes a replica) or ``PSYNC ? -1``;
-3. on ``+FULLRESYNC <replid> <offset>`` receives the RDB (``$<len>`` or
-   ``$EOF:<mark>``) into a temp file, loads it into a *new* data set while
-   the old one keeps answering reads (the loader yields to the hub), then
-   swaps the databases' contents at once; on ``+CONTINUE [<replid>]`` keeps
-   its data and offset (adopting a new replication ID, the old one becoming
-   the secondary ID);
+3. on ``+FULLRESYNC <replid> <offset>`` loads the RDB (``$<len>`` or
+   ``$EOF:<mark>``) into a *new* data set while the old one keeps answering
+   reads (the loader yields to the hub): from the socket as it arrives
+   (``_Payload``) with ``repl-diskless-load swapdb`` / ``on-empty-db``, else
+   through a temp file; then swaps the databases' contents at once; on
+   ``+CONTINUE [<replid>]`` keeps its data and offset (adopting a new
+   replication ID, the old one becoming the secondary ID);
 4. applies the stream: every command goes through ``dispatch`` as the
    privileged master client (``is_master``: allowed to write on a read-only
    replica, never replied to).  The applied offset advances per command
@@ -118,6 +119,125 @@ class _Conn:
         data = bytes(self.buf)
         self.buf.clear()
         return data
+
+
+class _Payload:
+    """A diskless load's RDB payload, read from the master's socket only as
+    the parser needs it (``RdbParser``'s ``refill``): the parser holds a
+    window from the start of the record it is reading, so the memory used is
+    about one record plus one read, and a slow loader leaves the master's
+    bytes in the socket buffers (the master's transfer slows down).
+
+    ``$<len>``: the payload is the next ``len`` bytes.  ``$EOF:<mark>``: it
+    ends with the 40-byte mark, so the last 39 bytes received are held back
+    from the parser (they may be the start of the mark) until more come.
+    What follows the payload (the replication stream) goes back to
+    conn.buf."""
+
+    def __init__(self, link, conn, mark, timeout, stats):
+        self.link = link
+        self.conn = conn
+        self.mark = mark
+        self.left = link.transfer_size if mark is None else -1   # ($len) not received
+        self.held = b""               # ($EOF) bytes that may start the mark
+        self.done = False             # every byte of the payload received
+        self.after = b""              # received bytes past the payload
+        self.timeout = timeout
+        self.stats = stats
+
+    def _accept(self, data):
+        """The payload part of ``data`` (received bytes) for the parser."""
+        mark = self.mark
+        if mark is None:
+            left = self.left
+            if len(data) >= left:
+                self.after = data[left:]
+                self.left = 0
+                self.done = True
+                return data[:left]
+            self.left = left - len(data)
+            return data
+        window = self.held + data if self.held else data
+        i = window.find(mark)
+        if i >= 0:
+            self.after = window[i + len(mark):]
+            self.held = b""
+            self.done = True
+            return window[:i]
+        keep = len(mark) - 1
+        if len(window) > keep:
+            self.held = window[-keep:]
+            return window[:-keep]
+        self.held = window
+        return b""
+
+    def _recv(self):
+        conn = self.conn
+        with gevent.Timeout(self.timeout, LinkError(conn.timeout_text)):
+            data = conn.sock.recv(READ_SIZE)
+        if not data:
+            raise LinkError("Connection closed by the MASTER during the RDB transfer "
+                            "(%d bytes received)" % self.link.transfer_read)
+        link = self.link
+        n = len(data)
+        link.lastio = link.transfer_lastio = time.time()
+        link.transfer_read += n
+        self.stats.net_repl_input_bytes += n
+        return data
+
+    def first(self):
+        """The bytes already received after the ``$`` line."""
+        buf = self.conn.buf
+        data = bytes(buf)
+        buf.clear()
+        if data:
+            self.link.transfer_read += len(data)
+            self.stats.net_repl_input_bytes += len(data)
+        return self._accept(data) if data or self.mark is None else b""
+
+    def refill(self, parser, at):
+        """Give the parser the bytes from ``at`` on plus more: at least as
+        many again as it holds (a large record is then read again only a
+        logarithmic number of times), or the rest of the payload."""
+        have = parser.n - at
+        want = have * 2 if have else 1
+        parts = [parser.d[at:parser.n]] if have else []
+        got = have
+        while got < want and not self.done:
+            piece = self._accept(self._recv())
+            if piece:
+                parts.append(piece)
+                got += len(piece)
+        if got == have:
+            return False
+        parser.d = parts[0] if len(parts) == 1 else b"".join(parts)
+        parser.base += at
+        parser.p = 0
+        parser.n = got
+        return True
+
+    def finish(self, parser):
+        """After the parser's end: the payload must end there (``$EOF``: the
+        mark follows at once); what follows goes back to conn.buf."""
+        extra = parser.n - parser.p
+        if self.mark is None:
+            left = self.left
+            while left > 0:            # (bytes after the RDB's end: skipped)
+                data = self._recv()
+                if len(data) > left:
+                    self.after = data[left:]
+                    left = 0
+                else:
+                    left -= len(data)
+            self.left = 0
+        else:
+            while not self.done and not extra:
+                extra += len(self._accept(self._recv()))
+            if extra:
+                raise LinkError("Replication stream EOF marker is broken")
+        buf = self.conn.buf
+        buf[:0] = self.after
+        self.after = b""
 
 
 class MasterLink:
@@ -293,9 +413,9 @@ class MasterLink:
             except (IndexError, ValueError, UnicodeDecodeError):
                 raise LinkError("Master replied with wrong +FULLRESYNC syntax.") from None
             log.info("Full resync from master: %s:%d", replid, offset)
-            if repl.cached is not None:
-                log.info("Discarding previously cached master state.")
-                repl.cached = None
+            # (the cached master state stays until the new data replaces
+            # ours: a sync that fails before can still be followed by a
+            # partial resync, with this master or another)
             self._full_sync(conn, replid, offset)
             leftover = conn.take()
         elif reply.startswith(b"+CONTINUE"):
@@ -345,69 +465,107 @@ class MasterLink:
             raise LinkError("Bad protocol from MASTER, the first byte is not '$' (we "
                             "received '%s'), are you sure the host and port are right?"
                             % _text(line[:64]))
+        # repl-diskless-load, as Redis's clients see it: 'swapdb' with the
+        # same history as the master's (our replid is the one announced)
+        # loads asynchronously, the old data answering meanwhile; other
+        # diskless loads ('swapdb', 'on-empty-db' with no key) are loading
+        # from the start of the transfer.  A diskless load parses the payload
+        # as it arrives from the socket (a slow loader slows the master's
+        # transfer; no disk used); a disk load ('disabled', or 'on-empty-db'
+        # with keys) receives it into a temp file, then loads that.  Either
+        # way the load goes into a new data set swapped in on success, so a
+        # failed sync leaves the old data in place.
+        p = getattr(node, "persistence", None)
+        mode = conf.values.get("replDisklessLoad", "disabled")
+        diskless = mode == "swapdb" or (
+            mode == "on-empty-db" and not any(db.data for db in node.keyspace.dbs))
+        async_load = diskless and mode == "swapdb" and repl.replid == replid
+        target = "to parser" if diskless else "to disk"
         mark = None
         if line.startswith(b"$EOF:"):
             mark = line[5:]
             if len(mark) != 40:
                 raise LinkError("Bad EOF mark from MASTER")
             log.info("MASTER <-> REPLICA sync: receiving streamed RDB from master with EOF "
-                     "to disk")
+                     "%s", target)
         else:
             try:
                 self.transfer_size = int(line[1:])
             except ValueError:
                 raise LinkError("Bad bulk length from MASTER: %s" % _text(line[:64])) from None
-            log.info("MASTER <-> REPLICA sync: receiving %d bytes from master to disk",
-                     self.transfer_size)
-        data_dir = conf["dataDir"]
-        tmp = os.path.join(data_dir, "temp-%d.%d.rdb" % (int(time.time()), os.getpid()))
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            if self.transfer_size < 0:
+                raise LinkError("Bad bulk length from MASTER: %s" % _text(line[:64]))
+            log.info("MASTER <-> REPLICA sync: receiving %d bytes from master %s",
+                     self.transfer_size, target)
         stats = node.stats
-        # repl-diskless-load, as Redis's clients see it: 'swapdb' with the
-        # same history as the master's (our replid is the one announced)
-        # loads asynchronously, the old data answering meanwhile; other
-        # diskless loads ('swapdb', 'on-empty-db' with no key) are loading
-        # from the start of the transfer, a disk load ('disabled', or
-        # 'on-empty-db' with keys) once the file is received.  (The payload
-        # always goes through a temp file and a new data set here, so a
-        # failed sync leaves the old data in place.)
-        p = getattr(node, "persistence", None)
-        mode = conf.values.get("replDisklessLoad", "disabled")
-        diskless = mode == "swapdb" or (
-            mode == "on-empty-db" and not any(db.data for db in node.keyspace.dbs))
-        async_load = diskless and mode == "swapdb" and repl.replid == replid
-        try:
-            if p is not None:
-                if async_load:
-                    p.replica_async_loading(True)
-                elif diskless:
-                    p.replica_loading(True, self.transfer_size)
+        if diskless:
             try:
-                self._receive(conn, fd, mark, timeout, stats)
+                if p is not None:
+                    if async_load:
+                        p.replica_async_loading(True)
+                    else:
+                        p.replica_loading(True, self.transfer_size)
+                if mode != "swapdb":
+                    self._attach_to_new_master()
+                log.info("MASTER <-> REPLICA sync: Loading DB in memory")
+                payload = _Payload(self, conn, mark, timeout, stats)
+                try:
+                    fresh, aux = self._load(payload)
+                except LinkError:
+                    if mode == "swapdb":
+                        log.info("MASTER <-> REPLICA sync: Discarding temporary DB in "
+                                 "background")
+                    raise
+                if mode == "swapdb":
+                    self._attach_to_new_master()
+                    log.info("MASTER <-> REPLICA sync: Swapping active DB with loaded DB")
+                self._swap(fresh, None)
+                if mode == "swapdb":
+                    log.info("MASTER <-> REPLICA sync: Discarding old DB in background")
             finally:
-                os.close(fd)
-            if p is not None and not async_load and not diskless:
-                p.replica_loading(True, os.path.getsize(tmp))
-            log.info("MASTER <-> REPLICA sync: Flushing old data (after loading the new one)")
-            # Our replicas must resync: the data set and the history change.
-            repl.primary.disconnect_all("full resync with the master")
-            log.info("MASTER <-> REPLICA sync: Loading DB in memory")
-            fresh, aux = self._load(tmp)
-            self._swap(fresh, tmp)
-        finally:
-            if p is not None:
-                p.replica_loading(False)
-                p.replica_async_loading(False)
+                if p is not None:
+                    p.replica_loading(False)
+                    p.replica_async_loading(False)
+        else:
+            data_dir = conf["dataDir"]
+            tmp = os.path.join(data_dir, "temp-%d.%d.rdb" % (int(time.time()), os.getpid()))
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
             try:
-                os.unlink(tmp)
-            except OSError:
-                pass
+                try:
+                    self._receive(conn, fd, mark, timeout, stats)
+                finally:
+                    os.close(fd)
+                if p is not None:
+                    p.replica_loading(True, os.path.getsize(tmp))
+                self._attach_to_new_master()
+                log.info("MASTER <-> REPLICA sync: Flushing old data (after loading the new "
+                         "one)")
+                log.info("MASTER <-> REPLICA sync: Loading DB in memory")
+                fresh, aux = self._load(tmp)
+                self._swap(fresh, tmp)
+            finally:
+                if p is not None:
+                    p.replica_loading(False)
+                try:
+                    os.unlink(tmp)
+                except OSError:
+                    pass
         repl.replid = replid
         repl.clear_replid2()
         repl.create_backlog(offset + 1)
         self.reploff = self.read_reploff = offset
         self._dbid = 0
         log.info("MASTER <-> REPLICA sync: Finished with success")
+
+    def _attach_to_new_master(self):
+        """The new data set is about to replace ours (Redis's
+        replicationAttachToNewMaster): the cached master state goes, and our
+        replicas must resync (the data set and the history change)."""
+        repl = self.repl
+        if repl.cached is not None:
+            log.info("Discarding previously cached master state.")
+            repl.cached = None
+        repl.primary.disconnect_all("full resync with the master")
 
     def _receive(self, conn, fd, mark, timeout, stats):
         """Write the RDB payload to ``fd``; what follows it stays in conn.buf."""
@@ -450,9 +608,10 @@ class MasterLink:
             else:
                 held = window
 
-    def _load(self, path):
-        """Parse the RDB at ``path`` into a new Keyspace, yielding to the hub
-        so that clients keep reading the current data meanwhile."""
+    def _load(self, source):
+        """Parse the RDB at ``source`` (a temp file's path, or a _Payload read
+        from the socket as it arrives) into a new Keyspace, yielding to the
+        hub so that clients keep reading the current data meanwhile."""
         from ..storage import rdb
         node = self.node
         conf = self.config
@@ -475,6 +634,7 @@ class MasterLink:
             loaded[0] += 1
 
         delay = conf.values.get("keyLoadDelay", 0) or 0     # key-load-delay (testing aid)
+        every = 1 if delay else 256         # keys between two progress() calls
 
         conn = self.conn
         ping = [time.monotonic()]
@@ -496,10 +656,12 @@ class MasterLink:
             info = getattr(p, "loading_info", None) if p is not None else None
             if info is not None and node.loading:
                 info[2] = pos                       # (INFO loading_loaded_bytes)
+            # (read again each time: a test may turn it off mid-load)
+            delay = conf.values.get("keyLoadDelay", 0) or 0
             if delay:
                 # (slept in batches of at least 2 ms: a gevent sleep costs far
                 # more than the 100 us a test may ask per key)
-                slept[0] += delay / 1e6
+                slept[0] += delay * every / 1e6
                 if slept[0] >= 0.002:
                     gevent.sleep(slept[0])
                     slept[0] = 0.0
@@ -512,21 +674,45 @@ class MasterLink:
             if self.stopped:
                 raise _Stop()
 
-        with open(path, "rb") as f:
-            size = os.fstat(f.fileno()).st_size
-            if size == 0:
+        verify = conf.values.get("rdbChecksum", True)
+        if isinstance(source, _Payload):
+            parser = rdb.RdbParser(source.first(), name="the MASTER synchronization DB",
+                                   refill=source.refill)
+            try:
+                aux = parser.load(on_key, ndb, verify_checksum=verify, progress=progress,
+                                  progress_every=every)
+            except (rdb.RdbError, LinkError) as e:
+                # (LinkError: the socket closed or timed out)
+                if isinstance(e, rdb.RdbError) and e.offset is not None:
+                    e.offset += parser.base
+                if isinstance(e, (rdb.RdbTruncated, LinkError)):
+                    # A short read, logged with Redis's lines (log watchers
+                    # and its tests wait for them).
+                    log.warning("Short read or OOM loading DB. Unrecoverable error, "
+                                "aborting now.")
+                    log.warning("Internal error in RDB reading offset %d, function at "
+                                "rdb.c:0 -> Unexpected EOF reading RDB file. Failure loading "
+                                "rdb format from socket, assuming connection error, resuming "
+                                "operation.", parser.base + parser.p)
                 raise LinkError("Failed trying to load the MASTER synchronization DB from "
-                                "disk: empty payload")
-            mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
-        try:
-            parser = rdb.RdbParser(mm, name="the MASTER synchronization DB")
-            aux = parser.load(on_key, ndb, verify_checksum=conf.values.get("rdbChecksum", True),
-                              progress=progress, progress_every=1 if delay else 256)
-        except rdb.RdbError as e:
-            raise LinkError("Failed trying to load the MASTER synchronization DB from disk: "
-                            "%s" % e) from None
-        finally:
-            mm.close()
+                                "socket: %s" % e) from None
+            source.finish(parser)
+        else:
+            with open(source, "rb") as f:
+                size = os.fstat(f.fileno()).st_size
+                if size == 0:
+                    raise LinkError("Failed trying to load the MASTER synchronization DB "
+                                    "from disk: empty payload")
+                mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+            try:
+                parser = rdb.RdbParser(mm, name="the MASTER synchronization DB")
+                aux = parser.load(on_key, ndb, verify_checksum=verify, progress=progress,
+                                  progress_every=every)
+            except rdb.RdbError as e:
+                raise LinkError("Failed trying to load the MASTER synchronization DB from "
+                                "disk: %s" % e) from None
+            finally:
+                mm.close()
         functions = aux.pop("functions", [])
         p = getattr(node, "persistence", None)
         if functions:
@@ -578,7 +764,8 @@ class MasterLink:
         ks.forget_replica_expires()
         if p is not None:
             try:
-                os.replace(tmp, p.rdb.path())
+                if tmp is not None:
+                    os.replace(tmp, p.rdb.path())
             except OSError as e:
                 log.warning("Can't keep the synchronization RDB as %s: %s", p.rdb.path(), e)
             if aof_was_on:

@@ -137,6 +137,11 @@ class RdbError(ValueError):
         return "%s (at byte offset %d)" % (self.message, self.offset)
 
 
+class RdbTruncated(RdbError):
+    """The buffer ends before the data does: with a ``refill`` (a payload
+    read from a socket) the parser gets more bytes and resumes."""
+
+
 class UnsupportedValue(ValueError):
     """A keyspace value of a type the RDB writer does not know."""
 
@@ -716,15 +721,39 @@ def write_keyspace(writer, keyspace, aux, functions=()):
 
 # -- reading ------------------------------------------------------------------------------
 class RdbParser:
-    """Reads RDB data from a buffer ``d`` (bytes or mmap) from ``start``."""
+    """Reads RDB data from a buffer ``d`` (bytes or mmap) from ``start``.
 
-    def __init__(self, d, start=0, end=None, name="RDB file"):
+    Streaming (a payload loaded as it arrives from a socket): ``refill(parser,
+    at)`` is called when the buffer runs out; it replaces ``d`` with a new
+    window holding the bytes from ``at`` on plus more (``p`` = where ``at``
+    went, ``n`` its end, ``base`` the payload offset of its first byte) and
+    returns True, or False when the payload has no more bytes.  The parser
+    resumes at the start of the record it was reading (``at``), so only
+    the current record is held; the checksum runs over the dropped bytes."""
+
+    def __init__(self, d, start=0, end=None, name="RDB file", refill=None):
         self.d = d
         self.p = start
         self.start = start
         self.n = len(d) if end is None else end
         self.name = name
         self.version = RDB_VERSION
+        self.refill = refill
+        self.base = 0                 # payload offset of d[0] (streaming)
+        self.crc = 0                  # checksum of the bytes dropped (streaming)
+        self._verify = True
+
+    def _more(self, at):
+        """Streaming: get more bytes, resuming at ``at``; False at the end."""
+        if self.refill is None:
+            return False
+        if self._verify:
+            self.crc = crc64(memoryview(self.d)[self.start:at], self.crc)
+        self.start = at
+        if not self.refill(self, at):
+            return False
+        self.start = self.p
+        return True
 
     # primitives
     def error(self, message, offset=None):
@@ -734,14 +763,14 @@ class RdbParser:
         p = self.p
         e = p + k
         if e > self.n:
-            raise RdbError("Unexpected end of file (needed %d bytes)" % k, p)
+            raise RdbTruncated("Unexpected end of file (needed %d bytes)" % k, p)
         self.p = e
         return self.d[p:e]
 
     def u8(self):
         p = self.p
         if p >= self.n:
-            raise RdbError("Unexpected end of file", p)
+            raise RdbTruncated("Unexpected end of file", p)
         self.p = p + 1
         return self.d[p]
 
@@ -790,7 +819,7 @@ class RdbParser:
             if b < 64:
                 e = p + 1 + b
                 if e > self.n:
-                    raise RdbError("Unexpected end of file reading a string", p)
+                    raise RdbTruncated("Unexpected end of file reading a string", p)
                 self.p = e
                 return d[p + 1:e]
         at = p
@@ -835,7 +864,7 @@ class RdbParser:
             if 0xC0 <= b <= 0xC2:
                 w = 1 << (b - 0xC0)
                 if p + 1 + w > self.n:
-                    raise RdbError("Unexpected end of file reading an integer", p)
+                    raise RdbTruncated("Unexpected end of file reading an integer", p)
                 self.p = p + 1 + w
                 return int.from_bytes(d[p + 1:p + 1 + w], "little", signed=True)
         return self.string()
@@ -1079,79 +1108,106 @@ class RdbParser:
         each pair (expire_ms None when there is none); ``progress(pos)`` is
         called every ``progress_every`` keys.  Returns a dict of the aux
         fields (plus "functions": [library code, ...])."""
-        self.header()
+        self._verify = verify_checksum
+        while True:
+            at = self.p
+            try:
+                self.header()
+                break
+            except RdbTruncated:
+                if not self._more(at):
+                    raise
         aux = {"functions": []}
         dbid = 0
         expire = None
         count = 0
+        at = self.p
+        # The records; when a streamed payload's window runs out, the record
+        # that was being read (from ``at``) is read again with more bytes.
         while True:
-            at = self.p
-            t = self.u8()
-            if t == OP_EXPIRETIME_MS:
-                expire = int.from_bytes(self.take(8), "little", signed=True)
-                continue
-            if t == OP_EXPIRETIME:
-                expire = int.from_bytes(self.take(4), "little", signed=True) * 1000
-                continue
-            if t == OP_IDLE:
-                self.plain_length()
-                continue
-            if t == OP_FREQ:
-                self.u8()
-                continue
-            if t == OP_SELECTDB:
-                dbid = self.plain_length()
-                if dbid >= databases:
-                    raise RdbError("FATAL: Data file was created with a server configured to "
-                                   "handle more than %d databases" % databases, at)
-                continue
-            if t == OP_RESIZEDB:
-                self.plain_length()
-                self.plain_length()
-                continue
-            if t == OP_AUX:
-                k = self.string()
-                v = self.string()
-                aux[k.decode("utf-8", "replace")] = v
-                continue
-            if t == OP_MODULE_AUX:
-                raise RdbError("The RDB file contains module AUX data: modules are not "
-                               "supported", at)
-            if t == OP_FUNCTION2:
-                aux["functions"].append(self.string())
-                continue
-            if t == OP_FUNCTION:
-                raise RdbError("Pre-release function format not supported", at)
-            if t == OP_EOF:
+            try:
+                while True:
+                    at = self.p
+                    t = self.u8()
+                    if t == OP_EXPIRETIME_MS:
+                        expire = int.from_bytes(self.take(8), "little", signed=True)
+                        continue
+                    if t == OP_EXPIRETIME:
+                        expire = int.from_bytes(self.take(4), "little", signed=True) * 1000
+                        continue
+                    if t == OP_IDLE:
+                        self.plain_length()
+                        continue
+                    if t == OP_FREQ:
+                        self.u8()
+                        continue
+                    if t == OP_SELECTDB:
+                        n = self.plain_length()
+                        if n >= databases:
+                            raise RdbError("FATAL: Data file was created with a server "
+                                           "configured to handle more than %d databases"
+                                           % databases, at)
+                        dbid = n
+                        continue
+                    if t == OP_RESIZEDB:
+                        self.plain_length()
+                        self.plain_length()
+                        continue
+                    if t == OP_AUX:
+                        k = self.string()
+                        v = self.string()
+                        aux[k.decode("utf-8", "replace")] = v
+                        continue
+                    if t == OP_MODULE_AUX:
+                        raise RdbError("The RDB file contains module AUX data: modules are "
+                                       "not supported", at)
+                    if t == OP_FUNCTION2:
+                        aux["functions"].append(self.string())
+                        continue
+                    if t == OP_FUNCTION:
+                        raise RdbError("Pre-release function format not supported", at)
+                    if t == OP_EOF:
+                        break
+                    if t == T_STRING:
+                        # The common case inlined: short raw key, then the value.
+                        d = self.d
+                        p = self.p
+                        b = d[p] if p < self.n else 64
+                        if b < 64 and p + 1 + b < self.n:
+                            key = d[p + 1:p + 1 + b]
+                            self.p = p + 1 + b
+                        else:
+                            key = self.string()
+                        value = self.string_value()
+                    else:
+                        key = self.string()
+                        value = self.read_object(t, key, at)
+                        untrack_value(value)     # sets/lists stay out of the cyclic GC
+                    on_key(dbid, key, value, expire)
+                    expire = None
+                    count += 1
+                    if progress is not None and count % progress_every == 0:
+                        progress(self.base + self.p)
                 break
-            if t == T_STRING:
-                # The common case inlined: short raw key, then the value.
-                d = self.d
-                p = self.p
-                b = d[p] if p < self.n else 64
-                if b < 64 and p + 1 + b < self.n:
-                    key = d[p + 1:p + 1 + b]
-                    self.p = p + 1 + b
-                else:
-                    key = self.string()
-                value = self.string_value()
-            else:
-                key = self.string()
-                value = self.read_object(t, key, at)
-                untrack_value(value)     # sets/lists stay out of the cyclic GC
-            on_key(dbid, key, value, expire)
-            expire = None
-            count += 1
-            if progress is not None and count % progress_every == 0:
-                progress(self.p)
+            except RdbTruncated:
+                if not self._more(at):
+                    raise
         eof = self.p
         if self.version >= 5:
-            stored = int.from_bytes(self.take(8), "little")
+            while True:
+                try:
+                    stored = int.from_bytes(self.take(8), "little")
+                    break
+                except RdbTruncated:
+                    # (the checksum covers the bytes up to eof: resume there)
+                    if not self._more(eof):
+                        raise
+                    eof = self.p
             if verify_checksum and stored != 0:
-                actual = crc64(memoryview(self.d)[self.start:eof])
+                actual = crc64(memoryview(self.d)[self.start:eof], self.crc)
                 if actual != stored:
                     raise RdbError("RDB CRC error: wrong RDB checksum expected: (%x) but "
-                                   "got (%x)" % (actual, stored), eof)
+                                   "got (%x)" % (actual, stored), self.base + eof)
         aux["keys"] = count
         return aux
 
