@@ -47,6 +47,7 @@ from gevent.lock import Semaphore
 
 from .. import errors
 from ..errors import CommandError
+from ..protocol.request import split_args
 from ..protocol.resp import NO_REPLY, encode_command
 
 log = logging.getLogger("nodensync.replication")
@@ -57,6 +58,9 @@ NOREPLICAS = "NOREPLICAS Not enough good replicas to write."
 CHUNK = 1 << 20
 FLUSH_INTERVAL = 0.001          # seconds between two sends to the replicas, at most
 _SELECT = {}
+
+
+NO_FILTER = (False, False)    # a replica's snapshot leaves nothing out (see ReplicaLink.req)
 
 
 def _select(dbid):
@@ -101,6 +105,7 @@ class Transfer:
         self.kind = kind              # "disk" or "socket"
         self.offset = offset          # stream position at fork time
         self.links = list(links)
+        self.req = links[0].req if links else NO_FILTER     # (one filter per snapshot)
         self.done = Event()
         self.ok = False
         self.fd = -1                  # disk: the RDB file, opened once it is complete
@@ -135,6 +140,10 @@ class ReplicaLink:
             ip = addr[0] if isinstance(addr, tuple) else "/unixsocket"
         self.ip = ip
         self.rdb_only = getattr(client, "repl_rdb_only", False)
+        # REPLCONF rdb-filter-only: what the snapshot leaves out, as Redis's
+        # SLAVE_REQ_RDB_EXCLUDE_* bits: (data, functions); a filtered
+        # snapshot is always streamed to the socket, never a shared file.
+        self.req = getattr(client, "repl_req", NO_FILTER)
         self.ack_off = 0
         self.ack_time = time.time()
         self.next_off = None              # offset of the next byte to send
@@ -472,6 +481,9 @@ class Primary:
             raise CommandError("NOMASTERLINK Can't SYNC while not connected with my master")
         if client.out_bytes:
             raise CommandError("ERR SYNC and PSYNC are invalid with pending output")
+        if (getattr(client, "repl_req", NO_FILTER) != NO_FILTER
+                and "eof" not in getattr(client, "repl_capa", ())):
+            raise CommandError("ERR Filtered replica requires EOF capability")
         is_psync = argv[0].lower() == b"psync"
         psync_offset = 0
         if is_psync:
@@ -577,9 +589,15 @@ class Primary:
             for l in waiting:
                 l.close("Can't full-sync without the persistence subsystem")
             return
+        # One snapshot serves replicas asking for the same content: the
+        # others wait for the next (as Redis groups them by slave_req).
+        req = waiting[0].req
+        later = [l for l in waiting if l.req != req]
+        waiting = [l for l in waiting if l.req == req]
         t = self.transfer
         bl = repl.backlog
         if (t is not None and t.kind == "disk" and not t.done.is_set() and bl is not None
+                and req == NO_FILTER
                 and bl.first <= t.offset + 1 and any(not l.closed for l in t.links)):
             # A BGSAVE for replication is running and its offset is still in
             # the backlog: these replicas can use it too.
@@ -587,21 +605,25 @@ class Primary:
                 t.links.append(l)
                 t.users += 1
                 self._assign(l, t)
-            self.waiting = []
+            self.waiting = later
             log.info("Waiting for end of BGSAVE for SYNC")
             return
         if p.child is not None:
             return          # another child (AOF rewrite, BGSAVE): wait for the next chance
         conf = self.config
-        diskless = conf["replDisklessSync"] and all("eof" in l.capa and not l.pre_psync
-                                                     for l in waiting)
+        # (A SYNC client -- redis-cli --rdb, --functions-rdb, --replica --
+        # gets a streamed snapshot when it said capa eof and takes a snapshot
+        # only or a filtered one: its own kind of sync, as in Redis.)
+        diskless = ((conf["replDisklessSync"] or req != NO_FILTER)
+                    and all("eof" in l.capa and (not l.pre_psync or l.rdb_only or req != NO_FILTER)
+                            for l in waiting))
         if diskless:
             delay = conf["replDisklessSyncDelay"]
             most = conf["replDisklessSyncMaxReplicas"]
             idle = time.monotonic() - min(l.wait_since for l in waiting)
             if delay and idle < delay and not (most and len(waiting) >= most):
                 return
-        self.waiting = []
+        self.waiting = later
         off = repl.offset
         t = Transfer("socket" if diskless else "disk", off, waiting)
         if diskless:
@@ -675,7 +697,9 @@ class Primary:
                                    checksum=conf["rdbChecksum"], limits=encoding_limits(conf),
                                    key_delay=key_delay)
             aux = rdb.aux_fields(used_memory_estimate(), False, p.extra_aux())
-            rdb.write_keyspace(writer, node.keyspace, aux, p.functions_to_save())
+            no_data, no_functions = t.req
+            rdb.write_keyspace(writer, node.keyspace, aux,
+                               () if no_functions else p.functions_to_save(), data=not no_data)
             os.close(w)
             return {"size": writer.bytes_written}
 
@@ -712,17 +736,22 @@ class Primary:
         repl = self.repl
         conf = self.config
         alive = [l for l in t.links if not l.closed]
-        head = b"+FULLRESYNC %s %d\r\n$EOF:%s\r\n" % (repl.replid.encode(), t.offset, t.mark)
+        eof = b"$EOF:%s\r\n" % t.mark
+        head = b"+FULLRESYNC %s %d\r\n" % (repl.replid.encode(), t.offset) + eof
 
-        def send_all(data):
+        def send_all(data, for_sync=None):
             for l in alive:
                 if l.closed:
                     continue
+                if for_sync is not None and l.pre_psync:
+                    data_l = for_sync      # (SYNC, not PSYNC: no +FULLRESYNC line)
+                else:
+                    data_l = data
                 # A replica that takes repl-timeout (its current value: a
                 # CONFIG SET applies to a write in progress) to take one chunk
                 # is dropped, as Redis's cron drops one without a partial
                 # write for that long.
-                g = gevent.spawn(l.write, data)
+                g = gevent.spawn(l.write, data_l)
                 started = time.monotonic()
                 while not g.ready():
                     g.join(0.5)
@@ -741,7 +770,7 @@ class Primary:
         total = 0
         # (the replicas stay in wait_bgsave during the whole transfer, as
         # Redis's INFO shows them)
-        alive = send_all(head)
+        alive = send_all(head, eof)
         os.set_blocking(rfd, False)
         while True:
             try:
@@ -811,6 +840,18 @@ class Primary:
                 if repl.master_host is not None and repl.link is not None:
                     repl.link.send_ack()
                 return NO_REPLY
+            elif opt == b"rdb-filter-only":
+                filters = split_args(val)
+                if filters is None:
+                    raise CommandError("ERR Missing rdb-filter-only values")
+                exclude_functions = True
+                for f in filters:
+                    if f.lower() == b"functions":
+                        exclude_functions = False
+                    else:
+                        raise CommandError("ERR Unsupported rdb-filter-only option: %s"
+                                           % f.decode("utf-8", "replace"))
+                client.repl_req = (True, exclude_functions)
             elif opt == b"rdb-only":
                 if val == b"1":
                     client.repl_rdb_only = True

@@ -709,13 +709,15 @@ def aux_fields(used_mem=0, aof_base=False, extra=()):
     return fields
 
 
-def write_keyspace(writer, keyspace, aux, functions=()):
-    """A whole RDB stream of ``keyspace`` through ``writer``."""
+def write_keyspace(writer, keyspace, aux, functions=(), data=True):
+    """A whole RDB stream of ``keyspace`` through ``writer`` (without its
+    databases when ``data`` is false: a replica's rdb-filter-only)."""
     writer.header(aux)
     for code in functions:
         writer.function(code)
-    for db in keyspace.dbs:
-        writer.database(db.id, db.data, db.expires)
+    if data:
+        for db in keyspace.dbs:
+            writer.database(db.id, db.data, db.expires)
     writer.finish()
 
 
