@@ -2,7 +2,8 @@
 # Install everything the test suite needs, then run the whole suite:
 # redis-server/redis-tools (the reference the differential tests compare
 # with), openssl (test certificates), systemd-analyze (unit check) from apt
-# when missing; Python requirements into .venv.  Arguments go to pytest.
+# when missing; Python requirements into .venv.  Arguments go to pytest
+# (after -n 2: two test workers).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 need=()
@@ -20,4 +21,6 @@ fi
 # Debian's redis-server package may start a service on 6379; the tests use
 # their own servers on free ports and never touch it.
 source scripts/bootstrap.sh requirements-test.txt
-exec "$PY" -m pytest "$@"
+# Two workers by default (pytest-xdist; every test uses its own servers on
+# ports the OS picks): NODENSYNC_TEST_WORKERS=0 runs in one process.
+exec "$PY" -m pytest -n "${NODENSYNC_TEST_WORKERS:-2}" "$@"
