@@ -104,12 +104,12 @@ def format_listen(value):
 class Setting:
     __slots__ = ("name", "flags", "kind", "default", "help", "mutable", "redis",
                  "minimum", "maximum", "choices", "parser", "formatter", "group",
-                 "secret", "validate", "normalize", "protected", "hidden")
+                 "secret", "validate", "normalize", "protected", "hidden", "repeat")
 
     def __init__(self, name, kind, default, help, mutable=False, redis=None,
                  flags=None, minimum=None, maximum=None, choices=None,
                  parser=None, formatter=None, group="general", secret=False,
-                 validate=None, normalize=None, protected=False, hidden=False):
+                 validate=None, normalize=None, protected=False, hidden=False, repeat=None):
         self.name = name
         self.kind = kind
         self.default = default
@@ -128,6 +128,11 @@ class Setting:
         self.normalize = normalize      # value -> stored value (Redis clamps some: hz)
         self.protected = protected      # CONFIG SET refuses it as Redis refuses a protected config
         self.hidden = hidden            # left out of CONFIG GET patterns (Redis's HIDDEN_CONFIG)
+        # Redis reads several lines of this setting as one value (save,
+        # client-output-buffer-limit, rename-command): the lines of a conf
+        # file, or the flags repeated on the command line, are joined with
+        # this separator (an empty value starts again, as `save ""`).
+        self.repeat = repeat
 
     @property
     def public_name(self):
@@ -434,8 +439,40 @@ def _quote(text):
     return text
 
 
+class _ConfFileParser(configargparse.DefaultConfigFileParser):
+    """nodensync.conf's lines as configargparse reads them, except that the
+    lines of a repeatable setting (Setting.repeat) add up, as in Redis,
+    instead of the last one winning."""
+
+    def parse(self, stream):
+        items = {}
+        first_key = {}            # setting -> the key its first line used
+        for line in stream:
+            parts = line.strip().split(None, 1)
+            # `name ""` is an empty value (Redis's `save ""`, `logfile ""`),
+            # where configargparse's own reading gives "true".
+            empty = len(parts) == 2 and parts[1].strip() in ('""', "''")
+            for key, value in super().parse([line]).items():
+                if empty:
+                    value = ""
+                s = find(key)
+                if s is None or s.repeat is None:
+                    items[key] = value
+                    continue
+                key = first_key.setdefault(s.name, key)
+                text = value if isinstance(value, str) else " ".join(value)
+                if text.strip() in ("", '""', "''"):
+                    items[key] = ""
+                elif items.get(key):
+                    items[key] = items[key] + s.repeat + text
+                else:
+                    items[key] = text
+        return items
+
+
 def build_parser():
     p = configargparse.ArgParser(
+        config_file_parser_class=_ConfFileParser,
         prog="nodensync",
         description="NodeNsync: a Redis-compatible distributed key-value server.",
         default_config_files=[],
@@ -452,6 +489,8 @@ def build_parser():
             # --enableTLS alone means yes; --enableTLS no is accepted too.
             kw["nargs"] = "?"
             kw["const"] = "yes"
+        if s.repeat is not None:
+            kw["action"] = "append"     # (each flag one more line: see Setting.repeat)
         p.add_argument(*s.flags, **kw)
     return p
 
@@ -472,7 +511,17 @@ def load(argv=None):
         if raw is None:
             continue
         if isinstance(raw, list):  # configargparse gives lists for repeated keys
-            raw = " ".join(raw)
+            if s.repeat is not None:
+                joined = ""
+                for part in raw:
+                    part = part if isinstance(part, str) else " ".join(part)
+                    if part.strip() in ("", '""', "''"):
+                        joined = ""
+                    else:
+                        joined = joined + s.repeat + part if joined else part
+                raw = joined
+            else:
+                raw = " ".join(raw)
         try:
             values[s.name] = s.parse(raw)
         except ConfigError as e:

@@ -299,7 +299,7 @@ cfg.declare("clientOutputBufferLimit", "str", dict(_DEFAULT_LIMITS),
             "Output buffer limits per client class: '<class> <hard> <soft> <seconds>' "
             "groups, class normal, replica or pubsub (Redis syntax; 0 = no limit).",
             redis="client-output-buffer-limit", mutable=True, group="limits",
-            parser=parse_output_limits, formatter=format_output_limits)
+            parser=parse_output_limits, formatter=format_output_limits, repeat=" ")
 
 
 # -- wiring ---------------------------------------------------------------------------

@@ -46,7 +46,8 @@ config_mod.declare("renameCommand", "str", (), "Redis's rename-command, set at s
                    "gone (e.g. 'flushall \"\"; config admin-config'). ACL rules keep "
                    "using the original names. Process-wide.", flags=["--renameCommand",
                                                                      "--rename-command"],
-                   parser=parse_renames, formatter=format_renames, group="security")
+                   parser=parse_renames, formatter=format_renames, group="security",
+                   repeat="; ")
 
 _renamed = []      # the renames applied in this process (the command table is process-wide)
 

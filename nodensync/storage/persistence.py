@@ -73,7 +73,8 @@ _G = "persistence"
 cfg.declare("save", "str", parse_save("3600 1 300 100 60 10000"),
             "RDB save points: pairs '<seconds> <changes>'; a BGSAVE starts when at least "
             "<changes> writes happened in <seconds>. '' disables them.",
-            redis="save", mutable=True, parser=parse_save, formatter=format_save, group=_G)
+            redis="save", mutable=True, parser=parse_save, formatter=format_save, group=_G,
+            repeat=" ")
 cfg.declare("snapshotInterval", "int", 0,
             "Also take a snapshot every this many seconds when something changed (0 = off).",
             mutable=True, minimum=0, maximum=2 ** 31 - 1, group=_G)

@@ -213,3 +213,49 @@ def test_replicaof_port_range_at_start(server_factory, redis_factory, value, sta
             assert info["role"] == "slave" and info["master_port"] == 0
         finally:
             c.close()
+
+
+REPEATED = """save 900 1
+save 300 10
+client-output-buffer-limit normal 1mb 0 0
+client-output-buffer-limit replica 256mb 64mb 60
+rename-command FLUSHALL ""
+rename-command DBSIZE keycount
+logfile ""
+"""
+
+
+def test_repeated_conf_lines_add_up_like_redis(tmp_path, server_factory, redis_factory):
+    """Redis reads several save, client-output-buffer-limit and
+    rename-command lines as one setting each (the last line does not
+    win), and `name ""` as an empty value."""
+    node_conf = tmp_path / "node.conf"
+    node_conf.write_text(REPEATED)
+    node = server_factory("--config", str(node_conf))
+    # (redis-server takes the same lines as repeated options: a config file
+    # would have to come first on its command line)
+    ref = redis_factory("--save", "900 1", "--save", "300 10",
+                        "--client-output-buffer-limit", "normal 1mb 0 0",
+                        "--client-output-buffer-limit", "replica 256mb 64mb 60",
+                        "--rename-command", "FLUSHALL", "", "--rename-command", "DBSIZE", "keycount")
+    for s in (node, ref):
+        c = redis.Redis(port=s.port)
+        assert c.config_get("save") == {"save": "900 1 300 10"}
+        assert c.config_get("client-output-buffer-limit")["client-output-buffer-limit"] == (
+            "normal 1048576 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60")
+        with pytest.raises(redis.ResponseError, match="unknown command"):
+            c.flushall()
+        assert c.execute_command("KEYCOUNT") == 0
+        c.close()
+    assert not os.path.exists(os.path.join(node.dir, "true"))    # (logfile "": stderr)
+    assert "Ready to accept connections" in node.log()
+
+
+def test_repeated_rename_command_flags_add_up(server_factory):
+    node = server_factory("--rename-command", "flushall x1", "--rename-command", "dbsize x2")
+    c = redis.Redis(port=node.port)
+    for old in ("flushall", "dbsize"):
+        with pytest.raises(redis.ResponseError, match="unknown command"):
+            c.execute_command(old)
+    assert c.execute_command("X2") == 0
+    c.close()
