@@ -439,6 +439,14 @@ def _quote(text):
     return text
 
 
+def _add_line(setting, so_far, text):
+    """One more line of a repeatable setting (Setting.repeat) added to the
+    value read so far; an empty line (``""``) starts again, as `save ""`."""
+    if text.strip() in ("", '""', "''"):
+        return ""
+    return so_far + setting.repeat + text if so_far else text
+
+
 class _ConfFileParser(configargparse.DefaultConfigFileParser):
     """nodensync.conf's lines as configargparse reads them, except that the
     lines of a repeatable setting (Setting.repeat) add up, as in Redis,
@@ -461,12 +469,7 @@ class _ConfFileParser(configargparse.DefaultConfigFileParser):
                     continue
                 key = first_key.setdefault(s.name, key)
                 text = value if isinstance(value, str) else " ".join(value)
-                if text.strip() in ("", '""', "''"):
-                    items[key] = ""
-                elif items.get(key):
-                    items[key] = items[key] + s.repeat + text
-                else:
-                    items[key] = text
+                items[key] = _add_line(s, items.get(key, ""), text)
         return items
 
 
@@ -514,11 +517,7 @@ def load(argv=None):
             if s.repeat is not None:
                 joined = ""
                 for part in raw:
-                    part = part if isinstance(part, str) else " ".join(part)
-                    if part.strip() in ("", '""', "''"):
-                        joined = ""
-                    else:
-                        joined = joined + s.repeat + part if joined else part
+                    joined = _add_line(s, joined, part if isinstance(part, str) else " ".join(part))
                 raw = joined
             else:
                 raw = " ".join(raw)

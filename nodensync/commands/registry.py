@@ -314,24 +314,37 @@ def alias(name, target):
 REMOVED = set()   # specs rename-command took out of LOOKUP (renamed to "")
 
 
-def rename_command(old, new):
+def check_renames(pairs):
+    """Redis's checks of its rename-command lines, in order, without
+    renaming anything: ValueError with Redis's message when an ``old`` name
+    (bytes) is no command (or a subcommand) or a ``new`` one is taken."""
+    names = {k.lower() for k in LOOKUP}
+    for old, new in pairs:
+        spec = lookup(old)
+        if old.lower() not in names or (spec is not None and spec.parent is not None):
+            raise ValueError("No such command in rename-command")
+        names.discard(old.lower())
+        if new:
+            if new.lower() in names:
+                raise ValueError("Target command name already exists")
+            names.add(new.lower())
+
+
+def rename_commands(pairs):
     """Redis's rename-command, at start: the command clients call ``old``
     (bytes, any case) answers to ``new`` instead, or to nothing when
-    ``new`` is empty.  Only the client-facing table (LOOKUP) changes:
-    COMMANDS stays the declared table, which ACL rules name, as Redis's
-    orig_commands.  ValueError with Redis's message when ``old`` is no
-    command or ``new`` is one."""
-    spec = lookup(old)
-    if spec is None or spec.parent is not None:
-        raise ValueError("No such command in rename-command")
-    for name in [k for k, v in LOOKUP.items() if v is spec and k.lower() == old.lower()]:
-        del LOOKUP[name]
-    if not new:
-        REMOVED.add(spec)
-    elif lookup(new) is not None:
-        raise ValueError("Target command name already exists")
-    else:
-        LOOKUP[new.lower()] = LOOKUP[new.upper()] = spec
+    ``new`` is empty, for each (old, new) of ``pairs`` (check_renames
+    first).  Only the client-facing table (LOOKUP) changes: COMMANDS stays
+    the declared table, which ACL rules name, as Redis's orig_commands."""
+    check_renames(pairs)
+    for old, new in pairs:
+        spec = lookup(old)
+        for name in [k for k, v in LOOKUP.items() if v is spec and k.lower() == old.lower()]:
+            del LOOKUP[name]
+        if new:
+            LOOKUP[new.lower()] = LOOKUP[new.upper()] = spec
+        else:
+            REMOVED.add(spec)
     DECLARED[0] += 1          # (caches built from the tables are stale)
 
 

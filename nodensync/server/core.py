@@ -15,23 +15,14 @@ def parse_renames(text):
     for no name), as [(old, new)] of bytes; checked in order as Redis
     loads its rename-command lines."""
     pairs = []
-    names = {k.lower() for k in registry.LOOKUP}
     for part in text.split(";"):
         if not part.strip():
             continue
         args = split_args(part.strip().encode("utf-8", "surrogateescape"))
         if args is None or len(args) != 2:
             raise ValueError("wrong number of arguments in '%s' (old-name new-name)" % part.strip())
-        old, new = args[0].lower(), args[1].lower()
-        if old not in names or (registry.lookup(old) is not None
-                                and registry.lookup(old).parent is not None):
-            raise ValueError("No such command in rename-command")
-        names.discard(old)
-        if new:
-            if new in names:
-                raise ValueError("Target command name already exists")
-            names.add(new)
-        pairs.append((old, new))
+        pairs.append((args[0].lower(), args[1].lower()))
+    registry.check_renames(pairs)
     return tuple(pairs)
 
 
@@ -59,8 +50,7 @@ def apply_renames(pairs):
         log.warning("rename-command: this process's command table is already renamed; "
                     "%s not applied", format_renames(pairs))
         return
-    for old, new in pairs:
-        registry.rename_command(old, new)
+    registry.rename_commands(pairs)
     _renamed.extend(pairs)
     from . import client
     del client._hub_tables[:]          # (rebuilt from the renamed table)

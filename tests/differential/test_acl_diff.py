@@ -625,12 +625,32 @@ def _wait_auth(port, user, password, timeout=15.0):
     raise RuntimeError("server on %s:%d not ready" % (HOST, port))
 
 
-def test_acl_load_errors_match(redis_factory, server_factory, tmp_path):
+_GOOD_ACL = "user default on nopass ~* &* +@all\n"
+
+
+def _acl_file_pair(redis_factory, server_factory, tmp_path):
+    """(the ACL file both servers load, raw clients to NodeNsync and Redis)."""
     good = tmp_path / "good.acl"
-    good.write_text("user default on nopass ~* &* +@all\n")
+    good.write_text(_GOOD_ACL)
     ref = redis_factory("--aclfile", str(good))
     node = server_factory("--aclFile", str(good))
-    r, n = RawClient(ref.port), RawClient(node.port)
+    return good, RawClient(node.port), RawClient(ref.port)
+
+
+def _check_acl_loads(good, n, r, cases):
+    """ACL LOAD of each file text answers (and leaves ACL LIST) the same on
+    both servers; a good file loads again after each."""
+    for text in cases:
+        good.write_text(text)
+        a, b = n.call_raw("ACL", "LOAD"), r.call_raw("ACL", "LOAD")
+        assert a == b, (text, a, b)
+        assert n.call_raw("ACL", "LIST") == r.call_raw("ACL", "LIST"), text
+        good.write_text(_GOOD_ACL)
+        assert n.call("ACL", "LOAD") == r.call("ACL", "LOAD") == b"OK"
+
+
+def test_acl_load_errors_match(redis_factory, server_factory, tmp_path):
+    good, n, r = _acl_file_pair(redis_factory, server_factory, tmp_path)
     cases = [
         "# a comment\n",
         "user\n",
@@ -642,13 +662,7 @@ def test_acl_load_errors_match(redis_factory, server_factory, tmp_path):
         "\n\n  \nuser x on ~* +@all\n",
         "user y on   ~*  +get\n",
     ]
-    for text in cases:
-        good.write_text(text)
-        a, b = n.call_raw("ACL", "LOAD"), r.call_raw("ACL", "LOAD")
-        assert a == b, (text, a, b)
-        assert n.call_raw("ACL", "LIST") == r.call_raw("ACL", "LIST"), text
-        good.write_text("user default on nopass ~* &* +@all\n")
-        assert n.call("ACL", "LOAD") == r.call("ACL", "LOAD") == b"OK"
+    _check_acl_loads(good, n, r, cases)
     os.unlink(str(good))
     a, b = n.call_raw("ACL", "LOAD"), r.call_raw("ACL", "LOAD")
     assert a == b
@@ -1035,11 +1049,7 @@ def test_acl_save_load_round_trip_with_selectors(redis_factory, server_factory, 
 
 
 def test_acl_load_selector_errors_match(redis_factory, server_factory, tmp_path):
-    good = tmp_path / "good.acl"
-    good.write_text("user default on nopass ~* &* +@all\n")
-    ref = redis_factory("--aclfile", str(good))
-    node = server_factory("--aclFile", str(good))
-    r, n = RawClient(ref.port), RawClient(node.port)
+    good, n, r = _acl_file_pair(redis_factory, server_factory, tmp_path)
     cases = [
         "user x on (~a +get)\n",
         "user x on (~a  +get) (  ~b +set )\n",
@@ -1053,12 +1063,6 @@ def test_acl_load_selector_errors_match(redis_factory, server_factory, tmp_path)
         "user x on (~a)\r\n",
         "user x on\tx (~a\t+get)\n",
     ]
-    for text in cases:
-        good.write_text(text)
-        a, b = n.call_raw("ACL", "LOAD"), r.call_raw("ACL", "LOAD")
-        assert a == b, (text, a, b)
-        assert n.call_raw("ACL", "LIST") == r.call_raw("ACL", "LIST"), text
-        good.write_text("user default on nopass ~* &* +@all\n")
-        assert n.call("ACL", "LOAD") == r.call("ACL", "LOAD") == b"OK"
+    _check_acl_loads(good, n, r, cases)
     r.close()
     n.close()
