@@ -343,14 +343,20 @@ def test_maxmemory_eviction_tenacity(r, mem_server, redis_factory):
     assert full < 10000 < slow
 
 
-def test_client_output_buffers_count_for_maxmemory(r, mem_server):
-    """Replies queued for clients that do not read count in used_memory and
-    make keys be evicted, as in Redis (maxmemory.tcl: many MGET clients)."""
+def _fifty_keys_3mb_headroom(r):
+    """50 keys of 100 KB, maxmemory 3 MB above what is used, random
+    eviction, stats reset."""
     r.config_set("maxmemory-policy", "allkeys-random")
     for j in range(50):
         r.setrange(str(j), 100000, "x")
     r.config_set("maxmemory", str(r.info("memory")["used_memory"] + 3 * 1024 * 1024))
     r.config_resetstat()
+
+
+def test_client_output_buffers_count_for_maxmemory(r, mem_server):
+    """Replies queued for clients that do not read count in used_memory and
+    make keys be evicted, as in Redis (maxmemory.tcl: many MGET clients)."""
+    _fifty_keys_3mb_headroom(r)
     socks = []
     try:
         for _ in range(10):
@@ -372,11 +378,7 @@ def test_client_output_buffers_count_for_maxmemory(r, mem_server):
 def test_incomplete_commands_count_for_maxmemory(r, mem_server):
     """The arguments of commands not complete yet count in used_memory and
     evict keys (maxmemory.tcl: input buffer of a dead client)."""
-    r.config_set("maxmemory-policy", "allkeys-random")
-    for j in range(50):
-        r.setrange(str(j), 100000, "x")
-    r.config_set("maxmemory", str(r.info("memory")["used_memory"] + 3 * 1024 * 1024))
-    r.config_resetstat()
+    _fifty_keys_3mb_headroom(r)
     socks = []
     try:
         for _ in range(30):

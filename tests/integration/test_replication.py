@@ -614,12 +614,9 @@ def test_writable_replica_expires_its_own_keys(server_factory, redis_factory, ki
     rc.config_set("replica-read-only", "yes")
 
 
-@pytest.mark.parametrize("kind", ["node", "redis"])
-def test_propagation_error_behavior(server_factory, redis_factory, kind):
-    """A command of the master's stream that fails on the replica (DEBUG
-    REPLICATE of an unknown command) is logged as '== CRITICAL ==' and
-    counted; with propagation-error-behavior panic-on-replicas a writable
-    replica goes on, a read-only one aborts."""
+def _linked_pair(server_factory, redis_factory, kind):
+    """A master with DEBUG enabled and its replica, linked: NodeNsync's or
+    redis-server's."""
     dbg = ("--enable-debug-command", "yes")
     if kind == "node":
         m = server_factory(*FAST, *dbg)
@@ -628,6 +625,16 @@ def test_propagation_error_behavior(server_factory, redis_factory, kind):
         m = redis_factory(*dbg)
         r = redis_factory("--replicaof", "127.0.0.1", str(m.port))
     wait_link_up(r)
+    return m, r
+
+
+@pytest.mark.parametrize("kind", ["node", "redis"])
+def test_propagation_error_behavior(server_factory, redis_factory, kind):
+    """A command of the master's stream that fails on the replica (DEBUG
+    REPLICATE of an unknown command) is logged as '== CRITICAL ==' and
+    counted; with propagation-error-behavior panic-on-replicas a writable
+    replica goes on, a read-only one aborts."""
+    m, r = _linked_pair(server_factory, redis_factory, kind)
     mc, rc = client(m), client(r)
     assert rc.config_get("propagation-error-behavior") == {
         "propagation-error-behavior": "ignore"}
@@ -660,14 +667,7 @@ def test_writable_replica_write_deletes_expired_key(server_factory, redis_factor
     """On a writable replica a write meets a key the master let expire (but
     has not deleted yet) as missing and deleted: INCR creates a fresh key
     without the dead key's TTL; a read only hides the key."""
-    dbg = ("--enable-debug-command", "yes")
-    if kind == "node":
-        m = server_factory(*FAST, *dbg)
-        r = server_factory(*FAST, *replica_of(m))
-    else:
-        m = redis_factory(*dbg)
-        r = redis_factory("--replicaof", "127.0.0.1", str(m.port))
-    wait_link_up(r)
+    m, r = _linked_pair(server_factory, redis_factory, kind)
     mc, rc = client(m), client(r)
     mc.execute_command("DEBUG", "SET-ACTIVE-EXPIRE", "0")
     mc.set("key1", 5, px=10)
