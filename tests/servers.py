@@ -33,10 +33,21 @@ def _remove_temp_dirs():
         shutil.rmtree(d, ignore_errors=True)
 
 
+_HANDED_OUT = set()
+
+
 def free_port():
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
+    """A port the OS reports free, never one this process handed out before
+    (a port given to a server that binds it later -- a cluster bus port --
+    could otherwise be given to the next server too)."""
+    for _ in range(100):
+        with socket.socket() as s:
+            s.bind((HOST, 0))
+            port = s.getsockname()[1]
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
+    raise RuntimeError("no free port the tests have not used yet")
 
 
 def wait_ping(port, timeout=15.0, proc=None, tls=None):

@@ -27,6 +27,7 @@ Identity (node id, membership) is kept in ``<dataDir>/<cluster-config-file>``
 restarted member rejoins with its id and catches up from the log.
 """
 import re
+import socket
 import json
 import logging
 import os
@@ -345,6 +346,7 @@ class Cluster:
             log.error("Cluster bus port %d is out of range: set --clusterBusPort", bus)
             bus = 0
         self.bus_port = bus
+        self._reserve_bus_port()
         self.router.refresh_specs()
         self._register_local()
         if self.identity["joined"]:
@@ -374,7 +376,32 @@ class Cluster:
         self.stale = True
         self._start_catch_up()
 
+    def _reserve_bus_port(self):
+        """Hold the bus port from the start, as Redis binds its bus at start:
+        a bound, non-listening socket with SO_REUSEADDR.  The OS then never
+        hands the port out to a bind to port 0 (another server started on
+        "a free port" meanwhile), while the Raft member's own listening
+        socket (SO_REUSEADDR too) may still bind it when the node joins.
+        A port already in use is only logged: joining retries it."""
+        self._bus_hold = None
+        if not self.bus_port:
+            return
+        s = socket.socket(socket.AF_INET6 if ":" in self.bind_host() else socket.AF_INET)
+        try:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind((self.bind_host(), self.bus_port))
+        except OSError as e:
+            s.close()
+            log.warning("Cluster bus port %d is busy (%s): the control plane starts once "
+                        "it is free", self.bus_port, e.strerror)
+            return
+        self._bus_hold = s
+
     def stop(self, save=None):
+        hold = getattr(self, "_bus_hold", None)
+        if hold is not None:
+            hold.close()
+            self._bus_hold = None
         for g in self.background:
             g.kill(block=False)
         self.failover.stop()

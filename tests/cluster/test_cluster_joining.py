@@ -3,6 +3,7 @@ redis-cli --cluster create (MEETs sent to every new node, slots assigned
 before joining), the --clusterPeers seed list, CLUSTER RESET and joining
 again."""
 import os
+import socket
 import subprocess
 import sys
 
@@ -30,8 +31,20 @@ def nodes():
         n.cleanup()
 
 
+def _port_taken(port):
+    with socket.socket() as s:
+        try:
+            s.bind((HOST, port))
+        except OSError:
+            return True
+        return False
+
+
 def test_redis_cli_cluster_create(nodes):
     ns = nodes(3)
+    # Each node holds its bus port from the start, before it joins (as Redis
+    # binds its bus at start): no other server can be given that port.
+    assert all(_port_taken(n.bus_port) for n in ns)
     r = subprocess.run(["redis-cli", "--cluster", "create"] +
                        ["%s:%d" % (HOST, n.port) for n in ns] +
                        ["--cluster-replicas", "0", "--cluster-yes"],
