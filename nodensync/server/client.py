@@ -605,28 +605,40 @@ class Client:
                     return -(done + 1)
                 except StopIteration:      # (the inline lines' end)
                     return done
-                if argv is False:
-                    return done
-                if type(argv) is not list or not argv:
-                    done += 1      # *-1 / *0 / an empty line: ignored like Redis
+                if type(argv) is not list:
+                    if argv is False:
+                        return done
+                    done += 1      # *-1: ignored like Redis
                     continue
                 n = len(argv)
-                # Every element a bulk string (hiredis returns ints, lists, None
-                # ... for other element types); the common sizes without a loop.
-                if n == 2:
-                    if type(argv[0]) is not bytes or type(argv[1]) is not bytes:
-                        return -(done + 1)
-                elif n == 3:
-                    if (type(argv[0]) is not bytes or type(argv[1]) is not bytes
-                            or type(argv[2]) is not bytes):
-                        return -(done + 1)
-                else:
-                    for a in argv:
-                        if type(a) is not bytes:
-                            return -(done + 1)
                 done += 1
-                spec = lookup_get(argv[0])
+                # Every argument a bulk string (hiredis returns ints, lists,
+                # None ... for other element types); the common sizes
+                # unpacked without a loop.  The name is checked only when no
+                # spec matches it: the table holds bytes names only (an
+                # unhashable element raises TypeError).
+                try:
+                    if n == 2:
+                        name, a1 = argv
+                        if type(a1) is not bytes:
+                            return -done
+                    elif n == 3:
+                        name, a1, a2 = argv
+                        if type(a1) is not bytes or type(a2) is not bytes:
+                            return -done
+                    else:
+                        if not n:
+                            continue       # *0: ignored like Redis
+                        for a in argv:
+                            if type(a) is not bytes:
+                                return -done
+                        name = argv[0]
+                    spec = lookup_get(name)
+                except TypeError:
+                    return -done
                 if spec is None or not spec.min_args <= n <= spec.max_args:
+                    if type(name) is not bytes:
+                        return -done
                     if hub:                 # (for the greenlet: full dispatch)
                         self._stash = argv
                         return done
@@ -640,9 +652,9 @@ class Client:
                 try:
                     # (the common shapes without building a slice)
                     if n == 2:
-                        result = spec.handler(self, argv[1])
+                        result = spec.handler(self, a1)
                     elif n == 3:
-                        result = spec.handler(self, argv[1], argv[2])
+                        result = spec.handler(self, a1, a2)
                     elif n == 4:
                         result = spec.handler(self, argv[1], argv[2], argv[3])
                     elif n == 1:
@@ -678,7 +690,9 @@ class Client:
                 if result is OK:
                     append(b"+OK\r\n")
                 elif type(result) is bytes and len(result) <= 1024:
-                    append(_BULK_HDR[len(result)] + result + b"\r\n")
+                    append(_BULK_HDR[len(result)])      # (three pieces: no concatenation)
+                    append(result)
+                    append(b"\r\n")
                 elif type(result) is int:
                     append(_SMALL_INTS[result + 1] if -1 <= result <= 10000 else b":%d\r\n" % result)
                 elif result is None:

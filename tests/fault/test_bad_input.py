@@ -22,6 +22,9 @@ CASES = [
     b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n:1\r\n",
     b"*3\r\n$3\r\nSET\r\n*1\r\n$1\r\nk\r\n$1\r\nv\r\n",
     b"*3\r\n$3\r\nSET\r\n$-1\r\n$1\r\nv\r\n",
+    b"*2\r\n%1\r\n$1\r\na\r\n$1\r\nb\r\n$1\r\nk\r\n",   # a map (unhashable) as the name
+    b"*3\r\n~1\r\n$1\r\na\r\n$1\r\nk\r\n$1\r\nv\r\n",   # a set as the name
+    b"*2\r\n,1.5\r\n$1\r\nk\r\n",                      # a double as the name
     b"*4\r\n$4\r\nMSET\r\n$1\r\nk\r\n$1\r\nv\r\n_\r\n",
     b"*1\r\n$4\r\nPING\r\nPING\r\n",          # multibulk then inline
     b'SET "a b\r\n',                          # unbalanced quotes
