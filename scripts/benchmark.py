@@ -412,7 +412,7 @@ def write_docs(rows, extra_lines, command, rounds):
              "Command: `%s`" % command, "",
              "Machine: %s, %d cores, Python %s, %s, %s." % (
                  platform.machine(), os.cpu_count(), platform.python_version(),
-                 subprocess.run(["redis-server", "--version"], capture_output=True, text=True).stdout.split()[2],
+                 subprocess.run(["redis-server", "--version"], capture_output=True, text=True).stdout.split()[2].replace("v=", "redis-server "),
                  time.strftime("%Y-%m-%d")), "",
              "| load | test | redis-server ops/s | NodeNsync ops/s | ratio | p99 redis ms | p99 NodeNsync ms |",
              "|---|---|---:|---:|---:|---:|---:|"]
