@@ -4,7 +4,7 @@
 # list the tests that pass on Redis but not on NodeNsync.  Both servers run
 # with `enable-debug-command yes` on free loopback ports and are restarted
 # (stopped by PID) for every unit.
-#   usage: [UNITS="unit/type/list unit/multi ..."] [TAGS="-needs:repl"] \
+#   usage: [UNITS="unit/type/list unit/multi ..."] [TAGS="-needs:repl"] [SKIPTEST=/massive] \
 #          scripts/compat/redis_tcl_suite.sh REDIS_SOURCE_DIR [WORK_DIR]
 # REDIS_SOURCE_DIR: Redis 7.0's source tree (tests/ and runtest), e.g. from
 #   `apt-get source redis` (with a deb-src line) or the release tarball; it is
@@ -34,7 +34,7 @@ run_unit() {  # run_unit KIND PORT UNIT
     local kind=$1 port=$2 unit=$3 name
     name=$(echo "$unit" | tr / _)
     (cd "$work/redis" && timeout 900 ./runtest --host 127.0.0.1 --port "$port" --single "$unit" \
-        --clients 1 --timeout 120 ${TAGS:+--tags "$TAGS"} > "$work/out/${kind}_$name.txt" 2>&1)
+        --clients 1 --timeout 120 ${TAGS:+--tags "$TAGS"} ${SKIPTEST:+--skiptest "$SKIPTEST"} > "$work/out/${kind}_$name.txt" 2>&1)
     sed -i 's/\x1b\[[0-9;]*m//g' "$work/out/${kind}_$name.txt"
 }
 
