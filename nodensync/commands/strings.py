@@ -247,9 +247,16 @@ def mset(ctx, *pairs):
     if len(pairs) % 2:
         raise errors.wrong_arity("mset")
     db = ctx.db
+    # SET's own path per pair: a string value stores no container, so no
+    # GC bookkeeping (modified_value, not modified).
     for i in range(0, len(pairs), 2):
-        db.set(pairs[i], pairs[i + 1])
-        db.modified(pairs[i], "set", "$")
+        key = pairs[i]
+        if db.notify_new:
+            db.note_new(key)
+        db.data[key] = pairs[i + 1]
+        if db.expires:
+            db.expires.pop(key, None)
+        db.modified_value(key, "set", "$")
     return OK
 
 
