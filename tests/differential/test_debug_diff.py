@@ -375,6 +375,9 @@ def test_aof_flush_sleep(debug_pair):
     so a write takes at least that long on both; 0 ends it."""
     for port in debug_pair:
         c = redis.Redis(host=HOST, port=port)
+        # (appendfsync always: with everysec Redis postpones a write -- and
+        # its sleep -- while a background fsync runs)
+        c.config_set("appendfsync", "always")
         assert c.execute_command("DEBUG", "AOF-FLUSH-SLEEP", "300000")
         try:
             t = time.monotonic()
@@ -382,6 +385,7 @@ def test_aof_flush_sleep(debug_pair):
             assert time.monotonic() - t >= 0.25
         finally:
             c.execute_command("DEBUG", "AOF-FLUSH-SLEEP", "0")
+            c.config_set("appendfsync", "everysec")
         t = time.monotonic()
         c.set("slept", 2)
         assert time.monotonic() - t < 0.25
