@@ -196,14 +196,31 @@ def _push(db, key, values, left):
          syntax="key element [element ...]", since="1.0.0", complexity=_PUSH_COMPLEXITY)
 def lpush(ctx, key, *values):
     """Prepend one or multiple elements to a list."""
-    return _push(ctx.db, key, values, True)
+    db = ctx.db
+    lst = db.data.get(key)
+    if len(values) == 1 and type(lst) is deque and not db.expires:
+        # (one element onto a stored list: _push without its frame)
+        lst.appendleft(values[0])
+        db.modified_value(key, "lpush", "l")
+        if _waiting[0]:
+            _signal(db, key)
+        return len(lst)
+    return _push(db, key, values, True)
 
 
 @command("rpush", arity=-3, flags=WRITE | DENYOOM | FAST, keys=(1, 1, 1), group=G,
          syntax="key element [element ...]", since="1.0.0", complexity=_PUSH_COMPLEXITY)
 def rpush(ctx, key, *values):
     """Append one or multiple elements to a list."""
-    return _push(ctx.db, key, values, False)
+    db = ctx.db
+    lst = db.data.get(key)
+    if len(values) == 1 and type(lst) is deque and not db.expires:
+        lst.append(values[0])           # (as LPUSH's)
+        db.modified_value(key, "rpush", "l")
+        if _waiting[0]:
+            _signal(db, key)
+        return len(lst)
+    return _push(db, key, values, False)
 
 
 @command("lpushx", arity=-3, flags=WRITE | DENYOOM | FAST, keys=(1, 1, 1), group=G,
