@@ -209,6 +209,7 @@ class Cluster:
         self.started = False
         self.tcp_port = node.tcp_port
         self.bus_port = 0
+        self._bus_hold = None          # the bus port's socket, held from start()
         self.learned_ip = None
         self.connections = 0
         self.slot_index = SlotIndex(lambda: node.keyspace.dbs[0])
@@ -383,13 +384,13 @@ class Cluster:
         "a free port" meanwhile), while the Raft member's own listening
         socket (SO_REUSEADDR too) may still bind it when the node joins.
         A port already in use is only logged: joining retries it."""
-        self._bus_hold = None
         if not self.bus_port:
             return
-        s = socket.socket(socket.AF_INET6 if ":" in self.bind_host() else socket.AF_INET)
+        host = self.bind_host()
+        s = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
         try:
             s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            s.bind((self.bind_host(), self.bus_port))
+            s.bind((host, self.bus_port))
         except OSError as e:
             s.close()
             log.warning("Cluster bus port %d is busy (%s): the control plane starts once "
@@ -398,9 +399,8 @@ class Cluster:
         self._bus_hold = s
 
     def stop(self, save=None):
-        hold = getattr(self, "_bus_hold", None)
-        if hold is not None:
-            hold.close()
+        if self._bus_hold is not None:
+            self._bus_hold.close()
             self._bus_hold = None
         for g in self.background:
             g.kill(block=False)
