@@ -172,40 +172,35 @@ _PUSH_COMPLEXITY = ("O(1) for each element added, so O(N) to add N elements when
 
 
 def _push(db, key, values, left):
-    """LPUSH/RPUSH: the list changed in place (no GC bookkeeping) when one
-    is stored already, else created (or WRONGTYPE)."""
-    lst = db.data.get(key)
-    in_place = type(lst) is deque and not db.expires
-    if not in_place:                            # absent, maybe expired, or another type
-        lst = _push_target(db, key)
+    """LPUSH/RPUSH onto a key that holds no list the handler could change in
+    place (absent, maybe expired, or another type): the list created (or
+    WRONGTYPE)."""
+    lst = _push_target(db, key)
     if left:
         lst.extendleft(values)
     else:
         lst.extend(values)
-    event = "lpush" if left else "rpush"
-    if in_place:
-        db.modified_value(key, event, "l", len(values))
-    else:
-        db.modified(key, event, "l", len(values))
+    db.modified(key, "lpush" if left else "rpush", "l", len(values))
     if _waiting[0]:                             # (signal_key_ready's own test)
         _signal(db, key)
     return len(lst)
 
 
+# LPUSH and RPUSH change a stored list in place themselves (no GC
+# bookkeeping: modified_value), without _push's frame: their usual case.
 @command("lpush", arity=-3, flags=WRITE | DENYOOM | FAST, keys=(1, 1, 1), group=G,
          syntax="key element [element ...]", since="1.0.0", complexity=_PUSH_COMPLEXITY)
 def lpush(ctx, key, *values):
     """Prepend one or multiple elements to a list."""
     db = ctx.db
     lst = db.data.get(key)
-    if len(values) == 1 and type(lst) is deque and not db.expires:
-        # (one element onto a stored list: _push without its frame)
-        lst.appendleft(values[0])
-        db.modified_value(key, "lpush", "l")
-        if _waiting[0]:
-            _signal(db, key)
-        return len(lst)
-    return _push(db, key, values, True)
+    if type(lst) is not deque or db.expires:
+        return _push(db, key, values, True)
+    lst.extendleft(values)
+    db.modified_value(key, "lpush", "l", len(values))
+    if _waiting[0]:
+        _signal(db, key)
+    return len(lst)
 
 
 @command("rpush", arity=-3, flags=WRITE | DENYOOM | FAST, keys=(1, 1, 1), group=G,
@@ -214,13 +209,13 @@ def rpush(ctx, key, *values):
     """Append one or multiple elements to a list."""
     db = ctx.db
     lst = db.data.get(key)
-    if len(values) == 1 and type(lst) is deque and not db.expires:
-        lst.append(values[0])           # (as LPUSH's)
-        db.modified_value(key, "rpush", "l")
-        if _waiting[0]:
-            _signal(db, key)
-        return len(lst)
-    return _push(db, key, values, False)
+    if type(lst) is not deque or db.expires:
+        return _push(db, key, values, False)
+    lst.extend(values)
+    db.modified_value(key, "rpush", "l", len(values))
+    if _waiting[0]:
+        _signal(db, key)
+    return len(lst)
 
 
 @command("lpushx", arity=-3, flags=WRITE | DENYOOM | FAST, keys=(1, 1, 1), group=G,

@@ -247,16 +247,10 @@ def mset(ctx, *pairs):
     if len(pairs) % 2:
         raise errors.wrong_arity("mset")
     db = ctx.db
-    # SET's own path per pair: a string value stores no container, so no
-    # GC bookkeeping (modified_value, not modified).
+    # (a string value stores no container: no GC bookkeeping, modified_value)
     for i in range(0, len(pairs), 2):
-        key = pairs[i]
-        if db.notify_new:
-            db.note_new(key)
-        db.data[key] = pairs[i + 1]
-        if db.expires:
-            db.expires.pop(key, None)
-        db.modified_value(key, "set", "$")
+        db.set(pairs[i], pairs[i + 1])
+        db.modified_value(pairs[i], "set", "$")
     return OK
 
 
