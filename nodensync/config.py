@@ -441,7 +441,10 @@ def _quote(text):
 
 def _add_line(setting, so_far, text):
     """One more line of a repeatable setting (Setting.repeat) added to the
-    value read so far; an empty line (``""``) starts again, as `save ""`."""
+    value read so far; an empty line (``""``) starts again, as `save ""`.
+    (configargparse gives a line's words as a list at times.)"""
+    if not isinstance(text, str):
+        text = " ".join(text)
     if text.strip() in ("", '""', "''"):
         return ""
     return so_far + setting.repeat + text if so_far else text
@@ -468,8 +471,7 @@ class _ConfFileParser(configargparse.DefaultConfigFileParser):
                     items[key] = value
                     continue
                 key = first_key.setdefault(s.name, key)
-                text = value if isinstance(value, str) else " ".join(value)
-                items[key] = _add_line(s, items.get(key, ""), text)
+                items[key] = _add_line(s, items.get(key, ""), value)
         return items
 
 
@@ -517,7 +519,7 @@ def load(argv=None):
             if s.repeat is not None:
                 joined = ""
                 for part in raw:
-                    joined = _add_line(s, joined, part if isinstance(part, str) else " ".join(part))
+                    joined = _add_line(s, joined, part)
                 raw = joined
             else:
                 raw = " ".join(raw)
