@@ -116,8 +116,9 @@ class ServerProcess:
 class NodeServer(ServerProcess):
     """``python -m nodensync`` with its own data dir and log file."""
 
-    def __init__(self, *args, port=None, data_dir=None, wait=True, env=None):
+    def __init__(self, *args, port=None, data_dir=None, wait=True, env=None, prefix=()):
         super().__init__()
+        self.prefix = list(prefix)      # a command that execs the server (setpriv ...)
         self.own_dir = data_dir is None
         self.dir = data_dir or temp_dir("nodensync-test-")
         self.args = list(args)
@@ -127,8 +128,8 @@ class NodeServer(ServerProcess):
         self.start(wait)
 
     def start(self, wait=True):
-        cmd = [sys.executable, "-m", "nodensync", "--listenAddr", "%s:%d" % (HOST, self.port),
-               "--dataDir", self.dir] + self.args
+        cmd = self.prefix + [sys.executable, "-m", "nodensync", "--listenAddr",
+                             "%s:%d" % (HOST, self.port), "--dataDir", self.dir] + self.args
         env = dict(os.environ)
         env["PYTHONPATH"] = ROOT + os.pathsep + env.get("PYTHONPATH", "")
         if self.env:

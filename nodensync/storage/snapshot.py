@@ -12,7 +12,7 @@ collections do not reach the keyspace (its containers are untracked,
 storage/acyclic.py) nor what existed once the node had started (frozen
 then, cli.py), so they touch few pages while the child runs.  (Freezing
 around each fork instead would have to unfreeze after it, putting the
-startup objects back in the collector's view.)  The child runs at idle CPU
+startup objects back in the collector's view.)  The child runs at low CPU
 priority (_lower_priority).  The child resets the signals the parent
 handles, asks the kernel to kill it if the parent dies (PR_SET_PDEATHSIG),
 points every inherited socket at /dev/null (so a killed parent frees its
@@ -25,10 +25,12 @@ import gc
 import logging
 import mmap
 import os
+import resource
 import signal
 import stat
 import struct
 import time
+from collections import deque
 
 import gevent
 import gevent.os as gos
@@ -165,38 +167,44 @@ def sched_seconds(pid):
         return None
 
 
-def starved(before, after):
-    """Between two sched_seconds() readings one second apart: the process
+def starved(before, after, seconds):
+    """Between two sched_seconds() readings ``seconds`` apart: the process
     waited for a CPU most of the time and got under a tenth of one.  (A
-    child sleeping, as with rdb-key-save-delay, does not wait.)"""
+    child sleeping, as with rdb-key-save-delay, does not wait.  The kernel
+    adds a waiting task's wait to its figure only when the task runs, so
+    the readings are compared over a window of several seconds, not one.)"""
     if before is None or after is None:
         return False
-    return after[1] - before[1] > 0.5 and after[0] - before[0] < 0.1
+    return (after[1] - before[1] > 0.5 * seconds
+            and after[0] - before[0] < 0.1 * seconds)
+
+
+# Seconds a low-priority child may stay starved before the parent gives it
+# a normal share of the CPU: long enough for a burst of load to pass
+# without a save taking a core from it, short against any save interval.
+STARVED_SECONDS = 5
 
 
 def _sample_cow(child):
     """Once a second while the child runs: its private dirty memory, read in
     the threadpool (smaps_rollup of a big process takes milliseconds); and
-    the starvation check of the idle-priority child (_lower_priority)."""
+    the starvation check of the low-priority child (_lower_priority) over
+    the last STARVED_SECONDS."""
     pool = gevent.get_hub().threadpool
-    idle = True
-    last = sched_seconds(child.pid)
+    readings = deque([(time.monotonic(), sched_seconds(child.pid))])
     while not child.done.is_set():
         child.done.wait(1.0)
         if child.done.is_set():
             break
-        if idle:
-            now = sched_seconds(child.pid)
-            if starved(last, now):
-                idle = False
-                try:
-                    os.sched_setscheduler(child.pid, os.SCHED_OTHER, os.sched_param(0))
-                    log.info("%s child %d starved at idle priority: back to normal priority",
-                             "Background saving" if child.kind == "rdb"
-                             else "Background AOF rewrite", child.pid)
-                except (AttributeError, OSError):
-                    pass
-            last = now
+        if readings is not None:
+            readings.append((time.monotonic(), sched_seconds(child.pid)))
+            span = readings[-1][0] - readings[0][0]
+            if span >= STARVED_SECONDS:
+                if starved(readings[0][1], readings[-1][1], span):
+                    readings = None
+                    _restore_priority(child)
+                else:
+                    readings.popleft()
         try:
             cow = pool.spawn(private_dirty_bytes, child.pid).get()
         except Exception:
@@ -205,6 +213,25 @@ def _sample_cow(child):
             child.cow = cow
             child.cow_peak = max(child.cow_peak, cow)
             child.cow_time = time.monotonic()
+
+
+def _restore_priority(child):
+    """Give a starved child a normal share of the CPU (SCHED_OTHER, nice 0),
+    with a log line either way."""
+    what = "Background saving" if child.kind == "rdb" else "Background AOF rewrite"
+    try:
+        if os.sched_getscheduler(child.pid) == os.SCHED_IDLE:
+            os.sched_setscheduler(child.pid, os.SCHED_OTHER, os.sched_param(0))
+        if os.getpriority(os.PRIO_PROCESS, child.pid) > 0:
+            os.setpriority(os.PRIO_PROCESS, child.pid, 0)
+    except (AttributeError, OSError) as e:
+        log.warning("%s child %d starved at low priority for %d s; its priority cannot be "
+                    "raised (%s: needs CAP_SYS_NICE or RLIMIT_NICE >= 20, e.g. LimitNICE=20 "
+                    "in the systemd unit), so it goes on with a small share of the CPU",
+                    what, child.pid, STARVED_SECONDS, getattr(e, "strerror", None) or e)
+        return
+    log.info("%s child %d starved at low priority for %d s: back to normal priority",
+             what, child.pid, STARVED_SECONDS)
 
 
 def _close_inherited_sockets():
@@ -253,22 +280,48 @@ def _child_setup(parent_pid):
 
 def _lower_priority():
     """In the child: run only when a CPU would otherwise be idle
-    (SCHED_IDLE; nice 19 where that is unavailable), so the snapshot never
-    takes a core from the parent serving clients.  Measured on 2 cores with
-    1,000,000 keys: PING p99.9 during BGSAVE 4.1-11.4 ms at normal
-    priority, 3.9-4.2 ms with SCHED_IDLE, 2.6-6.2 ms with nice 19.  The
-    save takes longer when the machine is busy (1.3-2.3 s -> 2.1-3.0 s
-    here); a child starved on a saturated machine is put back to normal
-    priority by the parent (_sample_cow)."""
+    (SCHED_IDLE), so the snapshot never takes a core from the parent
+    serving clients.  Measured on 2 cores with 1,000,000 keys: PING p99.9
+    during BGSAVE 4.1-11.4 ms at normal priority, 3.9-4.2 ms with
+    SCHED_IDLE, 2.6-6.2 ms with nice 19.  The save takes longer when the
+    machine is busy (1.3-2.3 s -> 2.1-3.0 s here); a child starved for
+    STARVED_SECONDS on a saturated machine is put back to normal priority
+    by the parent (_sample_cow).
+
+    Leaving SCHED_IDLE needs CAP_SYS_NICE or an RLIMIT_NICE that allows
+    nice 0 (the kernel treats SCHED_IDLE as nice 20): without either -- an
+    unprivileged service user, root in a container without CAP_SYS_NICE --
+    an idle child would stay starved for good on a saturated machine, so it
+    takes nice 19 instead, which always gets a small share of the CPU."""
     try:
-        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
-        return
+        if can_restore_priority():
+            os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+            return
     except (AttributeError, OSError):
         pass
     try:
         os.nice(19)
     except (AttributeError, OSError):
         pass
+
+
+_CAP_SYS_NICE = 23
+
+
+def can_restore_priority():
+    """Whether this process may go back to nice 0 from a lower priority:
+    CAP_SYS_NICE in its effective set, or RLIMIT_NICE >= 20."""
+    soft = resource.getrlimit(resource.RLIMIT_NICE)[0]
+    if soft == resource.RLIM_INFINITY or soft >= 20:
+        return True
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("CapEff:"):
+                    return bool(int(line.split()[1], 16) >> _CAP_SYS_NICE & 1)
+    except (OSError, ValueError):
+        pass
+    return False
 
 
 def start_child(persistence, kind, work, on_exit):

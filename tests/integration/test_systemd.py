@@ -200,6 +200,8 @@ def test_unit_file_contents():
     assert settings["Restart"] == "on-failure"
     assert settings["User"] == "nodensync"
     assert settings["LimitNOFILE"] == "65536"
+    # (a starved snapshot child may be put back from idle to normal priority)
+    assert settings["LimitNICE"] == "20"
     assert settings["ProtectSystem"] == "strict"
     assert settings["ReadWritePaths"] == "/var/lib/nodensync"
     assert settings["NoNewPrivileges"] == "yes"
