@@ -70,6 +70,13 @@ class Server:
             s.sendall(encode(args))
             return s.recv(1 << 16)
 
+    def forks(self):
+        """INFO stats total_forks: the BGSAVEs (and rewrites) so far."""
+        for line in self.call("INFO", "stats").decode().splitlines():
+            if line.startswith("total_forks:"):
+                return int(line.split(":")[1])
+        return 0
+
     def stop(self):
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
@@ -361,10 +368,13 @@ def main():
             # the median of its rounds (one run of a test varies by 5-15%
             # here from one minute to the next).
             res = {k: {} for k in servers}
+            forks = {k: s.forks() for k, s in servers.items()}
             for _ in range(args.rounds):
                 for k, s in servers.items():
                     for t, got in redis_benchmark(s.port, tests, clients, requests, pipeline).items():
                         res[k].setdefault(t, []).append(got)
+            # (the save points of the default config fork during write tests)
+            forks = {k: s.forks() - forks[k] for k, s in servers.items()}
             for t in tests:
                 r = _median_run(res["redis"].get(t))
                 n = _median_run(res["nodensync"].get(t))
@@ -373,6 +383,10 @@ def main():
                     print("%-28s %-12s redis %11.0f  nodensync %11.0f  ratio %.2f  "
                           "p99 %.3f / %.3f ms  p99.9 %.3f / %.3f ms"
                           % (section, t, r[0], n[0], n[0] / r[0], r[1], n[1], r[2], n[2]), flush=True)
+            line = ("Snapshots (forks) during the %s tests %s: redis-server %d, NodeNsync %d"
+                    % (section, "/".join(tests), forks["redis"], forks["nodensync"]))
+            print(line, flush=True)
+            extra_lines.append(line)
         if "core" in sections:
             run("-c 50", CORE_TESTS, 50, n_np, 1)
         if "issue3" in sections:
