@@ -135,6 +135,10 @@ def private_dirty_bytes(pid="self"):
     return 0
 
 
+# What a child of each kind does, as Redis's log lines name it.
+ACTIVITY = {"rdb": "Background saving", "aof": "Background AOF rewrite"}
+
+
 class Child:
     """A forked child doing an RDB save or an AOF rewrite."""
 
@@ -218,7 +222,7 @@ def _sample_cow(child):
 def _restore_priority(child):
     """Give a starved child a normal share of the CPU (SCHED_OTHER, nice 0),
     with a log line either way."""
-    what = "Background saving" if child.kind == "rdb" else "Background AOF rewrite"
+    what = ACTIVITY[child.kind]
     try:
         if os.sched_getscheduler(child.pid) == os.SCHED_IDLE:
             os.sched_setscheduler(child.pid, os.SCHED_OTHER, os.sched_param(0))
@@ -359,8 +363,7 @@ def start_child(persistence, kind, work, on_exit):
             code = 0
         except BaseException:
             try:
-                log.exception("%s child failed", "Background saving" if kind == "rdb"
-                              else "Background AOF rewrite")
+                log.exception("%s child failed", ACTIVITY[kind])
             except BaseException:
                 pass
         finally:
