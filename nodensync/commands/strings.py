@@ -147,6 +147,8 @@ def set_(ctx, key, value, *options):
         db.data[key] = value
         if db.expires:
             db.expires.pop(key, None)
+        if not value and db.marks:
+            db.marks.pop(key, None)     # (b"" is one object: util.mark_raw_string)
         db.modified_value(key, "set", "$")
         return OK
     flags, expire = _parse_extended(options, True)

@@ -236,14 +236,17 @@ def glob_matcher(pattern):
 # result as a plain string object (embstr up to 44 bytes) and COPY gives
 # the copy an object of its own, so OBJECT ENCODING says "raw" or "embstr"
 # where a SET of the same bytes gives "int", and OBJECT REFCOUNT 1 where a
-# SET would give a shared integer.  Only strings of 1 to 44 bytes need a
+# SET would give a shared integer.  Only strings of up to 44 bytes need a
 # mark (longer ones are "raw" and never shared whatever made them).  The
 # marks live in ``Database.marks``: key -> (the stored bytes object, its
 # encoding).  The mark holds the object, so no other object can take its
 # identity, and a later write of the key stores another object: the mark
 # no longer matches.  (A one-byte value is stored as an object of its own:
 # CPython shares one-byte bytes objects, so a later SET of the same byte
-# would store the very object marked.)
+# would store the very object marked.  The empty string cannot be copied --
+# CPython has one b"" -- so ``Database.set``, SET and FLUSHDB drop a mark
+# when they store b"" at its key or empty the database: APPEND of "" to an
+# empty string leaves it "raw" in Redis, a SET of "" is "embstr" again.)
 _MARK_LIMIT = 10000
 _MARKED_MAX_LEN = 44
 
@@ -251,7 +254,7 @@ _MARKED_MAX_LEN = 44
 def mark_raw_string(db, key, value, encoding=b"raw"):
     """Remember ``encoding`` for the bytes ``value`` just stored at key."""
     n = len(value)
-    if not 0 < n <= _MARKED_MAX_LEN:
+    if n > _MARKED_MAX_LEN:
         return
     if n == 1:
         value = db.data[key] = value[0].to_bytes(1, "big")    # (not the shared object)

@@ -288,6 +288,8 @@ class Database:
         self.data[key] = value
         if not keepttl and self.expires:
             self.expires.pop(key, None)
+        if not value and self.marks:
+            self.marks.pop(key, None)   # (b"" is one object: commands/util.py's marks)
 
     def note_new(self, key):
         """Before a value is stored at ``key`` while 'n' keyspace events are
@@ -481,6 +483,7 @@ class Database:
         self.data = {}
         self.expires = {}
         self.heap = untrack([])
+        self.marks = {}
         self.avg_ttl = 0
         self.rk_pool = None
 

@@ -370,6 +370,7 @@ class Persistence:
                     raise rdb.RdbError("Duplicated key %r found in DB %d" % (key[:64], dbid),
                                        parser.p)
                 db.delete(key)
+                db.marks.pop(key, None)     # (the loaded string is Redis's embstr again)
             if expire is not None and skip_expired and expire < now:
                 counts[1] += 1
                 if expired_names is not None:

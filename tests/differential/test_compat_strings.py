@@ -35,6 +35,37 @@ def test_append_and_setrange_leave_raw_strings(diff):
     diff.check("OBJECT", "ENCODING", "e")
 
 
+_EMPTY_STRING_DUMP = b"\x00\x00\n\x00]\x9b\\@\x0f\x7f\xa2\xda"    # DUMP of ""
+
+
+def test_append_of_nothing_to_an_empty_string_leaves_it_raw(diff):
+    # Found by the random command generator (its seeds 1842, 2513, 3542, 3642):
+    # APPEND to an existing empty string unshares it (raw) even when nothing
+    # is appended.  CPython has a single b"", so the encoding mark must go
+    # when anything else stores "" at the key or the database is emptied.
+    steps = [
+        [("SET", "e", ""), ("APPEND", "e", "")],
+        [("SET", "e", "")],                         # embstr again
+        [("APPEND", "e", ""), ("EXPIRE", "e", "1000")],
+        [("MSET", "e", "", "o", "")],
+        [("APPEND", "e", ""), ("RENAME", "e", "r")],
+        [("SET", "e", ""), ("RENAME", "e", "r")],   # the new value's encoding
+        [("APPEND", "r", ""), ("COPY", "r", "c")],
+        [("SETEX", "r", "1000", "")],
+        [("APPEND", "r", ""), ("RESTORE", "r", "0", _EMPTY_STRING_DUMP, "REPLACE")],
+        [("APPEND", "r", ""), ("GETSET", "r", "")],
+        [("APPEND", "r", ""), ("FLUSHDB",), ("SET", "r", "")],
+        [("APPEND", "new", "")],                    # APPEND creating the key: like SET
+        [("APPEND", "new", ""), ("MULTI",), ("APPEND", "new", ""), ("SET", "new", ""),
+         ("EXEC",)],
+    ]
+    for commands in steps:
+        for c in commands:
+            diff.check(*c)
+        for key in ("e", "r", "c", "o", "new"):
+            diff.check("OBJECT", "ENCODING", key)
+
+
 # (commands, then the key whose OBJECT ENCODING and REFCOUNT are compared)
 _ENCODING_STEPS = [
     ([("INCRBYFLOAT", "f", "3")], "f"),
