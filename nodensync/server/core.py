@@ -5,6 +5,7 @@ import logging
 from .. import config as config_mod
 from ..commands import registry
 from ..protocol.request import split_args
+from ..storage import zset
 from ..storage.compact import HASH_PACK_ENTRIES, HASH_PACK_VALUE
 
 log = logging.getLogger("nodensync")
@@ -74,9 +75,12 @@ def attach(node):
         ks.hash_pack_entries = min(cfg["hashMaxListpackEntries"], HASH_PACK_ENTRIES)
         ks.hash_pack_value = min(cfg["hashMaxListpackValue"], HASH_PACK_VALUE)
         ks.intset_entries = cfg["setMaxIntsetEntries"]
+        # (when a sorted set becomes a skiplist for good: storage/zset.py)
+        zset.LISTPACK_LIMITS[:] = [cfg["zsetMaxListpackEntries"], cfg["zsetMaxListpackValue"]]
 
     set_compact_limits()
-    for name in ("hashMaxListpackEntries", "hashMaxListpackValue", "setMaxIntsetEntries"):
+    for name in ("hashMaxListpackEntries", "hashMaxListpackValue", "setMaxIntsetEntries",
+                 "zsetMaxListpackEntries", "zsetMaxListpackValue"):
         cfg.on_change(name, set_compact_limits)
     node.start_hooks.append(lambda: node.spawn_background(node.expire_loop))
     node.start_hooks.append(lambda: node.spawn_background(node.clients_cron))

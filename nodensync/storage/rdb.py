@@ -372,7 +372,7 @@ class Encoder:
 
     def _zset(self, z):
         n = len(z)
-        if n <= self.zset_entries:
+        if n <= self.zset_entries and not z.skiplist:
             limit = self.zset_value
             if all(len(m) <= limit for m in z.members):
                 parts = []

@@ -21,6 +21,15 @@ index, found by bisection; callers slice them with ``islice``.
 
 Scores equal to -0.0 are stored as 0.0: Redis keeps small sorted sets in a
 listpack where the score text of -0.0 is "0", so that is what clients see.
+
+``skiplist`` is what OBJECT ENCODING, DUMP and the RDB writer need to know
+beyond the content: Redis converts a sorted set's listpack to a skiplist
+when an insert takes it past zset-max-listpack-entries or brings a member
+longer than zset-max-listpack-value, and never back -- a set that shrinks
+stays a skiplist.  A sorted set built whole (the STORE commands, RESTORE,
+loading) is a listpack if it fits, as Redis's zsetConvertToListpackIfNeeded
+and rdbLoadObject make it.  ``LISTPACK_LIMITS`` follows those two settings
+(server/core.py).
 """
 import math
 import struct
@@ -39,6 +48,9 @@ _Q = struct.Struct(">Q")
 _pack_q, _unpack_q = _Q.pack, _Q.unpack_from
 _MAX63 = (1 << 63) - 1
 PREFIX = 8                              # bytes of score encoding in a key
+# [zset-max-listpack-entries, zset-max-listpack-value], kept up to date by
+# server/core.py (a list: ZSet.add reads it without an attribute lookup)
+LISTPACK_LIMITS = [128, 64]
 
 
 def score_prefix(score):
@@ -74,12 +86,13 @@ def _bound(score):
 
 
 class ZSet:
-    __slots__ = ("members", "index", "untracked_lists")
+    __slots__ = ("members", "index", "untracked_lists", "skiplist")
 
     def __init__(self, items=()):
         self.members = {}
         self.index = SortedList()
         self.untracked_lists = 0
+        self.skiplist = False       # Redis's encoding is a skiplist for good
         for member, score in items:
             self.add(member, score)
 
@@ -102,6 +115,8 @@ class ZSet:
         z = cls()
         members = z.members = {m: score_prefix(s + 0.0) + m for m, s in scores.items()}
         z.index = SortedList(members.values())
+        entries, value = LISTPACK_LIMITS
+        z.skiplist = len(members) > entries or (bool(members) and max(map(len, members)) > value)
         return z
 
     def keep_untracked(self):
@@ -156,6 +171,9 @@ class ZSet:
         index.add(key)
         if len(index._lists) != self.untracked_lists:     # (a split, or the first key)
             self.keep_untracked()
+        if not self.skiplist and (len(members) > LISTPACK_LIMITS[0]
+                                  or len(member) > LISTPACK_LIMITS[1]):
+            self.skiplist = True
         return 1
 
     def _move(self, old, key):
@@ -248,6 +266,7 @@ class ZSet:
         z = ZSet()
         z.members = dict(self.members)
         z.index = SortedList(self.index)
+        z.skiplist = self.skiplist      # (Redis's zsetDup keeps the encoding)
         return z
 
     # -- positional access --------------------------------------------------
