@@ -629,9 +629,10 @@ def encoding_of(ctx, value):
     Redis converts a compact encoding to the general one when a limit is
     crossed and never back; this reports the encoding the current content
     would have, which is the same unless the value once grew past a limit
-    and shrank again (a sorted set remembers that: ``ZSet.skiplist``; a
-    hash does not) or was grown by APPEND/SETRANGE, which Redis keeps
-    'raw' (marked: commands/util.py)."""
+    and shrank again (a hash does not remember that; a sorted set keeps its
+    actual encoding, ``ZSet.skiplist``, as its limits are crossed) or was
+    grown by APPEND/SETRANGE, which Redis keeps 'raw' (marked:
+    commands/util.py)."""
     t = type(value)
     if t is int:
         return b"int"
@@ -660,13 +661,7 @@ def encoding_of(ctx, value):
     if t is deque:
         return b"quicklist"   # Redis 7.0 has no listpack-encoded lists
     if t is ZSet:
-        if value.skiplist or len(value) > _setting(ctx, "zset-max-listpack-entries"):
-            return b"skiplist"
-        limit = _setting(ctx, "zset-max-listpack-value")
-        for m in value.members:
-            if len(m) > limit:
-                return b"skiplist"
-        return b"listpack"
+        return b"skiplist" if value.skiplist else b"listpack"
     name = TYPE_NAMES.get(t)
     if name == "stream":
         return b"stream"

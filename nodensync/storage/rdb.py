@@ -293,8 +293,6 @@ class Encoder:
             lim.update(limits)
         self.hash_entries = lim["hash-max-listpack-entries"]
         self.hash_value = lim["hash-max-listpack-value"]
-        self.zset_entries = lim["zset-max-listpack-entries"]
-        self.zset_value = lim["zset-max-listpack-value"]
         self.intset_entries = lim["set-max-intset-entries"]
         fill = lim["list-max-listpack-size"]
         self.list_fill = fill
@@ -372,14 +370,12 @@ class Encoder:
 
     def _zset(self, z):
         n = len(z)
-        if n <= self.zset_entries and not z.skiplist:
-            limit = self.zset_value
-            if all(len(m) <= limit for m in z.members):
-                parts = []
-                for m, score in z.items():
-                    parts.append(lp_entry(m))
-                    parts.append(lp_entry(d2string(score)))
-                return T_ZSET_LISTPACK, self.string(listpack(b"".join(parts), 2 * n))
+        if not z.skiplist:      # (its encoding, kept as Redis keeps it: storage/zset.py)
+            parts = []
+            for m, score in z.items():
+                parts.append(lp_entry(m))
+                parts.append(lp_entry(d2string(score)))
+            return T_ZSET_LISTPACK, self.string(listpack(b"".join(parts), 2 * n))
         # Redis writes the skiplist from the greatest element to the smallest.
         out = [encode_length(n)]
         enc = self.string

@@ -201,3 +201,14 @@ def test_sorted_set_stays_a_skiplist_once_converted(zset_limits):
     diff.check("ZADD", "short", "1", "x")
     diff.check("ZREM", "short", "abcd")
     _enc(diff, "short")
+    # Nor does lowering a limit convert a listpack already stored: only the
+    # next insert does.
+    diff.check("CONFIG", "SET", "zset-max-listpack-value", "64")
+    diff.check("ZADD", "kept", "1", "a", "2", "b", "3", "c")
+    diff.check("CONFIG", "SET", "zset-max-listpack-entries", "2", "zset-max-listpack-value", "0")
+    _enc(diff, "kept")
+    assert diff.node.call("DUMP", "kept") == diff.ref.call("DUMP", "kept")
+    diff.check("ZADD", "kept", "4", "b")
+    _enc(diff, "kept")
+    diff.check("ZADD", "kept", "4", "d")
+    _enc(diff, "kept")
